@@ -1,0 +1,135 @@
+"""vistransfer run: teacher -> visualizations -> students -> report, in one go."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..config import TrainConfig, to_dict
+from ..data import load_dataset
+from ..evaluation import fmt_pct
+from ..io import atomic_path, resolve_device, versions, write_json
+from ..models.teacher import Teacher, train_teacher
+from ..pipeline import check_compatible, learn_students, make_synthetic, teacher_summary
+from ..viz import class_grid
+from .learn import StudentsOpt, parse_students, table
+from .options import DataDirOpt, DeviceOpt, DownloadOpt, QuietOpt, parse_pair, parse_seeds
+from .synthesize import build_synthesis_config
+
+
+def run(
+    dataset: Annotated[str, typer.Option(help="digits | mnist | fashion-mnist")] = "digits",
+    out_dir: Annotated[Optional[Path], typer.Option("--out-dir", "-o", help="Run folder (default runs/<dataset>).")] = None,
+    n: Annotated[Optional[int], typer.Option("--n", help="Visualizations to synthesize (default 2000).")] = None,
+    threshold: Annotated[Optional[float], typer.Option("--threshold", "-T", help="T of Eq. 2.")] = None,
+    threshold_range: Annotated[Optional[str], typer.Option(help="Draw T per group from 'low,high'.")] = None,
+    labels: Annotated[Optional[str], typer.Option(help="'hard' or 'soft'.")] = None,
+    loss2: Annotated[Optional[bool], typer.Option("--loss2/--no-loss2", help="Loss2 (Eq. 3).")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML with a [synthesis] table.")] = None,
+    students: StudentsOpt = "cnn_id,cnn_small,mlp,svm,rf",
+    seeds: Annotated[str, typer.Option(help="Student seeds: count or list.")] = "3",
+    teacher_epochs: Annotated[Optional[int], typer.Option(help="Teacher epochs (default: 30 digits, 8 otherwise).")] = None,
+    student_epochs: Annotated[Optional[int], typer.Option(help="Neural student epochs (default: 30 digits, 10 otherwise).")] = None,
+    teacher: Annotated[Optional[Path], typer.Option("--teacher", "-t", help="Reuse this teacher instead of training one.")] = None,
+    baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Also train each student on the real data (Table 1 'Base').")] = True,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of teacher and synthesis.")] = 0,
+    data_dir: DataDirOpt = None, download: DownloadOpt = False, device: DeviceOpt = "auto", quiet: QuietOpt = False,
+) -> None:
+    """Run the whole pipeline and write report.md, results.json and grid.png to the run folder."""
+    small = dataset == "digits"
+    names = parse_students(students)
+    seed_list = parse_seeds(seeds)
+    cfg = build_synthesis_config(config, n=n if n is not None else (None if config else 2000), threshold=threshold,
+                                 threshold_range=parse_pair(threshold_range, "--threshold-range"), labels=labels, loss2=loss2, seed=seed)
+    dev = resolve_device(device)
+    out_dir = out_dir or Path("runs") / dataset
+    out_dir.mkdir(parents=True, exist_ok=True)
+    train = load_dataset(dataset, "train", data_dir, download)
+    test = load_dataset(dataset, "test", data_dir, download)
+    timings: dict[str, float] = {}
+
+    t0 = time.perf_counter()
+    if teacher is not None:
+        h1 = Teacher.load(teacher)
+        check_compatible(h1, test, f"{dataset} test")
+    else:
+        tcfg = TrainConfig(epochs=teacher_epochs or (30 if small else 8), batch_size=64 if small else 128, lr=3e-3 if small else 2e-3, seed=seed)
+        h1 = train_teacher(train, test, tcfg, dataset, device=dev, progress=not quiet)
+        h1.save(out_dir / "teacher.pt")
+    timings["teach"] = time.perf_counter() - t0
+    teacher_eval, teacher_pred = teacher_summary(h1, test, dev)
+    typer.echo(f"teacher: test accuracy {100 * teacher_eval['accuracy']:.2f}%")
+
+    t0 = time.perf_counter()
+    ds = make_synthetic(h1, cfg, dev, real=train if cfg.loss2 else None, progress=not quiet)
+    ds.save(out_dir / "synthetic.pt")
+    timings["synthesize"] = time.perf_counter() - t0
+    st = ds.meta["stats"]
+    typer.echo(f"synthesized {len(ds)} visualizations ({st['vis_per_s']:.1f}/s)")
+    class_grid(ds.x, ds.target, ds.classes, out_dir / "grid.png", title=f"{dataset}: visualizations, T={cfg.threshold}")
+
+    kw = {"epochs": student_epochs or (30 if small else 10), "device": str(dev)}
+    t0 = time.perf_counter()
+    res = learn_students(ds.x, ds.targets(), names, seed_list, test, teacher_pred, kw, progress=not quiet)
+    timings["learn"] = time.perf_counter() - t0
+    base = None
+    if baseline:
+        t0 = time.perf_counter()
+        base = learn_students(train.x, train.y, names, seed_list, test, teacher_pred, kw, progress=not quiet)
+        timings["baseline"] = time.perf_counter() - t0
+
+    results = {"dataset": dataset, "teacher": teacher_eval, "teacher_fingerprint": h1.fingerprint,
+               "synthesis": {"config": to_dict(cfg), "stats": st}, "students": res, "baseline": base,
+               "student_config": kw, "seeds": seed_list, "timings_s": timings, "versions": versions()}
+    write_json(out_dir / "results.json", results)
+    report = _report(dataset, teacher_eval, st, res, base, timings, cfg)
+    with atomic_path(out_dir / "report.md") as tmp:
+        tmp.write_text(report)
+    typer.echo(_summary_table(teacher_eval, res, base))
+    typer.echo(f"report: {out_dir / 'report.md'}")
+
+
+def _summary_table(teacher_eval: dict, res: dict, base: dict | None) -> str:
+    lines = [f"{'student':<10} {'visualizations':>16} {'real data':>16}   (teacher {100 * teacher_eval['accuracy']:.2f}%)"]
+    for name, r in res.items():
+        b = fmt_pct(base[name]["accuracy"]) if base else "-"
+        lines.append(f"{name:<10} {fmt_pct(r['accuracy']):>16} {b:>16}")
+    return "\n".join(lines)
+
+
+def _report(dataset, teacher_eval, st, res, base, timings, cfg) -> str:
+    rows = ["| student | trained on visualizations (%) | trained on real data (%) | agreement with teacher (%) |", "|---|---|---|---|"]
+    for name, r in res.items():
+        b = fmt_pct(base[name]["accuracy"]) if base else "-"
+        rows.append(f"| {name} | {fmt_pct(r['accuracy'])} | {b} | {fmt_pct(r['teacher_agreement'])} |")
+    best = max(res, key=lambda k: res[k]["accuracy"]["mean"])
+    per_class = res[best]["runs"][0]["per_class_accuracy"]
+    pc = "| class | " + " | ".join(per_class) + " |\n|---|" + "---|" * len(per_class) + "\n| acc (%) | " + \
+        " | ".join(f"{100 * v:.1f}" for v in per_class.values()) + " |"
+    return f"""# vistransfer run: {dataset}
+
+Teacher h1 test accuracy: **{100 * teacher_eval['accuracy']:.2f}%**.
+{cfg.n} visualizations, T = {cfg.threshold if cfg.threshold_range is None else list(cfg.threshold_range)}, {cfg.labels} labels,
+movement {'on' if cfg.movement else 'off'}, Loss2 {'on' if cfg.loss2 else 'off'}, seed {cfg.seed}.
+Synthesis: {st['vis_per_s']:.1f} visualizations/s, {st['teacher_passes_per_vis']:.1f} teacher passes per accepted one,
+{st['discarded']} discarded over the step budget.
+
+## Students (real test set, mean ± std over seeds)
+
+{chr(10).join(rows)}
+
+Per-class accuracy of {best} (seed {res[best]['runs'][0]['seed']}):
+
+{pc}
+
+## Visualizations
+
+![samples per class](grid.png)
+
+## Time (s)
+
+{', '.join(f'{k}: {v:.1f}' for k, v in timings.items())}
+"""

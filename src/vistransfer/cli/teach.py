@@ -1,0 +1,33 @@
+"""vistransfer teach: train the teacher h1 on real data (Step 1)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..config import TrainConfig
+from ..data import load_dataset
+from ..io import resolve_device
+from ..models.teacher import train_teacher
+from .options import DataDirOpt, DeviceOpt, DownloadOpt, QuietOpt, SeedOpt
+
+
+def teach(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the teacher checkpoint (.pt).")],
+    dataset: Annotated[str, typer.Option(help="digits | mnist | fashion-mnist")] = "digits",
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 8,
+    batch_size: Annotated[int, typer.Option(help="Minibatch size.")] = 128,
+    lr: Annotated[float, typer.Option(help="Peak Adam learning rate (one-cycle schedule).")] = 2e-3,
+    data_dir: DataDirOpt = None, download: DownloadOpt = False, seed: SeedOpt = 0,
+    device: DeviceOpt = "auto", quiet: QuietOpt = False,
+) -> None:
+    """Train the teacher h1 (conv-pool-conv-pool-fc-dropout-fc) and report its test accuracy."""
+    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+    train = load_dataset(dataset, "train", data_dir, download)
+    test = load_dataset(dataset, "test", data_dir, download)
+    teacher = train_teacher(train, test, cfg, dataset, device=resolve_device(device), progress=not quiet)
+    teacher.save(out)
+    typer.echo(f"teacher: {dataset}, test accuracy {100 * teacher.test_accuracy:.2f}%, "
+               f"{teacher.meta['train_seconds']:.1f}s -> {out}")

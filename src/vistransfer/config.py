@@ -1,0 +1,178 @@
+"""Typed, validated configuration for every stage.
+
+Configs are frozen dataclasses checked once when built (from CLI options or a TOML
+file) and then passed down unchanged. Each synthesis field names the paper section it
+implements; ``vistransfer synthesize --help`` and the README list them too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import VistransferError
+
+MOVEMENT_KINDS = ("attract_one", "repel_many", "attract_many")
+
+
+def _check(cond: bool, msg: str) -> None:
+    if not cond:
+        raise VistransferError(msg)
+
+
+def _range(name: str, r: tuple[float, float] | None, lo: float, hi: float, open_: bool) -> None:
+    if r is None:
+        return
+    _check(len(r) == 2 and r[0] <= r[1], f"{name} must be [low, high] with low <= high, got {list(r)}")
+    for v in r:
+        ok = (lo < v < hi) if open_ else (lo <= v <= hi)
+        _check(ok, f"{name} values must lie in {'(' if open_ else '['}{lo}, {hi}{')' if open_ else ']'}, got {v}")
+
+
+@dataclass(frozen=True)
+class SynthesisConfig:
+    """Every knob of Gen{h1} (Section 3.3, 3.3.2, 4.1.2, Appendices A and C).
+
+    Defaults are the paper's settings where the paper gives them (T = 0.99, hard labels,
+    movement on, 9 visualizations per generator); the rest are our choices, with a why.
+    """
+
+    n: int = 1000  # visualizations to keep; target classes are balanced (n/K each)
+    seed: int = 0
+    # Eq. 2: stop AM once softmax[target] > T and target is the argmax.
+    threshold: float = 0.99
+    # Appendix A: draw T per group uniformly from this range instead (e.g. [0.90, 0.99]).
+    threshold_range: tuple[float, float] | None = None
+    labels: str = "hard"  # Section 3.2: "hard" (teacher argmax) or "soft" (teacher softmax)
+    # Section 3.3: AM of the output-layer logit. "log_softmax" is offered as an alternative.
+    objective: str = "logit"
+    # Appendix C: 9 visualizations (9 values of Z) share one generator theta_G.
+    group_size: int = 9
+    # Section 3.3: Z is mainly uniform noise; its range is the Z-variance knob the paper discusses.
+    z_dim: int = 16
+    z_dist: str = "uniform"  # "uniform" on [z_low, z_high] or "normal" with std z_high
+    z_low: float = -1.0
+    z_high: float = 1.0
+    # Section 3.3: theta_G re-initialized from a truncated normal (+-2 std) for every group.
+    init_std: float = 0.1
+    # sigmoid(out_bias) is G's initial output level; 0 starts every image at mid-gray.
+    gen_out_bias: float = 0.0
+    # Deconvolutional G: channels of the two upsampling stages (sigmoid output, Eq. 1's R).
+    gen_channels: tuple[int, int] = (32, 16)
+    # Adam learning rate of AM; per-group draws from lr_range if set (Appendix C varies it).
+    lr: float = 0.01  # 0.05 saturates G's sigmoid more often: more groups miss the budget
+    lr_range: tuple[float, float] | None = None
+    # Section 3.3.2: pre-AM pseudo-random movement for a random number of steps in this range.
+    movement: bool = True
+    movement_steps: tuple[int, int] = (0, 20)
+    movement_kinds: tuple[str, ...] = MOVEMENT_KINDS  # Appendix C's three kinds
+    max_subset: int = 5  # the "many" in repel_many / attract_many: 2..max_subset classes
+    # "member": keep each visualization the step it satisfies Eq. 2 (and stop optimizing it);
+    # "group": keep a group only when all its members satisfy Eq. 2 at once (Appendix C).
+    stop: str = "member"
+    # Step budget of AM per group; members not passing by then are discarded and counted.
+    max_steps: int = 300
+    # Give up (with an error naming the fix) after this many groups missed the budget;
+    # None means 100 + 5 * n / group_size. An unreachable T must not loop forever.
+    max_failed_groups: int | None = None
+    # Section 4.1.2, Eq. 3: maximize the L2 distance to real class data in layer L-1.
+    loss2: bool = False
+    loss2_lr_ratio: float = 0.25  # the paper uses 1/3 - 1/5 of the AM rate
+    loss2_batch: int = 16  # B_s real examples per step
+    # Engine: generators optimized at once. slots * group_size ~ 256 keeps a CPU's caches warm.
+    slots: int = 32
+
+    def __post_init__(self) -> None:
+        _check(self.n > 0, f"n must be a positive number of visualizations, got {self.n}")
+        _check(0.0 < self.threshold < 1.0, f"threshold T must lie in (0, 1), got {self.threshold}")
+        _range("threshold_range", self.threshold_range, 0.0, 1.0, open_=True)
+        _check(self.labels in ("hard", "soft"), f"labels must be 'hard' or 'soft', got {self.labels!r}")
+        _check(self.objective in ("logit", "log_softmax"), f"objective must be 'logit' or 'log_softmax', got {self.objective!r}")
+        _check(self.group_size > 0, f"group_size must be positive, got {self.group_size}")
+        _check(self.z_dim > 0, f"z_dim must be positive, got {self.z_dim}")
+        _check(self.z_dist in ("uniform", "normal"), f"z_dist must be 'uniform' or 'normal', got {self.z_dist!r}")
+        _check(self.z_low < self.z_high, f"z_low must be below z_high, got [{self.z_low}, {self.z_high}]")
+        _check(self.init_std > 0, f"init_std must be positive, got {self.init_std}")
+        _check(len(self.gen_channels) == 2 and min(self.gen_channels) > 0, f"gen_channels must be two positive ints, got {self.gen_channels}")
+        _check(self.lr > 0, f"lr must be positive, got {self.lr}")
+        _range("lr_range", self.lr_range, 0.0, float("inf"), open_=True)
+        _check(0 <= self.movement_steps[0] <= self.movement_steps[1], f"movement_steps must be [low, high] with 0 <= low <= high, got {list(self.movement_steps)}")
+        bad = [k for k in self.movement_kinds if k not in MOVEMENT_KINDS]
+        _check(not bad and len(self.movement_kinds) > 0, f"movement_kinds must be a non-empty subset of {list(MOVEMENT_KINDS)}, got {list(self.movement_kinds)}")
+        _check(self.stop in ("member", "group"), f"stop must be 'member' or 'group', got {self.stop!r}")
+        _check(self.max_subset >= 2, f"max_subset must be at least 2, got {self.max_subset}")
+        _check(self.max_steps > 0, f"max_steps must be positive, got {self.max_steps}")
+        _check(self.max_failed_groups is None or self.max_failed_groups > 0, f"max_failed_groups must be positive, got {self.max_failed_groups}")
+        _check(0 < self.loss2_lr_ratio <= 1, f"loss2_lr_ratio must lie in (0, 1], got {self.loss2_lr_ratio}")
+        _check(self.loss2_batch > 0, f"loss2_batch must be positive, got {self.loss2_batch}")
+        _check(self.slots > 0, f"slots must be positive, got {self.slots}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Supervised training of a neural teacher or student (Adam, cross-entropy on distributions)."""
+
+    epochs: int = 5
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    seed: int = 0
+    val_fraction: float = 0.0  # held out of the training data to report a validation accuracy
+
+    def __post_init__(self) -> None:
+        _check(self.epochs > 0, f"epochs must be positive, got {self.epochs}")
+        _check(self.batch_size > 0, f"batch_size must be positive, got {self.batch_size}")
+        _check(self.lr > 0, f"lr must be positive, got {self.lr}")
+        _check(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
+        _check(0 <= self.val_fraction < 1, f"val_fraction must lie in [0, 1), got {self.val_fraction}")
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """JSON-ready dict of a config dataclass (tuples become lists)."""
+    return json_ready(dataclasses.asdict(cfg))
+
+
+def json_ready(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_ready(v) for v in obj]
+    return obj
+
+
+def from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Build ``cls`` from a dict, refusing unknown keys by name (a typo must not pass silently)."""
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(names))
+    _check(not unknown, f"unknown {cls.__name__} option(s) {unknown}; known: {sorted(names)}")
+    kwargs = {}
+    for k, v in data.items():
+        kwargs[k] = tuple(v) if isinstance(v, list) else v
+    try:
+        return cls(**kwargs)
+    except TypeError as e:  # wrong type that __post_init__ comparisons trip over
+        raise VistransferError(f"bad {cls.__name__} value: {e}") from None
+
+
+def load_toml(path: str | Path, section: str) -> dict[str, Any]:
+    """Read one ``[section]`` table of a TOML config file (empty dict if absent)."""
+    p = Path(path)
+    _check(p.is_file(), f"config file {p} does not exist; pass an existing TOML file")
+    try:
+        data = tomllib.loads(p.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise VistransferError(f"config file {p} is not valid TOML: {e}") from None
+    return dict(data.get(section, {}))
+
+
+def merged(cls: type, base: Any, overrides: dict[str, Any]) -> Any:
+    """``base`` with ``overrides`` applied (None values are ignored), re-validated."""
+    d = dataclasses.asdict(base)
+    d.update({k: v for k, v in overrides.items() if v is not None})
+    return from_dict(cls, d)
+
+
+__all__ = ["SynthesisConfig", "TrainConfig", "MOVEMENT_KINDS", "to_dict", "from_dict", "load_toml", "merged", "json_ready"]

@@ -1,0 +1,1 @@
+"""Networks: the teacher h1 and students (nets), the generator bank G, teacher checkpoints."""

@@ -1,0 +1,143 @@
+"""Networks of Section 4.1: the teacher h1 and the neural students, sized from the input shape.
+
+Every classifier exposes the contract the synthesizer relies on, explicitly:
+
+* ``features(x)``: (B, C, H, W) -> (B, D), the second-to-last layer L-1 (Eq. 3 of Loss2);
+* ``head(f)``:     (B, D) -> (B, K) logits of the output layer L;
+* ``forward(x) = head(features(x))``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class ConvArch:
+    """conv-pool blocks, then fully connected layers, then dropout and the output layer."""
+
+    channels: tuple[int, ...] = (16, 32)
+    kernel: int = 5
+    fc: tuple[int, ...] = (128,)
+    pool: str = "max"  # "max" or "avg"
+    act: str = "relu"  # "relu" or "elu"
+    dropout: float = 0.5
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ConvArch":
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+@dataclass(frozen=True)
+class MLPArch:
+    hidden: tuple[int, ...] = (256, 128, 64)
+    dropout: float = 0.0
+
+
+# h1: conv-maxpool-conv-maxpool-fc1-dropout-fc2 (Section 4.1). The paper gives no sizes. 5x5
+# kernels follow the classic MNIST CNN it resembles; 16/32 channels and fc1 = 128 make the
+# teacher 4x cheaper to probe than 32/64/1024 (6 vs 28 MFLOP per image), and synthesis is
+# nothing but probing the teacher (benchmarks/README.md has the measurements).
+TEACHER_ARCH = ConvArch()
+# CNN_S: half the channels of every conv layer and half the fc units.
+SMALL_ARCH = replace(TEACHER_ARCH, channels=tuple(c // 2 for c in TEACHER_ARCH.channels),
+                     fc=tuple(f // 2 for f in TEACHER_ARCH.fc))
+# CNN_L: one more conv and one more fc layer, average pooling and ELU.
+LARGE_ARCH = replace(TEACHER_ARCH, channels=TEACHER_ARCH.channels + (TEACHER_ARCH.channels[-1],),
+                     fc=TEACHER_ARCH.fc * 2, pool="avg", act="elu")
+# CNN_s: fewer weights than CNN_S (a quarter of h1's channels, 3x3 kernels, 64 fc units).
+TINY_ARCH = replace(TEACHER_ARCH, channels=tuple(c // 4 for c in TEACHER_ARCH.channels), kernel=3, fc=(64,))
+
+
+def _act(name: str) -> nn.Module:
+    return nn.ELU() if name == "elu" else nn.ReLU()
+
+
+class ConvNet(nn.Module):
+    """CNN classifier for inputs (B, C, H, W); pools only while the feature map is >= 2 wide."""
+
+    def __init__(self, in_shape: tuple[int, int, int], n_classes: int, arch: ConvArch = TEACHER_ARCH):
+        super().__init__()
+        self.arch, self.in_shape, self.n_classes = arch, tuple(in_shape), n_classes
+        c, h, w = in_shape
+        layers: list[nn.Module] = []
+        for out in arch.channels:
+            layers += [nn.Conv2d(c, out, arch.kernel, padding=arch.kernel // 2), _act(arch.act)]
+            if min(h, w) >= 2:
+                layers.append(nn.MaxPool2d(2) if arch.pool == "max" else nn.AvgPool2d(2))
+                h, w = h // 2, w // 2
+            c = out
+        self.conv = nn.Sequential(*layers)
+        fcs: list[nn.Module] = [nn.Flatten()]
+        width = c * h * w
+        for units in arch.fc:
+            fcs += [nn.Linear(width, units), _act(arch.act)]
+            width = units
+        self.fc = nn.Sequential(*fcs)
+        self.dropout = nn.Dropout(arch.dropout)
+        self.out = nn.Linear(width, n_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.conv(x))  # (B, D): layer L-1
+
+    def head(self, f: torch.Tensor) -> torch.Tensor:
+        return self.out(self.dropout(f))  # (B, K) logits
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class MLP(nn.Module):
+    """Multilayer perceptron on the flattened input (Table 1: three hidden ReLU layers)."""
+
+    def __init__(self, in_shape: tuple[int, int, int], n_classes: int, arch: MLPArch = MLPArch()):
+        super().__init__()
+        self.in_shape, self.n_classes = tuple(in_shape), n_classes
+        width = in_shape[0] * in_shape[1] * in_shape[2]
+        layers: list[nn.Module] = [nn.Flatten()]
+        for units in arch.hidden:
+            layers += [nn.Linear(width, units), nn.ReLU()]
+            width = units
+        self.body = nn.Sequential(*layers)
+        self.dropout = nn.Dropout(arch.dropout)
+        self.out = nn.Linear(width, n_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def head(self, f: torch.Tensor) -> torch.Tensor:
+        return self.out(self.dropout(f))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+def conv_flops(net: ConvNet) -> int:
+    """Multiply-add FLOPs (x2) of one forward pass of ``net`` on one example."""
+    total = 0
+    x = torch.zeros(1, *net.in_shape)
+    hooks = []
+
+    def count(mod: nn.Module, inp: tuple, out: torch.Tensor) -> None:
+        nonlocal total
+        if isinstance(mod, nn.Conv2d):
+            k = mod.kernel_size[0] * mod.kernel_size[1] * mod.in_channels // mod.groups
+            total += 2 * out.numel() * k
+        elif isinstance(mod, nn.Linear):
+            total += 2 * mod.in_features * mod.out_features
+
+    for m in net.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            hooks.append(m.register_forward_hook(count))
+    with torch.no_grad():
+        net(x)
+    for h in hooks:
+        h.remove()
+    return total

@@ -1,0 +1,84 @@
+"""The three steps of Section 3.2 as library calls, shared by the CLI, experiments and benchmarks.
+
+teacher (real data) -> :func:`make_synthetic` -> :class:`SyntheticDataset` -> :func:`learn_students`
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from .config import SynthesisConfig, to_dict
+from .data import Split
+from .errors import VistransferError
+from .evaluation import evaluate_predictions, mean_std, teacher_predictions
+from .io import versions
+from .models.teacher import Teacher
+from .students import canonical_name, create_student
+from .synthesis.dataset import SyntheticDataset
+from .synthesis.engine import synthesize
+
+
+def check_compatible(teacher: Teacher, split: Split, what: str) -> None:
+    """A dataset must match the teacher's input shape and number of classes."""
+    if tuple(split.shape) != tuple(teacher.in_shape):
+        raise VistransferError(f"{what} has examples of shape {tuple(split.shape)} but the teacher takes {tuple(teacher.in_shape)}; "
+                               f"use the dataset the teacher was trained on ({teacher.dataset})")
+    if len(split.classes) != teacher.n_classes:
+        raise VistransferError(f"{what} has {len(split.classes)} classes but the teacher has {teacher.n_classes}; "
+                               f"use the dataset the teacher was trained on ({teacher.dataset})")
+
+
+def synthesis_meta(teacher: Teacher, cfg: SynthesisConfig, stats: dict | None = None) -> dict:
+    return {"config": to_dict(cfg), "seed": cfg.seed, "teacher_fingerprint": teacher.fingerprint,
+            "teacher_dataset": teacher.dataset, "teacher_test_accuracy": teacher.test_accuracy,
+            "in_shape": list(teacher.in_shape), "stats": stats or {}, "versions": versions()}
+
+
+def make_synthetic(teacher: Teacher, cfg: SynthesisConfig, device: torch.device | str = "cpu",
+                   real: Split | None = None, progress: bool = True) -> SyntheticDataset:
+    """Gen{h1}: synthesize ``cfg.n`` visualizations (real data is used only by Loss2)."""
+    if real is not None:
+        check_compatible(teacher, real, "the real data for Loss2")
+    out, stats = synthesize(teacher.net, cfg, teacher.in_shape, teacher.n_classes, device,
+                            real=(real.x, real.y) if (cfg.loss2 and real is not None) else None, progress=progress)
+    return SyntheticDataset(out["x"], out["probs"], out["target"], out["passed_step"], out["threshold"],
+                            out["group"], out["kind"], teacher.classes, synthesis_meta(teacher, cfg, stats))
+
+
+def learn_students(x: torch.Tensor, targets: torch.Tensor, names: list[str], seeds: list[int], test: Split,
+                   teacher_pred: np.ndarray | None = None, student_kwargs: dict | None = None,
+                   progress: bool = True, on_result=None) -> dict:
+    """Train every student ``name`` once per seed on (x, targets) and evaluate on ``test``.
+
+    targets: (N,) labels or (N, K) distributions. Returns, per canonical student name,
+    the runs and mean/std of accuracy and teacher agreement. ``on_result(name, seed, run)``
+    is called after each run (e.g. to save partial results).
+    """
+    if not seeds:
+        raise VistransferError("give at least one seed")
+    results: dict = {}
+    for name in names:
+        key = canonical_name(name)
+        runs = []
+        for seed in seeds:
+            t0 = time.perf_counter()
+            student = create_student(key, seed=seed, progress=progress, **(student_kwargs or {}))
+            student.fit(x, targets)
+            fit_s = time.perf_counter() - t0
+            run = evaluate_predictions(student.predict(test.x), test, teacher_pred)
+            run.update(seed=seed, fit_seconds=fit_s)
+            runs.append(run)
+            if on_result is not None:
+                on_result(key, seed, run, student)
+        results[key] = {"runs": runs, "accuracy": mean_std([r["accuracy"] for r in runs])}
+        if teacher_pred is not None:
+            results[key]["teacher_agreement"] = mean_std([r["teacher_agreement"] for r in runs])
+    return results
+
+
+def teacher_summary(teacher: Teacher, test: Split, device="cpu") -> tuple[dict, np.ndarray]:
+    pred = teacher_predictions(teacher.net, test, device)
+    return evaluate_predictions(pred, test), pred

@@ -1,0 +1,97 @@
+"""The synthetic dataset D2: visualizations, their labels and how each was made.
+
+Saved as one file (atomically) with its synthesis config, seed, the teacher's fingerprint and
+package versions, and loadable without the teacher. A JSON sidecar repeats the metadata for
+people and tools that do not read torch files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..config import MOVEMENT_KINDS
+from ..errors import VistransferError
+from ..io import load_torch, save_torch, write_json
+
+_FIELDS = ("x", "probs", "target", "passed_step", "threshold", "group", "kind")
+
+
+@dataclass
+class SyntheticDataset:
+    """x: float32 (N, C, H, W) in (0, 1); probs: (N, K) teacher softmax at acceptance;
+    target: (N,) int64 class the visualization was made for (= teacher argmax, Eq. 2);
+    passed_step: AM steps taken before Eq. 2 held; threshold: T of its group; group: id of
+    the generator (theta_G) that made it; kind: index into MOVEMENT_KINDS (-1: no movement).
+    """
+
+    x: torch.Tensor
+    probs: torch.Tensor
+    target: torch.Tensor
+    passed_step: torch.Tensor
+    threshold: torch.Tensor
+    group: torch.Tensor
+    kind: torch.Tensor
+    classes: tuple[str, ...]
+    meta: dict
+
+    def __len__(self) -> int:
+        return len(self.target)
+
+    @property
+    def labels(self) -> str:
+        return self.meta.get("config", {}).get("labels", "hard")
+
+    def targets(self, labels: str | None = None) -> torch.Tensor:
+        """(N, K) training targets: one-hot of the teacher's argmax ("hard") or its softmax ("soft")."""
+        mode = labels or self.labels
+        if mode == "soft":
+            return self.probs / self.probs.sum(1, keepdim=True)
+        return F.one_hot(self.probs.argmax(1), len(self.classes)).float()
+
+    def movement_name(self, i: int) -> str:
+        k = int(self.kind[i])
+        return "none" if k < 0 else MOVEMENT_KINDS[k]
+
+    def subset(self, n: int) -> "SyntheticDataset":
+        """The first ``n`` visualizations in class-balanced order (for size sweeps)."""
+        if n > len(self):
+            raise VistransferError(f"asked for {n} visualizations but the set holds {len(self)}; synthesize more")
+        order = torch.argsort(_rank_within_class(self.target) * len(self.classes) + self.target, stable=True)[:n]
+        order = torch.sort(order).values
+        return SyntheticDataset(*(getattr(self, f)[order] for f in _FIELDS), self.classes, dict(self.meta, subset_of=len(self)))
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        save_torch(path, {"artifact": "synthetic_dataset", "classes": list(self.classes), "meta": self.meta,
+                          **{f: getattr(self, f).contiguous() for f in _FIELDS}})
+        write_json(path.with_suffix(path.suffix + ".json"), {"n": len(self), "classes": list(self.classes), **self.meta})
+
+    @classmethod
+    def load(cls, path: str | Path) -> "SyntheticDataset":
+        d = load_torch(path, "synthetic_dataset")
+        missing = [f for f in _FIELDS if f not in d]
+        if missing:
+            raise VistransferError(f"{path} lacks fields {missing}; re-create it with vistransfer synthesize")
+        n = len(d["target"])
+        if any(len(d[f]) != n for f in _FIELDS):
+            raise VistransferError(f"{path} has fields of different lengths; the file is corrupt, re-create it")
+        return cls(*(d[f] for f in _FIELDS), tuple(d["classes"]), d["meta"])
+
+    @classmethod
+    def concat(cls, parts: list["SyntheticDataset"], meta: dict) -> "SyntheticDataset":
+        if not parts:
+            raise VistransferError("nothing to concatenate: no synthetic shards")
+        return cls(*(torch.cat([getattr(p, f) for p in parts]) for f in _FIELDS), parts[0].classes, meta)
+
+
+def _rank_within_class(y: torch.Tensor) -> torch.Tensor:
+    """For each i, how many earlier entries share y[i]'s class (0, 1, 2, ...)."""
+    rank = torch.zeros_like(y)
+    for c in torch.unique(y):
+        m = y == c
+        rank[m] = torch.arange(int(m.sum()))
+    return rank

@@ -1,0 +1,240 @@
+"""The batched synthesis engine: S generators optimized at once, finished slots refilled at once.
+
+One iteration of :func:`synthesize` for all slots together:
+
+1. images = G_s(Z_s) for every slot s (one grouped computation, :class:`GeneratorBank`);
+2. the teacher sees only the *still active* visualizations (per-visualization early stop);
+3. any that satisfy Eq. 2 for their slot's target (softmax > T and argmax) are recorded;
+4. one Adam step on every theta_G: movement objective before ``move_steps``, AM after;
+5. optionally a separate Loss2 step (Eq. 3) at a fraction of the AM learning rate;
+6. slots whose group is done, or over the step budget, are refilled with a new group.
+
+This module holds the only optimization loop of the package.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from ..config import SynthesisConfig
+from ..errors import VistransferError
+from ..models.generator import GeneratorBank
+from .objectives import output_score, penultimate_distance
+from .slot_adam import SlotAdam
+from .slots import Slots
+
+
+@dataclass
+class Records:
+    """Accepted visualizations, appended as they pass (CPU tensors)."""
+
+    x: list[torch.Tensor] = field(default_factory=list)
+    probs: list[torch.Tensor] = field(default_factory=list)
+    target: list[torch.Tensor] = field(default_factory=list)
+    passed_step: list[torch.Tensor] = field(default_factory=list)
+    threshold: list[torch.Tensor] = field(default_factory=list)
+    group: list[torch.Tensor] = field(default_factory=list)
+    kind: list[torch.Tensor] = field(default_factory=list)
+
+    def cat(self) -> dict[str, torch.Tensor]:
+        return {k: torch.cat(v) for k, v in self.__dict__.items()}
+
+
+def class_quota(n: int, n_classes: int) -> torch.Tensor:
+    """(K,) balanced number per class: n // K each, the first n % K classes one more."""
+    q = torch.full((n_classes,), n // n_classes, dtype=torch.long)
+    q[: n % n_classes] += 1
+    return q
+
+
+def _real_feature_bank(teacher, real: tuple[torch.Tensor, torch.Tensor], K: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Teacher features of real data, padded per class: (K, Nmax, D) and counts (K,)."""
+    x, y = real
+    feats = []
+    with torch.no_grad():
+        for i in range(0, len(x), 1024):
+            feats.append(teacher.features(x[i:i + 1024].to(device)))
+    f = torch.cat(feats)
+    counts = torch.bincount(y.to(device), minlength=K)
+    if (counts == 0).any():
+        missing = torch.nonzero(counts == 0).flatten().tolist()
+        raise VistransferError(f"Loss2 needs real examples of every class, none given for classes {missing}")
+    bank = torch.zeros(K, int(counts.max()), f.shape[1], device=device)
+    for c in range(K):
+        bank[c, : counts[c]] = f[y.to(device) == c]
+    return bank, counts
+
+
+def synthesize(teacher: torch.nn.Module, cfg: SynthesisConfig, in_shape: tuple[int, int, int], n_classes: int,
+               device: torch.device | str = "cpu", real: tuple[torch.Tensor, torch.Tensor] | None = None,
+               quota: torch.Tensor | None = None, progress: bool = True) -> tuple[dict[str, torch.Tensor], dict]:
+    """Run Gen{h1}: returns the accepted visualizations (balanced, ``cfg.n`` of them) and stats.
+
+    teacher: classifier with ``features``/``head`` (see models.nets), in eval mode.
+    in_shape: (C, H, W) of the teacher's input. real: (x, y) real data, only for Loss2.
+    quota: (K,) visualizations per class (default: ``cfg.n`` balanced); must sum to ``cfg.n``.
+    Returned tensors: x (n, C, H, W) in (0, 1); probs (n, K); target, passed_step, group,
+    kind (n,) int64; threshold (n,) float32.
+    """
+    if cfg.loss2 and real is None:
+        raise VistransferError("loss2 needs real data of the target classes: pass real=(x, y) or turn loss2 off")
+    device = torch.device(device)
+    K, S = n_classes, cfg.slots
+    teacher = teacher.to(device).eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)  # gradients flow to theta_G only
+    gen = torch.Generator().manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed)  # nothing below should draw from it; belt and braces
+    bank = GeneratorBank(S, cfg.z_dim, in_shape, cfg.gen_channels, device)
+    adam = SlotAdam(bank.parameters())
+    adam2 = SlotAdam(bank.parameters()) if cfg.loss2 else None  # Loss2 runs as its own optimizer
+    feat_bank = _real_feature_bank(teacher, real, K, device) if cfg.loss2 else None
+
+    quota = class_quota(cfg.n, K) if quota is None else quota.long().cpu()
+    if int(quota.sum()) != cfg.n or len(quota) != K:
+        raise VistransferError(f"quota must have {K} entries summing to n={cfg.n}, got {quota.tolist()}")
+    accepted = torch.zeros(K, dtype=torch.long)
+    slots = Slots(cfg, K, quota, device)
+    everything = torch.arange(S, device=device)
+    bank.reset(everything, cfg.init_std, gen, cfg.gen_out_bias)
+    slots.fill(everything, accepted, gen)
+    stats_groups = slots.next_group
+    rec = Records()
+    stats = dict(iterations=0, teacher_rows=0, loss2_rows=0, generator_rows=0, groups_started=stats_groups,
+                 groups_discarded=0, discarded=0, over_quota=0, rows_accepted=0, rows_discarded=0)
+    member_rows = torch.zeros(S, cfg.group_size, dtype=torch.long, device=device)
+    fail_limit = cfg.max_failed_groups or 100 + 5 * (cfg.n + cfg.group_size - 1) // cfg.group_size
+    t0 = time.perf_counter()
+    bar = tqdm(total=cfg.n, desc="synthesize", unit="vis", disable=not progress, leave=False)
+    while int(accepted.sum()) < cfg.n:
+        act = slots.active.clone()  # (S, g); _record edits slots.active, autograd needs this copy
+        x = bank(slots.z)  # (S, g, C, H, W)
+        xa = x[act]  # (A, C, H, W): the teacher sees only visualizations still being optimized
+        slot_of = everything.unsqueeze(1).expand_as(act)[act]  # (A,)
+        logits = teacher(xa)  # (A, K)
+        member_rows += act.long()
+        stats["teacher_rows"] += xa.shape[0]
+        stats["generator_rows"] += x.shape[0] * x.shape[1]
+        with torch.no_grad():
+            probs = F.softmax(logits, dim=1)
+            tgt = slots.target[slot_of]
+            in_am = slots.in_am()[slot_of]
+            ok = in_am & (probs.argmax(1) == tgt) & (probs.gather(1, tgt[:, None]).squeeze(1) > slots.threshold[slot_of])
+            if cfg.stop == "group":  # a slot passes only when every member passes at once
+                grid = torch.zeros_like(act)
+                grid[act] = ok
+                ok = grid.all(1)[slot_of]
+        if ok.any():
+            _record(rec, slots, act, ok, xa, probs, slot_of, accepted, quota, stats, member_rows)
+        score = output_score(logits, slots.move_w[slot_of], tgt, in_am, cfg.objective)
+        keep = (~ok).float()  # a visualization that just passed is frozen: no more gradient
+        (-(score * keep).sum()).backward()
+        adam.step(slots.lr)
+        if adam2 is not None:
+            _loss2_step(bank, teacher, slots, feat_bank, adam2, cfg, gen, stats)
+        slots.step += 1
+        stats["iterations"] += 1
+        over_budget = (slots.step - slots.move_steps) >= cfg.max_steps
+        class_full = (accepted >= quota).to(device)[slots.target] & ~slots.idle()  # abandon: quota met
+        done = ~slots.active.any(1) | over_budget | class_full
+        _retire(slots, done & ~slots.idle(), class_full, stats, member_rows)
+        if stats["groups_discarded"] > fail_limit:
+            bar.close()
+            raise VistransferError(
+                f"{stats['groups_discarded']} groups missed T within {cfg.max_steps} AM steps "
+                f"({int(accepted.sum())}/{cfg.n} accepted): lower the threshold T, raise max_steps or the learning rate")
+        if done.any():
+            idx = torch.nonzero(done).flatten()
+            bank.reset(idx, cfg.init_std, gen, cfg.gen_out_bias)
+            adam.reset(idx)
+            if adam2 is not None:
+                adam2.reset(idx)
+            before = slots.next_group
+            slots.fill(idx, accepted, gen)
+            member_rows[idx] = 0
+            stats["groups_started"] += slots.next_group - before
+        bar.n = int(accepted.sum())
+        bar.refresh()
+    bar.close()
+    stats["wall_s"] = time.perf_counter() - t0
+    out = rec.cat()
+    order = torch.argsort(out["group"] * cfg.group_size * 4 + out["passed_step"], stable=True)
+    out = {k: v[order] for k, v in out.items()}
+    stats.update(_summary(stats, cfg.n))
+    return out, stats
+
+
+def _record(rec, slots, act, ok, xa, probs, slot_of, accepted, quota, stats, member_rows) -> None:
+    """Store visualizations that passed; drop (and count) those over their class quota."""
+    S, g = act.shape
+    member = torch.nonzero(act)[:, 1]  # (A,) member index within its slot
+    idx = torch.nonzero(ok).flatten()
+    s, m = slot_of[idx], member[idx]
+    slots.active[s, m] = False
+    tgt = slots.target[s].cpu()
+    keep = torch.zeros(len(idx), dtype=torch.bool)
+    for i, c in enumerate(tgt.tolist()):
+        if accepted[c] < quota[c]:
+            accepted[c] += 1
+            keep[i] = True
+    stats["over_quota"] += int((~keep).sum())
+    rows = member_rows[s, m].cpu()
+    stats["rows_accepted"] += int(rows[keep].sum())
+    stats["rows_discarded"] += int(rows[~keep].sum())
+    if not keep.any():
+        return
+    k = keep.to(idx.device)
+    s, sel = s[k], idx[k]
+    rec.x.append(xa[sel].detach().cpu())
+    rec.probs.append(probs[sel].cpu())
+    rec.target.append(slots.target[s].cpu())
+    rec.passed_step.append((slots.step[s] - slots.move_steps[s]).cpu())
+    rec.threshold.append(slots.threshold[s].cpu())
+    rec.group.append(slots.group[s].cpu())
+    rec.kind.append(slots.kind[s].cpu())
+
+
+def _retire(slots, done, abandoned, stats, member_rows) -> None:
+    """Count members of finished slots that never passed: over the step budget (discarded)
+    or abandoned because their class quota was met elsewhere (over_quota)."""
+    left = slots.active & done.unsqueeze(1)
+    quit_ = left & abandoned.unsqueeze(1)
+    failed = left & ~abandoned.unsqueeze(1)
+    stats["discarded"] += int(failed.sum())
+    stats["over_quota"] += int(quit_.sum())
+    stats["rows_discarded"] += int(member_rows[left].sum())
+    stats["groups_discarded"] += int(failed.any(1).sum())
+    slots.active[done] = False
+
+
+def _loss2_step(bank, teacher, slots, feat_bank, adam2, cfg, gen, stats) -> None:
+    """Eq. 3 as its own step: push layer L-1 of each active visualization away from real data."""
+    act = slots.active & slots.in_am().unsqueeze(1)
+    if not act.any():
+        return
+    real_f, counts = feat_bank
+    S = act.shape[0]
+    x = bank(slots.z)[act]
+    f = teacher.features(x)  # (A, D)
+    slot_of = torch.arange(S, device=act.device).unsqueeze(1).expand_as(act)[act]
+    pick = (torch.rand(S, cfg.loss2_batch, generator=gen).to(act.device) * counts[slots.target].unsqueeze(1)).long()
+    real = real_f[slots.target.unsqueeze(1), pick]  # (S, Bs, D)
+    dist = penultimate_distance(f, real[slot_of])  # (A,)
+    (-dist.sum()).backward()
+    adam2.step(slots.lr * cfg.loss2_lr_ratio, mask=act.any(1))
+    stats["loss2_rows"] += x.shape[0]
+
+
+def _summary(stats: dict, n: int) -> dict:
+    rows = stats["teacher_rows"] + stats["loss2_rows"]
+    return {
+        "accepted": n,
+        "vis_per_s": n / stats["wall_s"] if stats["wall_s"] > 0 else float("inf"),
+        "teacher_passes_per_vis": rows / n,
+        "discarded_work_fraction": stats["rows_discarded"] / max(stats["teacher_rows"], 1),
+    }

@@ -1,0 +1,171 @@
+"""Synthesis as deterministic shards: resumable, and runnable in-process or on a Ray cluster.
+
+A job of N visualizations is cut into shards of ``shard_size``. Shard i has its own seed,
+derived from (seed, i) by NumPy's SeedSequence, and its own class quota, a slice of one
+global round-robin over classes, so the shards together are exactly balanced. Each shard is
+written atomically as ``shard-00000.pt`` into the job folder the moment it completes; a
+killed job resumes by skipping the shards already there, losing only those in flight. A
+``manifest.json`` pins the config and the teacher, so a folder never mixes two jobs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..config import SynthesisConfig, to_dict
+from ..errors import VistransferError
+from ..io import write_json
+from ..models.nets import ConvArch, ConvNet
+from ..models.teacher import Teacher
+from .dataset import SyntheticDataset
+
+GROUP_STRIDE = 1 << 32  # group ids of shard i start at i * GROUP_STRIDE: unique across shards
+
+
+def shard_sizes(n: int, shard_size: int) -> list[int]:
+    if shard_size <= 0:
+        raise VistransferError(f"shard_size must be positive, got {shard_size}")
+    return [min(shard_size, n - start) for start in range(0, n, shard_size)]
+
+
+def shard_seed(seed: int, index: int) -> int:
+    """A seed for shard ``index`` that is independent of the other shards' streams."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1, dtype=np.uint32)[0])
+
+
+def shard_quota(n: int, n_classes: int, shard_size: int, index: int) -> torch.Tensor:
+    """(K,) classes of shard ``index``: its slice of the sequence 0, 1, ..., K-1, 0, 1, ..."""
+    start = index * shard_size
+    stop = min(start + shard_size, n)
+    return torch.bincount(torch.arange(start, stop) % n_classes, minlength=n_classes)
+
+
+def run_shard(teacher_blob: dict, cfg_dict: dict, index: int, shard_size: int, device: str = "cpu",
+              threads: int = 1) -> dict:
+    """Synthesize shard ``index`` and return its tensors (a pure function of its arguments).
+
+    ``threads`` is fixed per shard because float reductions, and so the optimization
+    trajectories, depend on the CPU thread count: same seed and threads, same bits.
+
+    teacher_blob: {"arch", "in_shape", "n_classes", "state_dict"}: plain data, so that Ray
+    can ship it to a worker without pickling code.
+    """
+    from .engine import synthesize
+
+    cfg = SynthesisConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg_dict.items()})
+    sizes = shard_sizes(cfg.n, shard_size)
+    net = ConvNet(tuple(teacher_blob["in_shape"]), teacher_blob["n_classes"], ConvArch.from_dict(teacher_blob["arch"]))
+    net.load_state_dict(teacher_blob["state_dict"])
+    k = teacher_blob["n_classes"]
+    shard_cfg = dataclasses.replace(cfg, n=sizes[index], seed=shard_seed(cfg.seed, index))
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        out, stats = synthesize(net, shard_cfg, tuple(teacher_blob["in_shape"]), k, device,
+                                quota=shard_quota(cfg.n, k, shard_size, index), progress=False)
+    finally:
+        torch.set_num_threads(before)
+    out["group"] = out["group"] + index * GROUP_STRIDE
+    return {"index": index, "tensors": out, "stats": dict(stats, threads=threads)}
+
+
+def _teacher_blob(teacher: Teacher) -> dict:
+    return {"arch": teacher.net.arch.to_dict(), "in_shape": list(teacher.in_shape), "n_classes": teacher.n_classes,
+            "state_dict": {k: v.cpu() for k, v in teacher.net.state_dict().items()}}
+
+
+def _check_manifest(job_dir: Path, manifest: dict) -> None:
+    path = job_dir / "manifest.json"
+    if path.is_file():
+        old = json.loads(path.read_text())
+        if old != manifest:
+            raise VistransferError(f"{job_dir} holds shards of another job (different config or teacher); "
+                                   "use a new --shard-dir or delete that folder")
+    else:
+        write_json(path, manifest)
+
+
+def synthesize_sharded(teacher: Teacher, cfg: SynthesisConfig, job_dir: str | Path, shard_size: int,
+                       backend: str = "local", ray_address: str | None = None, device: str = "cpu",
+                       progress: bool = True, meta: dict | None = None, threads: int | None = None) -> SyntheticDataset:
+    """Synthesize ``cfg.n`` visualizations as shards in ``job_dir`` and return them merged.
+
+    backend "local" runs missing shards one after another in this process; "ray" submits
+    them as Ray tasks (``ray_address``: a cluster address, or None for a local cluster).
+    threads: CPU threads per shard (default: all of this process's for local, 1 per Ray task,
+    which is also Ray's CPU unit). Shards are bit-identical for the same seed and threads.
+    """
+    threads = threads or (torch.get_num_threads() if backend == "local" else 1)
+    if cfg.loss2:
+        raise VistransferError("sharded synthesis does not support loss2 yet; run it unsharded")
+    if backend not in ("local", "ray"):
+        raise VistransferError(f"unknown backend {backend!r}; use 'local' or 'ray'")
+    job_dir = Path(job_dir)
+    job_dir.mkdir(parents=True, exist_ok=True)
+    sizes = shard_sizes(cfg.n, shard_size)
+    _check_manifest(job_dir, {"config": to_dict(cfg), "shard_size": shard_size, "n_shards": len(sizes),
+                              "teacher_fingerprint": teacher.fingerprint})
+    path_of = lambda i: job_dir / f"shard-{i:05d}.pt"  # noqa: E731
+    todo = [i for i in range(len(sizes)) if not path_of(i).is_file()]
+    blob, cfg_dict = _teacher_blob(teacher), to_dict(cfg)
+
+    def save(result: dict) -> None:
+        i = result["index"]
+        part = SyntheticDataset(**{f: result["tensors"][f] for f in ("x", "probs", "target", "passed_step", "threshold", "group", "kind")},
+                                classes=teacher.classes, meta={"shard": i, "stats": result["stats"]})
+        part.save(path_of(i))
+
+    runner: Callable = _run_ray if backend == "ray" else _run_local
+    runner(blob, cfg_dict, todo, shard_size, device, save, progress, ray_address, threads)
+    parts = [SyntheticDataset.load(path_of(i)) for i in range(len(sizes))]
+    merged_stats = _merge_stats([p.meta["stats"] for p in parts])
+    full_meta = dict(meta or {}, stats=merged_stats, shards={"size": shard_size, "count": len(sizes), "backend": backend})
+    return SyntheticDataset.concat(parts, full_meta)
+
+
+def _run_local(blob, cfg_dict, todo, shard_size, device, save, progress, ray_address, threads) -> None:
+    from tqdm.auto import tqdm
+
+    for i in tqdm(todo, desc="shards", unit="shard", disable=not progress, leave=False):
+        save(run_shard(blob, cfg_dict, i, shard_size, device, threads))
+
+
+def _run_ray(blob, cfg_dict, todo, shard_size, device, save, progress, ray_address, threads) -> None:
+    try:
+        import ray
+    except ImportError:
+        raise VistransferError("the ray backend needs Ray: pip install 'vistransfer[ray]'") from None
+    from tqdm.auto import tqdm
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=ray_address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    try:
+        gpus = 1 if device.startswith("cuda") else 0
+        remote = ray.remote(num_cpus=threads, num_gpus=gpus)(run_shard)
+        blob_ref = ray.put(blob)
+        pending = [remote.remote(blob_ref, cfg_dict, i, shard_size, "cuda" if gpus else device, threads) for i in todo]
+        bar = tqdm(total=len(pending), desc="shards (ray)", unit="shard", disable=not progress, leave=False)
+        while pending:  # write each shard the moment it arrives
+            ready, pending = ray.wait(pending, num_returns=1)
+            save(ray.get(ready[0]))
+            bar.update(1)
+        bar.close()
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _merge_stats(stats: list[dict]) -> dict:
+    summed = {k: sum(s[k] for s in stats) for k in stats[0] if isinstance(stats[0][k], (int, float)) and k != "threads"}
+    n = summed.get("accepted", 0)
+    summed["vis_per_s"] = n / summed["wall_s"] if summed.get("wall_s") else float("inf")
+    summed["teacher_passes_per_vis"] = (summed["teacher_rows"] + summed["loss2_rows"]) / max(n, 1)
+    summed["discarded_work_fraction"] = summed["rows_discarded"] / max(summed["teacher_rows"], 1)
+    return summed

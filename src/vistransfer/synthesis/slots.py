@@ -1,0 +1,119 @@
+"""Per-generator ("slot") state: what each generator is doing and how it was drawn.
+
+A slot holds one group of ``group_size`` visualizations sharing theta_G (Appendix C). When a
+slot is (re)filled it draws, from the run's seeded generator: Z, the target class (balanced
+over classes), T (fixed or from Appendix A's range), its learning rate, and its pre-AM
+movement (Section 3.3.2: a kind, a random class subset and a random number of steps).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..config import MOVEMENT_KINDS, SynthesisConfig
+
+
+class Slots:
+    """Stacked state of S slots; all tensors have leading dim S and live on ``device``."""
+
+    def __init__(self, cfg: SynthesisConfig, n_classes: int, quota: torch.Tensor, device: torch.device):
+        S, g, K = cfg.slots, cfg.group_size, n_classes
+        self.cfg, self.K, self.device = cfg, K, device
+        self.quota = quota  # (K,) visualizations wanted per class
+        self.z = torch.zeros(S, g, cfg.z_dim, device=device)
+        self.target = torch.zeros(S, dtype=torch.long, device=device)
+        self.threshold = torch.zeros(S, device=device)
+        self.lr = torch.zeros(S, device=device)
+        self.move_w = torch.zeros(S, K, device=device)  # +1 attract, -1 repel, 0 untouched
+        self.move_steps = torch.zeros(S, dtype=torch.long, device=device)
+        self.kind = torch.full((S,), -1, dtype=torch.long, device=device)  # index into MOVEMENT_KINDS
+        self.step = torch.zeros(S, dtype=torch.long, device=device)
+        self.active = torch.zeros(S, g, dtype=torch.bool, device=device)
+        self.group = torch.full((S,), -1, dtype=torch.long, device=device)
+        self.next_group = 0
+
+    def in_am(self) -> torch.Tensor:
+        """(S,) True where the slot has finished its movement and is doing AM."""
+        return self.step >= self.move_steps
+
+    def fill(self, idx: torch.Tensor, accepted: torch.Tensor, gen: torch.Generator) -> None:
+        """Draw a fresh group for each slot in ``idx`` (1-D long tensor). ``accepted``: (K,) counts."""
+        cfg, K, n = self.cfg, self.K, len(idx)
+        if n == 0:
+            return
+        cpu = dict(generator=gen)  # draw on the CPU so a seed means the same on every device
+        if cfg.z_dist == "uniform":
+            z = torch.rand(n, cfg.group_size, cfg.z_dim, **cpu) * (cfg.z_high - cfg.z_low) + cfg.z_low
+        else:
+            z = torch.randn(n, cfg.group_size, cfg.z_dim, **cpu) * cfg.z_high
+        thr = torch.full((n,), cfg.threshold)
+        if cfg.threshold_range is not None:
+            lo, hi = cfg.threshold_range
+            thr = lo + (hi - lo) * torch.rand(n, **cpu)
+        lr = torch.full((n,), cfg.lr)
+        if cfg.lr_range is not None:
+            lo, hi = cfg.lr_range
+            lr = lo + (hi - lo) * torch.rand(n, **cpu)
+        targets = self._balanced_targets(n, accepted, idx, gen)  # -1: every quota is covered
+        move_w, steps, kind = self._movements(n, gen)
+        d = self.device
+        self.z[idx] = z.to(d)
+        self.threshold[idx] = thr.to(d)
+        self.lr[idx] = lr.to(d)
+        self.target[idx] = targets.clamp(min=0).to(d)
+        self.move_w[idx] = move_w.to(d)
+        self.move_steps[idx] = steps.to(d)
+        self.kind[idx] = kind.to(d)
+        self.step[idx] = 0
+        busy = (targets >= 0).to(d)
+        self.active[idx] = busy.unsqueeze(1).expand(n, cfg.group_size)
+        n_busy = int(busy.sum())
+        groups = torch.full((n,), -1, dtype=torch.long, device=d)
+        groups[busy] = torch.arange(self.next_group, self.next_group + n_busy, device=d)
+        self.group[idx] = groups
+        self.next_group += n_busy
+
+    def idle(self) -> torch.Tensor:
+        """(S,) True for slots left empty because the groups in flight cover every quota."""
+        return self.group < 0
+
+    def _balanced_targets(self, n: int, accepted: torch.Tensor, idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """Give each new slot the class furthest below its quota, counting groups in flight.
+
+        A slot gets -1 (stays idle) when no class is short any more: at the end of a run
+        this avoids optimizing groups whose results would exceed the quota.
+        """
+        others = torch.ones(len(self.target), dtype=torch.bool)
+        others[idx.cpu()] = False
+        in_flight = torch.zeros(self.K)
+        act = self.active.cpu()[others].sum(1).float()
+        in_flight.index_add_(0, self.target.cpu()[others], act)
+        deficit = self.quota.float() - accepted.float().cpu() - in_flight
+        out = torch.empty(n, dtype=torch.long)
+        for i in range(n):  # n is the handful of slots that finished this step
+            jitter = torch.rand(self.K, generator=gen) * 1e-3  # random tie-break
+            c = int(torch.argmax(deficit + jitter))
+            if deficit[c] <= 0:
+                out[i:] = -1
+                break
+            out[i] = c
+            deficit[c] -= self.cfg.group_size
+        return out
+
+    def _movements(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        cfg, K = self.cfg, self.K
+        w = torch.zeros(n, K)
+        steps = torch.zeros(n, dtype=torch.long)
+        kind = torch.full((n,), -1, dtype=torch.long)
+        if not cfg.movement:
+            return w, steps, kind
+        lo, hi = cfg.movement_steps
+        steps = torch.randint(lo, hi + 1, (n,), generator=gen)
+        allowed = [MOVEMENT_KINDS.index(k) for k in cfg.movement_kinds]
+        for i in range(n):
+            k = allowed[int(torch.randint(len(allowed), (1,), generator=gen))]
+            kind[i] = k
+            size = 1 if MOVEMENT_KINDS[k] == "attract_one" else int(torch.randint(2, min(cfg.max_subset, K) + 1, (1,), generator=gen))
+            classes = torch.randperm(K, generator=gen)[:size]
+            w[i, classes] = -1.0 if MOVEMENT_KINDS[k] == "repel_many" else 1.0
+        return w, steps, kind

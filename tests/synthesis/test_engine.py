@@ -1,0 +1,100 @@
+import pytest
+import torch
+
+from vistransfer.config import SynthesisConfig
+from vistransfer.models.train import predict_logits
+from vistransfer.pipeline import make_synthetic
+from vistransfer.errors import VistransferError
+from vistransfer.synthesis.dataset import SyntheticDataset
+from vistransfer.synthesis.engine import synthesize
+
+SMALL = dict(n=60, slots=8, max_steps=150)
+
+
+@pytest.fixture(scope="module")
+def hard_set(digits_teacher):
+    return make_synthetic(digits_teacher, SynthesisConfig(seed=3, **SMALL), progress=False)
+
+
+def test_every_visualization_passes_the_teacher_at_T(digits_teacher, hard_set):
+    probs = torch.softmax(predict_logits(digits_teacher.net, hard_set.x), 1)
+    p_target = probs.gather(1, hard_set.target[:, None]).squeeze(1)
+    assert torch.all(p_target > 0.99 - 1e-4)  # re-evaluated on the stored images
+    assert torch.equal(probs.argmax(1), hard_set.target)
+    assert torch.all(hard_set.probs.gather(1, hard_set.target[:, None]) > 0.99)
+
+
+def test_classes_are_balanced_and_count_exact(hard_set):
+    assert len(hard_set) == 60
+    assert torch.bincount(hard_set.target, minlength=10).tolist() == [6] * 10
+
+
+def test_hard_and_soft_targets(hard_set):
+    hard = hard_set.targets("hard")
+    assert torch.equal(hard.argmax(1), hard_set.target) and torch.all(hard.sum(1) == 1)
+    soft = hard_set.targets("soft")
+    torch.testing.assert_close(soft.sum(1), torch.ones(len(soft)))
+    assert torch.all(soft.max(1).values < 1.0)  # distributions, not one-hot
+
+
+def test_records_describe_each_visualization(hard_set):
+    assert torch.all(hard_set.passed_step >= 0) and torch.all(hard_set.threshold == 0.99)
+    assert set(hard_set.kind.tolist()) <= {0, 1, 2}
+    # groups of 9 share a generator: no group holds more than group_size visualizations
+    assert int(torch.bincount(hard_set.group).max()) <= 9
+    assert hard_set.meta["teacher_fingerprint"] and hard_set.meta["stats"]["accepted"] == 60
+
+
+def test_same_seed_same_set_other_seed_other_set(digits_teacher, hard_set):
+    again = make_synthetic(digits_teacher, SynthesisConfig(seed=3, **SMALL), progress=False)
+    assert torch.equal(again.x, hard_set.x)
+    other = make_synthetic(digits_teacher, SynthesisConfig(seed=4, **SMALL), progress=False)
+    assert not torch.equal(other.x, hard_set.x)
+
+
+def test_threshold_drawn_per_group_is_respected(digits_teacher):
+    ds = make_synthetic(digits_teacher, SynthesisConfig(seed=1, threshold_range=(0.9, 0.99), **SMALL), progress=False)
+    assert torch.all((ds.threshold >= 0.9) & (ds.threshold <= 0.99))
+    assert len(torch.unique(ds.threshold)) > 3
+    assert torch.all(ds.probs.gather(1, ds.target[:, None]).squeeze(1) > ds.threshold)
+
+
+def test_budget_misses_are_discarded_and_counted(digits_teacher, hard_set):
+    """A budget of the median AM step count makes many groups miss T: counted, none kept."""
+    budget = max(1, int(hard_set.passed_step.float().median()))
+    cfg = SynthesisConfig(seed=0, n=30, slots=8, max_steps=budget, max_failed_groups=100_000)
+    out, stats = synthesize(digits_teacher.net, cfg, digits_teacher.in_shape, 10, progress=False)
+    assert stats["discarded"] > 0 and stats["groups_discarded"] > 0
+    assert torch.all(out["probs"].gather(1, out["target"][:, None]).squeeze(1) > 0.99)
+    assert torch.all(out["passed_step"] < budget)
+
+
+def test_unreachable_threshold_fails_with_a_fix_not_a_hang(digits_teacher):
+    cfg = SynthesisConfig(seed=0, n=10, slots=4, max_steps=1, lr=1e-7, movement=False, max_failed_groups=6)
+    with pytest.raises(VistransferError, match="lower the threshold T"):
+        synthesize(digits_teacher.net, cfg, digits_teacher.in_shape, 10, progress=False)
+
+
+def test_loss2_moves_features_away_from_real_data(digits_teacher, digits):
+    train, _ = digits
+    base = make_synthetic(digits_teacher, SynthesisConfig(seed=2, **SMALL), progress=False)
+    far = make_synthetic(digits_teacher, SynthesisConfig(seed=2, loss2=True, **SMALL), real=train, progress=False)
+    assert far.meta["stats"]["loss2_rows"] > 0
+
+    def dist(ds):
+        with torch.no_grad():
+            f = digits_teacher.net.features(ds.x)
+            r = digits_teacher.net.features(train.x)
+        d = [torch.cdist(f[ds.target == c], r[train.y == c]).mean() for c in range(10)]
+        return float(torch.stack(d).mean())
+
+    assert dist(far) > dist(base)
+
+
+def test_save_load_roundtrip_without_teacher(hard_set, tmp_path):
+    p = tmp_path / "syn.pt"
+    hard_set.save(p)
+    back = SyntheticDataset.load(p)
+    assert torch.equal(back.x, hard_set.x) and back.meta["config"]["threshold"] == 0.99
+    assert (tmp_path / "syn.pt.json").is_file()
+    assert [f.name for f in tmp_path.iterdir() if f.name.startswith(".")] == []  # no temp files left

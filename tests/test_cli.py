@@ -1,0 +1,94 @@
+"""The CLI: readable errors with exit 2, and the commands' files."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from vistransfer.cli.main import app, main
+
+runner = CliRunner()
+
+
+def run_main(args, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(args)
+    return e.value.code, capsys.readouterr()
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "-T", "1.5"], "threshold T must lie in (0, 1)"),
+    (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "--n", "-3"], "n must be a positive"),
+    (["synthesize", "-t", "{tmp}/nope.pt", "-o", "{tmp}/s.pt"], "does not exist"),
+    (["run", "--students", "cnn_id,resnet", "-o", "{tmp}/r"], "unknown student 'resnet'"),
+    (["teach", "--dataset", "mnist", "--data-dir", "{tmp}", "-o", "{tmp}/t.pt"], "not found in"),
+    (["evaluate", "{teacher}", "--dataset", "mnist", "--data-dir", "{tmp}"], "not found in"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, msg, teacher_file, tmp_path, capsys):
+    args = [a.format(teacher=teacher_file, tmp=tmp_path) for a in args]
+    code, out = run_main(args, capsys)
+    assert code == 2
+    lines = out.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and msg in lines[0]
+    assert "Traceback" not in out.err
+    assert not (tmp_path / "s.pt").exists() and not (tmp_path / "t.pt").exists()
+
+
+def test_shape_mismatch_is_refused(teacher_file, tmp_path, capsys, monkeypatch):
+    """A digits (8x8) teacher cannot be evaluated on a 28x28 dataset."""
+    import numpy as np
+
+    from vistransfer.data.idx import write_idx
+
+    d = tmp_path / "fake"
+    (d / "mnist").mkdir(parents=True)
+    from vistransfer.data import datasets
+
+    monkeypatch.setitem(datasets.MNIST.md5, "t10k-images-idx3-ubyte.gz", None)
+    monkeypatch.setitem(datasets.MNIST.md5, "t10k-labels-idx1-ubyte.gz", None)
+    write_idx(d / "mnist" / "t10k-images-idx3-ubyte.gz", np.zeros((5, 28, 28), np.uint8))
+    write_idx(d / "mnist" / "t10k-labels-idx1-ubyte.gz", np.zeros(5, np.uint8))
+    code, out = run_main(["evaluate", str(teacher_file), "--dataset", "mnist", "--data-dir", str(d)], capsys)
+    assert code == 2 and "shape" in out.err and "(1, 8, 8)" in out.err
+
+
+def test_synthesize_show_learn_evaluate(teacher_file, tmp_path):
+    syn = tmp_path / "syn.pt"
+    r = runner.invoke(app, ["synthesize", "-t", str(teacher_file), "-o", str(syn), "--n", "40", "-q", "--labels", "soft"])
+    assert r.exit_code == 0, r.output
+    assert "synthesized 40 visualizations" in r.output
+    png = tmp_path / "grid.png"
+    r = runner.invoke(app, ["show", str(syn), "-o", str(png), "--per-class", "3"])
+    assert r.exit_code == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    res = tmp_path / "res.json"
+    r = runner.invoke(app, ["learn", str(syn), "-s", "cnn_tiny,rf", "--seeds", "2", "--epochs", "3", "-t", str(teacher_file),
+                            "-o", str(res), "--save-dir", str(tmp_path / "st"), "-q"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(res.read_text())
+    assert data["labels"] == "soft" and data["results"]["rf"]["accuracy"]["n"] == 2
+    assert 0.0 <= data["results"]["cnn_tiny"]["teacher_agreement"]["mean"] <= 1.0
+    r = runner.invoke(app, ["evaluate", str(tmp_path / "st" / "cnn_tiny-seed0.pt"), "-t", str(teacher_file)])
+    assert r.exit_code == 0 and "agreement with teacher" in r.output
+
+
+def test_config_file_is_read_and_options_override_it(teacher_file, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[synthesis]\nn = 20\nthreshold_range = [0.9, 0.95]\n")
+    syn = tmp_path / "s.pt"
+    r = runner.invoke(app, ["synthesize", "-t", str(teacher_file), "-o", str(syn), "-c", str(cfg), "--seed", "5", "-q"])
+    assert r.exit_code == 0, r.output
+    meta = json.loads((tmp_path / "s.pt.json").read_text())
+    assert meta["n"] == 20 and meta["config"]["threshold_range"] == [0.9, 0.95] and meta["seed"] == 5
+
+
+def test_run_writes_report(tmp_path):
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["run", "-o", str(out), "--n", "100", "--students", "cnn_tiny,svm", "--seeds", "1",
+                            "--teacher-epochs", "10", "--student-epochs", "5", "-q"])
+    assert r.exit_code == 0, r.output
+    for f in ("teacher.pt", "synthetic.pt", "grid.png", "results.json", "report.md"):
+        assert (out / f).is_file(), f
+    res = json.loads((out / "results.json").read_text())
+    assert res["teacher"]["accuracy"] > 0.8 and set(res["students"]) == {"cnn_tiny", "svm"}
+    assert res["versions"]["torch"] and res["synthesis"]["config"]["threshold"] == 0.99
+    assert "![samples per class](grid.png)" in (out / "report.md").read_text()

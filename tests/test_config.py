@@ -1,0 +1,40 @@
+import pytest
+
+from vistransfer.config import SynthesisConfig, TrainConfig, from_dict, load_toml
+from vistransfer.errors import VistransferError
+
+
+@pytest.mark.parametrize("kw, msg", [
+    (dict(threshold=1.0), "threshold T must lie in"),
+    (dict(threshold=0.0), "threshold T must lie in"),
+    (dict(n=-5), "positive number"),
+    (dict(threshold_range=(0.99, 0.9)), "low <= high"),
+    (dict(threshold_range=(0.5, 1.2)), "must lie in"),
+    (dict(labels="fuzzy"), "'hard' or 'soft'"),
+    (dict(movement_kinds=("wiggle",)), "movement_kinds"),
+    (dict(z_low=1.0, z_high=-1.0), "z_low must be below"),
+    (dict(group_size=0), "group_size"),
+])
+def test_bad_synthesis_values_are_refused(kw, msg):
+    with pytest.raises(VistransferError, match=msg):
+        SynthesisConfig(**kw)
+
+
+def test_unknown_keys_are_named():
+    with pytest.raises(VistransferError, match="thresold"):
+        from_dict(SynthesisConfig, {"thresold": 0.9})
+
+
+def test_toml_loading(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text("[synthesis]\nthreshold_range = [0.9, 0.99]\nlabels = 'soft'\n")
+    cfg = from_dict(SynthesisConfig, load_toml(p, "synthesis"))
+    assert cfg.threshold_range == (0.9, 0.99) and cfg.labels == "soft"
+    p.write_text("[synthesis\n")
+    with pytest.raises(VistransferError, match="not valid TOML"):
+        load_toml(p, "synthesis")
+
+
+def test_train_config_checks():
+    with pytest.raises(VistransferError, match="epochs"):
+        TrainConfig(epochs=0)
