@@ -27,21 +27,33 @@ class SlotAdam:
 
     @torch.no_grad()
     def step(self, lr: torch.Tensor, mask: torch.Tensor | None = None) -> None:
-        """One Adam step with per-slot ``lr`` (S,); slots where ``mask`` (S,) is False stay put."""
+        """One Adam step with per-slot ``lr`` (S,); slots where ``mask`` (S,) is False stay put.
+
+        In place and without masks when every slot is live: with many small generators the
+        update is bound by memory traffic over (params, grads, m, v), not by arithmetic.
+        """
         b1, b2 = self.betas
-        live = torch.ones_like(self.t, dtype=torch.bool) if mask is None else mask
-        self.t += live.float()
+        if mask is None:
+            self.t += 1
+        else:
+            self.t += mask.float()
         t = self.t.clamp(min=1.0)
-        step_size = torch.where(live, lr / (1 - b1 ** t), torch.zeros_like(lr))  # (S,)
+        step_size = lr / (1 - b1 ** t)  # (S,)
+        if mask is not None:
+            step_size = step_size * mask
         bc2_sqrt = (1 - b2 ** t).sqrt()
         for p, m, v in zip(self.params, self.m, self.v):
             if p.grad is None:
                 continue
             g = p.grad
             shape = (-1,) + (1,) * (p.dim() - 1)
-            keep = live.view(shape)
-            m.copy_(torch.where(keep, m * b1 + g * (1 - b1), m))
-            v.copy_(torch.where(keep, v * b2 + g * g * (1 - b2), v))
-            denom = v.sqrt() / bc2_sqrt.view(shape) + self.eps
-            p.sub_(step_size.view(shape) * m / denom)
+            if mask is not None:  # frozen slots keep their moments: zero their gradient's effect
+                keep = mask.view(shape)
+                m.copy_(torch.where(keep, m * b1 + g * (1 - b1), m))
+                v.copy_(torch.where(keep, v * b2 + g * g * (1 - b2), v))
+            else:
+                m.mul_(b1).add_(g, alpha=1 - b1)
+                v.mul_(b2).addcmul_(g, g, value=1 - b2)
+            denom = v.sqrt().div_(bc2_sqrt.view(shape)).add_(self.eps)
+            p.sub_(m.div(denom).mul_(step_size.view(shape)))
             p.grad = None

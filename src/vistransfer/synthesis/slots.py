@@ -55,7 +55,7 @@ class Slots:
             lo, hi = cfg.lr_range
             lr = lo + (hi - lo) * torch.rand(n, **cpu)
         targets = self._balanced_targets(n, accepted, idx, gen)  # -1: every quota is covered
-        move_w, steps, kind = self._movements(n, gen)
+        move_w, steps, kind = draw_movements(cfg, K, n, gen)
         d = self.device
         self.z[idx] = z.to(d)
         self.threshold[idx] = thr.to(d)
@@ -100,20 +100,21 @@ class Slots:
             deficit[c] -= self.cfg.group_size
         return out
 
-    def _movements(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        cfg, K = self.cfg, self.K
-        w = torch.zeros(n, K)
-        steps = torch.zeros(n, dtype=torch.long)
-        kind = torch.full((n,), -1, dtype=torch.long)
-        if not cfg.movement:
-            return w, steps, kind
-        lo, hi = cfg.movement_steps
-        steps = torch.randint(lo, hi + 1, (n,), generator=gen)
-        allowed = [MOVEMENT_KINDS.index(k) for k in cfg.movement_kinds]
-        for i in range(n):
-            k = allowed[int(torch.randint(len(allowed), (1,), generator=gen))]
-            kind[i] = k
-            size = 1 if MOVEMENT_KINDS[k] == "attract_one" else int(torch.randint(2, min(cfg.max_subset, K) + 1, (1,), generator=gen))
-            classes = torch.randperm(K, generator=gen)[:size]
-            w[i, classes] = -1.0 if MOVEMENT_KINDS[k] == "repel_many" else 1.0
+
+def draw_movements(cfg: SynthesisConfig, K: int, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """n pre-AM movements (Section 3.3.2): class weights (n, K) in {-1, 0, 1}, steps (n,), kind (n,)."""
+    w = torch.zeros(n, K)
+    steps = torch.zeros(n, dtype=torch.long)
+    kind = torch.full((n,), -1, dtype=torch.long)
+    if not cfg.movement:
         return w, steps, kind
+    lo, hi = cfg.movement_steps
+    steps = torch.randint(lo, hi + 1, (n,), generator=gen)
+    allowed = [MOVEMENT_KINDS.index(k) for k in cfg.movement_kinds]
+    for i in range(n):
+        k = allowed[int(torch.randint(len(allowed), (1,), generator=gen))]
+        kind[i] = k
+        size = 1 if MOVEMENT_KINDS[k] == "attract_one" else int(torch.randint(2, min(cfg.max_subset, K) + 1, (1,), generator=gen))
+        classes = torch.randperm(K, generator=gen)[:size]
+        w[i, classes] = -1.0 if MOVEMENT_KINDS[k] == "repel_many" else 1.0
+    return w, steps, kind

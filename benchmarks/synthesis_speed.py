@@ -1,0 +1,180 @@
+"""Synthesis speed: the paper's one-generator-at-a-time procedure vs vistransfer's engine.
+
+One run, one machine, the same MNIST teacher and the paper's settings (T = 0.99, movement
+on, hard labels). Prints a table and writes JSON (atomically) with, for each method:
+visualizations/s, teacher passes per accepted visualization, the fraction of teacher work
+spent on discarded visualizations, the teacher's GFLOP/s against this machine's dense matmul
+GFLOP/s (measured here), peak memory, and the real-test accuracy of CNN_ID students trained on
+each set (mean +- std over seeds), so that a faster engine making worse data is caught.
+Each method runs in its own process, so peak memory is its own.
+
+    python benchmarks/synthesis_speed.py --data-dir ../shared/datasets            # ~15 min on 2 cores
+    python benchmarks/synthesis_speed.py --n 900 --sizes 900,1800 --seeds 2       # quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import resource
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from vistransfer.config import SynthesisConfig, TrainConfig, to_dict
+from vistransfer.data import load_dataset
+from vistransfer.evaluation import mean_std
+from vistransfer.io import cache_dir, resolve_device, versions, write_json
+from vistransfer.models.nets import conv_flops
+from vistransfer.models.teacher import Teacher, train_teacher
+
+
+def matmul_gflops(device: torch.device, size: int = 2048, reps: int = 10) -> float:
+    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
+    for _ in range(3):
+        a @ b
+    _sync(device)
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    _sync(device)
+    return 2 * size ** 3 * reps / (time.perf_counter() - t0) / 1e9
+
+
+def teacher_gflops(net, rows: int, device: torch.device, reps: int = 20) -> float:
+    """Teacher forward + input-gradient (what synthesis runs) at ``rows`` images per call."""
+    x = torch.rand(rows, *net.in_shape, device=device, requires_grad=True)
+    net = net.to(device).eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    for _ in range(3):
+        net(x).sum().backward()
+    _sync(device)
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        net(x).sum().backward()
+    _sync(device)
+    return 2 * conv_flops(net) * rows * reps / (time.perf_counter() - t0) / 1e9
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _peak_mb(device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated() / 2 ** 20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _worker(method: str, teacher_path: str, cfg_dict: dict, device: str, queue) -> None:
+    from vistransfer.synthesis.engine import synthesize
+    from vistransfer.synthesis.reference import synthesize_reference
+
+    dev = torch.device(device)
+    t = Teacher.load(teacher_path)
+    cfg = SynthesisConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg_dict.items()})
+    fn = synthesize_reference if method == "reference" else synthesize
+    kwargs = {} if method == "reference" else {"progress": False}
+    out, stats = fn(t.net, cfg, t.in_shape, t.n_classes, dev, **kwargs)
+    stats["peak_memory_mb"] = _peak_mb(dev)
+    torch.save(out, Path(teacher_path).with_name(f"bench-{method}-{cfg.n}.pt"))
+    queue.put(stats)
+
+
+def run_method(method: str, teacher_path: Path, cfg: SynthesisConfig, device: torch.device) -> dict:
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_worker, args=(method, str(teacher_path), to_dict(cfg), str(device), q))
+    p.start()
+    stats = q.get()
+    p.join()
+    return stats
+
+
+def student_accuracy(path: Path, test, seeds: list[int], device) -> dict:
+    from vistransfer.students import create_student
+
+    out = torch.load(path, weights_only=True)
+    accs = []
+    for s in seeds:
+        st = create_student("cnn_id", epochs=10, seed=s, device=str(device)).fit(out["x"], out["target"])
+        accs.append(float((torch.as_tensor(st.predict(test.x)) == test.y).float().mean()))
+    return mean_std(accs)
+
+
+def get_teacher(data_dir, device) -> Path:
+    path = cache_dir() / "bench" / "teacher-mnist-seed0.pt"
+    if not path.is_file():
+        tr, te = load_dataset("mnist", "train", data_dir), load_dataset("mnist", "test", data_dir)
+        train_teacher(tr, te, TrainConfig(epochs=8, lr=2e-3), "mnist", device=device, progress=True).save(path)
+    return path
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=1800, help="visualizations per method (same for both)")
+    ap.add_argument("--sizes", default="1800,3600,7200", help="engine sizes for the cost-vs-size curve")
+    ap.add_argument("--seeds", type=int, default=3, help="CNN_ID student seeds per set")
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "synthesis_speed.json"))
+    args = ap.parse_args(argv)
+    dev = resolve_device(args.device)
+    teacher_path = get_teacher(args.data_dir, dev)
+    teacher = Teacher.load(teacher_path)
+    test = load_dataset("mnist", "test", args.data_dir)
+    cfg = SynthesisConfig(n=args.n, seed=0)  # the paper's settings: T=0.99, movement on, hard labels
+    peak = matmul_gflops(dev)
+    flops = conv_flops(teacher.net)
+    results = {"device": str(dev), "threads": torch.get_num_threads(), "matmul_gflops": peak,
+               "teacher_mflop_per_image": flops / 1e6, "teacher_test_accuracy": teacher.test_accuracy,
+               "config": to_dict(cfg), "versions": versions(), "methods": {}, "scaling": []}
+    seeds = list(range(args.seeds))
+    for method in ("reference", "engine"):
+        print(f"[{method}] synthesizing {args.n} ...", file=sys.stderr, flush=True)
+        st = run_method(method, teacher_path, cfg, dev)
+        rows_per_iter = st["teacher_rows"] / max(st["iterations"], 1)
+        iso = teacher_gflops(teacher.net, max(1, round(rows_per_iter)), dev)
+        achieved = 2 * flops * st["teacher_rows"] / st["wall_s"] / 1e9
+        st.update(teacher_gflops_isolated=iso, teacher_fraction_of_matmul=iso / peak,
+                  teacher_gflops_overall=achieved, teacher_share_of_time=achieved / iso, rows_per_iteration=rows_per_iter)
+        print(f"[{method}] students ...", file=sys.stderr, flush=True)
+        st["student_accuracy"] = student_accuracy(teacher_path.with_name(f"bench-{method}-{args.n}.pt"), test, seeds, dev)
+        results["methods"][method] = st
+        write_json(args.out, results)  # partial results survive an interruption
+    ref, eng = results["methods"]["reference"], results["methods"]["engine"]
+    results["speedup"] = eng["vis_per_s"] / ref["vis_per_s"]
+    for n in [int(s) for s in args.sizes.split(",") if s]:
+        st = run_method("engine", teacher_path, SynthesisConfig(n=n, seed=1), dev)
+        results["scaling"].append({"n": n, "wall_s": st["wall_s"], "vis_per_s": st["vis_per_s"],
+                                   "teacher_passes_per_vis": st["teacher_passes_per_vis"]})
+        write_json(args.out, results)
+    print(report(results))
+
+
+def report(r: dict) -> str:
+    ref, eng = r["methods"]["reference"], r["methods"]["engine"]
+    lines = [f"device {r['device']} ({r['threads']} threads); dense matmul {r['matmul_gflops']:.1f} GFLOP/s; "
+             f"teacher {r['teacher_mflop_per_image']:.1f} MFLOP/image, test accuracy {100 * r['teacher_test_accuracy']:.2f}%",
+             f"{'':34}{'reference':>14}{'engine':>14}"]
+    rows = [("visualizations / s", "vis_per_s", "{:.1f}"), ("teacher passes / accepted vis", "teacher_passes_per_vis", "{:.1f}"),
+            ("discarded share of teacher work", "discarded_work_fraction", "{:.1%}"), ("teacher rows per step", "rows_per_iteration", "{:.0f}"),
+            ("teacher GFLOP/s (isolated)", "teacher_gflops_isolated", "{:.1f}"), ("  as share of matmul GFLOP/s", "teacher_fraction_of_matmul", "{:.0%}"),
+            ("teacher GFLOP/s (over the run)", "teacher_gflops_overall", "{:.1f}"), ("teacher share of run time", "teacher_share_of_time", "{:.0%}"),
+            ("peak memory (MB)", "peak_memory_mb", "{:.0f}")]
+    for label, key, f in rows:
+        lines.append(f"{label:34}{f.format(ref[key]):>14}{f.format(eng[key]):>14}")
+    fa = lambda m: f"{100 * m['student_accuracy']['mean']:.2f}±{100 * m['student_accuracy']['std']:.2f}"  # noqa: E731
+    lines.append(f"{'CNN_ID student accuracy (%)':34}{fa(ref):>14}{fa(eng):>14}")
+    lines.append(f"speed-up engine / reference: {r['speedup']:.1f}x")
+    lines.append("engine cost vs size: " + ", ".join(f"n={s['n']}: {s['wall_s']:.0f}s ({s['vis_per_s']:.0f}/s)" for s in r["scaling"]))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
