@@ -158,8 +158,7 @@ def synthesize(teacher: torch.nn.Module, cfg: SynthesisConfig, in_shape: tuple[i
             slots.fill(idx, accepted, gen)
             member_rows[idx] = 0
             stats["groups_started"] += slots.next_group - before
-        bar.n = int(accepted.sum())
-        bar.refresh()
+        bar.update(int(accepted.sum()) - bar.n)  # throttled by tqdm, not one line per step
     bar.close()
     stats["wall_s"] = time.perf_counter() - t0
     out = rec.cat()
