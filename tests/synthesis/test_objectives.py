@@ -23,7 +23,7 @@ def test_am_objective_rises_under_adam():
     scores = []
     for _ in range(5):
         s = output_score(x @ W, torch.zeros(1, 3), torch.tensor([2]), torch.tensor([True]))
-        scores.append(float(s))
+        scores.append(s.item())
         opt.zero_grad()
         (-s.sum()).backward()
         opt.step()
