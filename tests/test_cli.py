@@ -21,6 +21,7 @@ def run_main(args, capsys):
     (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "--n", "-3"], "n must be a positive"),
     (["synthesize", "-t", "{tmp}/nope.pt", "-o", "{tmp}/s.pt"], "does not exist"),
     (["run", "--students", "cnn_id,resnet", "-o", "{tmp}/r"], "unknown student 'resnet'"),
+    (["run", "--dataset", "mnist", "--data-dir", "{tmp}", "-o", "{tmp}/r"], "not found in"),
     (["teach", "--dataset", "mnist", "--data-dir", "{tmp}", "-o", "{tmp}/t.pt"], "not found in"),
     (["evaluate", "{teacher}", "--dataset", "mnist", "--data-dir", "{tmp}"], "not found in"),
 ])
@@ -31,7 +32,7 @@ def test_bad_input_is_one_line_and_exit_2(args, msg, teacher_file, tmp_path, cap
     lines = out.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and msg in lines[0]
     assert "Traceback" not in out.err
-    assert not (tmp_path / "s.pt").exists() and not (tmp_path / "t.pt").exists()
+    assert not (tmp_path / "s.pt").exists() and not (tmp_path / "t.pt").exists() and not (tmp_path / "r").exists()
 
 
 def test_shape_mismatch_is_refused(teacher_file, tmp_path, capsys, monkeypatch):

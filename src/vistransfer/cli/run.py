@@ -46,9 +46,9 @@ def run(
                                  threshold_range=parse_pair(threshold_range, "--threshold-range"), labels=labels, loss2=loss2, seed=seed)
     dev = resolve_device(device)
     out_dir = out_dir or Path("runs") / dataset
-    out_dir.mkdir(parents=True, exist_ok=True)
     train = load_dataset(dataset, "train", data_dir, download)
     test = load_dataset(dataset, "test", data_dir, download)
+    out_dir.mkdir(parents=True, exist_ok=True)  # only once the inputs are known to be good
     timings: dict[str, float] = {}
 
     t0 = time.perf_counter()
