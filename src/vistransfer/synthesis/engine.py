@@ -164,7 +164,7 @@ def synthesize(teacher: torch.nn.Module, cfg: SynthesisConfig, in_shape: tuple[i
     out = rec.cat()
     order = torch.argsort(out["group"] * cfg.group_size * 4 + out["passed_step"], stable=True)
     out = {k: v[order] for k, v in out.items()}
-    stats.update(_summary(stats, cfg.n))
+    stats.update(summarize(stats, cfg.n))
     return out, stats
 
 
@@ -229,7 +229,8 @@ def _loss2_step(bank, teacher, slots, feat_bank, adam2, cfg, gen, stats) -> None
     stats["loss2_rows"] += x.shape[0]
 
 
-def _summary(stats: dict, n: int) -> dict:
+def summarize(stats: dict, n: int) -> dict:
+    """Rates derived from a run's counters (``wall_s``, ``teacher_rows``, ``loss2_rows``, ``rows_discarded``)."""
     rows = stats["teacher_rows"] + stats["loss2_rows"]
     return {
         "accepted": n,

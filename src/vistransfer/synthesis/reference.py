@@ -1,6 +1,7 @@
 """The reference procedure, as the paper describes it: one generator at a time.
 
-For each group of ``group_size`` visualizations (Appendix C: 9) a fresh G is initialized,
+For each group of ``group_size`` visualizations (Appendix C: 9) a fresh G (one slot of
+:class:`GeneratorBank`, so exactly the engine's layers) is initialized,
 moved (Section 3.3.2) and optimized by AM with ``torch.optim.Adam`` until every member of the
 group satisfies Eq. 2 at once; a group that misses the step budget is discarded. It exists
 to measure the batched engine against (``benchmarks/synthesis_speed.py``) and to check that
@@ -9,7 +10,6 @@ the engine's speed does not cost quality; it is not used by the pipeline.
 
 from __future__ import annotations
 
-import math
 import time
 
 import torch
@@ -17,37 +17,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import SynthesisConfig
-from .engine import class_quota
+from ..models.generator import GeneratorBank
+from .engine import class_quota, summarize
 from .objectives import output_score
-from .slots import draw_movements
-
-
-def single_generator(z_dim: int, out_shape: tuple[int, int, int], channels: tuple[int, int], std: float,
-                     gen: torch.Generator, out_bias: float = 0.0) -> nn.Module:
-    """One G with the same layers as one slot of GeneratorBank, as plain nn modules."""
-    c, h, w = out_shape
-    h0, w0 = math.ceil(h / 4), math.ceil(w / 4)
-    c0, c1 = channels
-    net = nn.Sequential(nn.Linear(z_dim, c0 * h0 * w0), nn.ReLU(), nn.Unflatten(1, (c0, h0, w0)),
-                        nn.ConvTranspose2d(c0, c1, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(c1, c, 4, 2, 1))
-    with torch.no_grad():
-        for m in net:
-            if isinstance(m, (nn.Linear, nn.ConvTranspose2d)):
-                nn.init.trunc_normal_(m.weight, std=std, a=-2 * std, b=2 * std, generator=gen)
-                nn.init.zeros_(m.bias)
-        net[-1].bias.fill_(out_bias)
-    top, left = (4 * h0 - h) // 2, (4 * w0 - w) // 2
-    return nn.Sequential(net, nn.Sigmoid(), _Crop(top, left, h, w))
-
-
-class _Crop(nn.Module):
-    def __init__(self, top: int, left: int, h: int, w: int):
-        super().__init__()
-        self.box = (top, left, h, w)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        t, l, h, w = self.box
-        return x[:, :, t:t + h, l:l + w]
+from .slots import draw_groups, draw_movements
 
 
 def synthesize_reference(teacher: nn.Module, cfg: SynthesisConfig, in_shape: tuple[int, int, int], n_classes: int,
@@ -65,20 +38,21 @@ def synthesize_reference(teacher: nn.Module, cfg: SynthesisConfig, in_shape: tup
                  rows_discarded=0, over_quota=0)
     g = cfg.group_size
     t0 = time.perf_counter()
+    G = GeneratorBank(1, cfg.z_dim, in_shape, cfg.gen_channels, device)  # one slot: one plain G
+    first = torch.zeros(1, dtype=torch.long)
     while int(accepted.sum()) < cfg.n:
         c = int(torch.argmax(quota - accepted))
-        G = single_generator(cfg.z_dim, in_shape, cfg.gen_channels, cfg.init_std, gen, cfg.gen_out_bias).to(device)
-        z = (torch.rand(g, cfg.z_dim, generator=gen) * (cfg.z_high - cfg.z_low) + cfg.z_low).to(device)
-        T = cfg.threshold if cfg.threshold_range is None else float(torch.empty(1).uniform_(*cfg.threshold_range, generator=gen))
-        lr = cfg.lr if cfg.lr_range is None else float(torch.empty(1).uniform_(*cfg.lr_range, generator=gen))
+        G.reset(first, cfg.init_std, gen, cfg.gen_out_bias)
+        z, thr, lr = draw_groups(cfg, 1, gen)
+        z, T = z.to(device), float(thr[0])
         move_w, move_steps, kind = draw_movements(cfg, n_classes, 1, gen)
-        opt = torch.optim.Adam(G.parameters(), lr=lr)
+        opt = torch.optim.Adam(G.parameters(), lr=float(lr[0]))
         tgt = torch.full((g,), c, device=device)
         stats["groups_started"] += 1
         done = False
         for step in range(int(move_steps[0]) + cfg.max_steps):
             in_am = step >= int(move_steps[0])
-            x = G(z)
+            x = G(z)[0]  # (g, C, H, W)
             logits = teacher(x)
             stats["iterations"] += 1
             stats["teacher_rows"] += g
@@ -103,8 +77,5 @@ def synthesize_reference(teacher: nn.Module, cfg: SynthesisConfig, in_shape: tup
             stats["discarded"] += g
             stats["rows_discarded"] += g * (int(move_steps[0]) + cfg.max_steps)
     stats["wall_s"] = time.perf_counter() - t0
-    stats["accepted"] = cfg.n
-    stats["vis_per_s"] = cfg.n / stats["wall_s"]
-    stats["teacher_passes_per_vis"] = stats["teacher_rows"] / cfg.n
-    stats["discarded_work_fraction"] = stats["rows_discarded"] / max(stats["teacher_rows"], 1)
+    stats.update(summarize(stats, cfg.n))
     return {k: torch.cat(v) for k, v in rec.items()}, stats

@@ -24,6 +24,7 @@ from ..io import write_json
 from ..models.nets import ConvArch, ConvNet
 from ..models.teacher import Teacher
 from .dataset import SyntheticDataset
+from .engine import summarize, synthesize
 
 GROUP_STRIDE = 1 << 32  # group ids of shard i start at i * GROUP_STRIDE: unique across shards
 
@@ -56,8 +57,6 @@ def run_shard(teacher_blob: dict, cfg_dict: dict, index: int, shard_size: int, d
     teacher_blob: {"arch", "in_shape", "n_classes", "state_dict"}: plain data, so that Ray
     can ship it to a worker without pickling code.
     """
-    from .engine import synthesize
-
     cfg = SynthesisConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg_dict.items()})
     sizes = shard_sizes(cfg.n, shard_size)
     net = ConvNet(tuple(teacher_blob["in_shape"]), teacher_blob["n_classes"], ConvArch.from_dict(teacher_blob["arch"]))
@@ -164,8 +163,4 @@ def _run_ray(blob, cfg_dict, todo, shard_size, device, save, progress, ray_addre
 
 def _merge_stats(stats: list[dict]) -> dict:
     summed = {k: sum(s[k] for s in stats) for k in stats[0] if isinstance(stats[0][k], (int, float)) and k != "threads"}
-    n = summed.get("accepted", 0)
-    summed["vis_per_s"] = n / summed["wall_s"] if summed.get("wall_s") else float("inf")
-    summed["teacher_passes_per_vis"] = (summed["teacher_rows"] + summed["loss2_rows"]) / max(n, 1)
-    summed["discarded_work_fraction"] = summed["rows_discarded"] / max(summed["teacher_rows"], 1)
-    return summed
+    return dict(summed, **summarize(summed, summed["accepted"]))

@@ -41,19 +41,7 @@ class Slots:
         cfg, K, n = self.cfg, self.K, len(idx)
         if n == 0:
             return
-        cpu = dict(generator=gen)  # draw on the CPU so a seed means the same on every device
-        if cfg.z_dist == "uniform":
-            z = torch.rand(n, cfg.group_size, cfg.z_dim, **cpu) * (cfg.z_high - cfg.z_low) + cfg.z_low
-        else:
-            z = torch.randn(n, cfg.group_size, cfg.z_dim, **cpu) * cfg.z_high
-        thr = torch.full((n,), cfg.threshold)
-        if cfg.threshold_range is not None:
-            lo, hi = cfg.threshold_range
-            thr = lo + (hi - lo) * torch.rand(n, **cpu)
-        lr = torch.full((n,), cfg.lr)
-        if cfg.lr_range is not None:
-            lo, hi = cfg.lr_range
-            lr = lo + (hi - lo) * torch.rand(n, **cpu)
+        z, thr, lr = draw_groups(cfg, n, gen)
         targets = self._balanced_targets(n, accepted, idx, gen)  # -1: every quota is covered
         move_w, steps, kind = draw_movements(cfg, K, n, gen)
         d = self.device
@@ -99,6 +87,24 @@ class Slots:
             out[i] = c
             deficit[c] -= self.cfg.group_size
         return out
+
+
+def draw_groups(cfg: SynthesisConfig, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """n groups' Z (n, group_size, z_dim), T (n,) and learning rate (n,), drawn on the CPU so a
+    seed means the same on every device."""
+    if cfg.z_dist == "uniform":
+        z = torch.rand(n, cfg.group_size, cfg.z_dim, generator=gen) * (cfg.z_high - cfg.z_low) + cfg.z_low
+    else:
+        z = torch.randn(n, cfg.group_size, cfg.z_dim, generator=gen) * cfg.z_high
+    thr = torch.full((n,), cfg.threshold)
+    if cfg.threshold_range is not None:
+        lo, hi = cfg.threshold_range
+        thr = lo + (hi - lo) * torch.rand(n, generator=gen)
+    lr = torch.full((n,), cfg.lr)
+    if cfg.lr_range is not None:
+        lo, hi = cfg.lr_range
+        lr = lo + (hi - lo) * torch.rand(n, generator=gen)
+    return z, thr, lr
 
 
 def draw_movements(cfg: SynthesisConfig, K: int, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
