@@ -121,9 +121,16 @@ class TrainConfig:
     weight_decay: float = 0.0
     seed: int = 0
     val_fraction: float = 0.0  # held out of the training data to report a validation accuracy
+    # Train for at least this many optimizer steps (more epochs on small sets, e.g. 400 examples).
+    min_steps: int = 0
+    # Distillation temperature (Hinton et al.): student logits are divided by it and the loss is
+    # scaled by its square; the caller softens the targets with the same temperature.
+    temperature: float = 1.0
 
     def __post_init__(self) -> None:
         _check(self.epochs > 0, f"epochs must be positive, got {self.epochs}")
+        _check(self.min_steps >= 0, f"min_steps must be >= 0, got {self.min_steps}")
+        _check(self.temperature > 0, f"temperature must be positive, got {self.temperature}")
         _check(self.batch_size > 0, f"batch_size must be positive, got {self.batch_size}")
         _check(self.lr > 0, f"lr must be positive, got {self.lr}")
         _check(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")

@@ -28,8 +28,18 @@ def test_shards_are_deterministic_resumable_and_balanced(digits_teacher, tmp_pat
     assert torch.equal(again.x, ds.x)
     other_dir = synthesize_sharded(digits_teacher, CFG, tmp_path / "b", 12, progress=False)
     assert torch.equal(other_dir.x, ds.x)
-    assert json.loads((tmp_path / "a" / "manifest.json").read_text())["n_shards"] == 3
+    assert json.loads((tmp_path / "a" / "manifest.json").read_text())["shard_size"] == 12
+    assert (tmp_path / "a" / "shard-00002-n6.pt").is_file()  # the partial last shard has its own name
     assert len(first) > 0
+
+
+def test_a_larger_job_extends_a_smaller_one(digits_teacher, tmp_path):
+    small = synthesize_sharded(digits_teacher, CFG, tmp_path / "a", 12, progress=False)
+    stamp = (tmp_path / "a" / "shard-00000.pt").stat().st_mtime_ns
+    big = synthesize_sharded(digits_teacher, SynthesisConfig(**{**CFG.__dict__, "n": 48}), tmp_path / "a", 12, progress=False)
+    assert (tmp_path / "a" / "shard-00000.pt").stat().st_mtime_ns == stamp  # reused, not redone
+    assert len(big) == 48 and torch.bincount(big.target).tolist() == [5] * 8 + [4] * 2
+    assert torch.equal(big.x[:24], small.x[:24])  # the full shards are the same
 
 
 def test_a_folder_never_mixes_jobs(digits_teacher, tmp_path):

@@ -50,11 +50,12 @@ def synthesize(
         raise VistransferError("--backend ray and --ray-address need --shard-size (the unit of work sent to workers)")
     h1 = Teacher.load(teacher)
     dev = resolve_device(device)
+    real = load_dataset(h1.dataset, "train", data_dir) if cfg.loss2 else None
     if shard_size is not None:
         ds = synthesize_sharded(h1, cfg, shard_dir or out.with_name(out.name + ".shards"), shard_size, backend,
-                                ray_address, str(dev), progress=not quiet, meta=synthesis_meta(h1, cfg))
+                                ray_address, str(dev), progress=not quiet, meta=synthesis_meta(h1, cfg),
+                                real=(real.x, real.y) if real is not None else None)
     else:
-        real = load_dataset(h1.dataset, "train", data_dir) if cfg.loss2 else None
         ds = make_synthetic(h1, cfg, dev, real=real, progress=not quiet)
     ds.save(out)
     st = ds.meta["stats"]

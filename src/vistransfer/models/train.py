@@ -15,8 +15,10 @@ def fit_network(net: nn.Module, x: torch.Tensor, targets: torch.Tensor, cfg: Tra
     """Train ``net`` in place. x: (N, C, H, W); targets: (N, K) rows summing to 1.
 
     Soft targets use PyTorch's cross-entropy with class probabilities, so hard labels
-    (one-hot rows) and teacher softmax labels go through the same loss. Returns the mean
-    loss of each epoch.
+    (one-hot rows) and teacher softmax labels go through the same loss. With
+    ``cfg.temperature`` tau != 1 the loss is tau^2 * CE(logits / tau, targets) (distillation;
+    ``targets`` should already be softened with tau). Runs ``cfg.epochs`` epochs, or more to
+    reach ``cfg.min_steps`` steps. Returns the mean loss of each epoch.
     """
     device = torch.device(device)
     net.to(device).train()
@@ -24,16 +26,18 @@ def fit_network(net: nn.Module, x: torch.Tensor, targets: torch.Tensor, cfg: Tra
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     n = len(x)
     steps_per_epoch = (n + cfg.batch_size - 1) // cfg.batch_size
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch)
+    epochs = max(cfg.epochs, -(-cfg.min_steps // steps_per_epoch))
+    tau = cfg.temperature
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=epochs * steps_per_epoch)
     losses = []
-    bar = tqdm(total=cfg.epochs * steps_per_epoch, desc=desc, unit="batch", disable=not progress, leave=False)
-    for _ in range(cfg.epochs):
+    bar = tqdm(total=epochs * steps_per_epoch, desc=desc, unit="batch", disable=not progress, leave=False)
+    for _ in range(epochs):
         perm = torch.randperm(n, generator=gen)
         total = 0.0
         for i in range(0, n, cfg.batch_size):
             idx = perm[i:i + cfg.batch_size]
             xb, tb = x[idx].to(device, non_blocking=True), targets[idx].to(device, non_blocking=True)
-            loss = F.cross_entropy(net(xb), tb)
+            loss = F.cross_entropy(net(xb) / tau, tb) * tau**2 if tau != 1.0 else F.cross_entropy(net(xb), tb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

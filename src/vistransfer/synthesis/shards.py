@@ -5,7 +5,10 @@ derived from (seed, i) by NumPy's SeedSequence, and its own class quota, a slice
 global round-robin over classes, so the shards together are exactly balanced. Each shard is
 written atomically as ``shard-00000.pt`` into the job folder the moment it completes; a
 killed job resumes by skipping the shards already there, losing only those in flight. A
-``manifest.json`` pins the config and the teacher, so a folder never mixes two jobs.
+``manifest.json`` pins the config (all but ``n``), the shard size and the teacher, so a folder
+never mixes two jobs. A full shard does not depend on ``n``: a job for more visualizations
+reuses the shards of a smaller one and only synthesizes the rest. A last, partial shard is
+kept under its own name (``shard-00007-n400.pt``), so it never stands in for a full one.
 """
 
 from __future__ import annotations
@@ -48,14 +51,15 @@ def shard_quota(n: int, n_classes: int, shard_size: int, index: int) -> torch.Te
 
 
 def run_shard(teacher_blob: dict, cfg_dict: dict, index: int, shard_size: int, device: str = "cpu",
-              threads: int = 1) -> dict:
+              threads: int = 1, real: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict:
     """Synthesize shard ``index`` and return its tensors (a pure function of its arguments).
 
     ``threads`` is fixed per shard because float reductions, and so the optimization
     trajectories, depend on the CPU thread count: same seed and threads, same bits.
 
     teacher_blob: {"arch", "in_shape", "n_classes", "state_dict"}: plain data, so that Ray
-    can ship it to a worker without pickling code.
+    can ship it to a worker without pickling code. real: (x, y) real training data, used
+    only by Loss2.
     """
     cfg = SynthesisConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg_dict.items()})
     sizes = shard_sizes(cfg.n, shard_size)
@@ -67,7 +71,7 @@ def run_shard(teacher_blob: dict, cfg_dict: dict, index: int, shard_size: int, d
     torch.set_num_threads(threads)
     try:
         out, stats = synthesize(net, shard_cfg, tuple(teacher_blob["in_shape"]), k, device,
-                                quota=shard_quota(cfg.n, k, shard_size, index), progress=False)
+                                quota=shard_quota(cfg.n, k, shard_size, index), progress=False, real=real)
     finally:
         torch.set_num_threads(before)
     out["group"] = out["group"] + index * GROUP_STRIDE
@@ -90,27 +94,34 @@ def _check_manifest(job_dir: Path, manifest: dict) -> None:
         write_json(path, manifest)
 
 
+def shard_path(job_dir: Path, index: int, size: int, shard_size: int) -> Path:
+    return job_dir / (f"shard-{index:05d}.pt" if size == shard_size else f"shard-{index:05d}-n{size}.pt")
+
+
 def synthesize_sharded(teacher: Teacher, cfg: SynthesisConfig, job_dir: str | Path, shard_size: int,
                        backend: str = "local", ray_address: str | None = None, device: str = "cpu",
-                       progress: bool = True, meta: dict | None = None, threads: int | None = None) -> SyntheticDataset:
+                       progress: bool = True, meta: dict | None = None, threads: int | None = None,
+                       real: tuple[torch.Tensor, torch.Tensor] | None = None) -> SyntheticDataset:
     """Synthesize ``cfg.n`` visualizations as shards in ``job_dir`` and return them merged.
 
     backend "local" runs missing shards one after another in this process; "ray" submits
     them as Ray tasks (``ray_address``: a cluster address, or None for a local cluster).
     threads: CPU threads per shard (default: all of this process's for local, 1 per Ray task,
     which is also Ray's CPU unit). Shards are bit-identical for the same seed and threads.
+    real: (x, y) real training data, required by Loss2 and ignored otherwise.
     """
     threads = threads or (torch.get_num_threads() if backend == "local" else 1)
-    if cfg.loss2:
-        raise VistransferError("sharded synthesis does not support loss2 yet; run it unsharded")
+    if cfg.loss2 and real is None:
+        raise VistransferError("loss2 needs the real training data (Eq. 3); pass real=(x, y)")
+    real = real if cfg.loss2 else None
     if backend not in ("local", "ray"):
         raise VistransferError(f"unknown backend {backend!r}; use 'local' or 'ray'")
     job_dir = Path(job_dir)
     job_dir.mkdir(parents=True, exist_ok=True)
     sizes = shard_sizes(cfg.n, shard_size)
-    _check_manifest(job_dir, {"config": to_dict(cfg), "shard_size": shard_size, "n_shards": len(sizes),
-                              "teacher_fingerprint": teacher.fingerprint})
-    path_of = lambda i: job_dir / f"shard-{i:05d}.pt"  # noqa: E731
+    job_cfg = {k: v for k, v in to_dict(cfg).items() if k != "n"}
+    _check_manifest(job_dir, {"config": job_cfg, "shard_size": shard_size, "teacher_fingerprint": teacher.fingerprint})
+    path_of = lambda i: shard_path(job_dir, i, sizes[i], shard_size)  # noqa: E731
     todo = [i for i in range(len(sizes)) if not path_of(i).is_file()]
     blob, cfg_dict = _teacher_blob(teacher), to_dict(cfg)
 
@@ -121,21 +132,21 @@ def synthesize_sharded(teacher: Teacher, cfg: SynthesisConfig, job_dir: str | Pa
         part.save(path_of(i))
 
     runner: Callable = _run_ray if backend == "ray" else _run_local
-    runner(blob, cfg_dict, todo, shard_size, device, save, progress, ray_address, threads)
+    runner(blob, cfg_dict, todo, shard_size, device, save, progress, ray_address, threads, real)
     parts = [SyntheticDataset.load(path_of(i)) for i in range(len(sizes))]
     merged_stats = _merge_stats([p.meta["stats"] for p in parts])
     full_meta = dict(meta or {}, stats=merged_stats, shards={"size": shard_size, "count": len(sizes), "backend": backend})
     return SyntheticDataset.concat(parts, full_meta)
 
 
-def _run_local(blob, cfg_dict, todo, shard_size, device, save, progress, ray_address, threads) -> None:
+def _run_local(blob, cfg_dict, todo, shard_size, device, save, progress, ray_address, threads, real) -> None:
     from tqdm.auto import tqdm
 
     for i in tqdm(todo, desc="shards", unit="shard", disable=not progress, leave=False):
-        save(run_shard(blob, cfg_dict, i, shard_size, device, threads))
+        save(run_shard(blob, cfg_dict, i, shard_size, device, threads, real))
 
 
-def _run_ray(blob, cfg_dict, todo, shard_size, device, save, progress, ray_address, threads) -> None:
+def _run_ray(blob, cfg_dict, todo, shard_size, device, save, progress, ray_address, threads, real) -> None:
     try:
         import ray
     except ImportError:
@@ -148,8 +159,8 @@ def _run_ray(blob, cfg_dict, todo, shard_size, device, save, progress, ray_addre
     try:
         gpus = 1 if device.startswith("cuda") else 0
         remote = ray.remote(num_cpus=threads, num_gpus=gpus)(run_shard)
-        blob_ref = ray.put(blob)
-        pending = [remote.remote(blob_ref, cfg_dict, i, shard_size, "cuda" if gpus else device, threads) for i in todo]
+        blob_ref, real_ref = ray.put(blob), ray.put(real)
+        pending = [remote.remote(blob_ref, cfg_dict, i, shard_size, "cuda" if gpus else device, threads, real_ref) for i in todo]
         bar = tqdm(total=len(pending), desc="shards (ray)", unit="shard", disable=not progress, leave=False)
         while pending:  # write each shard the moment it arrives
             ready, pending = ray.wait(pending, num_returns=1)

@@ -1,0 +1,31 @@
+"""vistransfer experiment NAME: run one of the paper's tables from experiments/NAME.toml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..experiments import Runner, find_experiment, load_experiment
+from ..io import resolve_device
+from .options import DataDirOpt, DeviceOpt, QuietOpt
+
+
+def experiment(
+    name: Annotated[str, typer.Argument(help="Experiment name (experiments/NAME.toml) or a path to a .toml file.")],
+    experiments_dir: Annotated[Path, typer.Option(help="Folder of experiment files.")] = Path("experiments"),
+    results_dir: Annotated[Path, typer.Option(help="Results go to RESULTS_DIR/NAME/.")] = Path("results"),
+    cache: Annotated[Optional[Path], typer.Option(help="Cache of teachers, synthetic shards and student runs (default: $VISTRANSFER_CACHE/experiments).")] = None,
+    data_dir: DataDirOpt = None, device: DeviceOpt = "auto", quiet: QuietOpt = False,
+) -> None:
+    """Run an experiment, reusing every cached teacher, synthetic shard and student run.
+
+    Interrupt it at any time: re-running the same command continues where it stopped.
+    Writes results.json, table.md (ours beside the paper's numbers) and figures.
+    """
+    exp = load_experiment(find_experiment(name, experiments_dir))
+    runner = Runner(exp, data_dir, results_dir, cache, str(resolve_device(device)), progress=not quiet,
+                    log=lambda m: typer.echo(m, err=False))
+    runner.run()
+    typer.echo(f"results: {runner.out / 'table.md'}")
