@@ -402,9 +402,10 @@ def render_markdown(exp: Experiment, record: dict) -> str:
             row += [ours] + ([_fmt(_paper_cell(col, s, n), pct=False)] if col.paper else [])
         lines.append("| " + " | ".join(row) + " |")
     t = record["teacher"]
-    out = [f"# {exp.title}", "", exp.description.strip(), "",
-           f"Accuracy (%) on the real {exp.dataset} test set, mean ± std over student seeds {list(exp.seeds)}. "
-           f"Teacher h1: {100 * t['test_accuracy']:.2f}%.", "", *lines, ""]
+    out = [f"# {exp.title}", "", exp.description.strip(), ""]
+    if lines:
+        out += [f"Accuracy (%) on the real {exp.dataset} test set, mean ± std over student seeds {list(exp.seeds)}. "
+                f"Teacher h1: {100 * t['test_accuracy']:.2f}%.", "", *lines, ""]
     col_notes = [f"- **{c.name}**: " + ("real training data (class-stratified subset, seed 0)" if c.source == "real"
                  else f"set `{c.set}`, {c.labels} labels" + (f", distillation temperature {c.temperature:g}" if c.temperature != 1 else ""))
                  for c in exp.columns]

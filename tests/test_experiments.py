@@ -1,0 +1,104 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from vistransfer.cli.main import main
+from vistransfer.errors import VistransferError
+from vistransfer.experiments import Runner, find_experiment, load_experiment
+
+SPEC = """
+title = "tiny table"
+dataset = "digits"
+seeds = [0, 1]
+shard_size = 60
+rows = "size"
+[teacher]
+epochs = 15
+batch_size = 64
+lr = 0.003
+[student]
+epochs = 5
+min_steps = 40
+[sets.main]
+threshold = 0.9
+group_size = 1
+slots = 16
+max_steps = 150
+[[columns]]
+name = "Synth"
+labels = "soft"
+temperature = 2.0
+sizes = [SIZES]
+paper = { "cnn_id@60" = [63.0, 2.0] }
+[[columns]]
+name = "Real"
+source = "real"
+students = ["cnn_id", "rf"]
+sizes = [60]
+"""
+
+
+def write(tmp_path, sizes="60", text=SPEC):
+    path = tmp_path / "tiny.toml"
+    path.write_text(text.replace("SIZES", sizes))
+    return path
+
+
+def test_experiment_runs_caches_and_extends(tmp_path):
+    cache, results = tmp_path / "cache", tmp_path / "results"
+    exp = load_experiment(write(tmp_path))
+    rec = Runner(exp, results_dir=results, cache=cache, progress=False, log=lambda m: None).run()
+    assert rec["complete"] and len(rec["cells"]) == 3
+    cell = next(c for c in rec["cells"] if c["column"] == "Synth")
+    assert cell["accuracy"]["n"] == 2 and 0.1 < cell["accuracy"]["mean"] <= 1.0
+    assert cell["paper"] == {"mean": 63.0, "std": 2.0}
+    table = (results / "tiny" / "table.md").read_text()
+    assert "| size | Synth (ours) | Synth (paper) | Real (ours) |" in table and "63.00 ± 2.00" in table
+    saved = json.loads((results / "tiny" / "results.json").read_text())
+    assert saved["seeds"] == [0, 1] and saved["sets"]["main"]["config"]["n"] == 60 and "torch" in saved["versions"]
+    runs = sorted((cache / "runs").iterdir())
+    assert len(runs) == 2 * 3  # one cached result per (cell, seed)
+
+    # Re-running trains nothing; a larger size reuses the teacher, the shard and every run.
+    stamps = {p: p.stat().st_mtime_ns for p in runs}
+    bigger = load_experiment(write(tmp_path, sizes="60, 120"))
+    rec2 = Runner(bigger, results_dir=results, cache=cache, progress=False, log=lambda m: None).run()
+    assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())
+    assert len(list((cache / "runs").iterdir())) == 2 * 4 and len(list((cache / "teachers").iterdir())) == 1
+    same = next(c for c in rec2["cells"] if c["column"] == "Synth" and c["n"] == 60)
+    assert same["accuracy"] == cell["accuracy"]
+    assert (results / "tiny" / "accuracy-vs-size.png").is_file()
+
+
+@pytest.mark.parametrize("edit, msg", [
+    (lambda s: s + "\nbogus = 1\n", "unknown key"),
+    (lambda s: s.replace('labels = "soft"', 'labels = "soft"\nset = "nope"'), "set 'nope' is not defined"),
+    (lambda s: s.replace('source = "real"', 'source = "web"'), "source must be 'real' or 'synthetic'"),
+    (lambda s: s.replace("threshold = 0.9", "threshold = 1.5"), "threshold T must lie in"),
+    (lambda s: s.replace('"cnn_id@60"', '"cnn_id"'), "must look like 'cnn_id@60000'"),
+    (lambda s: s.replace('["cnn_id", "rf"]', '["resnet"]'), "unknown student 'resnet'"),
+    (lambda s: s.replace("min_steps = 40", "min_stepz = 40"), "unknown \\[student\\] option"),
+])
+def test_bad_experiment_files_name_the_problem(tmp_path, edit, msg):
+    with pytest.raises(VistransferError, match=msg):
+        load_experiment(write(tmp_path, text=edit(SPEC)))
+
+
+REPO_EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+
+
+def test_experiment_names_resolve_to_the_repo_files():
+    assert find_experiment("table1", REPO_EXPERIMENTS).name == "table1.toml"
+    names = sorted(p.stem for p in REPO_EXPERIMENTS.glob("*.toml"))
+    assert {"table1", "table2", "table6", "table7", "loss2", "appendix_c"} <= set(names)
+    for name in names:
+        load_experiment(find_experiment(name, REPO_EXPERIMENTS))  # every committed experiment file is valid
+    with pytest.raises(VistransferError, match="no experiment 'nope'.*table1"):
+        find_experiment("nope", REPO_EXPERIMENTS)
+
+
+def test_cli_experiment_refuses_unknown_names_in_one_line(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["experiment", "nope"])
+    assert e.value.code == 2 and "error: no experiment 'nope'" in capsys.readouterr().err
