@@ -102,3 +102,22 @@ def test_cli_experiment_refuses_unknown_names_in_one_line(capsys):
     with pytest.raises(SystemExit) as e:
         main(["experiment", "nope"])
     assert e.value.code == 2 and "error: no experiment 'nope'" in capsys.readouterr().err
+
+
+def test_summary_gathers_cells_and_fills_the_readme_block(tmp_path):
+    from vistransfer.experiments import write_summary
+
+    results = tmp_path / "results"
+    (results / "t").mkdir(parents=True)
+    cell = {"column": "Vis.", "student": "cnn_id", "n": 60000, "accuracy": {"mean": 0.9569, "std": 0.006},
+            "paper": {"mean": 95.51, "std": 0.28}}
+    (results / "t" / "results.json").write_text(json.dumps({"experiment": "t", "paper_table": "Table 1", "cells": [cell], "complete": False}))
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- results:start -->\nold\n<!-- results:end -->\noutro\n")
+    write_summary(results, readme)
+    text = readme.read_text()
+    assert "| [Table 1](t/table.md) | Vis. | CNN_ID | 60,000 | 95.69 ± 0.60 | 95.51 ± 0.28 | +0.18 |" in text
+    assert "old" not in text and text.startswith("intro") and text.endswith("outro\n") and "still running" in text
+    readme.write_text("no markers")
+    with pytest.raises(VistransferError, match="no <!-- results:start -->"):
+        write_summary(results, readme)

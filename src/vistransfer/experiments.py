@@ -457,3 +457,40 @@ def size_plot(exp: Experiment, record: dict, path: Path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=90)
     plt.close(fig)
+
+
+def summary_markdown(results_dir: str | Path = "results") -> str:
+    """One table over every experiment in ``results_dir``: each cell's mean beside the paper's."""
+    lines = ["| experiment | column | h2 | size | ours (%) | paper (%) | ours − paper |", "|---|---|---|---|---|---|---|"]
+    for path in sorted(Path(results_dir).glob("*/results.json")):
+        rec = json.loads(path.read_text())
+        link = f"[{rec.get('paper_table') or rec['experiment']}]({path.parent.name}/table.md)"
+        for c in rec.get("cells", []):
+            paper = c.get("paper")
+            diff = f"{100 * c['accuracy']['mean'] - paper['mean']:+.2f}" if paper else ""
+            lines.append(f"| {link} | {c['column']} | {PAPER_NAMES.get(c['student'], c['student'])} | {c['n']:,} | "
+                         f"{_fmt(c['accuracy'])} | {_fmt(paper, pct=False) if paper else '—'} | {diff} |")
+        if not rec.get("complete"):
+            lines.append(f"| {link} | (still running: re-run `vistransfer experiment {rec['experiment']}` to finish) | | | | | |")
+    return "\n".join(lines)
+
+
+MARK_START, MARK_END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def write_summary(results_dir: str | Path = "results", readme: str | Path | None = None) -> Path:
+    """Write ``results_dir/README.md`` and, if given, replace the block between the results markers of ``readme``."""
+    table = summary_markdown(results_dir)
+    out = Path(results_dir) / "README.md"
+    with atomic_path(out) as tmp:
+        tmp.write_text("# Results\n\nEvery number below comes from `results/*/results.json`, written by "
+                       "`vistransfer experiment NAME`; this file by `vistransfer summarize`.\n\n" + table + "\n")
+    if readme is not None:
+        text = Path(readme).read_text()
+        if MARK_START not in text or MARK_END not in text:
+            raise VistransferError(f"{readme} has no {MARK_START} ... {MARK_END} block to fill; add the two markers")
+        head, rest = text.split(MARK_START, 1)
+        tail = rest.split(MARK_END, 1)[1]
+        with atomic_path(readme) as tmp:
+            tmp.write_text(f"{head}{MARK_START}\n{table}\n{MARK_END}{tail}")
+    return out

@@ -29,3 +29,13 @@ def experiment(
                     log=lambda m: typer.echo(m, err=False))
     runner.run()
     typer.echo(f"results: {runner.out / 'table.md'}")
+
+
+def summarize(
+    results_dir: Annotated[Path, typer.Option(help="Folder of experiment results.")] = Path("results"),
+    readme: Annotated[Optional[Path], typer.Option(help="Also fill the results block of this README.")] = None,
+) -> None:
+    """Gather every experiment's cells, ours beside the paper's, into RESULTS_DIR/README.md."""
+    from ..experiments import write_summary
+
+    typer.echo(f"summary: {write_summary(results_dir, readme)}")

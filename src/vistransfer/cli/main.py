@@ -8,7 +8,7 @@ import sys
 import typer
 
 from ..errors import VistransferError
-from .experiment import experiment
+from .experiment import experiment, summarize
 from .learn import evaluate, learn
 from .run import run
 from .show import show
@@ -17,7 +17,7 @@ from .teach import teach
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Interpretation-based indirect knowledge transfer: teacher -> visualizations -> student.")
-for _cmd in (teach, synthesize, learn, evaluate, show, run, experiment):
+for _cmd in (teach, synthesize, learn, evaluate, show, run, experiment, summarize):
     app.command()(_cmd)
 
 
