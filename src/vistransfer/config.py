@@ -73,6 +73,9 @@ class SynthesisConfig:
     # "member": keep each visualization the step it satisfies Eq. 2 (and stop optimizing it);
     # "group": keep a group only when all its members satisfy Eq. 2 at once (Appendix C).
     stop: str = "member"
+    # Tail of a run: free slots race the groups still in flight for the last visualizations
+    # (first to pass wins; the others count as over quota) instead of idling.
+    race_tail: bool = True
     # Step budget of AM per group; members not passing by then are discarded and counted.
     max_steps: int = 300
     # Give up (with an error naming the fix) after this many groups missed the budget;

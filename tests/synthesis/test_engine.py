@@ -98,3 +98,14 @@ def test_save_load_roundtrip_without_teacher(hard_set, tmp_path):
     assert torch.equal(back.x, hard_set.x) and back.meta["config"]["threshold"] == 0.99
     assert (tmp_path / "syn.pt.json").is_file()
     assert [f.name for f in tmp_path.iterdir() if f.name.startswith(".")] == []  # no temp files left
+
+
+def test_free_slots_race_the_tail_and_never_break_the_quota(digits_teacher):
+    base = dict(n=40, seed=4, group_size=1, slots=16, threshold=0.95, max_steps=150)
+    raced = make_synthetic(digits_teacher, SynthesisConfig(race_tail=True, **base), progress=False)
+    idle = make_synthetic(digits_teacher, SynthesisConfig(race_tail=False, **base), progress=False)
+    for ds in (raced, idle):
+        assert torch.bincount(ds.target, minlength=10).tolist() == [4] * 10
+    assert raced.meta["stats"]["over_quota"] > 0  # racers that lost were dropped, not kept
+    assert idle.meta["stats"]["over_quota"] == 0
+    assert raced.meta["stats"]["iterations"] < idle.meta["stats"]["iterations"]  # a shorter tail

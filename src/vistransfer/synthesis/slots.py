@@ -68,8 +68,13 @@ class Slots:
     def _balanced_targets(self, n: int, accepted: torch.Tensor, idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         """Give each new slot the class furthest below its quota, counting groups in flight.
 
-        A slot gets -1 (stays idle) when no class is short any more: at the end of a run
-        this avoids optimizing groups whose results would exceed the quota.
+        When no class is short any more, the run is in its tail: the groups in flight cover
+        every quota, but some of them will take hundreds of steps or miss the budget. With
+        ``cfg.race_tail`` the free slots then race them: each takes the class with the most
+        visualizations still missing per group in flight, and whichever group passes first
+        wins (the rest are abandoned as over quota). A free slot costs its generator and Adam
+        step anyway, so racing trades idle work for a shorter tail. Without it, or when
+        nothing is missing, a slot gets -1 and stays idle.
         """
         others = torch.ones(len(self.target), dtype=torch.bool)
         others[idx.cpu()] = False
@@ -82,10 +87,22 @@ class Slots:
             jitter = torch.rand(self.K, generator=gen) * 1e-3  # random tie-break
             c = int(torch.argmax(deficit + jitter))
             if deficit[c] <= 0:
-                out[i:] = -1
+                out[i:] = self._racers(n - i, accepted, in_flight) if self.cfg.race_tail else -1
                 break
             out[i] = c
             deficit[c] -= self.cfg.group_size
+            in_flight[c] += self.cfg.group_size
+        return out
+
+    def _racers(self, n: int, accepted: torch.Tensor, in_flight: torch.Tensor) -> torch.Tensor:
+        missing = (self.quota - accepted.cpu()).clamp(min=0).float()
+        out = torch.full((n,), -1, dtype=torch.long)
+        if missing.sum() == 0:
+            return out
+        for i in range(n):
+            c = int(torch.argmax(missing / (1 + in_flight)))
+            out[i] = c
+            in_flight[c] += self.cfg.group_size
         return out
 
 
