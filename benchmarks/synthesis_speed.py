@@ -27,7 +27,7 @@ import torch
 from vistransfer.config import SynthesisConfig, TrainConfig, to_dict
 from vistransfer.data import load_dataset
 from vistransfer.evaluation import mean_std
-from vistransfer.io import cache_dir, resolve_device, versions, write_json
+from vistransfer.io import atomic_path, cache_dir, resolve_device, versions, write_json
 from vistransfer.models.nets import conv_flops
 from vistransfer.models.teacher import Teacher, train_teacher
 
@@ -154,7 +154,10 @@ def main(argv=None) -> None:
         results["scaling"].append({"n": n, "wall_s": st["wall_s"], "vis_per_s": st["vis_per_s"],
                                    "teacher_passes_per_vis": st["teacher_passes_per_vis"]})
         write_json(args.out, results)
-    print(report(results))
+    text = report(results)
+    with atomic_path(Path(args.out).with_suffix(".txt")) as tmp:
+        tmp.write_text(text + "\n")
+    print(text)
 
 
 def report(r: dict) -> str:
