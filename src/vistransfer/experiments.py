@@ -399,7 +399,8 @@ def render_markdown(exp: Experiment, record: dict) -> str:
         for col in exp.columns:
             c = cells.get((col.name, s, n))
             ours = "" if (s, n) not in col.cells() else _fmt(c["accuracy"]) if c else "(pending)"
-            row += [ours] + ([_fmt(_paper_cell(col, s, n), pct=False)] if col.paper else [])
+            paper = "" if (s, n) not in col.cells() else _fmt(_paper_cell(col, s, n), pct=False)
+            row += [ours] + ([paper] if col.paper else [])
         lines.append("| " + " | ".join(row) + " |")
     t = record["teacher"]
     out = [f"# {exp.title}", "", exp.description.strip(), ""]

@@ -105,3 +105,15 @@ def resolve_device(device: str = "auto") -> torch.device:
 def cache_dir() -> Path:
     """Where checkpoints and synthetic sets go by default ($VISTRANSFER_CACHE or ~/.cache/vistransfer)."""
     return Path(os.environ.get("VISTRANSFER_CACHE", Path.home() / ".cache" / "vistransfer")).expanduser()
+
+
+def progress_bar(iterable=None, *, enabled: bool = True, **kwargs):
+    """A tqdm bar that redraws in place on a terminal and, in a log file or CI (no TTY), prints
+    one line every 30 s instead of one per update."""
+    import sys
+
+    from tqdm.auto import tqdm
+
+    if enabled and not sys.stderr.isatty():
+        kwargs.setdefault("mininterval", 30.0)
+    return tqdm(iterable, disable=not enabled, leave=False, **kwargs)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from ..config import TrainConfig
+from ..io import progress_bar
 
 
 def fit_network(net: nn.Module, x: torch.Tensor, targets: torch.Tensor, cfg: TrainConfig,
@@ -30,7 +30,7 @@ def fit_network(net: nn.Module, x: torch.Tensor, targets: torch.Tensor, cfg: Tra
     tau = cfg.temperature
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=epochs * steps_per_epoch)
     losses = []
-    bar = tqdm(total=epochs * steps_per_epoch, desc=desc, unit="batch", disable=not progress, leave=False)
+    bar = progress_bar(total=epochs * steps_per_epoch, desc=desc, unit="batch", enabled=progress)
     for _ in range(epochs):
         perm = torch.randperm(n, generator=gen)
         total = 0.0

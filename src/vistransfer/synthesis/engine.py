@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from ..config import SynthesisConfig
 from ..errors import VistransferError
+from ..io import progress_bar
 from ..models.generator import GeneratorBank
 from .objectives import output_score, penultimate_distance
 from .slot_adam import SlotAdam
@@ -110,7 +110,7 @@ def synthesize(teacher: torch.nn.Module, cfg: SynthesisConfig, in_shape: tuple[i
     member_rows = torch.zeros(S, cfg.group_size, dtype=torch.long, device=device)
     fail_limit = cfg.max_failed_groups or 100 + 5 * (cfg.n + cfg.group_size - 1) // cfg.group_size
     t0 = time.perf_counter()
-    bar = tqdm(total=cfg.n, desc="synthesize", unit="vis", disable=not progress, leave=False)
+    bar = progress_bar(total=cfg.n, desc="synthesize", unit="vis", enabled=progress)
     while int(accepted.sum()) < cfg.n:
         act = slots.active.clone()  # (S, g); _record edits slots.active, autograd needs this copy
         x = bank(slots.z)  # (S, g, C, H, W)

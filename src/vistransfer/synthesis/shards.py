@@ -23,7 +23,7 @@ import torch
 
 from ..config import SynthesisConfig, to_dict
 from ..errors import VistransferError
-from ..io import write_json
+from ..io import progress_bar, write_json
 from ..models.nets import ConvArch, ConvNet
 from ..models.teacher import Teacher
 from .dataset import SyntheticDataset
@@ -140,9 +140,8 @@ def synthesize_sharded(teacher: Teacher, cfg: SynthesisConfig, job_dir: str | Pa
 
 
 def _run_local(blob, cfg_dict, todo, shard_size, device, save, progress, ray_address, threads, real) -> None:
-    from tqdm.auto import tqdm
 
-    for i in tqdm(todo, desc="shards", unit="shard", disable=not progress, leave=False):
+    for i in progress_bar(todo, desc="shards", unit="shard", enabled=progress):
         save(run_shard(blob, cfg_dict, i, shard_size, device, threads, real))
 
 
@@ -151,7 +150,6 @@ def _run_ray(blob, cfg_dict, todo, shard_size, device, save, progress, ray_addre
         import ray
     except ImportError:
         raise VistransferError("the ray backend needs Ray: pip install 'vistransfer[ray]'") from None
-    from tqdm.auto import tqdm
 
     started_here = not ray.is_initialized()
     if started_here:
@@ -161,7 +159,7 @@ def _run_ray(blob, cfg_dict, todo, shard_size, device, save, progress, ray_addre
         remote = ray.remote(num_cpus=threads, num_gpus=gpus)(run_shard)
         blob_ref, real_ref = ray.put(blob), ray.put(real)
         pending = [remote.remote(blob_ref, cfg_dict, i, shard_size, "cuda" if gpus else device, threads, real_ref) for i in todo]
-        bar = tqdm(total=len(pending), desc="shards (ray)", unit="shard", disable=not progress, leave=False)
+        bar = progress_bar(total=len(pending), desc="shards (ray)", unit="shard", enabled=progress)
         while pending:  # write each shard the moment it arrives
             ready, pending = ray.wait(pending, num_returns=1)
             save(ray.get(ready[0]))
