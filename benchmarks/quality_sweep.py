@@ -15,14 +15,10 @@ import json
 import time
 from pathlib import Path
 
-import torch
-
 from vistransfer.config import SynthesisConfig, to_dict
 from vistransfer.data import load_dataset
-from vistransfer.evaluation import mean_std
 from vistransfer.io import resolve_device, versions, write_json
 from vistransfer.models.teacher import Teacher
-from vistransfer.students import create_student
 from vistransfer.synthesis.engine import synthesize
 
 VARIANTS = {
@@ -50,7 +46,7 @@ def main(argv=None) -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "quality_sweep.json"))
     args = ap.parse_args(argv)
-    from synthesis_speed import get_teacher  # same cached teacher as the speed benchmark
+    from synthesis_speed import get_teacher, student_accuracy  # same teacher and student as the speed benchmark
 
     dev = resolve_device(args.device)
     teacher = Teacher.load(get_teacher(args.data_dir, dev))
@@ -62,15 +58,12 @@ def main(argv=None) -> None:
         t0 = time.perf_counter()
         out, stats = synthesize(teacher.net, cfg, teacher.in_shape, teacher.n_classes, dev, progress=False)
         synth_s = time.perf_counter() - t0
-        accs = []
-        for seed in range(args.seeds):
-            s = create_student("cnn_id", epochs=10, seed=seed, device=str(dev)).fit(out["x"], out["target"])
-            accs.append(float((torch.as_tensor(s.predict(test.x)) == test.y).float().mean()))
+        acc = student_accuracy(out["x"], out["target"], test, list(range(args.seeds)), dev)
         results["variants"][name] = {"config": to_dict(cfg), "synth_seconds": synth_s, "vis_per_s": stats["vis_per_s"],
                                      "teacher_passes_per_vis": stats["teacher_passes_per_vis"],
-                                     "cnn_id_accuracy": mean_std(accs)}
+                                     "cnn_id_accuracy": acc}
         write_json(out_path, results)
-        print(f"{name:16s} {100 * mean_std(accs)['mean']:6.2f}%  ({stats['vis_per_s']:.0f} vis/s)", flush=True)
+        print(f"{name:16s} {100 * acc['mean']:6.2f}%  ({stats['vis_per_s']:.0f} vis/s)", flush=True)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ Each method runs in its own process, so peak memory is its own.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import resource
 import sys
@@ -26,10 +25,10 @@ import torch
 
 from vistransfer.config import SynthesisConfig, TrainConfig, to_dict
 from vistransfer.data import load_dataset
-from vistransfer.evaluation import mean_std
 from vistransfer.io import atomic_path, cache_dir, resolve_device, versions, write_json
 from vistransfer.models.nets import conv_flops
 from vistransfer.models.teacher import Teacher, train_teacher
+from vistransfer.pipeline import learn_students
 
 
 def matmul_gflops(device: torch.device, size: int = 2048, reps: int = 10) -> float:
@@ -96,15 +95,10 @@ def run_method(method: str, teacher_path: Path, cfg: SynthesisConfig, device: to
     return stats
 
 
-def student_accuracy(path: Path, test, seeds: list[int], device) -> dict:
-    from vistransfer.students import create_student
-
-    out = torch.load(path, weights_only=True)
-    accs = []
-    for s in seeds:
-        st = create_student("cnn_id", epochs=10, seed=s, device=str(device)).fit(out["x"], out["target"])
-        accs.append(float((torch.as_tensor(st.predict(test.x)) == test.y).float().mean()))
-    return mean_std(accs)
+def student_accuracy(x: torch.Tensor, target: torch.Tensor, test, seeds: list[int], device) -> dict:
+    """Real-test accuracy (mean_std over ``seeds``) of CNN_ID students, 10 epochs, trained on (x, target)."""
+    res = learn_students(x, target, ["cnn_id"], seeds, test, student_kwargs={"epochs": 10, "device": str(device)}, progress=False)
+    return res["cnn_id"]["accuracy"]
 
 
 def get_teacher(data_dir, device) -> Path:
@@ -144,7 +138,8 @@ def main(argv=None) -> None:
         st.update(teacher_gflops_isolated=iso, teacher_fraction_of_matmul=iso / peak,
                   teacher_gflops_overall=achieved, teacher_share_of_time=achieved / iso, rows_per_iteration=rows_per_iter)
         print(f"[{method}] students ...", file=sys.stderr, flush=True)
-        st["student_accuracy"] = student_accuracy(teacher_path.with_name(f"bench-{method}-{args.n}.pt"), test, seeds, dev)
+        out = torch.load(teacher_path.with_name(f"bench-{method}-{args.n}.pt"), weights_only=True)
+        st["student_accuracy"] = student_accuracy(out["x"], out["target"], test, seeds, dev)
         results["methods"][method] = st
         write_json(args.out, results)  # partial results survive an interruption
     ref, eng = results["methods"]["reference"], results["methods"]["engine"]

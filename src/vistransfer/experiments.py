@@ -162,7 +162,7 @@ def load_experiment(path: str | Path) -> Experiment:
     if rows not in ("student", "size"):
         _fail(path, f"rows must be 'student' or 'size', got {rows!r}")
     return Experiment(path.stem, d["title"], d["dataset"], seeds, teacher, student, sets, tuple(columns),
-                      int(d.get("shard_size", 2000)), rows, d.get("paper_table", ""), d.get("description", ""),
+                      int(d.get("shard_size", Experiment.shard_size)), rows, d.get("paper_table", ""), d.get("description", ""),
                       bool(d.get("feature_distance", False)), grids, str(path))
 
 
@@ -243,6 +243,8 @@ class Runner:
 
     # --- the experiment ---------------------------------------------------------------------
     def run(self) -> dict:
+        from .viz import class_grid  # matplotlib only when an experiment runs
+
         exp = self.exp
         t_start = time.perf_counter()
         train = load_dataset(exp.dataset, "train", self.data_dir)
@@ -263,8 +265,6 @@ class Runner:
             datasets[name] = ds
             self.record["sets"][name] = {"config": to_dict(exp.sets[name]), "stats": ds.meta["stats"],
                                          "cache_key": self.set_key(name, h1), "shard_size": exp.shard_size}
-            from .viz import class_grid
-
             class_grid(ds.x, ds.target, ds.classes, self.out / f"grid-{name}.png",
                        title=f"set {name}: visualizations (seed {exp.sets[name].seed})")
         if exp.movement_grids:
@@ -282,14 +282,19 @@ class Runner:
 
     def _cell(self, col, student, n, datasets, train, test, teacher_pred, h1) -> None:
         if col.source == "synthetic":
-            ds = datasets[col.set]
             set_key = self.set_key(col.set, h1)
-            data = lambda: (lambda s: (s.x, s.targets(col.labels)))(ds.subset(n))  # noqa: E731
+
+            def data():
+                part = datasets[col.set].subset(n)
+                return part.x, part.targets(col.labels)
         else:
             if n > len(train):
                 raise VistransferError(f"column {col.name!r} asks for {n} real examples but {self.exp.dataset} has {len(train)}")
             set_key = None
-            data = lambda: (lambda s: (s.x, s.y))(train.subset(n, seed=0))  # noqa: E731
+
+            def data():
+                part = train.subset(n, seed=0)
+                return part.x, part.y
         runs = []
         for seed in self.exp.seeds:
             t0 = time.perf_counter()
@@ -422,7 +427,8 @@ def render_markdown(exp: Experiment, record: dict) -> str:
                 "| examples | mean L2 distance | distance to nearest real example |", "|---|---|---|"]
         for name, d in record["feature_distance"].items():
             out.append(f"| {name} | {d['mean_distance']:.3f} ± {d['mean_distance_std']:.3f} | {d['nearest_distance']:.3f} |")
-    figs = sorted(p for p in ("accuracy-vs-size.png",) if record.get("complete") and any(len(c.sizes) > 1 for c in exp.columns))
+    sweep = record.get("complete") and any(len(c.sizes) > 1 for c in exp.columns)
+    figs = ["accuracy-vs-size.png"] if sweep else []
     figs += [f"grid-{n}.png" for n in record["sets"]] + [f"movement-{k}.png" for k in record.get("movement_grids", {})]
     if figs:
         out += ["", "Figures: " + ", ".join(f"[{f}]({f})" for f in figs)]

@@ -37,7 +37,7 @@ def fit_network(net: nn.Module, x: torch.Tensor, targets: torch.Tensor, cfg: Tra
         for i in range(0, n, cfg.batch_size):
             idx = perm[i:i + cfg.batch_size]
             xb, tb = x[idx].to(device, non_blocking=True), targets[idx].to(device, non_blocking=True)
-            loss = F.cross_entropy(net(xb) / tau, tb) * tau**2 if tau != 1.0 else F.cross_entropy(net(xb), tb)
+            loss = F.cross_entropy(net(xb) / tau, tb) * tau**2  # tau = 1: plain cross-entropy, bit for bit
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -81,21 +81,20 @@ class Slots:
         in_flight = torch.zeros(self.K)
         act = self.active.cpu()[others].sum(1).float()
         in_flight.index_add_(0, self.target.cpu()[others], act)
-        deficit = self.quota.float() - accepted.float().cpu() - in_flight
+        missing = self.quota.float() - accepted.float().cpu()  # accepted never exceeds the quota
         out = torch.empty(n, dtype=torch.long)
         for i in range(n):  # n is the handful of slots that finished this step
             jitter = torch.rand(self.K, generator=gen) * 1e-3  # random tie-break
+            deficit = missing - in_flight
             c = int(torch.argmax(deficit + jitter))
             if deficit[c] <= 0:
-                out[i:] = self._racers(n - i, accepted, in_flight) if self.cfg.race_tail else -1
+                out[i:] = self._racers(n - i, missing, in_flight) if self.cfg.race_tail else -1
                 break
             out[i] = c
-            deficit[c] -= self.cfg.group_size
             in_flight[c] += self.cfg.group_size
         return out
 
-    def _racers(self, n: int, accepted: torch.Tensor, in_flight: torch.Tensor) -> torch.Tensor:
-        missing = (self.quota - accepted.cpu()).clamp(min=0).float()
+    def _racers(self, n: int, missing: torch.Tensor, in_flight: torch.Tensor) -> torch.Tensor:
         out = torch.full((n,), -1, dtype=torch.long)
         if missing.sum() == 0:
             return out
