@@ -79,10 +79,33 @@ def test_experiment_runs_caches_and_extends(tmp_path):
     (lambda s: s.replace('"cnn_id@60"', '"cnn_id"'), "must look like 'cnn_id@60000'"),
     (lambda s: s.replace('["cnn_id", "rf"]', '["resnet"]'), "unknown student 'resnet'"),
     (lambda s: s.replace("min_steps = 40", "min_stepz = 40"), "unknown \\[student\\] option"),
+    (lambda s: s.replace('name = "Real"', 'name = "Real"\nstudent = { epochz = 3 }'), "unknown column 2: student option"),
+    (lambda s: s.replace('name = "Real"', 'name = "Real"\nstudent = 3'), "column 2: student must be a table"),
 ])
 def test_bad_experiment_files_name_the_problem(tmp_path, edit, msg):
     with pytest.raises(VistransferError, match=msg):
         load_experiment(write(tmp_path, text=edit(SPEC)))
+
+
+def test_a_column_overrides_student_options_and_is_cached_apart(tmp_path):
+    spec = SPEC.split("[sets.main]")[0] + """
+[[columns]]
+name = "Real"
+source = "real"
+sizes = [60]
+[[columns]]
+name = "Real, longer"
+source = "real"
+student = { epochs = 7 }
+sizes = [60]
+"""
+    cache = tmp_path / "cache"
+    exp = load_experiment(write(tmp_path, text=spec.replace("seeds = [0, 1]", "seeds = [0]")))
+    rec = Runner(exp, results_dir=tmp_path / "results", cache=cache, progress=False, log=lambda m: None).run()
+    assert [c["student_overrides"] for c in rec["cells"]] == [{}, {"epochs": 7}]
+    epochs = sorted(json.loads(p.read_text())["identity"]["kwargs"]["epochs"] for p in (cache / "runs").iterdir())
+    assert epochs == [5, 7]  # the experiment's 5 epochs, and the column's 7: two runs, cached apart
+    assert "student epochs = 7" in (tmp_path / "results" / "tiny" / "table.md").read_text()
 
 
 REPO_EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"

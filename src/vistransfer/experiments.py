@@ -45,7 +45,7 @@ PAPER_NAMES = {"cnn_id": "CNN_ID", "cnn_small": "CNN_S", "cnn_large": "CNN_L", "
 _STUDENT_KEYS = {"epochs", "batch_size", "lr", "weight_decay", "min_steps", "C", "kernel", "n_estimators", "soft"}
 _TOP_KEYS = {"title", "paper_table", "description", "dataset", "seeds", "shard_size", "rows", "teacher", "student",
              "sets", "columns", "feature_distance", "movement_grids"}
-_COLUMN_KEYS = {"name", "source", "set", "labels", "temperature", "students", "sizes", "paper"}
+_COLUMN_KEYS = {"name", "source", "set", "labels", "temperature", "students", "sizes", "paper", "student"}
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,7 @@ class Column:
     students: tuple[str, ...]
     sizes: tuple[int, ...]
     paper: dict[str, tuple[float, float | None]]  # "cnn_id@60000" -> (mean %, std % or None)
+    student: dict[str, Any] = field(default_factory=dict)  # overrides of the experiment's [student]
 
     def cells(self) -> list[tuple[str, int]]:
         return [(s, n) for s in self.students for n in self.sizes]
@@ -92,6 +93,15 @@ def _fail(path: Path, msg: str) -> None:
     raise VistransferError(f"{path}: {msg}")
 
 
+def _student_options(path: Path, where: str, options: Any) -> dict[str, Any]:
+    if not isinstance(options, dict):
+        _fail(path, f"{where} must be a table of student options, e.g. {{ epochs = 30 }}")
+    bad = sorted(set(options) - _STUDENT_KEYS)
+    if bad:
+        _fail(path, f"unknown {where} option(s) {bad}; known: {sorted(_STUDENT_KEYS)}")
+    return dict(options)
+
+
 def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment file; every problem names the key and the fix."""
     path = Path(path)
@@ -114,10 +124,7 @@ def load_experiment(path: str | Path) -> Experiment:
         _fail(path, "seeds must list at least one student seed")
     tdict = {"epochs": 8, "batch_size": 128, "lr": 2e-3, "seed": 0, **d.get("teacher", {})}
     teacher = from_dict(TrainConfig, tdict)
-    student = dict(d.get("student", {}))
-    bad = sorted(set(student) - _STUDENT_KEYS)
-    if bad:
-        _fail(path, f"unknown [student] option(s) {bad}; known: {sorted(_STUDENT_KEYS)}")
+    student = _student_options(path, "[student]", d.get("student", {}))
     raw_sets = d.get("sets", {})
     columns = []
     for i, c in enumerate(d.get("columns", [])):
@@ -147,8 +154,9 @@ def load_experiment(path: str | Path) -> Experiment:
         temperature = float(c.get("temperature", 1.0))
         if temperature <= 0:
             _fail(path, f"column {i + 1}: temperature must be positive, got {temperature}")
+        overrides = _student_options(path, f"column {i + 1}: student", c.get("student", {}))
         columns.append(Column(c.get("name", f"column {i + 1}"), source, set_name, labels, temperature,
-                              students, sizes, paper))
+                              students, sizes, paper, overrides))
     grids = dict(d.get("movement_grids", {}))
     if grids and grids.get("set") not in raw_sets:
         _fail(path, f"[movement_grids] set {grids.get('set')!r} is not defined; add a [sets.NAME] table")
@@ -224,7 +232,7 @@ class Runner:
     def student_run(self, col: Column, student: str, n: int, seed: int, set_key: str | None,
                     data: Callable[[], tuple[torch.Tensor, torch.Tensor]], test: Split, teacher_pred: np.ndarray,
                     h1: Teacher) -> dict:
-        kwargs = {**self.exp.student, "seed": seed}
+        kwargs = {**self.exp.student, **col.student, "seed": seed}
         if is_neural(student):
             kwargs.update(device=self.device, temperature=col.temperature)
         ident = {"dataset": self.exp.dataset, "teacher": h1.fingerprint, "source": col.source, "set": set_key,
@@ -304,7 +312,7 @@ class Runner:
                 self.log(f"{col.name} | {PAPER_NAMES.get(student, student)} | n={n} | seed {seed}: "
                          f"{100 * run['accuracy']:.2f}%")
         cell = {"column": col.name, "source": col.source, "set": col.set, "labels": col.labels,
-                "temperature": col.temperature, "student": student, "n": n,
+                "temperature": col.temperature, "student": student, "n": n, "student_overrides": col.student,
                 "accuracy": mean_std([r["accuracy"] for r in runs]),
                 "teacher_agreement": mean_std([r["teacher_agreement"] for r in runs]),
                 "paper": _paper_cell(col, student, n), "runs": runs}
@@ -414,6 +422,7 @@ def render_markdown(exp: Experiment, record: dict) -> str:
                 f"Teacher h1: {100 * t['test_accuracy']:.2f}%.", "", *lines, ""]
     col_notes = [f"- **{c.name}**: " + ("real training data (class-stratified subset, seed 0)" if c.source == "real"
                  else f"set `{c.set}`, {c.labels} labels" + (f", distillation temperature {c.temperature:g}" if c.temperature != 1 else ""))
+                 + "".join(f"; student {k} = {v}" for k, v in c.student.items())
                  for c in exp.columns]
     out += (["Columns:", *col_notes, ""] if col_notes else [])
     for name, s in record["sets"].items():
