@@ -4,17 +4,21 @@ One run, one machine, the same MNIST teacher and the paper's settings (T = 0.99,
 on, hard labels). Prints a table and writes JSON (atomically) with, for each method:
 visualizations/s, teacher passes per accepted visualization, the fraction of teacher work
 spent on discarded visualizations, the teacher's GFLOP/s against this machine's dense matmul
-GFLOP/s (measured here), peak memory, and the real-test accuracy of CNN_ID students trained on
-each set (mean +- std over seeds), so that a faster engine making worse data is caught.
-Each method runs in its own process, so peak memory is its own.
+GFLOP/s (measured here), peak memory, and the real-test accuracy of CNN_ID students trained
+as in the experiments, so that a faster engine making worse data is caught. Each method makes
+several sets (synthesis seeds) and every set trains several students: a small set's accuracy
+varies from set to set, and one set per method would mistake that for a difference in quality.
+Each synthesis runs in its own process, so peak memory is its own.
 
-    python benchmarks/synthesis_speed.py --data-dir ../shared/datasets            # ~15 min on 2 cores
-    python benchmarks/synthesis_speed.py --n 900 --sizes 900,1800 --seeds 2       # quick look
+    python benchmarks/synthesis_speed.py --data-dir ../shared/datasets                    # ~10 min on 2 cores
+    python benchmarks/synthesis_speed.py --n 900 --sizes 900,1800 --sets 1 --seeds 2      # quick look
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+from dataclasses import replace
 import multiprocessing as mp
 import resource
 import sys
@@ -24,11 +28,14 @@ from pathlib import Path
 import torch
 
 from vistransfer.config import SynthesisConfig, TrainConfig, to_dict
+from vistransfer.errors import VistransferError
+from vistransfer.evaluation import mean_std
 from vistransfer.data import load_dataset
 from vistransfer.io import atomic_path, cache_dir, resolve_device, versions, write_json
 from vistransfer.models.nets import conv_flops
 from vistransfer.models.teacher import Teacher, train_teacher
 from vistransfer.pipeline import learn_students
+from vistransfer.synthesis.engine import summarize
 
 
 def matmul_gflops(device: torch.device, size: int = 2048, reps: int = 10) -> float:
@@ -95,10 +102,30 @@ def run_method(method: str, teacher_path: Path, cfg: SynthesisConfig, device: to
     return stats
 
 
-def student_accuracy(x: torch.Tensor, target: torch.Tensor, test, seeds: list[int], device) -> dict:
-    """Real-test accuracy (mean_std over ``seeds``) of CNN_ID students, 10 epochs, trained on (x, target)."""
-    res = learn_students(x, target, ["cnn_id"], seeds, test, student_kwargs={"epochs": 10, "device": str(device)}, progress=False)
-    return res["cnn_id"]["accuracy"]
+COUNTERS = ("wall_s", "iterations", "teacher_rows", "loss2_rows", "groups_started", "groups_discarded",
+            "discarded", "rows_discarded", "over_quota")
+
+
+def pool_runs(runs: list[dict], n: int) -> dict:
+    """One method's counters summed over its sets (one per synthesis seed), rates recomputed from the sums."""
+    total = {k: sum(r[k] for r in runs) for k in COUNTERS}
+    total["peak_memory_mb"] = max(r["peak_memory_mb"] for r in runs)
+    total.update(summarize(total, n * len(runs)))
+    total["vis_per_s_per_set"] = [r["vis_per_s"] for r in runs]
+    return total
+
+
+# The experiments' student training (experiments/*.toml [student]): 10 epochs, at least 1,500 steps.
+STUDENT = {"epochs": 10, "min_steps": 1500}
+
+
+def student_accuracy(sets: list[tuple[torch.Tensor, torch.Tensor]], test, seeds: list[int], device) -> dict:
+    """Real-test accuracy of CNN_ID students: mean_std over every (set, student seed), and each set's mean."""
+    per_set = [learn_students(x, t, ["cnn_id"], seeds, test, student_kwargs={**STUDENT, "device": str(device)},
+                              progress=False)["cnn_id"]["accuracy"] for x, t in sets]
+    pooled = mean_std([v for a in per_set for v in a["values"]])
+    pooled["per_set_mean"] = [a["mean"] for a in per_set]
+    return pooled
 
 
 def get_teacher(data_dir, device) -> Path:
@@ -113,44 +140,83 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=1800, help="visualizations per method (same for both)")
     ap.add_argument("--sizes", default="1800,3600,7200", help="engine sizes for the cost-vs-size curve")
+    ap.add_argument("--sets", type=int, default=3, help="sets per method (synthesis seeds 0..SETS-1)")
     ap.add_argument("--seeds", type=int, default=3, help="CNN_ID student seeds per set")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "synthesis_speed.json"))
+    ap.add_argument("--engine", action="append", default=[], metavar="KEY=VALUE",
+                    help="engine-only synthesis option, e.g. stop=group (repeatable); the reference keeps the paper's")
+    ap.add_argument("--render", metavar="JSON", help="only print (and write as .txt) the table of a saved run")
     args = ap.parse_args(argv)
+    if args.render:
+        if not Path(args.render).is_file():
+            raise SystemExit(f"--render {args.render}: no such file; give a JSON this benchmark wrote")
+        return _write_report(json.loads(Path(args.render).read_text()), Path(args.render))
+    engine_options = parse_options(args.engine)
     dev = resolve_device(args.device)
     teacher_path = get_teacher(args.data_dir, dev)
     teacher = Teacher.load(teacher_path)
     test = load_dataset("mnist", "test", args.data_dir)
-    cfg = SynthesisConfig(n=args.n, seed=0)  # the paper's settings: T=0.99, movement on, hard labels
+    cfg = SynthesisConfig(n=args.n)  # the paper's settings: T=0.99, movement on, hard labels
     peak = matmul_gflops(dev)
     flops = conv_flops(teacher.net)
-    results = {"device": str(dev), "threads": torch.get_num_threads(), "matmul_gflops": peak,
+    results = {"device": str(dev), "threads": torch.get_num_threads(), "matmul_gflops": peak, "engine_options": engine_options,
                "teacher_mflop_per_image": flops / 1e6, "teacher_test_accuracy": teacher.test_accuracy,
                "config": to_dict(cfg), "versions": versions(), "methods": {}, "scaling": []}
     seeds = list(range(args.seeds))
+    results["synthesis_seeds"], results["student_seeds"], results["student_config"] = list(range(args.sets)), seeds, STUDENT
     for method in ("reference", "engine"):
-        print(f"[{method}] synthesizing {args.n} ...", file=sys.stderr, flush=True)
-        st = run_method(method, teacher_path, cfg, dev)
+        runs, sets = [], []
+        for k in range(args.sets):
+            print(f"[{method}] synthesizing {args.n} (seed {k}) ...", file=sys.stderr, flush=True)
+            mcfg = replace(cfg, seed=k, **(engine_options if method == "engine" else {}))
+            runs.append(run_method(method, teacher_path, mcfg, dev))
+            out = torch.load(teacher_path.with_name(f"bench-{method}-{args.n}.pt"), weights_only=True)
+            sets.append((out["x"], out["target"]))
+        st = pool_runs(runs, args.n)
         rows_per_iter = st["teacher_rows"] / max(st["iterations"], 1)
         iso = teacher_gflops(teacher.net, max(1, round(rows_per_iter)), dev)
         achieved = 2 * flops * st["teacher_rows"] / st["wall_s"] / 1e9
         st.update(teacher_gflops_isolated=iso, teacher_fraction_of_matmul=iso / peak,
                   teacher_gflops_overall=achieved, teacher_share_of_time=achieved / iso, rows_per_iteration=rows_per_iter)
         print(f"[{method}] students ...", file=sys.stderr, flush=True)
-        out = torch.load(teacher_path.with_name(f"bench-{method}-{args.n}.pt"), weights_only=True)
-        st["student_accuracy"] = student_accuracy(out["x"], out["target"], test, seeds, dev)
+        st["student_accuracy"] = student_accuracy(sets, test, seeds, dev)
         results["methods"][method] = st
         write_json(args.out, results)  # partial results survive an interruption
     ref, eng = results["methods"]["reference"], results["methods"]["engine"]
     results["speedup"] = eng["vis_per_s"] / ref["vis_per_s"]
+    ra, ea = ref["student_accuracy"], eng["student_accuracy"]
+    results["accuracy_within_one_std"] = abs(ea["mean"] - ra["mean"]) <= max(ra["std"], ea["std"])
     for n in [int(s) for s in args.sizes.split(",") if s]:
-        st = run_method("engine", teacher_path, SynthesisConfig(n=n, seed=1), dev)
+        st = run_method("engine", teacher_path, SynthesisConfig(n=n, seed=100, **engine_options), dev)
         results["scaling"].append({"n": n, "wall_s": st["wall_s"], "vis_per_s": st["vis_per_s"],
                                    "teacher_passes_per_vis": st["teacher_passes_per_vis"]})
         write_json(args.out, results)
+    _write_report(results, Path(args.out))
+
+
+def parse_options(items: list[str]) -> dict:
+    """``["stop=group", "slots=64"]`` -> SynthesisConfig overrides, typed like the defaults; bad ones exit in one line."""
+    defaults = {k: v for k, v in to_dict(SynthesisConfig(n=1)).items()
+                if k not in ("n", "seed") and isinstance(v, (bool, int, float, str))}
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or key not in defaults:
+            raise SystemExit(f"--engine {item!r}: expected KEY=VALUE, KEY one of {', '.join(defaults)}")
+        kind = type(defaults[key])
+        try:
+            out[key] = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
+            SynthesisConfig(n=1, **out)  # the config's own checks and messages
+        except (ValueError, VistransferError) as e:
+            raise SystemExit(f"--engine {item!r}: {e}") from None
+    return out
+
+
+def _write_report(results: dict, out: Path) -> None:
     text = report(results)
-    with atomic_path(Path(args.out).with_suffix(".txt")) as tmp:
+    with atomic_path(out.with_suffix(".txt")) as tmp:
         tmp.write_text(text + "\n")
     print(text)
 
@@ -168,8 +234,12 @@ def report(r: dict) -> str:
     for label, key, f in rows:
         lines.append(f"{label:34}{f.format(ref[key]):>14}{f.format(eng[key]):>14}")
     fa = lambda m: f"{100 * m['student_accuracy']['mean']:.2f}±{100 * m['student_accuracy']['std']:.2f}"  # noqa: E731
+    fs = lambda m: "/".join(f"{100 * v:.1f}" for v in m["student_accuracy"]["per_set_mean"])  # noqa: E731
     lines.append(f"{'CNN_ID student accuracy (%)':34}{fa(ref):>14}{fa(eng):>14}")
-    lines.append(f"speed-up engine / reference: {r['speedup']:.1f}x")
+    lines.append(f"{'  mean of each set (%)':34}{fs(ref):>15}{fs(eng):>15}")
+    lines.append(f"speed-up engine / reference: {r['speedup']:.1f}x; student accuracy within one std: "
+                 f"{'yes' if r['accuracy_within_one_std'] else 'no'} ({len(r['synthesis_seeds'])} sets x "
+                 f"{len(r['student_seeds'])} student seeds per method)")
     lines.append("engine cost vs size: " + ", ".join(f"n={s['n']}: {s['wall_s']:.0f}s ({s['vis_per_s']:.0f}/s)" for s in r["scaling"]))
     return "\n".join(lines)
 
