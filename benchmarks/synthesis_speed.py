@@ -18,19 +18,20 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
 import multiprocessing as mp
 import resource
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from vistransfer.config import SynthesisConfig, TrainConfig, to_dict
+from vistransfer.data import load_dataset
 from vistransfer.errors import VistransferError
 from vistransfer.evaluation import mean_std
-from vistransfer.data import load_dataset
+from vistransfer.experiments import find_experiment, load_experiment
 from vistransfer.io import atomic_path, cache_dir, resolve_device, versions, write_json
 from vistransfer.models.nets import conv_flops
 from vistransfer.models.teacher import Teacher, train_teacher
@@ -115,8 +116,8 @@ def pool_runs(runs: list[dict], n: int) -> dict:
     return total
 
 
-# The experiments' student training (experiments/*.toml [student]): 10 epochs, at least 1,500 steps.
-STUDENT = {"epochs": 10, "min_steps": 1500}
+# Students train as in the experiments: Table 1's [student] (10 epochs, at least 1,500 steps).
+STUDENT = load_experiment(find_experiment("table1", Path(__file__).resolve().parents[1] / "experiments")).student
 
 
 def student_accuracy(sets: list[tuple[torch.Tensor, torch.Tensor]], test, seeds: list[int], device) -> dict:

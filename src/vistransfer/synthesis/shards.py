@@ -140,7 +140,6 @@ def synthesize_sharded(teacher: Teacher, cfg: SynthesisConfig, job_dir: str | Pa
 
 
 def _run_local(blob, cfg_dict, todo, shard_size, device, save, progress, ray_address, threads, real) -> None:
-
     for i in progress_bar(todo, desc="shards", unit="shard", enabled=progress):
         save(run_shard(blob, cfg_dict, i, shard_size, device, threads, real))
 
