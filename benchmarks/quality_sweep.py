@@ -1,17 +1,23 @@
 """Which synthesis choices make better students: one knob at a time, on MNIST.
 
-For each variant: synthesize N visualizations from the cached benchmark teacher, train a CNN_ID
-student (10 epochs) per seed on them, and record its real-test accuracy. Results are appended
-to JSON as each variant finishes, so an interrupted sweep keeps what it measured.
+Each variant is a synthesis method (``reference``: the paper's one-generator-at-a-time
+procedure; ``engine``: vistransfer's batched engine) with overrides of the paper's settings
+(T = 0.99, movement on, hard labels, 9 visualizations per generator). For each variant and each
+synthesis seed 0..SETS-1: synthesize N visualizations from the speed benchmark's cached teacher
+and train CNN_ID students on them exactly as the speed benchmark does (Table 1's [student]).
+Accuracy is reported as mean +- std over every (set, student seed) and per set. Results are
+written (atomically) as each variant finishes, so an interrupted sweep keeps what it measured;
+re-running a variant replaces its entry.
 
-    python benchmarks/quality_sweep.py --data-dir ../shared/datasets                  # all variants
-    python benchmarks/quality_sweep.py --variants paper,group1 --n 5000 --seeds 2
+    python benchmarks/quality_sweep.py --data-dir ../shared/datasets --list
+    python benchmarks/quality_sweep.py --data-dir ../shared/datasets --variants reference,engine,slots1
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -20,50 +26,85 @@ from vistransfer.data import load_dataset
 from vistransfer.io import resolve_device, versions, write_json
 from vistransfer.models.teacher import Teacher
 from vistransfer.synthesis.engine import synthesize
+from vistransfer.synthesis.reference import synthesize_reference
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from synthesis_speed import get_teacher, student_accuracy  # noqa: E402  (same teacher and students)
+
+# name -> (method, overrides of SynthesisConfig, what it isolates)
 VARIANTS = {
-    "paper": {},  # T=0.99, hard labels, movement on, 9 per generator
-    "no_movement": {"movement": False},
-    "movement_0_50": {"movement_steps": (0, 50)},
-    "movement_0_10": {"movement_steps": (0, 10)},
-    "attract_only": {"movement_kinds": ("attract_one", "attract_many")},
-    "lr_0.005": {"lr": 0.005},
-    "lr_range": {"lr_range": (0.005, 0.05)},
-    "init_std_0.3": {"init_std": 0.3},
-    "z_range_2": {"z_low": -2.0, "z_high": 2.0},
-    "stop_group": {"stop": "group"},
-    "group1": {"group_size": 1, "slots": 128},
-    "group3": {"group_size": 3, "slots": 96},
+    "reference": ("reference", {}, "the paper's procedure: one G at a time, each group until all 9 pass"),
+    "engine": ("engine", {}, "the engine's defaults: 32 slots, per-member stop, racing tail"),
+    "group_norace": ("engine", {"stop": "group", "race_tail": False},
+                     "engine, whole-group stop and no racing: no group is started beyond the quota"),
+    "slots1": ("engine", {"slots": 1, "stop": "group", "race_tail": False},
+               "engine with one slot: the reference's schedule, the engine's code (SlotAdam, draws)"),
+    "no_movement": ("engine", {"movement": False}, "AM from G's initial image, no pre-AM movement"),
+    "movement_0_50": ("engine", {"movement_steps": (0, 50)}, "shorter movement"),
+    "attract_only": ("engine", {"movement_kinds": ("attract_one", "attract_many")}, "no repelling movement"),
+    "lr_0.005": ("engine", {"lr": 0.005}, "half the AM learning rate"),
+    "group1": ("engine", {"group_size": 1, "slots": 128}, "one visualization per generator"),
+    "group3": ("engine", {"group_size": 3, "slots": 96}, "three visualizations per generator"),
 }
+
+
+def run_variant(name: str, teacher: Teacher, n: int, sets: int, seeds: list[int], test, dev) -> dict:
+    method, overrides, _ = VARIANTS[name]
+    fn = synthesize_reference if method == "reference" else synthesize
+    kwargs = {} if method == "reference" else {"progress": False}
+    data, runs = [], []
+    for k in range(sets):
+        cfg = SynthesisConfig(n=n, seed=k, **overrides)
+        out, stats = fn(teacher.net, cfg, teacher.in_shape, teacher.n_classes, dev, **kwargs)
+        data.append((out["x"], out["target"]))
+        runs.append({key: stats[key] for key in ("wall_s", "vis_per_s", "teacher_passes_per_vis", "groups_started",
+                                                 "groups_discarded", "over_quota")})
+    t0 = time.perf_counter()
+    acc = student_accuracy(data, test, seeds, dev)
+    return {"method": method, "overrides": overrides, "config": to_dict(SynthesisConfig(n=n, seed=0, **overrides)),
+            "synthesis": runs, "student_seconds": time.perf_counter() - t0, "cnn_id_accuracy": acc}
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--variants", default=",".join(VARIANTS))
-    ap.add_argument("--n", type=int, default=5000)
-    ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names (see --list)")
+    ap.add_argument("--list", action="store_true", help="print the variants and exit")
+    ap.add_argument("--n", type=int, default=1800, help="visualizations per set")
+    ap.add_argument("--sets", type=int, default=3, help="sets per variant (synthesis seeds 0..SETS-1)")
+    ap.add_argument("--seeds", type=int, default=3, help="CNN_ID student seeds per set")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "quality_sweep.json"))
     args = ap.parse_args(argv)
-    from synthesis_speed import get_teacher, student_accuracy  # same teacher and student as the speed benchmark
-
+    if args.list:
+        for name, (method, overrides, what) in VARIANTS.items():
+            print(f"{name:14s} {method:9s} {overrides or ''}  {what}")
+        return
+    names = [v for v in args.variants.split(",") if v]
+    unknown = [v for v in names if v not in VARIANTS]
+    if unknown or not names:
+        raise SystemExit(f"--variants: unknown {unknown or 'none given'}; choose from {', '.join(VARIANTS)}")
     dev = resolve_device(args.device)
     teacher = Teacher.load(get_teacher(args.data_dir, dev))
     test = load_dataset("mnist", "test", args.data_dir)
     out_path = Path(args.out)
-    results = json.loads(out_path.read_text()) if out_path.is_file() else {"versions": versions(), "variants": {}}
-    for name in args.variants.split(","):
-        cfg = SynthesisConfig(n=args.n, seed=1, **VARIANTS[name])
-        t0 = time.perf_counter()
-        out, stats = synthesize(teacher.net, cfg, teacher.in_shape, teacher.n_classes, dev, progress=False)
-        synth_s = time.perf_counter() - t0
-        acc = student_accuracy(out["x"], out["target"], test, list(range(args.seeds)), dev)
-        results["variants"][name] = {"config": to_dict(cfg), "synth_seconds": synth_s, "vis_per_s": stats["vis_per_s"],
-                                     "teacher_passes_per_vis": stats["teacher_passes_per_vis"],
-                                     "cnn_id_accuracy": acc}
+    setup = {"n": args.n, "synthesis_seeds": list(range(args.sets)), "student_seeds": list(range(args.seeds))}
+    results = json.loads(out_path.read_text()) if out_path.is_file() else {}
+    if results.get("setup") != setup:  # a sweep with other sizes or seeds is not comparable: start afresh
+        results = {"setup": setup, "variants": {}}
+    results["versions"] = versions()
+    for name in names:
+        print(f"[{name}] ...", file=sys.stderr, flush=True)
+        results["variants"][name] = run_variant(name, teacher, args.n, args.sets, setup["student_seeds"], test, dev)
         write_json(out_path, results)
-        print(f"{name:16s} {100 * acc['mean']:6.2f}%  ({stats['vis_per_s']:.0f} vis/s)", flush=True)
+        print(line(name, results["variants"][name]), flush=True)
+
+
+def line(name: str, v: dict) -> str:
+    a = v["cnn_id_accuracy"]
+    per_set = "/".join(f"{100 * m:.1f}" for m in a["per_set_mean"])
+    speed = sum(r["vis_per_s"] for r in v["synthesis"]) / len(v["synthesis"])
+    return f"{name:14s} {100 * a['mean']:6.2f} ± {100 * a['std']:5.2f}%  sets {per_set:17s} {speed:6.0f} vis/s"
 
 
 if __name__ == "__main__":
