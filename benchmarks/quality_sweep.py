@@ -11,6 +11,7 @@ re-running a variant replaces its entry.
 
     python benchmarks/quality_sweep.py --data-dir ../shared/datasets --list
     python benchmarks/quality_sweep.py --data-dir ../shared/datasets --variants reference,engine,slots1
+    python benchmarks/quality_sweep.py --data-dir ../shared/datasets --n 1800 --sets 3 --seeds 3   # quick, noisy
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from vistransfer.synthesis.engine import synthesize
 from vistransfer.synthesis.reference import synthesize_reference
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from synthesis_speed import get_teacher, student_accuracy  # noqa: E402  (same teacher and students)
+from synthesis_speed import get_teacher, set_mean_difference, student_accuracy  # noqa: E402  (same teacher and students)
 
 # name -> (method, overrides of SynthesisConfig, what it isolates)
 VARIANTS = {
@@ -69,9 +70,9 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names (see --list)")
     ap.add_argument("--list", action="store_true", help="print the variants and exit")
-    ap.add_argument("--n", type=int, default=1800, help="visualizations per set")
-    ap.add_argument("--sets", type=int, default=3, help="sets per variant (synthesis seeds 0..SETS-1)")
-    ap.add_argument("--seeds", type=int, default=3, help="CNN_ID student seeds per set")
+    ap.add_argument("--n", type=int, default=6000, help="visualizations per set")
+    ap.add_argument("--sets", type=int, default=8, help="sets per variant (synthesis seeds 0..SETS-1)")
+    ap.add_argument("--seeds", type=int, default=1, help="CNN_ID student seeds per set")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "quality_sweep.json"))
@@ -98,6 +99,13 @@ def main(argv=None) -> None:
         results["variants"][name] = run_variant(name, teacher, args.n, args.sets, setup["student_seeds"], test, dev)
         write_json(out_path, results)
         print(line(name, results["variants"][name]), flush=True)
+    ref = results["variants"].get("reference")
+    if ref is not None:
+        print("against the reference (set means; ± standard error):")
+        for name, v in results["variants"].items():
+            d = set_mean_difference(ref["cnn_id_accuracy"]["per_set_mean"], v["cnn_id_accuracy"]["per_set_mean"])
+            se = "" if d["standard_error"] is None else f" ± {100 * d['standard_error']:.2f}"
+            print(f"  {name:14s} {100 * d['engine_minus_reference']:+6.2f}{se}")
 
 
 def line(name: str, v: dict) -> str:
