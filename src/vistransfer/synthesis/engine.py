@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
+from torch.profiler import record_function  # named ranges for benchmarks/profile_engine.py; free when not profiling
 
 from ..config import SynthesisConfig
 from ..errors import VistransferError
@@ -113,10 +114,12 @@ def synthesize(teacher: torch.nn.Module, cfg: SynthesisConfig, in_shape: tuple[i
     bar = progress_bar(total=cfg.n, desc="synthesize", unit="vis", enabled=progress)
     while int(accepted.sum()) < cfg.n:
         act = slots.active.clone()  # (S, g); _record edits slots.active, autograd needs this copy
-        x = bank(slots.z)  # (S, g, C, H, W)
+        with record_function("generator"):
+            x = bank(slots.z)  # (S, g, C, H, W)
         xa = x[act]  # (A, C, H, W): the teacher sees only visualizations still being optimized
         slot_of = everything.unsqueeze(1).expand_as(act)[act]  # (A,)
-        logits = teacher(xa)  # (A, K)
+        with record_function("teacher"):
+            logits = teacher(xa)  # (A, K)
         member_rows += act.long()
         stats["teacher_rows"] += xa.shape[0]
         stats["generator_rows"] += x.shape[0] * x.shape[1]
@@ -133,8 +136,10 @@ def synthesize(teacher: torch.nn.Module, cfg: SynthesisConfig, in_shape: tuple[i
             _record(rec, slots, act, ok, xa, probs, slot_of, accepted, quota, stats, member_rows)
         score = output_score(logits, slots.move_w[slot_of], tgt, in_am, cfg.objective)
         keep = (~ok).float()  # a visualization that just passed is frozen: no more gradient
-        (-(score * keep).sum()).backward()
-        adam.step(slots.lr)
+        with record_function("backward"):
+            (-(score * keep).sum()).backward()
+        with record_function("adam"):
+            adam.step(slots.lr)
         if adam2 is not None:
             _loss2_step(bank, teacher, slots, feat_bank, adam2, cfg, gen, stats)
         slots.step += 1
