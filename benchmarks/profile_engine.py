@@ -45,7 +45,8 @@ def main(argv=None) -> None:
     with profile(activities=activities) as prof:
         _, stats = synthesize(t.net, cfg, t.in_shape, t.n_classes, dev, progress=False)
     wall = time.perf_counter() - t0
-    ev = {e.key: e for e in prof.key_averages()}
+    averages = prof.key_averages()
+    ev = {e.key: e for e in averages}
     lines = [f"engine, {args.n} visualizations, paper settings, device {dev}: {wall:.1f} s under the profiler "
              f"({stats['wall_s']:.1f} s inside synthesize, {stats['vis_per_s']:.0f} vis/s)", "", "range            seconds   share"]
     total = stats["wall_s"]
@@ -56,7 +57,7 @@ def main(argv=None) -> None:
         lines.append(f"{r:14s}{s:10.2f}{s / total:8.0%}")
     lines.append(f"{'the rest':14s}{total - named:10.2f}{(total - named) / total:8.0%}   (checks, recording, refill, Python)")
     lines += ["", "operators by self CPU time:",
-              prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15, max_name_column_width=40)]
+              averages.table(sort_by="self_cpu_time_total", row_limit=15, max_name_column_width=40)]
     text = "\n".join(lines)
     with atomic_path(Path(args.out)) as tmp:
         tmp.write_text(text + "\n")

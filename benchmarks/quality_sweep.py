@@ -26,11 +26,9 @@ from vistransfer.config import SynthesisConfig, to_dict
 from vistransfer.data import load_dataset
 from vistransfer.io import resolve_device, versions, write_json
 from vistransfer.models.teacher import Teacher
-from vistransfer.synthesis.engine import synthesize
-from vistransfer.synthesis.reference import synthesize_reference
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from synthesis_speed import get_teacher, set_mean_difference, student_accuracy  # noqa: E402  (same teacher and students)
+from synthesis_speed import get_teacher, set_mean_difference, student_accuracy, synthesize_with  # noqa: E402  (same teacher and students)
 
 # name -> (method, overrides of SynthesisConfig, what it isolates)
 VARIANTS = {
@@ -51,12 +49,9 @@ VARIANTS = {
 
 def run_variant(name: str, teacher: Teacher, n: int, sets: int, seeds: list[int], test, dev) -> dict:
     method, overrides, _ = VARIANTS[name]
-    fn = synthesize_reference if method == "reference" else synthesize
-    kwargs = {} if method == "reference" else {"progress": False}
     data, runs = [], []
     for k in range(sets):
-        cfg = SynthesisConfig(n=n, seed=k, **overrides)
-        out, stats = fn(teacher.net, cfg, teacher.in_shape, teacher.n_classes, dev, **kwargs)
+        out, stats = synthesize_with(method, teacher, SynthesisConfig(n=n, seed=k, **overrides), dev)
         data.append((out["x"], out["target"]))
         runs.append({key: stats[key] for key in ("wall_s", "vis_per_s", "teacher_passes_per_vis", "groups_started",
                                                  "groups_discarded", "over_quota")})

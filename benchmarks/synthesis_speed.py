@@ -10,7 +10,7 @@ several sets (synthesis seeds) and every set trains several students: a small se
 varies from set to set, and one set per method would mistake that for a difference in quality.
 Each synthesis runs in its own process, so peak memory is its own.
 
-    python benchmarks/synthesis_speed.py --data-dir ../shared/datasets                    # ~20 min on 2 cores
+    python benchmarks/synthesis_speed.py --data-dir ../shared/datasets                    # ~25 min on 2 cores
     python benchmarks/synthesis_speed.py --n 900 --sizes 900,1800 --sets 1 --seeds 2      # quick look
 
 Why 8 sets of 6,000 with one student each: students trained on hard-labelled visualizations vary
@@ -41,7 +41,8 @@ from vistransfer.io import atomic_path, cache_dir, resolve_device, versions, wri
 from vistransfer.models.nets import conv_flops
 from vistransfer.models.teacher import Teacher, train_teacher
 from vistransfer.pipeline import learn_students
-from vistransfer.synthesis.engine import summarize
+from vistransfer.synthesis.engine import summarize, synthesize
+from vistransfer.synthesis.reference import synthesize_reference
 
 
 def matmul_gflops(device: torch.device, size: int = 2048, reps: int = 10) -> float:
@@ -83,16 +84,17 @@ def _peak_mb(device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def _worker(method: str, teacher_path: str, cfg_dict: dict, device: str, queue) -> None:
-    from vistransfer.synthesis.engine import synthesize
-    from vistransfer.synthesis.reference import synthesize_reference
+def synthesize_with(method: str, teacher: Teacher, cfg: SynthesisConfig, device) -> tuple[dict, dict]:
+    """Synthesize with ``method`` ("reference": the paper's procedure, or "engine")."""
+    if method == "reference":
+        return synthesize_reference(teacher.net, cfg, teacher.in_shape, teacher.n_classes, device)
+    return synthesize(teacher.net, cfg, teacher.in_shape, teacher.n_classes, device, progress=False)
 
+
+def _worker(method: str, teacher_path: str, cfg_dict: dict, device: str, queue) -> None:
     dev = torch.device(device)
-    t = Teacher.load(teacher_path)
     cfg = SynthesisConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg_dict.items()})
-    fn = synthesize_reference if method == "reference" else synthesize
-    kwargs = {} if method == "reference" else {"progress": False}
-    out, stats = fn(t.net, cfg, t.in_shape, t.n_classes, dev, **kwargs)
+    out, stats = synthesize_with(method, Teacher.load(teacher_path), cfg, dev)
     stats["peak_memory_mb"] = _peak_mb(dev)
     torch.save(out, Path(teacher_path).with_name(f"bench-{method}-{cfg.n}.pt"))
     queue.put(stats)
@@ -216,11 +218,9 @@ def compare(results: dict) -> None:
 def set_mean_difference(ref: list[float], eng: list[float]) -> dict:
     """Engine minus reference over set means, with its standard error (Welch; sets are the
     independent units, students of one set are not). The error is None with fewer than 2 sets."""
-    diff = sum(eng) / len(eng) - sum(ref) / len(ref)
-    if min(len(ref), len(eng)) < 2:
-        return {"engine_minus_reference": diff, "standard_error": None}
-    var = lambda v: sum((a - sum(v) / len(v)) ** 2 for a in v) / (len(v) - 1)  # noqa: E731
-    return {"engine_minus_reference": diff, "standard_error": (var(ref) / len(ref) + var(eng) / len(eng)) ** 0.5}
+    r, e = mean_std(ref), mean_std(eng)
+    se = (r["std"] ** 2 / r["n"] + e["std"] ** 2 / e["n"]) ** 0.5 if min(r["n"], e["n"]) > 1 else None
+    return {"engine_minus_reference": e["mean"] - r["mean"], "standard_error": se}
 
 
 def parse_options(items: list[str]) -> dict:
