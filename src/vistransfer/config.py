@@ -79,7 +79,8 @@ class SynthesisConfig:
     # Step budget of AM per group; members not passing by then are discarded and counted.
     max_steps: int = 300
     # Give up (with an error naming the fix) after this many groups missed the budget;
-    # None means 100 + 5 * n / group_size. An unreachable T must not loop forever.
+    # None means 100 + 5 * n / group_size, and also fail at once when 90% of the first 200 finished
+    # visualizations miss T (a teacher that rarely reaches T). An unreachable T must not loop forever.
     max_failed_groups: int | None = None
     # Section 4.1.2, Eq. 3: maximize the L2 distance to real class data in layer L-1.
     loss2: bool = False

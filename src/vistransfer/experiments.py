@@ -357,7 +357,7 @@ def layer_distance(h1: Teacher, x: torch.Tensor, y: torch.Tensor, real: Split, n
     per class, both drawn with ``seed``). Also the distance to the nearest of those real ones."""
     g = np.random.default_rng(seed)
     idx = g.choice(len(x), size=min(n_eval, len(x)), replace=False)
-    net = h1.net.eval()
+    net = h1.module.eval()
     feats = lambda t: torch.cat([net.features(t[i:i + 1024]) for i in range(0, len(t), 1024)])  # noqa: E731
     fx, yx = feats(x[idx]), y[idx]
     mean_d, min_d = [], []

@@ -23,18 +23,18 @@ from .synthesis.engine import synthesize
 
 def check_compatible(teacher: Teacher, split: Split, what: str) -> None:
     """A dataset must match the teacher's input shape and number of classes."""
+    hint = f"use the dataset the teacher was trained on ({teacher.dataset})" if teacher.dataset else "use data of the teacher's task"
     if tuple(split.shape) != tuple(teacher.in_shape):
-        raise VistransferError(f"{what} has examples of shape {tuple(split.shape)} but the teacher takes {tuple(teacher.in_shape)}; "
-                               f"use the dataset the teacher was trained on ({teacher.dataset})")
+        raise VistransferError(f"{what} has examples of shape {tuple(split.shape)} but the teacher takes {tuple(teacher.in_shape)}; {hint}")
     if len(split.classes) != teacher.n_classes:
-        raise VistransferError(f"{what} has {len(split.classes)} classes but the teacher has {teacher.n_classes}; "
-                               f"use the dataset the teacher was trained on ({teacher.dataset})")
+        raise VistransferError(f"{what} has {len(split.classes)} classes but the teacher has {teacher.n_classes}; {hint}")
 
 
 def synthesis_meta(teacher: Teacher, cfg: SynthesisConfig, stats: dict | None = None) -> dict:
     return {"config": to_dict(cfg), "seed": cfg.seed, "teacher_fingerprint": teacher.fingerprint,
             "teacher_dataset": teacher.dataset, "teacher_test_accuracy": teacher.test_accuracy,
-            "in_shape": list(teacher.in_shape), "stats": stats or {}, "versions": versions()}
+            "teacher": teacher.describe(), "in_shape": list(teacher.in_shape), "input_spec": teacher.spec.to_dict(),
+            "stats": stats or {}, "versions": versions()}
 
 
 def make_synthetic(teacher: Teacher, cfg: SynthesisConfig, device: torch.device | str = "cpu",
@@ -42,7 +42,9 @@ def make_synthetic(teacher: Teacher, cfg: SynthesisConfig, device: torch.device 
     """Gen{h1}: synthesize ``cfg.n`` visualizations (real data is used only by Loss2)."""
     if real is not None:
         check_compatible(teacher, real, "the real data for Loss2")
-    out, stats = synthesize(teacher.net, cfg, teacher.in_shape, teacher.n_classes, device,
+    if cfg.loss2 and not teacher.module.has_features:
+        teacher.module.features(None)  # raises the one-line error that says how to give layer L-1
+    out, stats = synthesize(teacher.module, cfg, teacher.spec, teacher.n_classes, device,
                             real=(real.x, real.y) if (cfg.loss2 and real is not None) else None, progress=progress)
     return SyntheticDataset(out["x"], out["probs"], out["target"], out["passed_step"], out["threshold"],
                             out["group"], out["kind"], teacher.classes, synthesis_meta(teacher, cfg, stats))
@@ -80,5 +82,5 @@ def learn_students(x: torch.Tensor, targets: torch.Tensor, names: list[str], see
 
 
 def teacher_summary(teacher: Teacher, test: Split, device="cpu") -> tuple[dict, np.ndarray]:
-    pred = teacher_predictions(teacher.net, test, device)
+    pred = teacher_predictions(teacher.module, test, device)
     return evaluate_predictions(pred, test), pred

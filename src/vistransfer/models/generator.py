@@ -5,6 +5,8 @@ Each slot s has its own parameters theta_G[s] and maps its group of Z vectors to
     z (S, g, z_dim) -> fc -> (c0, H/4, W/4) -> ReLU -> deconv x2 -> (c1, H/2, W/2) -> ReLU
       -> deconv x2 -> (C, H, W) -> sigmoid            # sigmoid bounds ||G|| (Eq. 1's R)
 
+Series (C, L) get the same family in 1-D, with as many x2 stages as keep the seed short.
+
 All S generators run as one computation: the fc layer is a batched matmul and the
 deconvolutions are grouped transposed convolutions (groups = S), so the cost of a step
 does not grow with Python-level loops over generators.
@@ -34,25 +36,42 @@ def truncated_normal(shape: tuple[int, ...], std: float, gen: torch.Generator) -
     return x.mul_(std)
 
 
+def n_stages(out_shape: tuple[int, ...]) -> int:
+    """Upsampling stages of G: 2 for images (Section 3.3's small deconvolutional G); for series as many
+    as bring the seed length down to at most 32 (a 6,000-sample series starts from 24 values, not 1,500,
+    which keeps the fc layer small)."""
+    if len(out_shape) == 3:
+        return 2
+    return max(2, math.ceil(math.log2(out_shape[1] / 32)))
+
+
 class GeneratorBank:
-    """S generators with stacked parameters (leading dim S) for images of shape (C, H, W)."""
+    """S generators with stacked parameters (leading dim S) for examples of shape (C, H, W) or (C, L).
 
-    KERNEL = 4  # 4x4 stride-2 deconvolutions double the size exactly (padding 1)
+    Stage widths follow ``channels`` (the last entry repeats when there are more stages than entries).
+    """
 
-    def __init__(self, slots: int, z_dim: int, out_shape: tuple[int, int, int],
-                 channels: tuple[int, int] = (32, 16), device: torch.device | str = "cpu"):
+    KERNEL = 4  # 4(x4) stride-2 deconvolutions double the size exactly (padding 1)
+
+    def __init__(self, slots: int, z_dim: int, out_shape: tuple[int, ...],
+                 channels: tuple[int, ...] = (32, 16), device: torch.device | str = "cpu"):
+        if len(out_shape) not in (2, 3):
+            raise ValueError(f"out_shape must be (C, L) or (C, H, W), got {tuple(out_shape)}")
         self.slots, self.z_dim, self.out_shape = slots, z_dim, tuple(out_shape)
-        c, h, w = out_shape
-        self.h0, self.w0 = math.ceil(h / 4), math.ceil(w / 4)
-        c0, c1 = channels
-        k = self.KERNEL
-        shapes = {
-            "w0": (slots, z_dim, c0 * self.h0 * self.w0), "b0": (slots, c0 * self.h0 * self.w0),
-            "w1": (slots, c0, c1, k, k), "b1": (slots, c1),
-            "w2": (slots, c1, c, k, k), "b2": (slots, c),
-        }
+        self.rank = len(out_shape) - 1
+        stages = n_stages(self.out_shape)
+        f = 2 ** stages
+        self.seed_size = tuple(math.ceil(v / f) for v in out_shape[1:])  # (h0, w0) or (l0,)
+        widths = [channels[min(i, len(channels) - 1)] for i in range(stages)] + [out_shape[0]]
+        k = (self.KERNEL,) * self.rank
+        seed = widths[0] * math.prod(self.seed_size)
+        shapes = {"w0": (slots, z_dim, seed), "b0": (slots, seed)}
+        for i in range(stages):
+            shapes[f"w{i + 1}"] = (slots, widths[i], widths[i + 1]) + k
+            shapes[f"b{i + 1}"] = (slots, widths[i + 1])
         self.params = {n: torch.zeros(s, device=device, requires_grad=True) for n, s in shapes.items()}
-        self.channels = (c0, c1)
+        self.widths, self.stages = widths, stages
+        self.out_bias_name = f"b{stages}"
 
     def parameters(self) -> list[torch.Tensor]:
         return list(self.params.values())
@@ -63,25 +82,24 @@ class GeneratorBank:
     @torch.no_grad()
     def reset(self, idx: torch.Tensor, std: float, gen: torch.Generator, out_bias: float = 0.0) -> None:
         """Re-initialize the slots ``idx``: weights ~ truncated normal (+-2 std), hidden biases 0,
-        output bias ``out_bias`` (the initial image level is sigmoid(out_bias))."""
+        output bias ``out_bias`` (the initial output level is sigmoid(out_bias))."""
         for name, p in self.params.items():
             if name.startswith("b"):
-                p[idx] = out_bias if name == "b2" else 0.0
+                p[idx] = out_bias if name == self.out_bias_name else 0.0
             else:
                 p[idx] = truncated_normal((len(idx),) + tuple(p.shape[1:]), std, gen).to(p.device)
 
     def __call__(self, z: torch.Tensor) -> torch.Tensor:
-        """z: (S, g, z_dim) -> images (S, g, C, H, W) in (0, 1)."""
+        """z: (S, g, z_dim) -> outputs (S, g, C, H, W) or (S, g, C, L) in (0, 1)."""
         S, g, _ = z.shape
-        c, h, w = self.out_shape
-        c0, c1 = self.channels
-        p = self.params
-        x = torch.baddbmm(p["b0"].unsqueeze(1), z, p["w0"])  # (S, g, c0*h0*w0)
-        x = F.relu(x).view(S, g, c0, self.h0, self.w0).transpose(0, 1).reshape(g, S * c0, self.h0, self.w0)
-        x = F.conv_transpose2d(x, p["w1"].reshape(S * c0, c1, self.KERNEL, self.KERNEL), p["b1"].reshape(-1),
-                               stride=2, padding=1, groups=S)  # (g, S*c1, 2h0, 2w0)
-        x = F.conv_transpose2d(F.relu(x), p["w2"].reshape(S * c1, c, self.KERNEL, self.KERNEL), p["b2"].reshape(-1),
-                               stride=2, padding=1, groups=S)  # (g, S*c, 4h0, 4w0)
-        x = x.view(g, S, c, 4 * self.h0, 4 * self.w0).transpose(0, 1)
-        top, left = (4 * self.h0 - h) // 2, (4 * self.w0 - w) // 2  # center-crop when H, W % 4 != 0
-        return torch.sigmoid(x[:, :, :, top:top + h, left:left + w])
+        p, w = self.params, self.widths
+        deconv = F.conv_transpose2d if self.rank == 2 else F.conv_transpose1d
+        x = torch.baddbmm(p["b0"].unsqueeze(1), z, p["w0"])  # (S, g, c0 * prod(seed_size))
+        x = x.view(S, g, w[0], *self.seed_size).transpose(0, 1).reshape(g, S * w[0], *self.seed_size)
+        for i in range(self.stages):  # grouped: each slot's channels only see its own weights
+            wt = p[f"w{i + 1}"].reshape(S * w[i], w[i + 1], *p[f"w{i + 1}"].shape[3:])
+            x = deconv(F.relu(x), wt, p[f"b{i + 1}"].reshape(-1), stride=2, padding=1, groups=S)
+        full = x.shape[2:]
+        x = x.view(g, S, w[-1], *full).transpose(0, 1)  # (S, g, C, *full)
+        crop = tuple(slice((f - o) // 2, (f - o) // 2 + o) for f, o in zip(full, self.out_shape[1:]))
+        return torch.sigmoid(x[(..., *crop)])  # center-crop when a size is not a multiple of 2^stages

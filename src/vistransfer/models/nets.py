@@ -1,14 +1,18 @@
 """Networks of Section 4.1: the teacher h1 and the neural students, sized from the input shape.
 
+The CNNs follow the input's rank: images (C, H, W) get 2-D layers, series (C, L) 1-D layers of
+the same sizes, so the architectures of Table 1 carry over to the Apnea-ECG minutes unchanged.
+
 Every classifier exposes the contract the synthesizer relies on, explicitly:
 
-* ``features(x)``: (B, C, H, W) -> (B, D), the second-to-last layer L-1 (Eq. 3 of Loss2);
+* ``features(x)``: (B, C, H, W) or (B, C, L) -> (B, D), the second-to-last layer L-1 (Eq. 3 of Loss2);
 * ``head(f)``:     (B, D) -> (B, K) logits of the output layer L;
 * ``forward(x) = head(features(x))``.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, replace
 
 import torch
@@ -60,23 +64,33 @@ def _act(name: str) -> nn.Module:
     return nn.ELU() if name == "elu" else nn.ReLU()
 
 
-class ConvNet(nn.Module):
-    """CNN classifier for inputs (B, C, H, W); pools only while the feature map is >= 2 wide."""
+_LAYERS = {1: (nn.Conv1d, nn.MaxPool1d, nn.AvgPool1d), 2: (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)}
 
-    def __init__(self, in_shape: tuple[int, int, int], n_classes: int, arch: ConvArch = TEACHER_ARCH):
+
+def _rank(in_shape: tuple[int, ...]) -> int:
+    if len(in_shape) not in (2, 3):
+        raise ValueError(f"in_shape must be (C, L) or (C, H, W), got {tuple(in_shape)}")
+    return len(in_shape) - 1
+
+
+class ConvNet(nn.Module):
+    """CNN classifier for inputs (B, C, H, W) or (B, C, L); pools only while the feature map is >= 2 wide."""
+
+    def __init__(self, in_shape: tuple[int, ...], n_classes: int, arch: ConvArch = TEACHER_ARCH):
         super().__init__()
         self.arch, self.in_shape, self.n_classes = arch, tuple(in_shape), n_classes
-        c, h, w = in_shape
+        conv, maxpool, avgpool = _LAYERS[_rank(in_shape)]
+        c, sizes = in_shape[0], list(in_shape[1:])
         layers: list[nn.Module] = []
         for out in arch.channels:
-            layers += [nn.Conv2d(c, out, arch.kernel, padding=arch.kernel // 2), _act(arch.act)]
-            if min(h, w) >= 2:
-                layers.append(nn.MaxPool2d(2) if arch.pool == "max" else nn.AvgPool2d(2))
-                h, w = h // 2, w // 2
+            layers += [conv(c, out, arch.kernel, padding=arch.kernel // 2), _act(arch.act)]
+            if min(sizes) >= 2:
+                layers.append(maxpool(2) if arch.pool == "max" else avgpool(2))
+                sizes = [v // 2 for v in sizes]
             c = out
         self.conv = nn.Sequential(*layers)
         fcs: list[nn.Module] = [nn.Flatten()]
-        width = c * h * w
+        width = c * math.prod(sizes)
         for units in arch.fc:
             fcs += [nn.Linear(width, units), _act(arch.act)]
             width = units
@@ -97,10 +111,10 @@ class ConvNet(nn.Module):
 class MLP(nn.Module):
     """Multilayer perceptron on the flattened input (Table 1: three hidden ReLU layers)."""
 
-    def __init__(self, in_shape: tuple[int, int, int], n_classes: int, arch: MLPArch = MLPArch()):
+    def __init__(self, in_shape: tuple[int, ...], n_classes: int, arch: MLPArch = MLPArch()):
         super().__init__()
         self.in_shape, self.n_classes = tuple(in_shape), n_classes
-        width = in_shape[0] * in_shape[1] * in_shape[2]
+        width = math.prod(in_shape)
         layers: list[nn.Module] = [nn.Flatten()]
         for units in arch.hidden:
             layers += [nn.Linear(width, units), nn.ReLU()]
@@ -127,14 +141,14 @@ def conv_flops(net: ConvNet) -> int:
 
     def count(mod: nn.Module, inp: tuple, out: torch.Tensor) -> None:
         nonlocal total
-        if isinstance(mod, nn.Conv2d):
-            k = mod.kernel_size[0] * mod.kernel_size[1] * mod.in_channels // mod.groups
+        if isinstance(mod, (nn.Conv1d, nn.Conv2d)):
+            k = math.prod(mod.kernel_size) * mod.in_channels // mod.groups
             total += 2 * out.numel() * k
         elif isinstance(mod, nn.Linear):
             total += 2 * mod.in_features * mod.out_features
 
     for m in net.modules():
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
+        if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear)):
             hooks.append(m.register_forward_hook(count))
     with torch.no_grad():
         net(x)

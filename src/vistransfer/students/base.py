@@ -1,7 +1,7 @@
 """The student contract, in the spirit of scikit-learn estimators.
 
 * ``__init__`` only stores its keyword arguments;
-* ``fit(X, y)`` takes X float (N, C, H, W) and y either int labels (N,) or label
+* ``fit(X, y)`` takes X float (N, C, H, W) or (N, C, L) and y either int labels (N,) or label
   distributions (N, K) whose rows sum to 1, learns, sets attributes ending in ``_``
   (``classes_``, ``n_classes_``) and returns ``self``;
 * ``predict_proba(X)`` gives (N, K) with columns in ``classes_`` order; ``predict(X)`` (N,);
@@ -41,12 +41,15 @@ def as_targets(y, n_classes: int | None = None) -> torch.Tensor:
     raise VistransferError(f"labels must have shape (N,) or (N, K), got {tuple(t.shape)}")
 
 
-def as_images(X) -> torch.Tensor:
+def as_inputs(X) -> torch.Tensor:
+    """X as float32 (N, C, H, W) images or (N, C, L) series; nothing is reshaped to fit.
+
+    A (N, 1, 100) array is 100-sample series, never a 1x100 image; (N, H, W) arrays are refused
+    (add the channel axis yourself: ``X[:, None]``).
+    """
     x = torch.as_tensor(np.asarray(X) if not isinstance(X, torch.Tensor) else X).float()
-    if x.dim() == 3:
-        x = x.unsqueeze(1)
-    if x.dim() != 4:
-        raise VistransferError(f"X must have shape (N, C, H, W), got {tuple(x.shape)}")
+    if x.dim() not in (3, 4):
+        raise VistransferError(f"X must have shape (N, C, H, W) (images) or (N, C, L) (series), got {tuple(x.shape)}")
     return x
 
 

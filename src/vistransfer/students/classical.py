@@ -15,7 +15,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.svm import SVC, LinearSVC
 
 from ..errors import VistransferError
-from .base import Student, as_images, as_targets
+from .base import Student, as_inputs, as_targets
 
 
 def _reduce(t: np.ndarray, soft: str, n: int):
@@ -34,7 +34,7 @@ class _SklearnStudent(Student):
         raise NotImplementedError
 
     def fit(self, X, y) -> "_SklearnStudent":
-        x = as_images(X)
+        x = as_inputs(X)
         t = as_targets(y).numpy()
         flat = x.reshape(len(x), -1).numpy()
         rows, labels, weight = _reduce(t, self.soft, len(flat))
@@ -50,7 +50,7 @@ class _SklearnStudent(Student):
 
     def predict_proba(self, X) -> np.ndarray:
         self._check_fitted()
-        x = as_images(X)
+        x = as_inputs(X)
         self._check_input(x)
         out = np.zeros((len(x), self.n_classes_))
         # Classes absent from the training labels keep probability 0.

@@ -9,7 +9,7 @@ from ..config import TrainConfig
 from ..io import resolve_device
 from ..models.nets import LARGE_ARCH, MLP, SMALL_ARCH, TEACHER_ARCH, TINY_ARCH, ConvNet, MLPArch
 from ..models.train import fit_network, predict_logits
-from .base import Student, as_images, as_targets
+from .base import Student, as_inputs, as_targets
 
 ARCHS = {"cnn_id": TEACHER_ARCH, "cnn_small": SMALL_ARCH, "cnn_large": LARGE_ARCH, "cnn_tiny": TINY_ARCH}
 
@@ -37,7 +37,7 @@ class NeuralStudent(Student):
         return ConvNet(in_shape, k, ARCHS[self.arch])
 
     def fit(self, X, y) -> "NeuralStudent":
-        x = as_images(X)
+        x = as_inputs(X)
         t = as_targets(y)
         one_hot = bool((t.max(1).values == 1).all())
         tau = 1.0 if one_hot else float(self.temperature)
@@ -56,6 +56,6 @@ class NeuralStudent(Student):
 
     def predict_proba(self, X) -> np.ndarray:
         self._check_fitted()
-        x = as_images(X)
+        x = as_inputs(X)
         self._check_input(x)
         return torch.softmax(predict_logits(self.net_, x, self.device_), 1).numpy()

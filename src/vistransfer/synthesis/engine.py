@@ -14,6 +14,7 @@ This module holds the only optimization loop of the package.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -25,10 +26,15 @@ from ..config import SynthesisConfig
 from ..errors import VistransferError
 from ..io import progress_bar
 from ..models.generator import GeneratorBank
-from .objectives import output_score, penultimate_distance
+from ..models.spec import InputSpec
+from .objectives import Batch, Objective, default_objective, penultimate_distance
 from .slot_adam import SlotAdam
 from .slots import Slots
 
+log = logging.getLogger("vistransfer")
+# Fail fast when a teacher rarely reaches T: judged once this many visualizations have finished
+# (passed or missed the budget), so a hopeless run stops in seconds, not after ten minutes.
+EARLY_VERDICT = 200
 
 @dataclass
 class Records:
@@ -71,19 +77,25 @@ def _real_feature_bank(teacher, real: tuple[torch.Tensor, torch.Tensor], K: int,
     return bank, counts
 
 
-def synthesize(teacher: torch.nn.Module, cfg: SynthesisConfig, in_shape: tuple[int, int, int], n_classes: int,
+def synthesize(teacher: torch.nn.Module, cfg: SynthesisConfig, spec: InputSpec | tuple[int, ...], n_classes: int,
                device: torch.device | str = "cpu", real: tuple[torch.Tensor, torch.Tensor] | None = None,
-               quota: torch.Tensor | None = None, progress: bool = True) -> tuple[dict[str, torch.Tensor], dict]:
+               quota: torch.Tensor | None = None, progress: bool = True,
+               objective: Objective | None = None) -> tuple[dict[str, torch.Tensor], dict]:
     """Run Gen{h1}: returns the accepted visualizations (balanced, ``cfg.n`` of them) and stats.
 
-    teacher: classifier with ``features``/``head`` (see models.nets), in eval mode.
-    in_shape: (C, H, W) of the teacher's input. real: (x, y) real data, only for Loss2.
-    quota: (K,) visualizations per class (default: ``cfg.n`` balanced); must sum to ``cfg.n``.
-    Returned tensors: x (n, C, H, W) in (0, 1); probs (n, K); target, passed_step, group,
-    kind (n,) int64; threshold (n,) float32.
+    teacher: the teacher contract (:class:`~vistransfer.models.teacher.TeacherModule`, or any module
+    mapping a batch to logits; ``features`` only for Loss2), in eval mode.
+    spec: the teacher's :class:`InputSpec` (a bare shape means values in [0, 1]); the generator
+    family follows its rank. real: (x, y) real data, only for Loss2. quota: (K,) visualizations per
+    class (default: ``cfg.n`` balanced); must sum to ``cfg.n``. objective: what each step
+    maximizes (default: the movement of Section 3.3.2, then the AM objective ``cfg.objective``).
+    Returned tensors: x (n, *spec.shape) in the data domain; probs (n, K); target, passed_step,
+    group, kind (n,) int64; threshold (n,) float32.
     """
     if cfg.loss2 and real is None:
         raise VistransferError("loss2 needs real data of the target classes: pass real=(x, y) or turn loss2 off")
+    spec = spec if isinstance(spec, InputSpec) else InputSpec(tuple(spec))
+    objective = objective or default_objective(cfg.objective)
     device = torch.device(device)
     K, S = n_classes, cfg.slots
     teacher = teacher.to(device).eval()
@@ -91,7 +103,7 @@ def synthesize(teacher: torch.nn.Module, cfg: SynthesisConfig, in_shape: tuple[i
         p.requires_grad_(False)  # gradients flow to theta_G only
     gen = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)  # nothing below should draw from it; belt and braces
-    bank = GeneratorBank(S, cfg.z_dim, in_shape, cfg.gen_channels, device)
+    bank = GeneratorBank(S, cfg.z_dim, spec.shape, cfg.gen_channels, device)
     adam = SlotAdam(bank.parameters())
     adam2 = SlotAdam(bank.parameters()) if cfg.loss2 else None  # Loss2 runs as its own optimizer
     feat_bank = _real_feature_bank(teacher, real, K, device) if cfg.loss2 else None
@@ -110,12 +122,14 @@ def synthesize(teacher: torch.nn.Module, cfg: SynthesisConfig, in_shape: tuple[i
                  groups_discarded=0, discarded=0, over_quota=0, rows_accepted=0, rows_discarded=0)
     member_rows = torch.zeros(S, cfg.group_size, dtype=torch.long, device=device)
     fail_limit = cfg.max_failed_groups or 100 + 5 * (cfg.n + cfg.group_size - 1) // cfg.group_size
+    best = torch.zeros((), device=device)  # highest target probability seen in AM, for the early verdict
+    verdict_given = False
     t0 = time.perf_counter()
     bar = progress_bar(total=cfg.n, desc="synthesize", unit="vis", enabled=progress)
     while int(accepted.sum()) < cfg.n:
         act = slots.active.clone()  # (S, g); _record edits slots.active, autograd needs this copy
         with record_function("generator"):
-            x = bank(slots.z)  # (S, g, C, H, W)
+            x = spec.to_domain(bank(slots.z))  # (S, g, *shape)
         xa = x[act]  # (A, C, H, W): the teacher sees only visualizations still being optimized
         slot_of = everything.unsqueeze(1).expand_as(act)[act]  # (A,)
         with record_function("teacher"):
@@ -127,27 +141,32 @@ def synthesize(teacher: torch.nn.Module, cfg: SynthesisConfig, in_shape: tuple[i
             probs = F.softmax(logits, dim=1)
             tgt = slots.target[slot_of]
             in_am = slots.in_am()[slot_of]
-            ok = in_am & (probs.argmax(1) == tgt) & (probs.gather(1, tgt[:, None]).squeeze(1) > slots.threshold[slot_of])
+            p_tgt = probs.gather(1, tgt[:, None]).squeeze(1)
+            ok = in_am & (probs.argmax(1) == tgt) & (p_tgt > slots.threshold[slot_of])
+            best = torch.maximum(best, (p_tgt * in_am).max()) if len(p_tgt) else best
             if cfg.stop == "group":  # a slot passes only when every member passes at once
                 grid = torch.zeros_like(act)
                 grid[act] = ok
                 ok = grid.all(1)[slot_of]
         if ok.any():
             _record(rec, slots, act, ok, xa, probs, slot_of, accepted, quota, stats, member_rows)
-        score = output_score(logits, slots.move_w[slot_of], tgt, in_am, cfg.objective)
+        score = objective(Batch(logits=logits, target=tgt, move_w=slots.move_w[slot_of], in_am=in_am, x=xa))
         keep = (~ok).float()  # a visualization that just passed is frozen: no more gradient
         with record_function("backward"):
             (-(score * keep).sum()).backward()
         with record_function("adam"):
             adam.step(slots.lr)
         if adam2 is not None:
-            _loss2_step(bank, teacher, slots, feat_bank, adam2, cfg, gen, stats)
+            _loss2_step(bank, spec, teacher, slots, feat_bank, adam2, cfg, gen, stats)
         slots.step += 1
         stats["iterations"] += 1
         over_budget = (slots.step - slots.move_steps) >= cfg.max_steps
         class_full = (accepted >= quota).to(device)[slots.target] & ~slots.idle()  # abandon: quota met
         done = ~slots.active.any(1) | over_budget | class_full
         _retire(slots, done & ~slots.idle(), class_full, stats, member_rows)
+        if not verdict_given and stats["discarded"] + int(accepted.sum()) >= min(EARLY_VERDICT, cfg.n):
+            verdict_given = True
+            _early_verdict(stats, int(accepted.sum()), cfg, float(best))
         if stats["groups_discarded"] > fail_limit:
             bar.close()
             raise VistransferError(
@@ -216,14 +235,14 @@ def _retire(slots, done, abandoned, stats, member_rows) -> None:
     slots.active[done] = False
 
 
-def _loss2_step(bank, teacher, slots, feat_bank, adam2, cfg, gen, stats) -> None:
+def _loss2_step(bank, spec, teacher, slots, feat_bank, adam2, cfg, gen, stats) -> None:
     """Eq. 3 as its own step: push layer L-1 of each active visualization away from real data."""
     act = slots.active & slots.in_am().unsqueeze(1)
     if not act.any():
         return
     real_f, counts = feat_bank
     S = act.shape[0]
-    x = bank(slots.z)[act]
+    x = spec.to_domain(bank(slots.z))[act]
     f = teacher.features(x)  # (A, D)
     slot_of = torch.arange(S, device=act.device).unsqueeze(1).expand_as(act)[act]
     pick = (torch.rand(S, cfg.loss2_batch, generator=gen).to(act.device) * counts[slots.target].unsqueeze(1)).long()
@@ -232,6 +251,22 @@ def _loss2_step(bank, teacher, slots, feat_bank, adam2, cfg, gen, stats) -> None
     (-dist.sum()).backward()
     adam2.step(slots.lr * cfg.loss2_lr_ratio, mask=act.any(1))
     stats["loss2_rows"] += x.shape[0]
+
+
+def _early_verdict(stats: dict, accepted: int, cfg: SynthesisConfig, best: float) -> None:
+    """Judge the acceptance rate from the first finished visualizations: fail at once when almost
+    none reach T (unless ``max_failed_groups`` was set), warn with the numbers when many miss the budget."""
+    done = stats["discarded"] + accepted
+    missed = stats["discarded"] / max(done, 1)
+    where = (f"{stats['discarded']} of the first {done} visualizations missed T={cfg.threshold} within {cfg.max_steps} AM steps "
+             f"(highest target probability reached: {best:.3f})")
+    if missed >= 0.9 and cfg.max_failed_groups is None:  # an explicit limit is the user's own failure policy
+        raise VistransferError(f"{where}: this teacher rarely reaches T; lower --threshold (e.g. "
+                               f"{max(0.5, round(best - 0.05, 2))}), raise --max-steps, or train the teacher longer")
+    if missed >= 0.5:
+        passes = stats["teacher_rows"] / max(accepted, 1)
+        log.warning(f"{where}; about {passes:.0f} teacher passes per kept visualization so far. "
+                    "Lower --threshold or raise --max-steps if this is too slow")
 
 
 def summarize(stats: dict, n: int) -> dict:

@@ -1,29 +1,112 @@
-"""Objectives on the teacher's layers, as pure functions (higher is better for the generator).
+"""Objectives on the teacher's layers, as objects that add and scale (higher is better for G).
 
-* :func:`output_score`: the output-layer objective of one optimization step. During the
-  pre-AM movement (Section 3.3.2) it is the signed sum of the logits of a random class
-  subset (+1 attract, -1 repel); during AM (Eq. 1) it is the target class's logit.
-* :func:`penultimate_distance`: Loss2 of Eq. 3 (negated), the summed L2 distance in layer
-  L-1 between a visualization and a batch of real examples of its target class.
+Each objective maps a :class:`Batch` (what one optimization step knows about the visualizations
+being optimized) to a score per visualization, shape (A,). They compose like lucent's::
+
+    obj = during_movement(movement()) + during_am(class_logit())     # the paper's default
+    obj = during_am(class_logit()) - 0.1 * during_am(l2_norm())      # plus a new term
+
+so a new term is a new object, not an edit of the optimization loop (``engine.synthesize`` takes
+``objective=``). Terms:
+
+* :func:`class_logit` / :func:`class_log_softmax`: AM of the target class (Eq. 1);
+* :func:`movement`: the signed sum of a random class subset's logits (Section 3.3.2);
+* :func:`l2_norm`: the mean squared value of the visualization (a simple image prior);
+* :func:`during_am` / :func:`during_movement`: restrict a term to one phase of a group's run.
+
+:func:`penultimate_distance` is Loss2 of Eq. 3, used by the engine's separate Loss2 step.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
 
-def output_score(logits: torch.Tensor, move_w: torch.Tensor, target: torch.Tensor,
-                 in_am: torch.Tensor, objective: str = "logit") -> torch.Tensor:
-    """Per-visualization score to maximize.
+@dataclass
+class Batch:
+    """logits (A, K); target (A,) int64; move_w (A, K) in {-1, 0, +1}; in_am (A,) bool (past the
+    movement); x (A, *shape) the visualizations in the data domain."""
 
-    logits: (A, K); move_w: (A, K) in {-1, 0, +1}; target: (A,) int64; in_am: (A,) bool.
-    objective: "logit" (the paper) or "log_softmax" (AM of log p(target)). Returns (A,).
-    """
-    movement = (logits * move_w).sum(1)
-    am_source = logits if objective == "logit" else F.log_softmax(logits, dim=1)
-    am = am_source.gather(1, target.unsqueeze(1)).squeeze(1)
-    return torch.where(in_am, am, movement)
+    logits: torch.Tensor
+    target: torch.Tensor
+    move_w: torch.Tensor
+    in_am: torch.Tensor
+    x: torch.Tensor | None = None
+
+
+class Objective:
+    """A score per visualization, with ``+``, ``-``, unary ``-`` and scalar ``*``."""
+
+    def __init__(self, fn: Callable[[Batch], torch.Tensor], description: str):
+        self.fn, self.description = fn, description
+
+    def __call__(self, batch: Batch) -> torch.Tensor:
+        return self.fn(batch)
+
+    def __add__(self, other: "Objective") -> "Objective":
+        if isinstance(other, (int, float)) and other == 0:  # sum([...]) starts from 0
+            return self
+        return Objective(lambda b: self(b) + other(b), f"{self.description} + {other.description}")
+
+    __radd__ = __add__
+
+    def __neg__(self) -> "Objective":
+        return Objective(lambda b: -self(b), f"-({self.description})")
+
+    def __sub__(self, other: "Objective") -> "Objective":
+        return Objective(lambda b: self(b) - other(b), f"{self.description} - {other.description}")
+
+    def __mul__(self, k: float) -> "Objective":
+        if not isinstance(k, (int, float)):
+            return NotImplemented
+        return Objective(lambda b: k * self(b), f"{k:g} * {self.description}")
+
+    __rmul__ = __mul__
+
+    def __repr__(self) -> str:
+        return f"Objective({self.description})"
+
+
+def class_logit() -> Objective:
+    """Eq. 1: the output-layer logit of the target class."""
+    return Objective(lambda b: b.logits.gather(1, b.target.unsqueeze(1)).squeeze(1), "class_logit")
+
+
+def class_log_softmax() -> Objective:
+    """log p(target): AM that also pushes the other classes down."""
+    return Objective(lambda b: F.log_softmax(b.logits, 1).gather(1, b.target.unsqueeze(1)).squeeze(1), "class_log_softmax")
+
+
+def movement() -> Objective:
+    """Section 3.3.2: attract (+1) or repel (-1) the logits of the batch's random class subsets."""
+    return Objective(lambda b: (b.logits * b.move_w).sum(1), "movement")
+
+
+def l2_norm() -> Objective:
+    """Mean squared value of each visualization (subtract it to prefer quiet images)."""
+    return Objective(lambda b: b.x.pow(2).flatten(1).mean(1), "l2_norm")
+
+
+def during_am(obj: Objective) -> Objective:
+    """``obj`` where the group has finished its movement, 0 (and no gradient) elsewhere."""
+    return Objective(lambda b: torch.where(b.in_am, obj(b), 0.0), f"during_am({obj.description})")
+
+
+def during_movement(obj: Objective) -> Objective:
+    """``obj`` while the group is still in its pre-AM movement, 0 (and no gradient) after."""
+    return Objective(lambda b: torch.where(b.in_am, 0.0, obj(b)), f"during_movement({obj.description})")
+
+
+AM_OBJECTIVES = {"logit": class_logit, "log_softmax": class_log_softmax}
+
+
+def default_objective(am: str = "logit") -> Objective:
+    """The paper's step objective: the movement first, then AM of the target (``am``: 'logit' or 'log_softmax')."""
+    return during_movement(movement()) + during_am(AM_OBJECTIVES[am]())
 
 
 def penultimate_distance(features: torch.Tensor, real_features: torch.Tensor) -> torch.Tensor:

@@ -19,13 +19,16 @@ from torch import nn
 from ..config import SynthesisConfig
 from ..models.generator import GeneratorBank
 from .engine import class_quota, summarize
-from .objectives import output_score
+from ..models.spec import InputSpec
+from .objectives import Batch, Objective, default_objective
 from .slots import draw_groups, draw_movements
 
 
-def synthesize_reference(teacher: nn.Module, cfg: SynthesisConfig, in_shape: tuple[int, int, int], n_classes: int,
-                         device: torch.device | str = "cpu") -> tuple[dict[str, torch.Tensor], dict]:
+def synthesize_reference(teacher: nn.Module, cfg: SynthesisConfig, spec: InputSpec | tuple[int, ...], n_classes: int,
+                         device: torch.device | str = "cpu", objective: Objective | None = None) -> tuple[dict[str, torch.Tensor], dict]:
     """Same inputs and outputs as :func:`engine.synthesize`, one generator at a time."""
+    spec = spec if isinstance(spec, InputSpec) else InputSpec(tuple(spec))
+    objective = objective or default_objective(cfg.objective)
     device = torch.device(device)
     teacher = teacher.to(device).eval()
     for p in teacher.parameters():
@@ -38,7 +41,7 @@ def synthesize_reference(teacher: nn.Module, cfg: SynthesisConfig, in_shape: tup
                  rows_discarded=0, over_quota=0)
     g = cfg.group_size
     t0 = time.perf_counter()
-    G = GeneratorBank(1, cfg.z_dim, in_shape, cfg.gen_channels, device)  # one slot: one plain G
+    G = GeneratorBank(1, cfg.z_dim, spec.shape, cfg.gen_channels, device)  # one slot: one plain G
     first = torch.zeros(1, dtype=torch.long)
     while int(accepted.sum()) < cfg.n:
         c = int(torch.argmax(quota - accepted))
@@ -52,7 +55,7 @@ def synthesize_reference(teacher: nn.Module, cfg: SynthesisConfig, in_shape: tup
         done = False
         for step in range(int(move_steps[0]) + cfg.max_steps):
             in_am = step >= int(move_steps[0])
-            x = G(z)[0]  # (g, C, H, W)
+            x = spec.to_domain(G(z)[0])  # (g, *shape)
             logits = teacher(x)
             stats["iterations"] += 1
             stats["teacher_rows"] += g
@@ -68,7 +71,7 @@ def synthesize_reference(teacher: nn.Module, cfg: SynthesisConfig, in_shape: tup
                         rec[k].append(v.cpu())
                     done = True
                     break
-            score = output_score(logits, move_w.to(device).expand(g, -1), tgt, torch.full((g,), in_am, device=device), cfg.objective)
+            score = objective(Batch(logits, tgt, move_w.to(device).expand(g, -1), torch.full((g,), in_am, device=device), x))
             opt.zero_grad(set_to_none=True)
             (-score.sum()).backward()
             opt.step()

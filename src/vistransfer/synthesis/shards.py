@@ -24,7 +24,7 @@ import torch
 from ..config import SynthesisConfig, to_dict
 from ..errors import VistransferError
 from ..io import progress_bar, write_json
-from ..models.nets import ConvArch, ConvNet
+from ..models.foreign import teacher_from_blob
 from ..models.teacher import Teacher
 from .dataset import SyntheticDataset
 from .engine import summarize, synthesize
@@ -57,30 +57,24 @@ def run_shard(teacher_blob: dict, cfg_dict: dict, index: int, shard_size: int, d
     ``threads`` is fixed per shard because float reductions, and so the optimization
     trajectories, depend on the CPU thread count: same seed and threads, same bits.
 
-    teacher_blob: {"arch", "in_shape", "n_classes", "state_dict"}: plain data, so that Ray
-    can ship it to a worker without pickling code. real: (x, y) real training data, used
-    only by Loss2.
+    teacher_blob: :meth:`Teacher.to_blob`, plain data (weights, a model file's bytes, names),
+    so that Ray can ship it to a worker without pickling code. real: (x, y) real training data,
+    used only by Loss2.
     """
     cfg = SynthesisConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg_dict.items()})
     sizes = shard_sizes(cfg.n, shard_size)
-    net = ConvNet(tuple(teacher_blob["in_shape"]), teacher_blob["n_classes"], ConvArch.from_dict(teacher_blob["arch"]))
-    net.load_state_dict(teacher_blob["state_dict"])
-    k = teacher_blob["n_classes"]
+    teacher = teacher_from_blob(teacher_blob)
+    k = teacher.n_classes
     shard_cfg = dataclasses.replace(cfg, n=sizes[index], seed=shard_seed(cfg.seed, index))
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        out, stats = synthesize(net, shard_cfg, tuple(teacher_blob["in_shape"]), k, device,
+        out, stats = synthesize(teacher.module, shard_cfg, teacher.spec, k, device,
                                 quota=shard_quota(cfg.n, k, shard_size, index), progress=False, real=real)
     finally:
         torch.set_num_threads(before)
     out["group"] = out["group"] + index * GROUP_STRIDE
     return {"index": index, "tensors": out, "stats": dict(stats, threads=threads)}
-
-
-def _teacher_blob(teacher: Teacher) -> dict:
-    return {"arch": teacher.net.arch.to_dict(), "in_shape": list(teacher.in_shape), "n_classes": teacher.n_classes,
-            "state_dict": {k: v.cpu() for k, v in teacher.net.state_dict().items()}}
 
 
 def _check_manifest(job_dir: Path, manifest: dict) -> None:
@@ -114,6 +108,8 @@ def synthesize_sharded(teacher: Teacher, cfg: SynthesisConfig, job_dir: str | Pa
     if cfg.loss2 and real is None:
         raise VistransferError("loss2 needs the real training data (Eq. 3); pass real=(x, y)")
     real = real if cfg.loss2 else None
+    if cfg.loss2 and not teacher.module.has_features:
+        teacher.module.features(None)  # the one-line error that says how to give layer L-1
     if backend not in ("local", "ray"):
         raise VistransferError(f"unknown backend {backend!r}; use 'local' or 'ray'")
     job_dir = Path(job_dir)
@@ -123,7 +119,7 @@ def synthesize_sharded(teacher: Teacher, cfg: SynthesisConfig, job_dir: str | Pa
     _check_manifest(job_dir, {"config": job_cfg, "shard_size": shard_size, "teacher_fingerprint": teacher.fingerprint})
     path_of = lambda i: shard_path(job_dir, i, sizes[i], shard_size)  # noqa: E731
     todo = [i for i in range(len(sizes)) if not path_of(i).is_file()]
-    blob, cfg_dict = _teacher_blob(teacher), to_dict(cfg)
+    blob, cfg_dict = teacher.to_blob(), to_dict(cfg)
 
     def save(result: dict) -> None:
         i = result["index"]

@@ -1,0 +1,385 @@
+"""Teachers handed over as a file: ours, ``torch.export`` (.pt2), TorchScript, or a state_dict + factory.
+
+A user who may not share their data hands over the model alone. :func:`load_teacher` finds the
+format from the file's content (not its name), reads the input spec from the file's metadata
+(a ``vistransfer.json`` extra file, written by :func:`save_exported` / :func:`save_torchscript`),
+else from the model (an exported program records its input shape), else from the options, and
+then checks it with a probe forward: a wrong spec is one clear error, not a traceback later.
+
+What loading trusts: our checkpoints and state_dicts are read with ``torch.load(weights_only=True)``
+(tensors and plain containers only, no code). A .pt2 file holds a graph of PyTorch operators and
+its weights; a TorchScript file holds TorchScript code, which runs in PyTorch's interpreter when
+the model is called. Neither runs Python at load time, but both run the model's own computation:
+load them from people you would let run a model on your machine. ``--arch module:function``
+imports and calls that Python function: it is your code, or code you trust as such.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import io
+import json
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ..errors import VistransferError
+from .nets import ConvNet
+from .spec import InputSpec
+
+META_FILE = "vistransfer.json"
+FORMATS = ("our checkpoint from 'vistransfer teach' (.pt)", "torch.export (.pt2)", "TorchScript (torch.jit.save)",
+           "a state_dict (torch.save) with --arch module:function")
+_BUILTIN_ARCHS: dict[str, Callable[..., nn.Module]] = {}
+
+
+def register_teacher_arch(name: str):
+    """File a factory ``f(in_shape, n_classes) -> nn.Module`` under ``name`` for ``--arch NAME``."""
+    def deco(factory):
+        _BUILTIN_ARCHS[name] = factory
+        return factory
+    return deco
+
+
+register_teacher_arch("convnet")(lambda in_shape, n_classes: ConvNet(in_shape, n_classes))
+
+
+def _accepted() -> str:
+    return "accepted: " + "; ".join(FORMATS)
+
+
+def sniff(path: Path) -> str:
+    """'export', 'torchscript' or 'pickle' (a torch.save zip), from the archive's members."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+    except (zipfile.BadZipFile, OSError):
+        raise VistransferError(f"{path} is not a model file ({_accepted()})") from None
+    if any(n.endswith("/models/model.json") or "serialized_exported_program" in n for n in names):
+        return "export"
+    if any("/code/__torch__" in n for n in names):
+        return "torchscript"
+    if any(n.endswith("/data.pkl") for n in names):
+        return "pickle"
+    raise VistransferError(f"{path} is a zip archive but not a PyTorch model ({_accepted()})")
+
+
+def _quiet(fn, *args, **kwargs):
+    """Call a torch loader with its warnings held back: our one-line error must come first and alone."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args, **kwargs)
+
+
+def _import_factory(arch: str) -> Callable[..., nn.Module]:
+    if arch in _BUILTIN_ARCHS:
+        return _BUILTIN_ARCHS[arch]
+    mod_name, _, fn_name = arch.partition(":")
+    if not fn_name:
+        raise VistransferError(f"--arch {arch!r} is neither a built-in ({sorted(_BUILTIN_ARCHS)}) nor module:function")
+    try:
+        fn = getattr(importlib.import_module(mod_name), fn_name)
+    except (ImportError, AttributeError) as e:
+        raise VistransferError(f"--arch {arch}: cannot import it ({e}); the module must be importable (on PYTHONPATH)") from None
+    return lambda in_shape, n_classes: fn()
+
+
+def load_teacher(path: str | Path, arch: str | None = None, input_shape: tuple[int, ...] | None = None,
+                 normalize: tuple[tuple[float, ...], tuple[float, ...]] | None = None,
+                 value_range: tuple[float, float] | None = None, features_layer: str | None = None,
+                 classes: tuple[str, ...] | None = None, n_classes: int | None = None):
+    """Load any teacher file; options override what the file says about itself.
+
+    input_shape: (C, H, W) or (C, L); normalize: (means, stds) per channel; value_range: (low, high)
+    of the data domain; features_layer: the module whose output is layer L-1 (Loss2); n_classes:
+    for ``--arch NAME`` built-ins only.
+    """
+    from .teacher import Teacher, builtin_teacher
+
+    path = Path(path)
+    if not path.is_file():
+        raise VistransferError(f"teacher file {path} does not exist; check the path ({_accepted()})")
+    kind = sniff(path)
+    raw = path.read_bytes()
+    if kind == "pickle":
+        try:
+            obj = _quiet(torch.load, io.BytesIO(raw), map_location="cpu", weights_only=True)
+        except Exception as e:  # noqa: BLE001 - anything here means "not a weights-only file"
+            raise VistransferError(f"{path} cannot be read as weights only ({type(e).__name__}); it may hold pickled code, "
+                                   f"which is never loaded ({_accepted()})") from None
+        if isinstance(obj, dict) and obj.get("artifact") == "teacher":
+            if any(v is not None for v in (arch, input_shape, normalize, value_range)):
+                raise VistransferError(f"{path} is our own teacher checkpoint and knows its input; drop --arch/--input-shape/--normalize/--value-range")
+            t = builtin_teacher(obj, path)
+            t.features_layer = features_layer
+            _check_features(t)
+            return t
+        if isinstance(obj, dict) and obj.get("artifact"):
+            raise VistransferError(f"{path} is a vistransfer {obj['artifact']} file, not a teacher ({_accepted()})")
+        state, meta = _state_dict_of(obj, path)
+        if arch is None:
+            raise VistransferError(f"{path} holds a state_dict (weights without the network): pass --arch module:function "
+                                   f"(a function returning the untrained model) or one of {sorted(_BUILTIN_ARCHS)}")
+        spec = _spec(path, meta, None, input_shape, normalize, value_range)
+        if spec is None:
+            raise VistransferError(f"{path}: cannot tell the model's input shape; pass --input-shape C,H,W (or C,L)")
+        k = n_classes or meta.get("n_classes") or _infer_classes_from_state(state)
+        net = _import_factory(arch)(spec.shape, k)
+        try:
+            net.load_state_dict(state)
+        except RuntimeError as e:
+            first = str(e).strip().splitlines()[0]
+            raise VistransferError(f"{path}: the weights do not fit --arch {arch} ({first}); pass the factory of the model they came from") from None
+        net.eval()
+        blob = {"source": "state_dict", "arch": arch, "state_dict": state}
+    else:
+        extra = {META_FILE: ""}
+        try:
+            if kind == "export":
+                ep = _quiet(torch.export.load, io.BytesIO(raw), extra_files=extra)
+                net = ep.module()
+            else:
+                net = _quiet(torch.jit.load, io.BytesIO(raw), map_location="cpu", _extra_files=extra)
+        except Exception as e:  # noqa: BLE001
+            raise VistransferError(f"{path} looks like a {kind} file but does not load ({type(e).__name__}: "
+                                   f"{str(e).strip().splitlines()[0][:160] if str(e).strip() else ''}); re-save it with this PyTorch") from None
+        if arch is not None:
+            raise VistransferError(f"{path} is a {kind} file and carries its network; drop --arch")
+        meta = _meta(extra[META_FILE], path)
+        spec = _spec(path, meta, net if kind == "export" else None, input_shape, normalize, value_range)
+        if spec is None:
+            raise VistransferError(f"{path}: cannot tell the model's input shape from the file; pass --input-shape C,H,W "
+                                   "(or C,L for series), or save it with vistransfer.models.foreign.save_torchscript")
+        if kind == "torchscript":
+            net.eval()
+        blob = {"source": kind, "bytes": raw}
+    features_layer = features_layer or meta.get("features_layer")
+    k = _probe(net, spec, path)
+    if n_classes is not None and n_classes != k:
+        raise VistransferError(f"{path}: the model gives {k} outputs but {n_classes} classes were asked for")
+    names = tuple(classes or meta.get("classes") or (str(i) for i in range(k)))
+    if len(names) != k:
+        raise VistransferError(f"{path}: {len(names)} class names given for a model with {k} outputs")
+    blob.update(spec=spec.to_dict(), n_classes=k, classes=list(names), features_layer=features_layer)
+    t = Teacher(net, spec, k, names, meta.get("dataset"), meta.get("test_accuracy"), hashlib.sha256(raw).hexdigest(),
+                {"file": str(path), "format": blob["source"], "file_meta": meta}, blob["source"], features_layer, blob)
+    _check_features(t)
+    return t
+
+
+def teacher_from_blob(blob: dict):
+    """Rebuild a teacher from :meth:`Teacher.to_blob` (in a Ray worker or a shard)."""
+    from .teacher import Teacher, builtin_teacher
+
+    if blob["source"] == "vistransfer":
+        return builtin_teacher(blob)
+    spec = InputSpec.from_dict(blob["spec"])
+    if blob["source"] == "state_dict":
+        net = _import_factory(blob["arch"])(spec.shape, blob["n_classes"])
+        net.load_state_dict(blob["state_dict"])
+        net.eval()
+    elif blob["source"] == "export":
+        net = _quiet(torch.export.load, io.BytesIO(blob["bytes"])).module()
+    else:
+        net = _quiet(torch.jit.load, io.BytesIO(blob["bytes"]), map_location="cpu").eval()
+    return Teacher(net, spec, blob["n_classes"], tuple(blob["classes"]), None, None, blob["fingerprint"], {},
+                   blob["source"], blob.get("features_layer"), blob)
+
+
+def _state_dict_of(obj, path: Path) -> tuple[dict, dict]:
+    meta = {}
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        meta = obj.get("vistransfer") or {}
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        what = type(obj).__name__ if not isinstance(obj, dict) else "a dict that is not a state_dict"
+        raise VistransferError(f"{path} holds {what}, not a model ({_accepted()})")
+    return obj, meta
+
+
+def _infer_classes_from_state(state: dict) -> int:
+    last = [v for k, v in state.items() if k.endswith("weight") and v.dim() == 2]
+    if not last:
+        raise VistransferError("cannot tell the number of classes from the weights; pass n_classes")
+    return int(last[-1].shape[0])
+
+
+def _meta(text, path: Path) -> dict:
+    if not text:
+        return {}
+    try:
+        meta = json.loads(text.decode() if isinstance(text, bytes) else text)
+    except (ValueError, UnicodeDecodeError):
+        raise VistransferError(f"{path}: its {META_FILE} metadata is not valid JSON; re-save the model") from None
+    if not isinstance(meta, dict):
+        raise VistransferError(f"{path}: its {META_FILE} metadata must be a JSON object")
+    return meta
+
+
+def _exported_shape(net: nn.Module) -> tuple[int, ...] | None:
+    for node in net.graph.nodes:
+        if node.op == "placeholder" and "val" in node.meta:
+            dims = node.meta["val"].shape[1:]
+            if all(isinstance(d, int) for d in dims):
+                return tuple(int(d) for d in dims)
+    return None
+
+
+def _spec(path, meta, exported, input_shape, normalize, value_range) -> InputSpec | None:
+    """Options, then the file's metadata, then what the model itself records."""
+    m = meta.get("input_spec", {})
+    shape = input_shape or (tuple(m["shape"]) if m.get("shape") else None) or (_exported_shape(exported) if exported is not None else None)
+    if shape is None:
+        return None
+    low, high = value_range or (m.get("low", 0.0), m.get("high", 1.0))
+    mean, std = normalize or (m.get("mean"), m.get("std"))
+    return InputSpec(tuple(shape), float(low), float(high), tuple(mean) if mean else None, tuple(std) if std else None)
+
+
+def _probe(net: nn.Module, spec: InputSpec, path: Path) -> int:
+    """Run the model on two inputs of the spec; return K, or fail naming what is wrong."""
+    stats = spec.stats()
+    x = spec.low + (spec.high - spec.low) * torch.rand((2,) + spec.shape, generator=torch.Generator().manual_seed(0))
+    if stats is not None:
+        x = (x - stats[0]) / stats[1]
+    try:
+        with torch.no_grad():
+            out = net(x)
+    except Exception as e:  # noqa: BLE001 - the model's own error, reported in one line
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        if "batch" in first.lower() or "guard" in first.lower():
+            first += " (a .pt2 exported with a fixed batch size? export with dynamic_shapes={'x': {0: torch.export.Dim('batch')}})"
+        raise VistransferError(f"{path} does not accept inputs of shape {list(spec.shape)} ({type(e).__name__}: {first}); "
+                               "pass the --input-shape it was trained with") from None
+    if not isinstance(out, torch.Tensor):
+        raise VistransferError(f"{path}: the model returns {type(out).__name__}, not a tensor of logits (N, K); "
+                               "wrap it so that forward returns the logits")
+    if out.dim() != 2 or out.shape[0] != 2 or out.shape[1] < 2:
+        raise VistransferError(f"{path}: the model's output has shape {list(out.shape)} for a batch of 2; a classifier "
+                               "teacher must return logits of shape (N, K) with K >= 2")
+    if not torch.isfinite(out).all():
+        raise VistransferError(f"{path}: the model returns NaN or infinite logits on inputs in [{spec.low}, {spec.high}]; "
+                               "check the --value-range / --normalize it was trained with")
+    return int(out.shape[1])
+
+
+def feature_fn(net: nn.Module, layer: str | None) -> tuple[Callable | None, str]:
+    """(function of the normalized input -> layer L-1, how it was found) for a teacher network."""
+    if layer is None:
+        if isinstance(net, ConvNet):
+            return net.features, "built-in contract (ConvNet.features)"
+        return None, ""
+    if isinstance(net, torch.jit.ScriptModule):
+        method = getattr(net, layer, None)
+        if callable(method) and not isinstance(method, torch.jit.ScriptModule):
+            return method, f"TorchScript method {layer}()"
+        raise VistransferError(f"--features-layer {layer}: a TorchScript model cannot be hooked after loading; give the name "
+                               "of a method it exports (@torch.jit.export def features(self, x)), or hand over a .pt2 or state_dict")
+    if isinstance(net, torch.fx.GraphModule) and _is_exported(net):
+        return _fx_extractor(net, layer), f"exported graph, module {layer}"
+    names = dict(net.named_modules())
+    if layer not in names or not layer:
+        some = [n for n in names if n][:12]
+        raise VistransferError(f"--features-layer {layer!r} is not a module of this model; its modules include {some}")
+    module = names[layer]
+
+    def hooked(x: torch.Tensor) -> torch.Tensor:
+        got = []
+        handle = module.register_forward_hook(lambda m, i, o: got.append(o))
+        try:
+            net(x)
+        finally:
+            handle.remove()
+        return got[-1]
+    return hooked, f"forward hook on {layer}"
+
+
+def _is_exported(gm: torch.fx.GraphModule) -> bool:
+    return any("nn_module_stack" in n.meta for n in gm.graph.nodes)
+
+
+def _fx_extractor(gm: torch.fx.GraphModule, layer: str) -> Callable:
+    """A copy of the exported graph that returns the output of module ``layer`` (the last node it made)."""
+    last = None
+    for node in gm.graph.nodes:
+        stack = node.meta.get("nn_module_stack") or {}
+        if node.op == "call_function" and any(p == layer or p.startswith(layer + ".") for p, _ in stack.values()):
+            last = node
+    if last is None:
+        paths = sorted({p for n in gm.graph.nodes for p, _ in (n.meta.get("nn_module_stack") or {}).values() if p})
+        raise VistransferError(f"--features-layer {layer!r} is not a module of this exported model; its modules include {paths[:12]}")
+    graph = torch.fx.Graph()
+    env: dict = {}
+    for node in gm.graph.nodes:
+        if node.op == "output":
+            break
+        env[node] = graph.node_copy(node, lambda n: env[n])
+        if node is last:
+            break
+    graph.output(env[last])
+    sub = torch.fx.GraphModule(gm, graph)
+    return lambda x: sub(x)
+
+
+def _check_features(t) -> None:
+    """Resolve the features layer now, so an unknown name fails at load time, not in Loss2."""
+    if t.features_layer is None:
+        return
+    fn, _ = feature_fn(t.net, t.features_layer)
+    spec = t.spec
+    x = torch.full((2,) + spec.shape, (spec.low + spec.high) / 2)
+    stats = spec.stats()
+    if stats is not None:
+        x = (x - stats[0]) / stats[1]
+    with torch.no_grad():
+        try:
+            f = fn(x)
+        except VistransferError:
+            raise
+        except Exception as e:  # noqa: BLE001
+            raise VistransferError(f"--features-layer {t.features_layer}: calling it failed ({type(e).__name__}); pick another layer") from None
+    if not isinstance(f, torch.Tensor) or f.shape[0] != 2:
+        raise VistransferError(f"--features-layer {t.features_layer} does not give one tensor per example; pick another layer")
+
+
+def spec_meta(spec: InputSpec, classes: tuple[str, ...] | None = None, features_layer: str | None = None, **extra) -> str:
+    """The ``vistransfer.json`` metadata that makes a model file self-describing."""
+    meta = {"input_spec": spec.to_dict(), **extra}
+    if classes:
+        meta["classes"] = list(classes)
+    if features_layer:
+        meta["features_layer"] = features_layer
+    return json.dumps(meta)
+
+
+def save_exported(model: nn.Module, spec: InputSpec, path: str | Path, classes: tuple[str, ...] | None = None,
+                  features_layer: str | None = None, **extra) -> Path:
+    """``torch.export`` a model (in eval mode, any batch size) with its input spec as metadata."""
+    from ..io import atomic_path
+
+    model = model.eval()
+    example = torch.full((2,) + spec.shape, (spec.low + spec.high) / 2)
+    ep = torch.export.export(model, (example,), dynamic_shapes=({0: torch.export.Dim("batch")},))
+    with atomic_path(path) as tmp:
+        torch.export.save(ep, tmp, extra_files={META_FILE: spec_meta(spec, classes, features_layer, **extra)})
+    return Path(path)
+
+
+def save_torchscript(model: nn.Module, spec: InputSpec, path: str | Path, classes: tuple[str, ...] | None = None,
+                     features_layer: str | None = None, **extra) -> Path:
+    """``torch.jit.script`` (or keep a ScriptModule) and save with its input spec as metadata."""
+    from ..io import atomic_path
+
+    sm = model if isinstance(model, torch.jit.ScriptModule) else torch.jit.script(model.eval())
+    with atomic_path(path) as tmp:
+        torch.jit.save(sm, str(tmp), _extra_files={META_FILE: spec_meta(spec, classes, features_layer, **extra)})
+    return Path(path)
+
+
+__all__ = ["load_teacher", "teacher_from_blob", "save_exported", "save_torchscript", "register_teacher_arch", "feature_fn",
+           "sniff", "FORMATS"]
