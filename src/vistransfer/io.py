@@ -35,11 +35,18 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; a file we write follows the user's umask
     try:
         yield tmp_path
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it; restore at once
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: str | Path, obj: Any) -> None:
@@ -71,10 +78,12 @@ def load_torch(path: str | Path, what: str) -> dict:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any failure here means "not a valid artifact"
-        raise VistransferError(f"{path} is not a readable {what} file ({type(e).__name__}); "
-                               "re-create it with vistransfer") from None
+        raise VistransferError(f"{path} is not a vistransfer {what} file ({type(e).__name__}: it is not a weights-only "
+                               f"torch file); pass a {what} file written by vistransfer") from None
     if not isinstance(obj, dict) or obj.get("artifact") != what:
-        raise VistransferError(f"{path} is not a {what} file (it holds {obj.get('artifact') if isinstance(obj, dict) else type(obj).__name__}); pass a {what} file")
+        held = (f"a vistransfer {obj['artifact']}" if isinstance(obj, dict) and obj.get("artifact")
+                else "a dict without vistransfer's header" if isinstance(obj, dict) else f"a {type(obj).__name__}")
+        raise VistransferError(f"{path} is not a vistransfer {what} file (it holds {held}); pass a {what} file written by vistransfer")
     return obj
 
 
@@ -108,12 +117,52 @@ def cache_dir() -> Path:
 
 
 def progress_bar(iterable=None, *, enabled: bool = True, **kwargs):
-    """A tqdm bar that redraws in place on a terminal and, in a log file or CI (no TTY), prints
-    one line every 30 s instead of one per update."""
-    import sys
-
+    """A tqdm bar that redraws in place on a terminal and, in a log file or CI (no TTY), writes
+    one plain line every 30 s (and one at the end) instead of carriage-return redraws."""
     from tqdm.auto import tqdm
 
-    if enabled and not sys.stderr.isatty():
+    stream = kwargs.get("file") or sys.stderr
+    if enabled and not _isatty(stream):
         kwargs.setdefault("mininterval", 30.0)
+        return _LogBar(iterable, disable=False, **kwargs)
     return tqdm(iterable, disable=not enabled, leave=False, **kwargs)
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _log_bar_class():
+    from tqdm import tqdm
+
+    class LogBar(tqdm):
+        """tqdm for log files: each display is one full line ending in a newline; no redraws."""
+
+        def display(self, msg=None, pos=None):
+            if self.disable:
+                return True
+            text = msg if msg is not None else self.__str__()
+            if text.strip() and text != getattr(self, "_last_line", None):
+                self.fp.write(text.strip() + "\n")
+                self.fp.flush()
+                self._last_line = text
+            return True
+
+        def close(self):
+            if self.disable:
+                return
+            if self.n != getattr(self, "_last_n", None):
+                self._last_n = self.n
+                self.display()
+            self.disable = True
+            with self._lock:
+                self._decr_instances(self)
+
+    return LogBar
+
+
+def _LogBar(iterable=None, **kwargs):  # noqa: N802 - a class built on first use (tqdm is imported lazily)
+    return _log_bar_class()(iterable, **kwargs)

@@ -7,20 +7,20 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..config import STUDENT_EPOCHS, load_config, student_options
 from ..data import load_dataset
 from ..errors import VistransferError
 from ..evaluation import evaluate_predictions, fmt_pct
-from ..io import load_torch, resolve_device, save_torch, write_json
-from ..models.nets import MLP, ConvNet
-from ..models.teacher import Teacher
-from ..models.train import predict_logits
+from ..io import load_torch, resolve_device, write_json
 from ..pipeline import check_compatible, learn_students, teacher_summary
 from ..students import canonical_name
-from ..students.neural import ARCHS, NeuralStudent
+from ..students.persist import load_student, save_student, student_suffix
 from ..synthesis.dataset import SyntheticDataset
-from .options import DataDirOpt, DeviceOpt, QuietOpt, parse_seeds
+from .options import (ArchOpt, ConfigOpt, DataDirOpt, DeviceOpt, FeaturesLayerOpt, InputShapeOpt, NormalizeOpt, QuietOpt,
+                      ValueRangeOpt, load_teacher_file, parse_seeds, teacher_options)
 
 StudentsOpt = Annotated[str, typer.Option("--students", "-s", help="Comma list of: cnn_id, cnn_small, cnn_large, cnn_tiny, mlp, svm, rf.")]
+DatasetTestOpt = Annotated[Optional[str], typer.Option("--dataset", help="Real test data: a name (digits, mnist, ...), an .npz file or an image folder (default: the teacher's dataset).")]
 
 
 def parse_students(text: str) -> list[str]:
@@ -30,19 +30,13 @@ def parse_students(text: str) -> list[str]:
     return names
 
 
-def save_student(path: Path, name: str, student) -> None:
-    """Neural students are saved as weights (safe to load); sklearn ones are not saved."""
-    if isinstance(student, NeuralStudent):
-        save_torch(path, {"artifact": "student", "arch": name, "in_shape": list(student.in_shape_),
-                          "n_classes": student.n_classes_, "state_dict": student.net_.state_dict()})
-
-
-def load_student_net(path: Path):
-    d = load_torch(path, "student")
-    shape = tuple(d["in_shape"])
-    net = MLP(shape, d["n_classes"]) if d["arch"] == "mlp" else ConvNet(shape, d["n_classes"], ARCHS[d["arch"]])
-    net.load_state_dict(d["state_dict"])
-    return net.eval()
+def student_kwargs(config: Optional[Path], dataset: str | None, **cli) -> dict:
+    """Student options: the dataset's defaults, then the config's [student] table, then the CLI."""
+    kw = {"epochs": STUDENT_EPOCHS.get(dataset or "", STUDENT_EPOCHS["default"])}
+    if config is not None:
+        kw.update(load_config(config)["student"])
+    kw.update(student_options({k: v for k, v in cli.items() if v is not None}, "student option"))
+    return kw
 
 
 def table(results: dict) -> str:
@@ -57,55 +51,88 @@ def learn(
     synthetic: Annotated[Path, typer.Argument(help="Synthetic dataset (.pt) from 'vistransfer synthesize'.")],
     students: StudentsOpt = "cnn_id",
     seeds: Annotated[str, typer.Option(help="Student seeds: a count (3 = 0,1,2) or a list (0,4,7).")] = "3",
-    epochs: Annotated[int, typer.Option(help="Epochs for neural students.")] = 10,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs for neural students (default 10; 30 on digits).")] = None,
+    min_steps: Annotated[Optional[int], typer.Option(help="Neural students train at least this many steps (small sets get more epochs).")] = None,
+    temperature: Annotated[Optional[float], typer.Option(help="Distillation temperature for soft labels (4 gave our best MNIST results).")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Peak Adam learning rate of neural students.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Minibatch size of neural students.")] = None,
     labels: Annotated[Optional[str], typer.Option(help="Override the set's labels: 'hard' or 'soft'.")] = None,
-    teacher: Annotated[Optional[Path], typer.Option("--teacher", "-t", help="Teacher checkpoint, for agreement.")] = None,
+    dataset: DatasetTestOpt = None,
+    teacher: Annotated[Optional[Path], typer.Option("--teacher", "-t", help="Teacher file, for agreement.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write results JSON here.")] = None,
-    save_dir: Annotated[Optional[Path], typer.Option(help="Save neural students' weights here.")] = None,
+    save_dir: Annotated[Optional[Path], typer.Option(help="Where every trained student is saved (default: <out or synthetic>.students/).")] = None,
+    config: ConfigOpt = None,
+    arch: ArchOpt = None, input_shape: InputShapeOpt = None, normalize: NormalizeOpt = None,
+    value_range: ValueRangeOpt = None, features_layer: FeaturesLayerOpt = None,
     data_dir: DataDirOpt = None, device: DeviceOpt = "auto", quiet: QuietOpt = False,
 ) -> None:
-    """Train students on the visualizations alone; evaluate them on the real test set."""
+    """Train students on the visualizations alone; evaluate them on the real test set; save each one."""
     if labels not in (None, "hard", "soft"):
         raise VistransferError(f"--labels must be 'hard' or 'soft', got {labels!r}")
     names = parse_students(students)
+    seed_list = parse_seeds(seeds)
     ds = SyntheticDataset.load(synthetic)
-    test = load_dataset(ds.meta.get("teacher_dataset", "digits"), "test", data_dir)
+    test_name = dataset or ds.meta.get("teacher_dataset")
+    if test_name is None:
+        raise VistransferError(f"{synthetic} was made from a teacher without a known dataset; pass --dataset "
+                               "(a name, an .npz file or an image folder) with the real test data")
+    kw = student_kwargs(config, test_name, epochs=epochs, min_steps=min_steps, temperature=temperature, lr=lr, batch_size=batch_size)
+    kw["device"] = device
+    test = load_dataset(test_name, "test", data_dir)
+    if tuple(test.shape) != tuple(ds.x.shape[1:]) or len(test.classes) != len(ds.classes):
+        raise VistransferError(f"test data {test_name} has examples of shape {tuple(test.shape)} and {len(test.classes)} classes, "
+                               f"but the visualizations are {tuple(ds.x.shape[1:])} with {len(ds.classes)}; pass the teacher's --dataset")
     teacher_pred = None
     if teacher is not None:
-        h1 = Teacher.load(teacher)
+        h1 = load_teacher_file(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))
         check_compatible(h1, test, "the test set")
         teacher_pred = teacher_summary(h1, test, resolve_device(device))[1]
+    folder = save_dir or Path(str(out or synthetic) + ".students")
+    info = {"dataset": test_name, "synthetic": str(synthetic), "input_spec": ds.meta.get("input_spec"), "labels": labels or ds.labels}
 
     def keep(name, seed, run, student):
-        if save_dir is not None:
-            save_student(save_dir / f"{name}-seed{seed}.pt", name, student)
+        path = save_student(folder / f"{name}-seed{seed}{student_suffix(student)}", name, student, dict(info, seed=seed))
+        run["file"] = str(path)
 
-    res = learn_students(ds.x, ds.targets(labels), names, parse_seeds(seeds), test, teacher_pred,
-                         {"epochs": epochs, "device": device}, progress=not quiet, on_result=keep)
+    res = learn_students(ds.x, ds.targets(labels), names, seed_list, test, teacher_pred, kw, progress=not quiet, on_result=keep)
     if out is not None:
-        write_json(out, {"synthetic": str(synthetic), "labels": labels or ds.labels, "results": res})
+        write_json(out, {"synthetic": str(synthetic), "labels": labels or ds.labels, "dataset": test_name,
+                         "student_options": {k: v for k, v in kw.items() if k != "device"}, "results": res})
     typer.echo(table(res))
+    typer.echo(f"students saved in {folder}/")
 
 
 def evaluate(
-    model: Annotated[Path, typer.Argument(help="A student (.pt from 'learn --save-dir') or a teacher checkpoint.")],
-    dataset: Annotated[str, typer.Option(help="Dataset whose test split to use.")] = "digits",
-    teacher: Annotated[Optional[Path], typer.Option("--teacher", "-t", help="Teacher checkpoint, for agreement.")] = None,
+    model: Annotated[Path, typer.Argument(help="A student (from 'learn') or a teacher file.")],
+    dataset: DatasetTestOpt = None,
+    teacher: Annotated[Optional[Path], typer.Option("--teacher", "-t", help="Teacher file, for agreement.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the metrics JSON here.")] = None,
+    arch: ArchOpt = None, input_shape: InputShapeOpt = None, normalize: NormalizeOpt = None,
+    value_range: ValueRangeOpt = None,
     data_dir: DataDirOpt = None, device: DeviceOpt = "auto",
 ) -> None:
     """Accuracy, per-class accuracy and (with --teacher) agreement on the real test set."""
-    test = load_dataset(dataset, "test", data_dir)
-    kind = load_torch(model, "teacher" if _is_teacher(model) else "student")["artifact"]
-    net = Teacher.load(model).net if kind == "teacher" else load_student_net(model)
-    if tuple(net.in_shape) != tuple(test.shape):
-        raise VistransferError(f"{model} takes inputs of shape {tuple(net.in_shape)} but {dataset} has {tuple(test.shape)}; pick the matching --dataset")
-    pred = predict_logits(net, test.x, resolve_device(device)).argmax(1).numpy()
-    teacher_pred = teacher_summary(Teacher.load(teacher), test)[1] if teacher is not None else None
+    topts = teacher_options(arch, input_shape, normalize, value_range, None)
+    if _is_student(model):
+        _, student, head = load_student(model)
+        name = dataset or head.get("info", {}).get("dataset")
+        shape = tuple(student.in_shape_)
+        predict = student.predict
+    else:
+        h1 = load_teacher_file(model, **topts)
+        name, shape = dataset or h1.dataset, tuple(h1.in_shape)
+        predict = lambda x: teacher_summary_pred(h1, x, device)  # noqa: E731
+    if name is None:
+        raise VistransferError(f"{model} does not say which data it was trained for; pass --dataset")
+    test = load_dataset(name, "test", data_dir)
+    if shape != tuple(test.shape):
+        raise VistransferError(f"{model} takes inputs of shape {shape} but {name} has {tuple(test.shape)}; pick the matching --dataset")
+    pred = predict(test.x)
+    teacher_pred = teacher_summary(load_teacher_file(teacher, **topts), test, resolve_device(device))[1] if teacher is not None else None
     res = evaluate_predictions(pred, test, teacher_pred)
     if out is not None:
         write_json(out, res)
-    line = f"accuracy {100 * res['accuracy']:.2f}% on {dataset} test ({res['n_test']})"
+    line = f"accuracy {100 * res['accuracy']:.2f}% on {name} test ({res['n_test']})"
     if teacher_pred is not None:
         line += f", agreement with teacher {100 * res['teacher_agreement']:.2f}%"
     typer.echo(line)
@@ -113,9 +140,19 @@ def evaluate(
         typer.echo(f"  {c}: {100 * a:.2f}%")
 
 
-def _is_teacher(path: Path) -> bool:
+def teacher_summary_pred(h1, x, device):
+    from ..models.train import predict_logits
+
+    return predict_logits(h1.module, x, resolve_device(device)).argmax(1).numpy()
+
+
+def _is_student(path: Path) -> bool:
+    from ..students.persist import _is_skops
+
+    if _is_skops(path):
+        return True
     try:
-        load_torch(path, "teacher")
+        load_torch(path, "student")
         return True
     except VistransferError:
         return False

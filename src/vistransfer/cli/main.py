@@ -9,19 +9,34 @@ import typer
 
 from ..errors import VistransferError
 from .experiment import experiment, summarize
+from .export import export
 from .learn import evaluate, learn
 from .run import run
 from .show import show
 from .synthesize import synthesize
 from .teach import teach
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+# rich_markup_mode=None: help texts are plain, so "[synthesis]" is printed, not eaten as markup.
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Interpretation-based indirect knowledge transfer: teacher -> visualizations -> student.")
-for _cmd in (teach, synthesize, learn, evaluate, show, run, experiment, summarize):
+for _cmd in (teach, synthesize, learn, evaluate, show, export, run, experiment, summarize):
     app.command()(_cmd)
 
 
+def _warnings_as_lines() -> None:
+    """Our own warnings (a slow acceptance rate, ...) print as one 'warning: ...' line."""
+    import logging
+
+    log = logging.getLogger("vistransfer")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("warning: %(message)s"))
+        log.addHandler(handler)
+        log.propagate = False
+
+
 def main(argv: list[str] | None = None) -> None:
+    _warnings_as_lines()
     try:
         app(args=argv, standalone_mode=True)
     except VistransferError as e:

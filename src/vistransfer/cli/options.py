@@ -39,3 +39,30 @@ def parse_pair(text: str | None, name: str) -> tuple[float, float] | None:
     except ValueError:
         raise VistransferError(f"{name} must be two numbers 'low,high', got {text!r}") from None
     return (lo, hi)
+
+
+# --- a teacher handed over as a file (synthesize, learn, evaluate, run) -------------------------
+ArchOpt = Annotated[Optional[str], typer.Option("--arch", help="For a state_dict file: module:function returning the untrained model, or a built-in name (convnet).")]
+InputShapeOpt = Annotated[Optional[str], typer.Option("--input-shape", help="The teacher's input: C,H,W (images) or C,L (series), e.g. 3,32,32 or 1,240; read from the file when it says.")]
+NormalizeOpt = Annotated[Optional[str], typer.Option("--normalize", help="Normalization the teacher was trained with: mean,std or C means then C stds.")]
+ValueRangeOpt = Annotated[Optional[str], typer.Option("--value-range", help="Data domain low,high of one value (default 0,1: images).")]
+FeaturesLayerOpt = Annotated[Optional[str], typer.Option("--features-layer", help="Module whose output is layer L-1 (Loss2); for TorchScript, an exported method.")]
+
+
+def teacher_options(arch: str | None, input_shape: str | None, normalize: str | None, value_range: str | None,
+                    features_layer: str | None) -> dict:
+    """CLI strings -> keyword arguments of :func:`vistransfer.models.foreign.load_teacher`."""
+    from ..models.spec import parse_normalize, parse_shape
+
+    return {"arch": arch, "input_shape": parse_shape(input_shape) if input_shape else None,
+            "normalize": parse_normalize(normalize) if normalize else None,
+            "value_range": parse_pair(value_range, "--value-range"), "features_layer": features_layer}
+
+
+def load_teacher_file(path: Path, **options):
+    from ..models.teacher import Teacher
+
+    return Teacher.load(path, **options)
+
+
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML file with [synthesis], [student] and [teacher] tables; options override it.")]

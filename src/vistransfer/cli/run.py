@@ -2,61 +2,77 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from ..config import TrainConfig, to_dict
+from ..config import load_config, teacher_preset, to_dict
 from ..data import load_dataset
 from ..evaluation import fmt_pct
 from ..io import atomic_path, resolve_device, versions, write_json
-from ..models.teacher import Teacher, train_teacher
+from ..models.teacher import train_teacher
 from ..pipeline import check_compatible, learn_students, make_synthetic, teacher_summary
 from ..viz import class_grid
-from .learn import StudentsOpt, parse_students, table
-from .options import DataDirOpt, DeviceOpt, DownloadOpt, QuietOpt, parse_pair, parse_seeds
+from .learn import StudentsOpt, parse_students, student_kwargs
+from .options import (ArchOpt, ConfigOpt, DataDirOpt, DeviceOpt, DownloadOpt, FeaturesLayerOpt, InputShapeOpt, NormalizeOpt,
+                      QuietOpt, ValueRangeOpt, load_teacher_file, parse_pair, parse_seeds, teacher_options)
 from .synthesize import build_synthesis_config
 
 
 def run(
-    dataset: Annotated[str, typer.Option(help="digits | mnist | fashion-mnist")] = "digits",
+    dataset: Annotated[str, typer.Option(help="digits | mnist | fashion-mnist, or an .npz file / image folder of your own")] = "digits",
     out_dir: Annotated[Optional[Path], typer.Option("--out-dir", "-o", help="Run folder (default runs/<dataset>).")] = None,
     n: Annotated[Optional[int], typer.Option("--n", help="Visualizations to synthesize (default 2000).")] = None,
     threshold: Annotated[Optional[float], typer.Option("--threshold", "-T", help="T of Eq. 2.")] = None,
     threshold_range: Annotated[Optional[str], typer.Option(help="Draw T per group from 'low,high'.")] = None,
     labels: Annotated[Optional[str], typer.Option(help="'hard' or 'soft'.")] = None,
     loss2: Annotated[Optional[bool], typer.Option("--loss2/--no-loss2", help="Loss2 (Eq. 3).")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML with a [synthesis] table.")] = None,
+    config: ConfigOpt = None,
     students: StudentsOpt = "cnn_id,cnn_small,mlp,svm,rf",
     seeds: Annotated[str, typer.Option(help="Student seeds: count or list.")] = "3",
     teacher_epochs: Annotated[Optional[int], typer.Option(help="Teacher epochs (default: 30 digits, 8 otherwise).")] = None,
     student_epochs: Annotated[Optional[int], typer.Option(help="Neural student epochs (default: 30 digits, 10 otherwise).")] = None,
-    teacher: Annotated[Optional[Path], typer.Option("--teacher", "-t", help="Reuse this teacher instead of training one.")] = None,
+    min_steps: Annotated[Optional[int], typer.Option(help="Neural students train at least this many steps.")] = None,
+    temperature: Annotated[Optional[float], typer.Option(help="Distillation temperature for soft labels.")] = None,
+    teacher: Annotated[Optional[Path], typer.Option("--teacher", "-t", help="Use this teacher file (any format) instead of training one.")] = None,
     baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Also train each student on the real data (Table 1 'Base').")] = True,
     seed: Annotated[int, typer.Option("--seed", help="Seed of teacher and synthesis.")] = 0,
+    arch: ArchOpt = None, input_shape: InputShapeOpt = None, normalize: NormalizeOpt = None,
+    value_range: ValueRangeOpt = None, features_layer: FeaturesLayerOpt = None,
     data_dir: DataDirOpt = None, download: DownloadOpt = False, device: DeviceOpt = "auto", quiet: QuietOpt = False,
 ) -> None:
     """Run the whole pipeline and write report.md, results.json and grid.png to the run folder."""
-    small = dataset == "digits"
     names = parse_students(students)
     seed_list = parse_seeds(seeds)
     cfg = build_synthesis_config(config, n=n if n is not None else (None if config else 2000), threshold=threshold,
                                  threshold_range=parse_pair(threshold_range, "--threshold-range"), labels=labels, loss2=loss2, seed=seed)
+    kw = student_kwargs(config, dataset, epochs=student_epochs, min_steps=min_steps, temperature=temperature)
     dev = resolve_device(device)
-    out_dir = out_dir or Path("runs") / dataset
+    out_dir = out_dir or Path("runs") / Path(dataset).stem
     train = load_dataset(dataset, "train", data_dir, download)
     test = load_dataset(dataset, "test", data_dir, download)
-    out_dir.mkdir(parents=True, exist_ok=True)  # only once the inputs are known to be good
-    timings: dict[str, float] = {}
-
-    t0 = time.perf_counter()
+    h1 = None
     if teacher is not None:
-        h1 = Teacher.load(teacher)
+        h1 = load_teacher_file(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))
         check_compatible(h1, test, f"{dataset} test")
-    else:
-        tcfg = TrainConfig(epochs=teacher_epochs or (30 if small else 8), batch_size=64 if small else 128, lr=3e-3 if small else 2e-3, seed=seed)
+    created = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)  # only once the inputs are known to be good
+    try:
+        tcfg = teacher_preset(dataset, **{**(load_config(config)["teacher"] if config else {}), "epochs": teacher_epochs, "seed": seed})
+        _pipeline(out_dir, dataset, h1, train, test, cfg, names, seed_list, kw, tcfg, baseline, dev, quiet)
+    except BaseException:
+        if created and out_dir.is_dir() and not any(out_dir.iterdir()):
+            shutil.rmtree(out_dir)  # a run that failed before writing anything leaves no empty folder
+        raise
+
+
+def _pipeline(out_dir, dataset, h1, train, test, cfg, names, seed_list, kw, tcfg, baseline, dev, quiet) -> None:
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if h1 is None:
         h1 = train_teacher(train, test, tcfg, dataset, device=dev, progress=not quiet)
         h1.save(out_dir / "teacher.pt")
     timings["teach"] = time.perf_counter() - t0
@@ -69,9 +85,10 @@ def run(
     timings["synthesize"] = time.perf_counter() - t0
     st = ds.meta["stats"]
     typer.echo(f"synthesized {len(ds)} visualizations ({st['vis_per_s']:.1f}/s)")
-    class_grid(ds.x, ds.target, ds.classes, out_dir / "grid.png", title=f"{dataset}: visualizations, T={cfg.threshold}")
+    class_grid(ds.x, ds.target, ds.classes, out_dir / "grid.png", title=f"{dataset}: visualizations, T={cfg.threshold}",
+               value_range=(h1.spec.low, h1.spec.high))
 
-    kw = {"epochs": student_epochs or (30 if small else 10), "device": str(dev)}
+    kw = dict(kw, device=str(dev))
     t0 = time.perf_counter()
     res = learn_students(ds.x, ds.targets(), names, seed_list, test, teacher_pred, kw, progress=not quiet)
     timings["learn"] = time.perf_counter() - t0
@@ -81,7 +98,7 @@ def run(
         base = learn_students(train.x, train.y, names, seed_list, test, teacher_pred, kw, progress=not quiet)
         timings["baseline"] = time.perf_counter() - t0
 
-    results = {"dataset": dataset, "teacher": teacher_eval, "teacher_fingerprint": h1.fingerprint,
+    results = {"dataset": dataset, "teacher": teacher_eval, "teacher_fingerprint": h1.fingerprint, "teacher_info": h1.describe(),
                "synthesis": {"config": to_dict(cfg), "stats": st}, "students": res, "baseline": base,
                "student_config": kw, "seeds": seed_list, "timings_s": timings, "versions": versions()}
     write_json(out_dir / "results.json", results)

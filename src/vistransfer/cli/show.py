@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -15,13 +15,16 @@ from ..viz import class_grid
 def show(
     synthetic: Annotated[Path, typer.Argument(help="Synthetic dataset (.pt) from 'vistransfer synthesize'.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="PNG file to write.")],
-    per_class: Annotated[int, typer.Option(help="Samples per class (one row each).")] = 9,
+    per_class: Annotated[Optional[int], typer.Option(help="Samples per class (default: 9 images in a row, or 4 series overlaid).")] = None,
     seed: Annotated[int, typer.Option(help="Which samples to pick.")] = 0,
 ) -> None:
-    """Write an Appendix C style grid: one row of samples per class."""
-    if per_class < 1:
+    """Write an Appendix C style grid (one row of images per class) or, for series, one panel per class."""
+    if per_class is not None and per_class < 1:
         raise VistransferError("--per-class must be at least 1")
     ds = SyntheticDataset.load(synthetic)
     t = ds.meta.get("config", {}).get("threshold")
-    class_grid(ds.x, ds.target, ds.classes, out, per_class, title=f"{len(ds)} visualizations, T={t}", seed=seed)
+    spec = ds.meta.get("input_spec") or {}
+    per = per_class or (9 if ds.x.dim() == 4 else 4)
+    class_grid(ds.x, ds.target, ds.classes, out, per, title=f"{len(ds)} visualizations, T={t}", seed=seed,
+               value_range=(spec.get("low", 0.0), spec.get("high", 1.0)))
     typer.echo(f"wrote {out}")

@@ -7,50 +7,62 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..config import SynthesisConfig, load_toml, merged
+from ..config import SynthesisConfig, load_config, merged
 from ..data import load_dataset
-from ..io import resolve_device
-from ..models.teacher import Teacher
 from ..errors import VistransferError
+from ..io import resolve_device
 from ..pipeline import make_synthetic, synthesis_meta
 from ..synthesis.shards import synthesize_sharded
-from .options import DataDirOpt, DeviceOpt, QuietOpt, parse_pair
+from .options import (ArchOpt, ConfigOpt, DataDirOpt, DeviceOpt, FeaturesLayerOpt, InputShapeOpt, NormalizeOpt, QuietOpt,
+                      ValueRangeOpt, load_teacher_file, parse_pair, teacher_options)
 
 
 def build_synthesis_config(config: Optional[Path], **overrides) -> SynthesisConfig:
     """Defaults, then the [synthesis] table of ``config``, then command-line options."""
     base = SynthesisConfig()
     if config is not None:
-        base = merged(SynthesisConfig, base, load_toml(config, "synthesis"))
+        base = merged(SynthesisConfig, base, load_config(config)["synthesis"])
     return merged(SynthesisConfig, base, overrides)
 
 
 def synthesize(
-    teacher: Annotated[Path, typer.Option("--teacher", "-t", help="Teacher checkpoint from 'vistransfer teach'.")],
+    teacher: Annotated[Path, typer.Option("--teacher", "-t", help="Teacher file: ours (.pt), .pt2, TorchScript, or a state_dict with --arch.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the synthetic dataset (.pt).")],
     n: Annotated[Optional[int], typer.Option("--n", help="Number of visualizations (balanced over classes).")] = None,
     threshold: Annotated[Optional[float], typer.Option("--threshold", "-T", help="T of Eq. 2, in (0, 1).")] = None,
     threshold_range: Annotated[Optional[str], typer.Option(help="Draw T per group from 'low,high' (Appendix A).")] = None,
     labels: Annotated[Optional[str], typer.Option(help="'hard' (argmax) or 'soft' (softmax).")] = None,
     movement: Annotated[Optional[bool], typer.Option("--movement/--no-movement", help="Pre-AM movement (3.3.2).")] = None,
-    loss2: Annotated[Optional[bool], typer.Option("--loss2/--no-loss2", help="Loss2 of Eq. 3 (needs real training data).")] = None,
+    loss2: Annotated[Optional[bool], typer.Option("--loss2/--no-loss2", help="Loss2 of Eq. 3 (needs real training data and layer L-1).")] = None,
     max_steps: Annotated[Optional[int], typer.Option(help="AM step budget per group.")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML file with a [synthesis] table; options override it.")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Adam learning rate of AM.")] = None,
+    config: ConfigOpt = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed (default 0).")] = None,
     shard_size: Annotated[Optional[int], typer.Option(help="Synthesize in resumable shards of this size.")] = None,
     shard_dir: Annotated[Optional[Path], typer.Option(help="Folder for the shards (default: <out>.shards).")] = None,
     backend: Annotated[str, typer.Option(help="Where shards run: 'local' (this process) or 'ray'.")] = "local",
     ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster address (e.g. 10.0.0.5:6379, or 'auto'); default: start a local cluster.")] = None,
+    dataset: Annotated[Optional[str], typer.Option(help="Real training data for Loss2 (default: the teacher's dataset): a name, an .npz file or an image folder.")] = None,
+    arch: ArchOpt = None, input_shape: InputShapeOpt = None, normalize: NormalizeOpt = None,
+    value_range: ValueRangeOpt = None, features_layer: FeaturesLayerOpt = None,
     data_dir: DataDirOpt = None, device: DeviceOpt = "auto", quiet: QuietOpt = False,
 ) -> None:
-    """Synthesize visualizations of the teacher's classes by activation maximization through G."""
+    """Synthesize visualizations of the teacher's classes by activation maximization through G.
+
+    The teacher may be any classifier file; no training data is needed (except for Loss2).
+    """
     cfg = build_synthesis_config(config, n=n, threshold=threshold, threshold_range=parse_pair(threshold_range, "--threshold-range"),
-                                 labels=labels, movement=movement, loss2=loss2, max_steps=max_steps, seed=seed)
+                                 labels=labels, movement=movement, loss2=loss2, max_steps=max_steps, lr=lr, seed=seed)
     if (backend != "local" or ray_address) and shard_size is None:
         raise VistransferError("--backend ray and --ray-address need --shard-size (the unit of work sent to workers)")
-    h1 = Teacher.load(teacher)
+    h1 = load_teacher_file(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))
     dev = resolve_device(device)
-    real = load_dataset(h1.dataset, "train", data_dir) if cfg.loss2 else None
+    real = None
+    if cfg.loss2:
+        name = dataset or h1.dataset
+        if name is None:
+            raise VistransferError("Loss2 needs the real training data: pass --dataset (a name, an .npz file or an image folder)")
+        real = load_dataset(name, "train", data_dir)
     if shard_size is not None:
         ds = synthesize_sharded(h1, cfg, shard_dir or out.with_name(out.name + ".shards"), shard_size, backend,
                                 ray_address, str(dev), progress=not quiet, meta=synthesis_meta(h1, cfg),
@@ -60,4 +72,4 @@ def synthesize(
     ds.save(out)
     st = ds.meta["stats"]
     typer.echo(f"synthesized {len(ds)} visualizations in {st['wall_s']:.1f}s ({st['vis_per_s']:.1f}/s, "
-               f"{st['discarded']} discarded over budget) -> {out}")
+               f"{st['teacher_passes_per_vis']:.1f} teacher passes each, {st['discarded']} discarded over budget) -> {out}")

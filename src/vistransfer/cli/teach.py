@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
-from ..config import TrainConfig
+from ..config import teacher_preset
 from ..data import load_dataset
 from ..io import resolve_device
 from ..models.teacher import train_teacher
@@ -16,15 +16,15 @@ from .options import DataDirOpt, DeviceOpt, DownloadOpt, QuietOpt, SeedOpt
 
 def teach(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the teacher checkpoint (.pt).")],
-    dataset: Annotated[str, typer.Option(help="digits | mnist | fashion-mnist")] = "digits",
-    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 8,
-    batch_size: Annotated[int, typer.Option(help="Minibatch size.")] = 128,
-    lr: Annotated[float, typer.Option(help="Peak Adam learning rate (one-cycle schedule).")] = 2e-3,
+    dataset: Annotated[str, typer.Option(help="digits | mnist | fashion-mnist, or an .npz file / image folder of your own")] = "digits",
+    epochs: Annotated[Optional[int], typer.Option(help="Training epochs (default: 30 on digits, 8 otherwise; as 'run').")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Minibatch size (default: 64 on digits, 128 otherwise).")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Peak Adam learning rate, one-cycle schedule (default: 3e-3 on digits, 2e-3 otherwise).")] = None,
     data_dir: DataDirOpt = None, download: DownloadOpt = False, seed: SeedOpt = 0,
     device: DeviceOpt = "auto", quiet: QuietOpt = False,
 ) -> None:
     """Train the teacher h1 (conv-pool-conv-pool-fc-dropout-fc) and report its test accuracy."""
-    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+    cfg = teacher_preset(dataset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     train = load_dataset(dataset, "train", data_dir, download)
     test = load_dataset(dataset, "test", data_dir, download)
     teacher = train_teacher(train, test, cfg, dataset, device=resolve_device(device), progress=not quiet)

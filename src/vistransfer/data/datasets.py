@@ -104,9 +104,10 @@ def default_data_dir(data_dir: str | Path | None = None) -> Path:
     return Path.home() / ".cache" / "vistransfer" / "datasets"
 
 
-def _candidate_dirs(spec: IdxSpec, root: Path) -> list[Path]:
-    # The root may be the dataset folder itself or its parent (e.g. shared/datasets).
-    return [root / spec.folder, root] + [Path(d) for d in spec.system_dirs]
+def _candidate_dirs(spec: IdxSpec, root: Path, explicit: bool) -> list[Path]:
+    # The root may be the dataset folder itself or its parent (e.g. shared/datasets). System copies
+    # (Debian's) are looked at only when no folder was named: a named folder that is wrong is an error.
+    return [root / spec.folder, root] + ([] if explicit else [Path(d) for d in spec.system_dirs])
 
 
 def _find_file(spec: IdxSpec, name: str, dirs: list[Path]) -> Path | None:
@@ -134,7 +135,11 @@ def _download(spec: IdxSpec, name: str, dest_dir: Path) -> Path:
 def _load_idx_split(name: str, split: str, data_dir: str | Path | None, download: bool) -> Split:
     spec = _IDX_SPECS[name]
     root = default_data_dir(data_dir)
-    dirs = _candidate_dirs(spec, root)
+    explicit = data_dir is not None or bool(os.environ.get(ENV_DATA_DIR))
+    if explicit and not root.is_dir() and not download:
+        raise VistransferError(f"data directory {root} does not exist; pass the folder that holds the {name} files "
+                               f"(--data-dir or ${ENV_DATA_DIR})")
+    dirs = _candidate_dirs(spec, root, explicit)
     arrays = []
     for fname in spec.files[split]:
         path = _find_file(spec, fname, dirs)
@@ -185,10 +190,27 @@ def list_datasets() -> list[str]:
     return sorted(_LOADERS)
 
 
+def register_dataset(name: str):
+    """File a loader ``f(split, data_dir, download) -> Split`` under ``name``."""
+    def deco(fn):
+        _LOADERS[name] = fn
+        return fn
+    return deco
+
+
 def load_dataset(name: str, split: str = "train", data_dir: str | Path | None = None, download: bool = False) -> Split:
-    """Load ``split`` ("train" or "test") of dataset ``name``; see :func:`list_datasets`."""
-    if name not in _LOADERS:
-        raise VistransferError(f"unknown dataset {name!r}; choose one of {list_datasets()}")
+    """Load ``split`` ("train" or "test") of dataset ``name``; see :func:`list_datasets`.
+
+    ``name`` may also be the path of a user's own data: an ``.npz`` file or an image folder
+    (see :mod:`vistransfer.data.user`).
+    """
     if split not in ("train", "test"):
         raise VistransferError(f"unknown split {split!r}; use 'train' or 'test'")
+    if name not in _LOADERS:
+        from .user import load_user_data, looks_like_path
+
+        if looks_like_path(name):
+            return load_user_data(Path(name), split)
+        raise VistransferError(f"unknown dataset {name!r}; choose one of {list_datasets()}, or pass an .npz file or an "
+                               "image folder (one sub-folder per class)")
     return _LOADERS[name](split, data_dir, download)
