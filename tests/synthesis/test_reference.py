@@ -10,4 +10,6 @@ def test_reference_groups_pass_together(digits_teacher):
     assert len(out["x"]) == 20 and torch.bincount(out["target"], minlength=10).tolist() == [2] * 10
     probs = torch.softmax(predict_logits(digits_teacher.net, out["x"]), 1)
     assert torch.all(probs.gather(1, out["target"][:, None]) > 0.99 - 1e-4)
-    assert stats["teacher_passes_per_vis"] > 0 and stats["groups_started"] >= 3
+    # every accepted member was probed at least once per AM step it took; the rate is rows / n exactly
+    assert stats["teacher_passes_per_vis"] == stats["teacher_rows"] / 20 >= 1 + float(out["passed_step"].float().mean())
+    assert stats["groups_started"] >= 3

@@ -312,7 +312,7 @@ def _fx_extractor(gm: torch.fx.GraphModule, layer: str) -> Callable:
             last = node
     if last is None:
         paths = sorted({p for n in gm.graph.nodes for p, _ in (n.meta.get("nn_module_stack") or {}).values() if p})
-        raise VistransferError(f"--features-layer {layer!r} is not a module of this exported model; its modules include {paths[:12]}")
+        raise VistransferError(f"--features-layer {layer!r} is not a module of this model (an exported graph); its modules include {paths[:12]}")
     graph = torch.fx.Graph()
     env: dict = {}
     for node in gm.graph.nodes:
