@@ -93,3 +93,72 @@ def test_run_writes_report(tmp_path):
     assert res["teacher"]["accuracy"] > 0.8 and set(res["students"]) == {"cnn_tiny", "svm"}
     assert res["versions"]["torch"] and res["synthesis"]["config"]["threshold"] == 0.99
     assert "![samples per class](grid.png)" in (out / "report.md").read_text()
+
+
+def test_config_tables_are_checked_and_student_options_are_read(teacher_file, tmp_path, capsys):
+    syn = tmp_path / "s.pt"
+    assert runner.invoke(app, ["synthesize", "-t", str(teacher_file), "-o", str(syn), "--n", "20", "-q"]).exit_code == 0
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[students]\nepochs = 3\n")
+    code, out = run_main(["learn", str(syn), "-c", str(bad), "-q"], capsys)
+    assert code == 2 and "unknown table(s) or key(s) ['students']" in out.err
+    bad.write_text("[student]\nepoch = 3\n")
+    code, out = run_main(["learn", str(syn), "-c", str(bad), "-q"], capsys)
+    assert code == 2 and "unknown" in out.err and "'epoch'" in out.err
+    good = tmp_path / "good.toml"
+    good.write_text("[student]\nepochs = 2\nmin_steps = 5\n")
+    res = tmp_path / "r.json"
+    r = runner.invoke(app, ["learn", str(syn), "-c", str(good), "--seeds", "1", "--temperature", "2", "-o", str(res), "-q"])
+    assert r.exit_code == 0, r.output
+    opts = json.loads(res.read_text())["student_options"]
+    assert opts["epochs"] == 2 and opts["min_steps"] == 5 and opts["temperature"] == 2.0
+    assert (tmp_path / "r.json.students" / "cnn_id-seed0.pt").is_file()
+
+
+def test_help_shows_table_names(capsys):
+    r = runner.invoke(app, ["synthesize", "--help"])
+    assert "[synthesis]" in r.output and "[student]" in r.output
+
+
+def test_files_follow_the_umask(teacher_file, tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    syn = tmp_path / "s.pt"
+    assert runner.invoke(app, ["synthesize", "-t", str(teacher_file), "-o", str(syn), "--n", "10", "-q"]).exit_code == 0
+    for f in (syn, tmp_path / "s.pt.json"):
+        assert os.stat(f).st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_a_failed_run_leaves_no_empty_folder(teacher_file, tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[synthesis]\nmax_steps = 1\nlr = 1e-7\nmovement = false\n")
+    out = tmp_path / "run"
+    code, err = run_main(["run", "-t", str(teacher_file), "-c", str(cfg), "--n", "300", "-o", str(out), "-q"], capsys)
+    assert code == 2 and "rarely reaches T" in err.err and not out.exists()
+
+
+def test_teach_and_run_share_the_default_epochs(tmp_path):
+    from vistransfer.config import teacher_preset
+
+    r = runner.invoke(app, ["teach", "-o", str(tmp_path / "t.pt"), "-q"])
+    assert r.exit_code == 0, r.output
+    from vistransfer.models.teacher import Teacher
+
+    t = Teacher.load(tmp_path / "t.pt")
+    assert t.meta["train_config"]["epochs"] == teacher_preset("digits").epochs == 30 and t.test_accuracy > 0.95
+
+
+def test_progress_in_a_log_file_is_plain_lines():
+    import io
+
+    from vistransfer.io import progress_bar
+
+    f = io.StringIO()
+    bar = progress_bar(total=50, desc="synthesize", file=f, mininterval=0)
+    for _ in range(50):
+        bar.update(1)
+    bar.close()
+    text = f.getvalue()
+    assert "\r" not in text and "\x1b" not in text and text.count("\n") >= 2 and "50/50" in text.splitlines()[-1]

@@ -63,7 +63,11 @@ def _sklearn(student: Student) -> bytes:
         model = to_onnx(student.model_, sample, options=opts, target_opset={"": OPSET, "ai.onnx.ml": 3})
     g = model.graph
     flat_name = g.input[0].name
-    scores = [o.name for o in g.output][1]
+    renamed = {o.name: f"vt_sk_{o.name}" for o in g.output}  # free the name 'probabilities' for our output
+    for node in g.node:
+        node.output[:] = [renamed.get(o, o) for o in node.output]
+        node.input[:] = [renamed.get(i, i) for i in node.input]
+    scores = renamed[g.output[1].name]
     shape = helper.make_tensor("vt_flat_shape", TensorProto.INT64, [2], [-1, d])
     nodes = [helper.make_node("Reshape", ["input", "vt_flat_shape"], [flat_name], name="vt_flatten")]
     if isinstance(student, SVMStudent):

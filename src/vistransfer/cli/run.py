@@ -13,6 +13,7 @@ from ..config import load_config, teacher_preset, to_dict
 from ..data import load_dataset
 from ..evaluation import fmt_pct
 from ..io import atomic_path, resolve_device, versions, write_json
+from ..models.spec import InputSpec
 from ..models.teacher import train_teacher
 from ..pipeline import check_compatible, learn_students, make_synthetic, teacher_summary
 from ..viz import class_grid
@@ -62,18 +63,19 @@ def run(
     out_dir.mkdir(parents=True, exist_ok=True)  # only once the inputs are known to be good
     try:
         tcfg = teacher_preset(dataset, **{**(load_config(config)["teacher"] if config else {}), "epochs": teacher_epochs, "seed": seed})
-        _pipeline(out_dir, dataset, h1, train, test, cfg, names, seed_list, kw, tcfg, baseline, dev, quiet)
+        spec = InputSpec(train.shape, *(parse_pair(value_range, "--value-range") or (0.0, 1.0)))
+        _pipeline(out_dir, dataset, h1, train, test, cfg, names, seed_list, kw, tcfg, spec, baseline, dev, quiet)
     except BaseException:
         if created and out_dir.is_dir() and not any(out_dir.iterdir()):
             shutil.rmtree(out_dir)  # a run that failed before writing anything leaves no empty folder
         raise
 
 
-def _pipeline(out_dir, dataset, h1, train, test, cfg, names, seed_list, kw, tcfg, baseline, dev, quiet) -> None:
+def _pipeline(out_dir, dataset, h1, train, test, cfg, names, seed_list, kw, tcfg, spec, baseline, dev, quiet) -> None:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     if h1 is None:
-        h1 = train_teacher(train, test, tcfg, dataset, device=dev, progress=not quiet)
+        h1 = train_teacher(train, test, tcfg, dataset, device=dev, progress=not quiet, spec=spec)
         h1.save(out_dir / "teacher.pt")
     timings["teach"] = time.perf_counter() - t0
     teacher_eval, teacher_pred = teacher_summary(h1, test, dev)

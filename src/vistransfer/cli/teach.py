@@ -11,7 +11,8 @@ from ..config import teacher_preset
 from ..data import load_dataset
 from ..io import resolve_device
 from ..models.teacher import train_teacher
-from .options import DataDirOpt, DeviceOpt, DownloadOpt, QuietOpt, SeedOpt
+from ..models.spec import InputSpec
+from .options import DataDirOpt, DeviceOpt, DownloadOpt, QuietOpt, SeedOpt, ValueRangeOpt, parse_pair
 
 
 def teach(
@@ -20,6 +21,7 @@ def teach(
     epochs: Annotated[Optional[int], typer.Option(help="Training epochs (default: 30 on digits, 8 otherwise; as 'run').")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Minibatch size (default: 64 on digits, 128 otherwise).")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Peak Adam learning rate, one-cycle schedule (default: 3e-3 on digits, 2e-3 otherwise).")] = None,
+    value_range: ValueRangeOpt = None,
     data_dir: DataDirOpt = None, download: DownloadOpt = False, seed: SeedOpt = 0,
     device: DeviceOpt = "auto", quiet: QuietOpt = False,
 ) -> None:
@@ -27,7 +29,8 @@ def teach(
     cfg = teacher_preset(dataset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     train = load_dataset(dataset, "train", data_dir, download)
     test = load_dataset(dataset, "test", data_dir, download)
-    teacher = train_teacher(train, test, cfg, dataset, device=resolve_device(device), progress=not quiet)
+    spec = InputSpec(train.shape, *(parse_pair(value_range, "--value-range") or (0.0, 1.0)))
+    teacher = train_teacher(train, test, cfg, dataset, device=resolve_device(device), progress=not quiet, spec=spec)
     teacher.save(out)
     typer.echo(f"teacher: {dataset}, test accuracy {100 * teacher.test_accuracy:.2f}%, "
                f"{teacher.meta['train_seconds']:.1f}s -> {out}")

@@ -3,7 +3,7 @@
 ``.npz``: arrays ``x`` (N, C, H, W) images or (N, C, L) series and ``y`` (N,) int class indices,
 for one split; or ``x_train, y_train, x_test, y_test`` for both. Optional ``classes`` (K,) names.
 uint8 ``x`` is scaled to [0, 1]; float ``x`` is kept as it is (the data domain of the teacher).
-Nothing is reshaped: (N, H, W) is refused (add the channel axis: ``x[:, None]``).
+Nothing is reshaped: a 3-D x is (N, C, L) series, so grey images need their channel axis (``x[:, None]``).
 
 Image folders: ``ROOT/<class>/*.png|jpg|...`` for one split, or ``ROOT/train/<class>/...`` and
 ``ROOT/test/<class>/...``; class names are the sub-folder names in sorted order; every image must
@@ -42,7 +42,7 @@ def load_user_data(path: Path, split: str) -> Split:
 def check_split(x: np.ndarray, y: np.ndarray, classes: tuple[str, ...] | None, source: str) -> Split:
     """Validate arrays and build a Split; every problem names the array and the fix."""
     if x.ndim not in (3, 4):
-        hint = " (add the channel axis: x[:, None])" if x.ndim in (2, 3) else ""
+        hint = " (add the channel axis: x[:, None])" if x.ndim == 2 else ""
         raise VistransferError(f"{source}: x must be (N, C, H, W) images or (N, C, L) series, got shape {list(x.shape)}{hint}")
     if y.ndim != 1 or len(y) != len(x):
         raise VistransferError(f"{source}: y must be (N,) with one label per example; x has {len(x)}, y has shape {list(y.shape)}")

@@ -44,8 +44,8 @@ def as_targets(y, n_classes: int | None = None) -> torch.Tensor:
 def as_inputs(X) -> torch.Tensor:
     """X as float32 (N, C, H, W) images or (N, C, L) series; nothing is reshaped to fit.
 
-    A (N, 1, 100) array is 100-sample series, never a 1x100 image; (N, H, W) arrays are refused
-    (add the channel axis yourself: ``X[:, None]``).
+    A (N, 1, 100) array is 100-sample series, never a 1x100 image: every 3-D array is (N, C, L), so
+    grey images need their channel axis (``X[:, None]``).
     """
     x = torch.as_tensor(np.asarray(X) if not isinstance(X, torch.Tensor) else X).float()
     if x.dim() not in (3, 4):
