@@ -6,13 +6,12 @@ forward, the backward pass (teacher input-gradient and generator together), the 
 step, and the rest (acceptance checks, recording, refilling slots, Python). Then the operators
 with the most self time. Written (atomically) as text next to the speed benchmark's results.
 
-    python benchmarks/profile_engine.py --data-dir ../shared/datasets            # ~1 minute on 2 cores
+    python -m benchmarks.profile_engine --data-dir ../shared/datasets            # ~1 minute on 2 cores
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -23,8 +22,7 @@ from vistransfer.io import atomic_path, resolve_device
 from vistransfer.models.teacher import Teacher
 from vistransfer.synthesis.engine import synthesize
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from synthesis_speed import get_teacher  # noqa: E402  (the same teacher)
+from benchmarks.common import get_teacher  # the same teacher
 
 RANGES = ("generator", "teacher", "backward", "adam")
 
@@ -39,11 +37,11 @@ def main(argv=None) -> None:
     dev = resolve_device(args.device)
     t = Teacher.load(get_teacher(args.data_dir, dev))
     cfg = SynthesisConfig(n=args.n)
-    synthesize(t.net, SynthesisConfig(n=200, seed=99), t.in_shape, t.n_classes, dev, progress=False)  # warm-up
+    synthesize(t.module, SynthesisConfig(n=200, seed=99), t.spec, t.n_classes, dev, progress=False)  # warm-up
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
     t0 = time.perf_counter()
     with profile(activities=activities) as prof:
-        _, stats = synthesize(t.net, cfg, t.in_shape, t.n_classes, dev, progress=False)
+        _, stats = synthesize(t.module, cfg, t.spec, t.n_classes, dev, progress=False)
     wall = time.perf_counter() - t0
     averages = prof.key_averages()
     ev = {e.key: e for e in averages}

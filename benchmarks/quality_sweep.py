@@ -9,9 +9,9 @@ Accuracy is reported as mean +- std over every (set, student seed) and per set. 
 written (atomically) as each variant finishes, so an interrupted sweep keeps what it measured;
 re-running a variant replaces its entry.
 
-    python benchmarks/quality_sweep.py --data-dir ../shared/datasets --list
-    python benchmarks/quality_sweep.py --data-dir ../shared/datasets --variants reference,engine,slots1
-    python benchmarks/quality_sweep.py --data-dir ../shared/datasets --n 1800 --sets 3 --seeds 3   # quick, noisy
+    python -m benchmarks.quality_sweep --data-dir ../shared/datasets --list
+    python -m benchmarks.quality_sweep --data-dir ../shared/datasets --variants reference,engine,slots1
+    python -m benchmarks.quality_sweep --data-dir ../shared/datasets --n 1800 --sets 3 --seeds 3   # quick, noisy
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ from vistransfer.data import load_dataset
 from vistransfer.io import resolve_device, versions, write_json
 from vistransfer.models.teacher import Teacher
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from synthesis_speed import get_teacher, set_mean_difference, student_accuracy, synthesize_with  # noqa: E402  (same teacher and students)
+from benchmarks.common import get_teacher, set_mean_difference, student_accuracy, synthesize_with  # same teacher and students
 
 # name -> (method, overrides of SynthesisConfig, what it isolates)
 VARIANTS = {

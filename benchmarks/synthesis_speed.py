@@ -10,8 +10,8 @@ several sets (synthesis seeds) and every set trains several students: a small se
 varies from set to set, and one set per method would mistake that for a difference in quality.
 Each synthesis runs in its own process, so peak memory is its own.
 
-    python benchmarks/synthesis_speed.py --data-dir ../shared/datasets                    # ~25 min on 2 cores
-    python benchmarks/synthesis_speed.py --n 900 --sizes 900,1800 --sets 1 --seeds 2      # quick look
+    python -m benchmarks.synthesis_speed --data-dir ../shared/datasets                    # ~25 min on 2 cores
+    python -m benchmarks.synthesis_speed --n 900 --sizes 900,1800 --sets 1 --seeds 2      # quick look
 
 Why 8 sets of 6,000 with one student each: students trained on hard-labelled visualizations vary
 far more from set to set than from student seed to student seed (at 1,800 per set, set means of
@@ -32,17 +32,15 @@ from pathlib import Path
 
 import torch
 
-from vistransfer.config import SynthesisConfig, TrainConfig, to_dict
+from vistransfer.config import SynthesisConfig, to_dict
 from vistransfer.data import load_dataset
 from vistransfer.errors import VistransferError
-from vistransfer.evaluation import mean_std
-from vistransfer.experiments import find_experiment, load_experiment
-from vistransfer.io import atomic_path, cache_dir, resolve_device, versions, write_json
+from vistransfer.io import atomic_path, resolve_device, versions, write_json
 from vistransfer.models.nets import conv_flops
-from vistransfer.models.teacher import Teacher, train_teacher
-from vistransfer.pipeline import learn_students
-from vistransfer.synthesis.engine import summarize, synthesize
-from vistransfer.synthesis.reference import synthesize_reference
+from vistransfer.models.teacher import Teacher
+from vistransfer.synthesis.engine import summarize
+
+from benchmarks.common import STUDENT, get_teacher, set_mean_difference, student_accuracy, synthesize_with
 
 
 def matmul_gflops(device: torch.device, size: int = 2048, reps: int = 10) -> float:
@@ -84,13 +82,6 @@ def _peak_mb(device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def synthesize_with(method: str, teacher: Teacher, cfg: SynthesisConfig, device) -> tuple[dict, dict]:
-    """Synthesize with ``method`` ("reference": the paper's procedure, or "engine")."""
-    if method == "reference":
-        return synthesize_reference(teacher.net, cfg, teacher.in_shape, teacher.n_classes, device)
-    return synthesize(teacher.net, cfg, teacher.in_shape, teacher.n_classes, device, progress=False)
-
-
 def _worker(method: str, teacher_path: str, cfg_dict: dict, device: str, queue) -> None:
     dev = torch.device(device)
     cfg = SynthesisConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg_dict.items()})
@@ -121,27 +112,6 @@ def pool_runs(runs: list[dict], n: int) -> dict:
     total.update(summarize(total, n * len(runs)))
     total["vis_per_s_per_set"] = [r["vis_per_s"] for r in runs]
     return total
-
-
-# Students train as in the experiments: Table 1's [student] (10 epochs, at least 1,500 steps).
-STUDENT = load_experiment(find_experiment("table1", Path(__file__).resolve().parents[1] / "experiments")).student
-
-
-def student_accuracy(sets: list[tuple[torch.Tensor, torch.Tensor]], test, seeds: list[int], device) -> dict:
-    """Real-test accuracy of CNN_ID students: mean_std over every (set, student seed), and each set's mean."""
-    per_set = [learn_students(x, t, ["cnn_id"], seeds, test, student_kwargs={**STUDENT, "device": str(device)},
-                              progress=False)["cnn_id"]["accuracy"] for x, t in sets]
-    pooled = mean_std([v for a in per_set for v in a["values"]])
-    pooled["per_set_mean"] = [a["mean"] for a in per_set]
-    return pooled
-
-
-def get_teacher(data_dir, device) -> Path:
-    path = cache_dir() / "bench" / "teacher-mnist-seed0.pt"
-    if not path.is_file():
-        tr, te = load_dataset("mnist", "train", data_dir), load_dataset("mnist", "test", data_dir)
-        train_teacher(tr, te, TrainConfig(epochs=8, lr=2e-3), "mnist", device=device, progress=True).save(path)
-    return path
 
 
 def main(argv=None) -> None:
@@ -213,14 +183,6 @@ def compare(results: dict) -> None:
     ra, ea = ref["student_accuracy"], eng["student_accuracy"]
     results["accuracy_within_one_std"] = abs(ea["mean"] - ra["mean"]) <= max(ra["std"], ea["std"])
     results["accuracy_difference"] = set_mean_difference(ra["per_set_mean"], ea["per_set_mean"])
-
-
-def set_mean_difference(ref: list[float], eng: list[float]) -> dict:
-    """Engine minus reference over set means, with its standard error (Welch; sets are the
-    independent units, students of one set are not). The error is None with fewer than 2 sets."""
-    r, e = mean_std(ref), mean_std(eng)
-    se = (r["std"] ** 2 / r["n"] + e["std"] ** 2 / e["n"]) ** 0.5 if min(r["n"], e["n"]) > 1 else None
-    return {"engine_minus_reference": e["mean"] - r["mean"], "standard_error": se}
 
 
 def parse_options(items: list[str]) -> dict:

@@ -5,7 +5,7 @@ import pytest
 
 from vistransfer.cli.main import main
 from vistransfer.errors import VistransferError
-from vistransfer.experiments import Runner, find_experiment, load_experiment
+from vistransfer.experiments import Runner, find_experiment, list_experiments, load_experiment
 
 SPEC = """
 title = "tiny table"
@@ -74,13 +74,16 @@ def test_experiment_runs_caches_and_extends(tmp_path):
 @pytest.mark.parametrize("edit, msg", [
     (lambda s: s + "\nbogus = 1\n", "unknown key"),
     (lambda s: s.replace('labels = "soft"', 'labels = "soft"\nset = "nope"'), "set 'nope' is not defined"),
-    (lambda s: s.replace('source = "real"', 'source = "web"'), "source must be 'real' or 'synthetic'"),
+    (lambda s: s.replace('source = "real"', 'source = "web"'), "column 2.source: Input should be 'real' or 'synthetic'"),
+    (lambda s: s.replace('labels = "soft"', 'labelz = "soft"'), "unknown key 'column 1.labelz'"),
+    (lambda s: s.replace("seeds = [0, 1]", "seeds = []"), "seeds: List should have at least 1 item"),
+    (lambda s: s.replace("[sets.main]", '[sets.main]\npreset = "nope"'), "preset 'nope' is not defined"),
     (lambda s: s.replace("threshold = 0.9", "threshold = 1.5"), "threshold T must lie in"),
     (lambda s: s.replace('"cnn_id@60"', '"cnn_id"'), "must look like 'cnn_id@60000'"),
     (lambda s: s.replace('["cnn_id", "rf"]', '["resnet"]'), "unknown student 'resnet'"),
     (lambda s: s.replace("min_steps = 40", "min_stepz = 40"), "unknown \\[student\\] option"),
     (lambda s: s.replace('name = "Real"', 'name = "Real"\nstudent = { epochz = 3 }'), "unknown column 2: student option"),
-    (lambda s: s.replace('name = "Real"', 'name = "Real"\nstudent = 3'), "column 2: student must be a table"),
+    (lambda s: s.replace('name = "Real"', 'name = "Real"\nstudent = 3'), "column 2.student: Input should be a valid dictionary"),
 ])
 def test_bad_experiment_files_name_the_problem(tmp_path, edit, msg):
     with pytest.raises(VistransferError, match=msg):
@@ -113,7 +116,8 @@ REPO_EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 
 def test_experiment_names_resolve_to_the_repo_files():
     assert find_experiment("table1", REPO_EXPERIMENTS).name == "table1.toml"
-    names = sorted(p.stem for p in REPO_EXPERIMENTS.glob("*.toml"))
+    names = list_experiments(REPO_EXPERIMENTS)
+    assert "_presets" not in names and (REPO_EXPERIMENTS / "_presets.toml").is_file()
     assert {"table1", "table2", "table6", "table7", "loss2", "appendix_c"} <= set(names)
     for name in names:
         load_experiment(find_experiment(name, REPO_EXPERIMENTS))  # every committed experiment file is valid
@@ -144,3 +148,12 @@ def test_summary_gathers_cells_and_fills_the_readme_block(tmp_path):
     readme.write_text("no markers")
     with pytest.raises(VistransferError, match="no <!-- results:start -->"):
         write_summary(results, readme)
+
+
+def test_presets_are_extended_and_overridden(tmp_path):
+    (tmp_path / "_presets.toml").write_text("[teacher.small]\nepochs = 3\nweight_decay = 0.001\n[sets.quick]\nthreshold = 0.9\nslots = 4\n")
+    text = SPEC.replace("[teacher]\nepochs = 15", '[teacher]\npreset = "small"\nepochs = 4').replace(
+        "[sets.main]\nthreshold = 0.9", '[sets.main]\npreset = "quick"')
+    exp = load_experiment(write(tmp_path, text=text))
+    assert exp.teacher.epochs == 4 and exp.teacher.weight_decay == 0.001 and exp.teacher.lr == 0.003  # preset, then the file
+    assert exp.sets["main"].threshold == 0.9 and exp.sets["main"].slots == 16  # the file's slots = 16 wins

@@ -131,3 +131,22 @@ def test_bad_teacher_files_are_one_line_and_exit_2(case, msg, bn_files, tmp_path
     lines = out.err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and msg in lines[0], out.err
     assert "Traceback" not in out.err and not (tmp_path / "s.pt").exists()
+
+
+@pytest.mark.parametrize("fmt", ["pt2", "torchscript", "state_dict"])
+def test_workers_rebuild_the_teacher_from_plain_data(fmt, bn_files, tmp_path):
+    """Shards and Ray workers get Teacher.to_blob() (bytes, tensors, names) and rebuild the same teacher."""
+    from vistransfer.config import SynthesisConfig
+    from vistransfer.models.foreign import teacher_from_blob
+    from vistransfer.synthesis.shards import synthesize_sharded
+
+    args = bn_files[fmt]
+    opts = {"arch": args[2], "input_shape": (1, 8, 8)} if fmt == "state_dict" else {}
+    t = load_teacher(args[0], **opts)
+    blob = t.to_blob()
+    assert all(isinstance(v, (bytes, str, int, list, dict, type(None))) for v in blob.values())
+    back = teacher_from_blob(blob)
+    x = torch.rand(4, 1, 8, 8)
+    torch.testing.assert_close(back.module(x), t.module(x))
+    ds = synthesize_sharded(t, SynthesisConfig(n=20, seed=1, slots=4), tmp_path / "job", 10, progress=False)
+    assert len(ds) == 20 and ds.meta["shards"]["count"] == 2

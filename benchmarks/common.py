@@ -1,0 +1,56 @@
+"""What the benchmarks share: the cached MNIST teacher, the two synthesis methods, students
+trained as in the experiments, and the difference of set means. Run the benchmarks as modules
+from the repository root (``python -m benchmarks.synthesis_speed``), so they import this one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from vistransfer.config import SynthesisConfig, teacher_preset
+from vistransfer.data import load_dataset
+from vistransfer.evaluation import mean_std
+from vistransfer.experiments import find_experiment, load_experiment
+from vistransfer.io import cache_dir
+from vistransfer.models.teacher import Teacher, train_teacher
+from vistransfer.pipeline import learn_students
+from vistransfer.synthesis.engine import synthesize
+from vistransfer.synthesis.reference import synthesize_reference
+
+
+def synthesize_with(method: str, teacher: Teacher, cfg: SynthesisConfig, device) -> tuple[dict, dict]:
+    """Synthesize with ``method`` ("reference": the paper's procedure, or "engine")."""
+    if method == "reference":
+        return synthesize_reference(teacher.module, cfg, teacher.spec, teacher.n_classes, device)
+    return synthesize(teacher.module, cfg, teacher.spec, teacher.n_classes, device, progress=False)
+
+
+# Students train as in the experiments: Table 1's [student] (10 epochs, at least 1,500 steps).
+STUDENT = load_experiment(find_experiment("table1", Path(__file__).resolve().parents[1] / "experiments")).student
+
+
+def student_accuracy(sets: list[tuple[torch.Tensor, torch.Tensor]], test, seeds: list[int], device) -> dict:
+    """Real-test accuracy of CNN_ID students: mean_std over every (set, student seed), and each set's mean."""
+    per_set = [learn_students(x, t, ["cnn_id"], seeds, test, student_kwargs={**STUDENT, "device": str(device)},
+                              progress=False)["cnn_id"]["accuracy"] for x, t in sets]
+    pooled = mean_std([v for a in per_set for v in a["values"]])
+    pooled["per_set_mean"] = [a["mean"] for a in per_set]
+    return pooled
+
+
+def get_teacher(data_dir, device) -> Path:
+    path = cache_dir() / "bench" / "teacher-mnist-seed0.pt"
+    if not path.is_file():
+        tr, te = load_dataset("mnist", "train", data_dir), load_dataset("mnist", "test", data_dir)
+        train_teacher(tr, te, teacher_preset("mnist"), "mnist", device=device, progress=True).save(path)
+    return path
+
+
+def set_mean_difference(ref: list[float], eng: list[float]) -> dict:
+    """Engine minus reference over set means, with its standard error (Welch; sets are the
+    independent units, students of one set are not). The error is None with fewer than 2 sets."""
+    r, e = mean_std(ref), mean_std(eng)
+    se = (r["std"] ** 2 / r["n"] + e["std"] ** 2 / e["n"]) ** 0.5 if min(r["n"], e["n"]) > 1 else None
+    return {"engine_minus_reference": e["mean"] - r["mean"], "standard_error": se}

@@ -1,0 +1,154 @@
+"""Experiment reports: the paper's table layout (ours beside the paper's numbers), the size plot,
+and the summary over every experiment that ``vistransfer summarize`` writes into the README."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import VistransferError
+from ..io import atomic_path
+from .spec import PAPER_NAMES, Column, Experiment
+
+
+def _paper_cell(col: Column, student: str, n: int) -> dict | None:
+    v = col.paper.get(f"{student}@{n}")
+    return None if v is None else {"mean": v[0], "std": v[1]}
+
+
+def _fmt(ms: dict | None, pct: bool = True) -> str:
+    if ms is None:
+        return "—"
+    scale = 100 if pct else 1
+    std = ms.get("std")
+    return f"{scale * ms['mean']:.2f}" + (f" ± {scale * std:.2f}" if std is not None else "")
+
+
+def render_markdown(exp: Experiment, record: dict) -> str:
+    """The paper's table layout: one row per student (or size), ours and the paper's side by side."""
+    cells = {(c["column"], c["student"], c["n"]): c for c in record["cells"]}
+    rows: list[tuple[str, int]] = []
+    for col in exp.columns:
+        for s, n in col.cells():
+            if (s, n) not in rows:
+                rows.append((s, n))
+    if exp.rows == "size":
+        rows.sort(key=lambda r: (r[1], r[0]))
+    many_students = len({s for s, _ in rows}) > 1
+    many_sizes = len({n for _, n in rows}) > 1
+
+    def label(s: str, n: int) -> str:
+        parts = []
+        if exp.rows == "size" or many_sizes:
+            parts.append(f"{n:,}")
+        if exp.rows == "student" or many_students:
+            parts.append(PAPER_NAMES.get(s, s))
+        return " · ".join(parts)
+
+    head = ["h2" if exp.rows == "student" else "size"]
+    for col in exp.columns:  # a column without paper numbers (one of ours) gets no paper column
+        head += [f"{col.name} (ours)"] + ([f"{col.name} (paper)"] if col.paper else [])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] if rows else []
+    for s, n in rows:
+        row = [label(s, n)]
+        for col in exp.columns:
+            c = cells.get((col.name, s, n))
+            ours = "" if (s, n) not in col.cells() else _fmt(c["accuracy"]) if c else "(pending)"
+            paper = "" if (s, n) not in col.cells() else _fmt(_paper_cell(col, s, n), pct=False)
+            row += [ours] + ([paper] if col.paper else [])
+        lines.append("| " + " | ".join(row) + " |")
+    t = record["teacher"]
+    out = [f"# {exp.title}", "", exp.description.strip(), ""]
+    if lines:
+        out += [f"Accuracy (%) on the real {exp.dataset} test set, mean ± std over student seeds {list(exp.seeds)}. "
+                f"Teacher h1: {100 * t['test_accuracy']:.2f}%.", "", *lines, ""]
+    col_notes = [f"- **{c.name}**: " + ("real training data (class-stratified subset, seed 0)" if c.source == "real"
+                 else f"set `{c.set}`, {c.labels} labels" + (f", distillation temperature {c.temperature:g}" if c.temperature != 1 else ""))
+                 + "".join(f"; student {k} = {v}" for k, v in c.student.items())
+                 for c in exp.columns]
+    out += (["Columns:", *col_notes, ""] if col_notes else [])
+    for name, s in record["sets"].items():
+        st, cfg = s["stats"], s["config"]
+        T = cfg["threshold_range"] or cfg["threshold"]
+        out.append(f"- set `{name}`: {cfg['n']:,} visualizations, T = {T}, group size {cfg['group_size']}, "
+                   f"movement {'on' if cfg['movement'] else 'off'}, Loss2 {'on' if cfg['loss2'] else 'off'}; "
+                   f"{st['teacher_passes_per_vis']:.1f} teacher passes per visualization, {st['discarded']} discarded.")
+    if "feature_distance" in record:
+        out += ["", "Layer L-1 distance to real training data of the same class (Section 4.1.2):", "",
+                "| examples | mean L2 distance | distance to nearest real example |", "|---|---|---|"]
+        for name, d in record["feature_distance"].items():
+            out.append(f"| {name} | {d['mean_distance']:.3f} ± {d['mean_distance_std']:.3f} | {d['nearest_distance']:.3f} |")
+    sweep = record.get("complete") and any(len(c.sizes) > 1 for c in exp.columns)
+    figs = ["accuracy-vs-size.png"] if sweep else []
+    figs += [f"grid-{n}.png" for n in record["sets"]] + [f"movement-{k}.png" for k in record.get("movement_grids", {})]
+    if figs:
+        out += ["", "Figures: " + ", ".join(f"[{f}]({f})" for f in figs)]
+    status = "complete" if record.get("complete") else "in progress (cells marked pending are still running)"
+    out += ["", f"Regenerate: `vistransfer experiment {exp.name} --data-dir ../shared/datasets` (status: {status}).", ""]
+    return "\n".join(out)
+
+
+def size_plot(exp: Experiment, record: dict, path: Path) -> None:
+    """Accuracy against training-set size for every column (Table 2 as a plot), paper dashed."""
+    from ..viz import plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for i, col in enumerate(exp.columns):
+        for s in col.students:
+            mine = sorted((c["n"], c["accuracy"]) for c in record["cells"] if c["column"] == col.name and c["student"] == s)
+            if len(mine) < 2:
+                continue
+            color = f"C{i}"
+            lbl = f"{col.name} {PAPER_NAMES.get(s, s)}"
+            ax.errorbar([n for n, _ in mine], [100 * a["mean"] for _, a in mine], yerr=[100 * a["std"] for _, a in mine],
+                        marker="o", color=color, label=f"{lbl} (ours)", capsize=3)
+            paper = sorted((n, col.paper[f"{s}@{n}"][0]) for n in col.sizes if f"{s}@{n}" in col.paper)
+            if paper:
+                ax.plot([n for n, _ in paper], [v for _, v in paper], ls="--", marker="x", color=color, label=f"{lbl} (paper)")
+    ax.set_xscale("log")
+    ax.set_xlabel("training examples")
+    ax.set_ylabel(f"test accuracy on real {exp.dataset} (%)")
+    ax.set_title(exp.title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+
+
+def summary_markdown(results_dir: str | Path = "results") -> str:
+    """One table over every experiment in ``results_dir``: each cell's mean beside the paper's."""
+    lines = ["| experiment | column | h2 | size | ours (%) | paper (%) | ours − paper |", "|---|---|---|---|---|---|---|"]
+    for path in sorted(Path(results_dir).glob("*/results.json")):
+        rec = json.loads(path.read_text())
+        link = f"[{rec.get('paper_table') or rec['experiment']}]({path.parent.name}/table.md)"
+        for c in rec.get("cells", []):
+            paper = c.get("paper")
+            diff = f"{100 * c['accuracy']['mean'] - paper['mean']:+.2f}" if paper else ""
+            lines.append(f"| {link} | {c['column']} | {PAPER_NAMES.get(c['student'], c['student'])} | {c['n']:,} | "
+                         f"{_fmt(c['accuracy'])} | {_fmt(paper, pct=False) if paper else '—'} | {diff} |")
+        if not rec.get("complete"):
+            lines.append(f"| {link} | (still running: re-run `vistransfer experiment {rec['experiment']}` to finish) | | | | | |")
+    return "\n".join(lines)
+
+
+MARK_START, MARK_END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def write_summary(results_dir: str | Path = "results", readme: str | Path | None = None) -> Path:
+    """Write ``results_dir/README.md`` and, if given, replace the block between the results markers of ``readme``."""
+    table = summary_markdown(results_dir)
+    out = Path(results_dir) / "README.md"
+    with atomic_path(out) as tmp:
+        tmp.write_text("# Results\n\nEvery number below comes from `results/*/results.json`, written by "
+                       "`vistransfer experiment NAME`; this file by `vistransfer summarize`.\n\n" + table + "\n")
+    if readme is not None:
+        text = Path(readme).read_text()
+        if MARK_START not in text or MARK_END not in text:
+            raise VistransferError(f"{readme} has no {MARK_START} ... {MARK_END} block to fill; add the two markers")
+        head, rest = text.split(MARK_START, 1)
+        tail = rest.split(MARK_END, 1)[1]
+        with atomic_path(readme) as tmp:
+            tmp.write_text(f"{head}{MARK_START}\n{table}\n{MARK_END}{tail}")
+    return out

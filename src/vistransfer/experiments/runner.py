@@ -1,0 +1,222 @@
+"""The experiment runner: everything reusable is cached under the cache directory, keyed by what it
+depends on and by the package version (a fix is never hidden by a stale cached result):
+
+the teacher (dataset + training config), each synthetic set (its config minus ``n``, the shard
+size and the teacher's fingerprint: a larger size reuses the shards of a smaller one), and each
+student run (all of the above + student, size, labels, seed). A re-run, an interrupted run or an
+extended sweep redoes nothing that finished. ``results/NAME/`` is rewritten after every cell:
+``results.json`` (every value with its config, seeds and versions), ``table.md`` (the paper's
+layout, the paper's numbers beside ours) and figures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from .. import __version__
+from ..config import to_dict
+from ..data import Split, load_dataset
+from ..errors import VistransferError
+from ..evaluation import evaluate_predictions, mean_std
+from ..io import atomic_path, cache_dir, versions, write_json
+from ..models.teacher import Teacher, load_builtin, train_teacher
+from ..pipeline import synthesis_meta, teacher_summary
+from ..students import create_student, is_neural
+from ..synthesis.dataset import SyntheticDataset
+from ..synthesis.shards import synthesize_sharded
+from .report import _paper_cell, render_markdown, size_plot
+from .spec import PAPER_NAMES, Column, Experiment
+
+
+def _key(obj: Any) -> str:
+    """A cache key of ``obj`` and the package version."""
+    ident = {"vistransfer": __version__, "of": obj}
+    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class Runner:
+    """Runs one experiment, reusing everything cached; see the module docstring."""
+
+    def __init__(self, exp: Experiment, data_dir: str | Path | None = None, results_dir: str | Path = "results",
+                 cache: str | Path | None = None, device: str = "cpu", progress: bool = True,
+                 log: Callable[[str], None] = print):
+        self.exp, self.device, self.progress, self.log = exp, device, progress, log
+        self.data_dir = data_dir
+        self.out = Path(results_dir) / exp.name
+        self.cache = Path(cache) if cache is not None else cache_dir() / "experiments"
+        self.record: dict[str, Any] = {}
+
+    # --- cached artifacts -------------------------------------------------------------------
+    def teacher(self, train: Split, test: Split) -> Teacher:
+        key = _key({"dataset": self.exp.dataset, "config": to_dict(self.exp.teacher), "n_train": len(train)})
+        path = self.cache / "teachers" / f"{self.exp.dataset}-{key}.pt"
+        if path.is_file():
+            self.log(f"teacher: cached {path}")
+            return load_builtin(path)
+        self.log("teacher: training")
+        h1 = train_teacher(train, test, self.exp.teacher, self.exp.dataset, device=self.device, progress=self.progress)
+        h1.save(path)
+        return h1
+
+    def set_key(self, name: str, h1: Teacher) -> str:
+        cfg = {k: v for k, v in to_dict(self.exp.sets[name]).items() if k != "n"}
+        return _key({"config": cfg, "shard_size": self.exp.shard_size, "teacher": h1.fingerprint})
+
+    def synthetic(self, name: str, h1: Teacher, train: Split) -> SyntheticDataset:
+        cfg = self.exp.sets[name]
+        job = self.cache / "synth" / self.set_key(name, h1)
+        self.log(f"set {name}: {cfg.n} visualizations in {job}")
+        t0 = time.perf_counter()
+        ds = synthesize_sharded(h1, cfg, job, self.exp.shard_size, device=self.device, progress=self.progress,
+                                meta=synthesis_meta(h1, cfg), real=(train.x, train.y) if cfg.loss2 else None)
+        self.log(f"set {name}: ready in {time.perf_counter() - t0:.0f}s")
+        return ds
+
+    def student_run(self, col: Column, student: str, n: int, seed: int, set_key: str | None,
+                    data: Callable[[], tuple[torch.Tensor, torch.Tensor]], test: Split, teacher_pred: np.ndarray,
+                    h1: Teacher) -> dict:
+        kwargs = {**self.exp.student, **col.student, "seed": seed}
+        if is_neural(student):
+            kwargs.update(device=self.device, temperature=col.temperature)
+        ident = {"dataset": self.exp.dataset, "teacher": h1.fingerprint, "source": col.source, "set": set_key,
+                 "labels": col.labels, "n": n, "student": student, "kwargs": {k: v for k, v in kwargs.items() if k != "device"}}
+        path = self.cache / "runs" / f"{_key(ident)}.json"
+        if path.is_file():
+            return json.loads(path.read_text())["run"]
+        x, t = data()
+        t0 = time.perf_counter()
+        model = create_student(student, progress=False, **kwargs)
+        model.fit(x, t)
+        run = evaluate_predictions(model.predict(test.x), test, teacher_pred)
+        run.update(seed=seed, fit_seconds=time.perf_counter() - t0)
+        write_json(path, {"identity": ident, "run": run})
+        return run
+
+    # --- the experiment ---------------------------------------------------------------------
+    def run(self) -> dict:
+        from ..viz import class_grid  # matplotlib only when an experiment runs
+
+        exp = self.exp
+        t_start = time.perf_counter()
+        train = load_dataset(exp.dataset, "train", self.data_dir)
+        test = load_dataset(exp.dataset, "test", self.data_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        h1 = self.teacher(train, test)
+        teacher_eval, teacher_pred = teacher_summary(h1, test, self.device)
+        self.log(f"teacher: test accuracy {100 * teacher_eval['accuracy']:.2f}%")
+        self.record = {"experiment": exp.name, "title": exp.title, "paper_table": exp.paper_table,
+                       "description": exp.description, "dataset": exp.dataset, "seeds": list(exp.seeds),
+                       "command": f"vistransfer experiment {exp.name}", "spec_file": exp.source,
+                       "teacher": {"test_accuracy": teacher_eval["accuracy"], "fingerprint": h1.fingerprint,
+                                   "config": to_dict(exp.teacher)},
+                       "student_config": exp.student, "sets": {}, "cells": [], "versions": versions()}
+        datasets: dict[str, SyntheticDataset] = {}
+        for name in exp.sets_used():
+            ds = self.synthetic(name, h1, train)
+            datasets[name] = ds
+            self.record["sets"][name] = {"config": to_dict(exp.sets[name]), "stats": ds.meta["stats"],
+                                         "cache_key": self.set_key(name, h1), "shard_size": exp.shard_size}
+            class_grid(ds.x, ds.target, ds.classes, self.out / f"grid-{name}.png",
+                       title=f"set {name}: visualizations (seed {exp.sets[name].seed})")
+        if exp.movement_grids:
+            self._movement_grids(h1)
+        for col in exp.columns:
+            for student, n in col.cells():
+                self._cell(col, student, n, datasets, train, test, teacher_pred, h1)
+        if exp.feature_distance:
+            self.record["feature_distance"] = {name: layer_distance(h1, ds.x, ds.target, train)
+                                               for name, ds in datasets.items()}
+            self.record["feature_distance"]["real test data"] = layer_distance(h1, test.x, test.y, train)
+        self.record["wall_seconds"] = time.perf_counter() - t_start
+        self._write(final=True)
+        return self.record
+
+    def _cell(self, col, student, n, datasets, train, test, teacher_pred, h1) -> None:
+        if col.source == "synthetic":
+            set_key = self.set_key(col.set, h1)
+
+            def data():
+                part = datasets[col.set].subset(n)
+                return part.x, part.targets(col.labels)
+        else:
+            if n > len(train):
+                raise VistransferError(f"column {col.name!r} asks for {n} real examples but {self.exp.dataset} has {len(train)}")
+            set_key = None
+
+            def data():
+                part = train.subset(n, seed=0)
+                return part.x, part.y
+        runs = []
+        for seed in self.exp.seeds:
+            t0 = time.perf_counter()
+            run = self.student_run(col, student, n, seed, set_key, data, test, teacher_pred, h1)
+            runs.append(run)
+            if time.perf_counter() - t0 > 1:
+                self.log(f"{col.name} | {PAPER_NAMES.get(student, student)} | n={n} | seed {seed}: "
+                         f"{100 * run['accuracy']:.2f}%")
+        cell = {"column": col.name, "source": col.source, "set": col.set, "labels": col.labels,
+                "temperature": col.temperature, "student": student, "n": n, "student_overrides": col.student,
+                "accuracy": mean_std([r["accuracy"] for r in runs]),
+                "teacher_agreement": mean_std([r["teacher_agreement"] for r in runs]),
+                "paper": _paper_cell(col, student, n), "runs": runs}
+        self.record["cells"] = [c for c in self.record["cells"]
+                                if (c["column"], c["student"], c["n"]) != (col.name, student, n)] + [cell]
+        self._write(final=False)
+
+    def _movement_grids(self, h1: Teacher) -> None:
+        """Appendix C: one grid per kind of pre-AM movement, each row one generator's 9 images."""
+        from ..viz import class_grid
+
+        g = self.exp.movement_grids
+        base = self.exp.sets[g["set"]]
+        per_class = int(g.get("per_class", 9))
+        for kind in base.movement_kinds:
+            cfg = dataclasses.replace(base, movement_kinds=(kind,), n=10 * per_class)
+            job = self.cache / "synth" / _key({"config": to_dict(cfg), "teacher": h1.fingerprint, "grid": kind})
+            ds = synthesize_sharded(h1, cfg, job, cfg.n, device=self.device, progress=False)
+            class_grid(ds.x, ds.target, ds.classes, self.out / f"movement-{kind}.png", per_class=per_class,
+                       title=f"pre-AM movement: {kind.replace('_', ' ')} (T={cfg.threshold})")
+            self.record.setdefault("movement_grids", {})[kind] = {"config": to_dict(cfg), "stats": ds.meta["stats"]}
+
+    def _write(self, final: bool) -> None:
+        self.record["complete"] = final
+        write_json(self.out / "results.json", self.record)
+        with atomic_path(self.out / "table.md") as tmp:
+            tmp.write_text(render_markdown(self.exp, self.record))
+        if final and any(len(c.sizes) > 1 for c in self.exp.columns):
+            size_plot(self.exp, self.record, self.out / "accuracy-vs-size.png")
+
+
+@torch.no_grad()
+def layer_distance(h1: Teacher, x: torch.Tensor, y: torch.Tensor, real: Split, n_eval: int = 2000,
+                   per_class: int = 500, seed: int = 0) -> dict:
+    """Section 4.1.2's measure: mean L2 distance, in the teacher's layer L-1, from examples to
+    real training examples of their class (``n_eval`` examples against ``per_class`` real ones
+    per class, both drawn with ``seed``). Also the distance to the nearest of those real ones."""
+    g = np.random.default_rng(seed)
+    idx = g.choice(len(x), size=min(n_eval, len(x)), replace=False)
+    net = h1.module.eval()
+    feats = lambda t: torch.cat([net.features(t[i:i + 1024]) for i in range(0, len(t), 1024)])  # noqa: E731
+    fx, yx = feats(x[idx]), y[idx]
+    mean_d, min_d = [], []
+    for c in range(h1.n_classes):
+        pool = np.flatnonzero(real.y.numpy() == c)
+        ref = feats(real.x[g.choice(pool, size=min(per_class, len(pool)), replace=False)])
+        m = yx == c
+        if m.any():
+            d = torch.cdist(fx[m], ref)
+            mean_d.append(d.mean(1))
+            min_d.append(d.min(1).values)
+    mean_all, min_all = torch.cat(mean_d), torch.cat(min_d)
+    return {"mean_distance": float(mean_all.mean()), "mean_distance_std": float(mean_all.std()),
+            "nearest_distance": float(min_all.mean()), "n_eval": int(len(mean_all)), "per_class_real": per_class}
+
+
