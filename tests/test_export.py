@@ -45,7 +45,7 @@ def test_export_command_checks_and_reports(digits, tmp_path):
     out = tmp_path / "cnn.onnx"
     r = runner.invoke(app, ["export", str(path), "-o", str(out)])
     assert r.exit_code == 0, r.output
-    assert " KB, " in r.output and "ms per example" in r.output and "max |ONNX - student|" in r.output
+    assert " KB, " in r.output and "s per example" in r.output and "max |ONNX - student|" in r.output
     assert oct(os.stat(out).st_mode & 0o777) == oct(0o666 & ~_umask())
 
 

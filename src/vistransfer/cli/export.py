@@ -30,7 +30,8 @@ def export(
     export_onnx(model, out)
     size_kb = out.stat().st_size / 1024
     ms = latency_ms(out, tuple(model.in_shape_))
-    typer.echo(f"{name} -> {out}: {size_kb:.1f} KB, {ms:.3f} ms per example (ONNX Runtime, 1 thread)")
+    per = f"{1000 * ms:.1f} µs" if ms < 1 else f"{ms:.2f} ms"
+    typer.echo(f"{name} -> {out}: {size_kb:.1f} KB, {per} per example (ONNX Runtime, 1 thread)")
     test_name = dataset or head.get("info", {}).get("dataset")
     if not check:
         return
