@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from vistransfer.models.generator import GeneratorBank
@@ -33,3 +34,25 @@ def test_reset_touches_only_given_slots():
     assert torch.equal(w[0], before["w0"][0]) and torch.equal(w[2], before["w0"][2])
     assert not torch.equal(w[1], before["w0"][1])
     assert float(w.detach().abs().max()) <= 0.2 + 1e-6  # truncated at 2 std
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (3, 32, 32), (3, 64, 64), (2, 30, 45), (1, 240), (1, 6000), (2, 100)])
+def test_every_rank_and_size_gets_its_exact_shape(shape):
+    """Images of any C and sizes that are not powers of two, and series: no reshaping, exact output shape."""
+    bank = GeneratorBank(3, 8, shape)
+    bank.reset(torch.arange(3), 0.1, torch.Generator().manual_seed(0))
+    x = bank(torch.rand(3, 2, 8))
+    assert x.shape == (3, 2) + shape
+    assert bank.rank == len(shape) - 1 and max(bank.seed_size) <= (32 if len(shape) == 2 else 16)
+    x.sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in bank.parameters())
+
+
+def test_series_students_and_teachers_use_1d_layers():
+    from torch import nn
+
+    from vistransfer.models.nets import ConvNet
+
+    net = ConvNet((1, 240), 2)
+    assert isinstance(net.conv[0], nn.Conv1d) and net(torch.rand(4, 1, 240)).shape == (4, 2)
+    assert isinstance(ConvNet((3, 32, 32), 10).conv[0], nn.Conv2d)

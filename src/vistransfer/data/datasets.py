@@ -183,7 +183,14 @@ _LOADERS: dict[str, Callable[[str, str | Path | None, bool], Split]] = {
     "mnist": lambda split, d, dl: _load_idx_split("mnist", split, d, dl),
     "fashion-mnist": lambda split, d, dl: _load_idx_split("fashion-mnist", split, d, dl),
     "digits": _load_digits,
+    "apnea-ecg": lambda split, d, dl: _load_apnea(split, d),
 }
+
+
+def _load_apnea(split: str, data_dir: str | Path | None) -> Split:
+    from ..ecg.apnea import load_split  # wfdb and scipy only when asked for
+
+    return load_split(split, data_dir)
 
 
 def list_datasets() -> list[str]:
