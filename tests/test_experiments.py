@@ -5,7 +5,7 @@ import pytest
 
 from vistransfer.cli.main import main
 from vistransfer.errors import VistransferError
-from vistransfer.experiments import Runner, find_experiment, list_experiments, load_experiment
+from vistransfer.experiments import Runner, find_experiment, list_experiments, load_any, load_experiment
 
 SPEC = """
 title = "tiny table"
@@ -120,7 +120,8 @@ def test_experiment_names_resolve_to_the_repo_files():
     assert "_presets" not in names and (REPO_EXPERIMENTS / "_presets.toml").is_file()
     assert {"table1", "table2", "table6", "table7", "loss2", "appendix_c"} <= set(names)
     for name in names:
-        load_experiment(find_experiment(name, REPO_EXPERIMENTS))  # every committed experiment file is valid
+        load_any(find_experiment(name, REPO_EXPERIMENTS))  # every committed experiment file is valid
+    assert "table5" in names
     with pytest.raises(VistransferError, match="no experiment 'nope'.*table1"):
         find_experiment("nope", REPO_EXPERIMENTS)
 

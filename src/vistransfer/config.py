@@ -158,7 +158,7 @@ def teacher_preset(dataset: str, **overrides: Any) -> TrainConfig:
 
 
 STUDENT_OPTIONS = {"epochs": int, "batch_size": int, "lr": float, "weight_decay": float, "min_steps": int,
-                   "temperature": float, "C": float, "kernel": str, "n_estimators": int, "soft": str}
+                   "temperature": float, "C": float, "kernel": str, "n_estimators": int, "soft": str, "standardize": bool}
 
 
 def student_options(d: dict[str, Any], where: str = "[student]") -> dict[str, Any]:
@@ -168,7 +168,7 @@ def student_options(d: dict[str, Any], where: str = "[student]") -> dict[str, An
     out = {}
     for k, v in d.items():
         want = STUDENT_OPTIONS[k]
-        ok = isinstance(v, want) and not isinstance(v, bool) or (want is float and isinstance(v, int) and not isinstance(v, bool))
+        ok = (isinstance(v, want) and (want is bool or not isinstance(v, bool))) or (want is float and isinstance(v, int) and not isinstance(v, bool))
         _check(ok, f"{where} {k} must be {want.__name__}, got {v!r}")
         out[k] = want(v)
     _check(out.get("epochs", 1) > 0 and out.get("batch_size", 1) > 0 and out.get("lr", 1) > 0 and out.get("temperature", 1) > 0,

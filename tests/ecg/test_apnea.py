@@ -9,7 +9,6 @@ import wfdb
 from vistransfer.cli.main import main
 from vistransfer.ecg import rr
 from vistransfer.ecg.apnea import load_minutes, minute_examples, read_record
-from vistransfer.errors import VistransferError
 
 FS = 100
 

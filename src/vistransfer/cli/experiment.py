@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..experiments import Runner, find_experiment, load_experiment
+from ..experiments import Experiment, Runner, find_experiment, load_any
 from ..io import resolve_device
 from .options import DataDirOpt, DeviceOpt, QuietOpt
 
@@ -17,6 +17,7 @@ def experiment(
     experiments_dir: Annotated[Path, typer.Option(help="Folder of experiment files.")] = Path("experiments"),
     results_dir: Annotated[Path, typer.Option(help="Results go to RESULTS_DIR/NAME/.")] = Path("results"),
     cache: Annotated[Optional[Path], typer.Option(help="Cache of teachers, synthetic shards and student runs (default: $VISTRANSFER_CACHE/experiments).")] = None,
+    parts: Annotated[Optional[str], typer.Option(help="Apnea experiment only: which parts, e.g. table5,phone (default: all).")] = None,
     data_dir: DataDirOpt = None, device: DeviceOpt = "auto", quiet: QuietOpt = False,
 ) -> None:
     """Run an experiment, reusing every cached teacher, synthetic shard and student run.
@@ -24,7 +25,16 @@ def experiment(
     Interrupt it at any time: re-running the same command continues where it stopped.
     Writes results.json, table.md (ours beside the paper's numbers) and figures.
     """
-    exp = load_experiment(find_experiment(name, experiments_dir))
+    path = find_experiment(name, experiments_dir)
+    exp = load_any(path)
+    if not isinstance(exp, Experiment):
+        from ..experiments.apnea import ApneaRunner
+
+        runner = ApneaRunner(exp, data_dir, results_dir, cache,
+                             str(resolve_device(device)), log=lambda m: typer.echo(m, err=False))
+        runner.run(tuple(p.strip() for p in parts.split(",")) if parts else ApneaRunner.PARTS)
+        typer.echo(f"results: {runner.out / 'table.md'}")
+        return
     runner = Runner(exp, data_dir, results_dir, cache, str(resolve_device(device)), progress=not quiet,
                     log=lambda m: typer.echo(m, err=False))
     runner.run()
@@ -39,3 +49,4 @@ def summarize(
     from ..experiments import write_summary
 
     typer.echo(f"summary: {write_summary(results_dir, readme)}")
+

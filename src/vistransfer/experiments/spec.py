@@ -42,6 +42,7 @@ class ColumnFile(_Strict):
 
 
 class ExperimentFile(_Strict):
+    kind: Literal["table"] = "table"  # "apnea" files have their own schema (experiments.apnea)
     title: str
     dataset: str
     paper_table: str = ""
@@ -152,8 +153,11 @@ def load_experiment(path: str | Path) -> Experiment:
     path = Path(path)
     if not path.is_file():
         raise VistransferError(f"experiment file {path} does not exist")
+    raw = _read_toml(path, "experiment file")
+    if raw.get("kind") == "apnea":
+        raise VistransferError(f"{path} is an apnea experiment; load it with vistransfer.experiments.load_any")
     try:
-        f = ExperimentFile(**_read_toml(path, "experiment file"))
+        f = ExperimentFile(**raw)
     except ValidationError as e:
         raise _schema_error(path, e) from None
     if not f.columns and not f.movement_grids:
@@ -219,3 +223,13 @@ def find_experiment(name: str, experiments_dir: str | Path = "experiments") -> P
 def list_experiments(experiments_dir: str | Path = "experiments") -> list[str]:
     d = Path(experiments_dir)
     return sorted(f.stem for f in d.glob("*.toml") if not f.stem.startswith("_")) if d.is_dir() else []
+
+
+def load_any(path: str | Path):
+    """A table experiment (:class:`Experiment`) or an apnea one (``kind = "apnea"``), by the file's kind."""
+    path = Path(path)
+    if path.is_file() and _read_toml(path, "experiment file").get("kind") == "apnea":
+        from .apnea import load_apnea_experiment
+
+        return load_apnea_experiment(path, _read_toml(path, "experiment file"))
+    return load_experiment(path)

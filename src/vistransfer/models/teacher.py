@@ -170,11 +170,13 @@ def train_teacher(train: Split, test: Split | None, cfg: TrainConfig, dataset: s
     net = ConvNet(train.shape, len(train.classes), arch)
     t0 = time.perf_counter()
     targets = F.one_hot(train.y, len(train.classes)).float()
-    losses = fit_network(net, train.x, targets, cfg, device, progress, desc="teach")
+    # a spec with normalization: the net learns on (x - mean) / std, exactly as it will be probed
+    trained = TeacherModule(net, spec) if spec.mean is not None else net
+    losses = fit_network(trained, train.x, targets, cfg, device, progress, desc="teach")
     seconds = time.perf_counter() - t0
     acc = None
     if test is not None:
-        acc = float((predict_logits(net, test.x, device).argmax(1) == test.y).float().mean())
+        acc = float((predict_logits(trained, test.x, device).argmax(1) == test.y).float().mean())
     net.cpu()
     meta = {"train_config": to_dict(cfg), "epoch_losses": losses, "train_seconds": seconds,
             "n_train": len(train), "versions": versions()}

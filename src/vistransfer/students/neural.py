@@ -4,14 +4,29 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch import nn
 
 from ..config import TrainConfig
 from ..io import resolve_device
-from ..models.nets import LARGE_ARCH, MLP, SMALL_ARCH, TEACHER_ARCH, TINY_ARCH, ConvNet, MLPArch
+from ..models.nets import ECG_ARCH, LARGE_ARCH, MLP, SMALL_ARCH, TEACHER_ARCH, TINY_ARCH, ConvNet, MLPArch
 from ..models.train import fit_network, predict_logits
 from .base import Student, as_inputs, as_targets
 
-ARCHS = {"cnn_id": TEACHER_ARCH, "cnn_small": SMALL_ARCH, "cnn_large": LARGE_ARCH, "cnn_tiny": TINY_ARCH}
+ARCHS = {"cnn_id": TEACHER_ARCH, "cnn_small": SMALL_ARCH, "cnn_large": LARGE_ARCH, "cnn_tiny": TINY_ARCH, "cnn_ecg": ECG_ARCH}
+
+
+class Standardize(nn.Module):
+    """(x - mean) / std per channel, learned from the training inputs; part of the exported model."""
+
+    def __init__(self, net: nn.Module, channels: int, rank: int):
+        super().__init__()
+        view = (1, channels) + (1,) * rank
+        self.net = net
+        self.register_buffer("mean", torch.zeros(view))
+        self.register_buffer("std", torch.ones(view))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net((x - self.mean) / self.std)
 
 
 class NeuralStudent(Student):
@@ -22,19 +37,20 @@ class NeuralStudent(Student):
     optimizer steps (small sets get more epochs). ``temperature`` tau > 1 distills soft
     labels (Hinton et al.): targets p become p^(1/tau) renormalized, and the loss is
     tau^2 * CE(logits / tau, targets). Hard (one-hot) targets are left as they are.
+    ``standardize``: learn a per-channel (x - mean) / std from the training inputs and apply it
+    first (for inputs far from [0, 1], e.g. RR intervals around 0.9 s that vary by 0.05 s).
     """
 
     def __init__(self, arch: str = "cnn_id", epochs: int = 10, batch_size: int = 128, lr: float = 2e-3,
                  weight_decay: float = 0.0, seed: int = 0, device: str = "auto", progress: bool = False,
-                 min_steps: int = 0, temperature: float = 1.0):
+                 min_steps: int = 0, temperature: float = 1.0, standardize: bool = False):
         self.arch, self.epochs, self.batch_size, self.lr = arch, epochs, batch_size, lr
         self.weight_decay, self.seed, self.device, self.progress = weight_decay, seed, device, progress
-        self.min_steps, self.temperature = min_steps, temperature
+        self.min_steps, self.temperature, self.standardize = min_steps, temperature, standardize
 
     def _build(self, in_shape, k):
-        if self.arch == "mlp":
-            return MLP(in_shape, k, MLPArch())
-        return ConvNet(in_shape, k, ARCHS[self.arch])
+        net = MLP(in_shape, k, MLPArch()) if self.arch == "mlp" else ConvNet(in_shape, k, ARCHS[self.arch])
+        return Standardize(net, in_shape[0], len(in_shape) - 1) if self.standardize else net
 
     def fit(self, X, y) -> "NeuralStudent":
         x = as_inputs(X)
@@ -48,6 +64,10 @@ class NeuralStudent(Student):
         torch.manual_seed(self.seed)
         self.device_ = resolve_device(self.device)
         self.net_ = self._build(tuple(x.shape[1:]), t.shape[1])
+        if self.standardize:
+            dims = [0] + list(range(2, x.dim()))
+            self.net_.mean.copy_(x.mean(dims, keepdim=True))
+            self.net_.std.copy_(x.std(dims, keepdim=True).clamp_min(1e-6))
         self.loss_curve_ = fit_network(self.net_, x, t, cfg, self.device_, self.progress, desc=f"learn {self.arch}")
         self.classes_ = np.arange(t.shape[1])
         self.n_classes_ = t.shape[1]

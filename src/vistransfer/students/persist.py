@@ -50,7 +50,7 @@ def load_student(path: str | Path) -> tuple[str, Student, dict]:
     if _is_skops(path):
         return _load_sklearn(path)
     d = load_torch(path, "student")
-    student = NeuralStudent(arch=d["arch"], **{k: v for k, v in d.get("params", {}).items() if k in ("seed",)})
+    student = NeuralStudent(arch=d["arch"], **{k: v for k, v in d.get("params", {}).items() if k in ("seed", "standardize")})
     net = student._build(tuple(d["in_shape"]), d["n_classes"])
     net.load_state_dict(d["state_dict"])
     student.net_ = net.eval()

@@ -22,7 +22,7 @@ def register_student(name: str):
     return deco
 
 
-for _arch in ("cnn_id", "cnn_small", "cnn_large", "cnn_tiny", "mlp"):
+for _arch in ("cnn_id", "cnn_small", "cnn_large", "cnn_tiny", "cnn_ecg", "mlp"):
     register_student(_arch)(lambda _a=_arch, **kw: NeuralStudent(arch=_a, **kw))
 register_student("svm")(SVMStudent)
 register_student("rf")(RandomForestStudent)

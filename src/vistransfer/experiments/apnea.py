@@ -1,0 +1,410 @@
+"""Section 4.3, Table 5: sleep apnea from RR intervals, non-identifiable training data, a phone-sized student.
+
+``experiments/table5.toml`` (``kind = "apnea"``) names two teams of four records, the random
+minute split, the networks and the synthesis. ``vistransfer experiment table5`` then runs, per
+seed and team: the teacher h1 on the team's real training minutes (Base OSA), visualizations of
+it, a student h2 of the same architecture on them alone (h2 S., hard labels as the paper, and soft
+labels at tau 4), and h_idt, trained on both teams' real training minutes to tell the team, scored
+on each team's real test minutes (h_idt R.) and on its synthetic set (h_idt S.). Beyond the paper:
+a record-wise cross-validation (train and test on different people), the recording-level verdict,
+the phone (ONNX size, latency, accuracy, sensitivity, specificity, AUC) and a privacy audit
+(loss-threshold and likelihood-ratio membership inference, nearest-neighbour distances).
+
+Every unit of work is cached (keyed by its config and the package version) and
+``results/table5/results.json`` and ``table.md`` are rewritten after each, so an interrupted run
+continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .. import __version__
+from ..config import SynthesisConfig, TrainConfig, from_dict, student_options, to_dict
+from ..data import Split
+from ..ecg.apnea import CLASSES, VALUE_RANGE, load_minutes
+from ..errors import VistransferError
+from ..io import atomic_path, cache_dir, versions, write_json
+from ..models.nets import ConvArch
+from ..models.spec import InputSpec
+from ..models.teacher import Teacher, load_builtin, train_teacher
+from ..models.train import predict_logits
+from ..pipeline import make_synthetic
+from ..students import create_student
+from ..synthesis.dataset import SyntheticDataset
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ApneaFile(_Strict):
+    kind: str
+    title: str
+    paper_table: str = ""
+    description: str = ""
+    dataset: str = "apnea-ecg"
+    seeds: list[int] = Field([0, 1, 2], min_length=1)
+    split: list[float] = Field([0.6, 0.2, 0.2], min_length=3, max_length=3)
+    teams: dict[str, list[str]]
+    arch: dict[str, Any] = {}
+    teacher: dict[str, Any] = {}
+    student: dict[str, Any] = {}
+    synthesis: dict[str, Any] = {}
+    n_synthetic: int = Field(2400, gt=0)
+    paper: dict[str, list[float]] = {}
+    recordwise: dict[str, Any] = {}
+    privacy: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class ApneaExperiment:
+    name: str
+    title: str
+    paper_table: str
+    description: str
+    seeds: tuple[int, ...]
+    split: tuple[float, float, float]
+    teams: dict[str, tuple[str, ...]]
+    arch: ConvArch
+    teacher: TrainConfig
+    student: dict[str, Any]
+    synthesis: SynthesisConfig
+    paper: dict[str, list[float]]
+    recordwise: dict[str, Any]
+    privacy: dict[str, Any]
+    source: str
+
+    def identity(self) -> dict:
+        return {"split": self.split, "teams": self.teams, "arch": self.arch.to_dict(), "teacher": to_dict(self.teacher),
+                "student": self.student, "synthesis": to_dict(self.synthesis)}
+
+
+def load_apnea_experiment(path: Path, raw: dict) -> ApneaExperiment:
+    try:
+        f = ApneaFile(**raw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"])
+        what = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        raise VistransferError(f"{path}: {loc}: {what}") from None
+    if len(f.teams) != 2 or any(len(r) == 0 for r in f.teams.values()):
+        raise VistransferError(f"{path}: [teams] must name two teams of records, e.g. team1 = ['a03', ...]")
+    if abs(sum(f.split) - 1) > 1e-6 or min(f.split) <= 0:
+        raise VistransferError(f"{path}: split must be three positive fractions (train, validation, test) summing to 1")
+    arch = ConvArch.from_dict({**ConvArch().to_dict(), **f.arch})
+    teacher = from_dict(TrainConfig, {"epochs": 30, "batch_size": 64, "lr": 2e-3, **f.teacher})
+    synth = from_dict(SynthesisConfig, {**f.synthesis, "n": f.n_synthetic})
+    return ApneaExperiment(path.stem, f.title, f.paper_table, f.description, tuple(f.seeds), tuple(f.split),
+                           {k: tuple(v) for k, v in f.teams.items()}, arch, teacher,
+                           student_options(f.student, f"{path} [student]"), synth, f.paper, f.recordwise, f.privacy, str(path))
+
+
+def binary_metrics(y: np.ndarray, p_apnea: np.ndarray) -> dict:
+    """Accuracy, sensitivity (apnea minutes found), specificity and AUC of P(apnea) (N,)."""
+    from sklearn.metrics import roc_auc_score
+
+    pred = (p_apnea >= 0.5).astype(int)
+    pos, neg = y == 1, y == 0
+    return {"accuracy": float((pred == y).mean()), "sensitivity": float(pred[pos].mean()) if pos.any() else float("nan"),
+            "specificity": float(1 - pred[neg].mean()) if neg.any() else float("nan"),
+            "auc": float(roc_auc_score(y, p_apnea)) if pos.any() and neg.any() else float("nan"), "n": int(len(y))}
+
+
+def _key(obj: Any) -> str:
+    return hashlib.sha256(json.dumps({"vistransfer": __version__, "of": obj}, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _stats(vals: list[float]) -> dict:
+    a = np.asarray(vals, float)
+    return {"mean": float(a.mean()), "std": float(a.std(ddof=1)) if len(a) > 1 else 0.0, "n": int(len(a)), "values": a.tolist()}
+
+
+class ApneaRunner:
+    PARTS = ("table5", "figure4", "phone", "privacy", "recordwise")
+
+    def __init__(self, exp: ApneaExperiment, data_dir=None, results_dir="results", cache=None, device="cpu",
+                 progress: bool = False, log: Callable[[str], None] = print):
+        self.exp, self.data_dir, self.device, self.log = exp, data_dir, device, log
+        self.out = Path(results_dir) / exp.name
+        self.cache = (Path(cache) if cache is not None else cache_dir() / "experiments") / "apnea"
+        self.record: dict[str, Any] = {}
+
+    # --- data -----------------------------------------------------------------------------
+    def team_data(self, team: str, seed: int) -> dict[str, Split]:
+        """The team's minutes, randomly subsampled into train / validation / test (the paper's split)."""
+        d = self.minutes[team]
+        n = len(d["y"])
+        p = np.random.default_rng([seed, sum(map(ord, team))]).permutation(n)
+        a, b = int(self.exp.split[0] * n), int((self.exp.split[0] + self.exp.split[1]) * n)
+        mk = lambda idx: Split(d["x"][idx], d["y"][idx], CLASSES)  # noqa: E731
+        return {"train": mk(p[:a]), "val": mk(p[a:b]), "test": mk(p[b:]), "train_idx": p[:a], "test_idx": p[b:]}
+
+    def spec_for(self, x: torch.Tensor) -> InputSpec:
+        return InputSpec(tuple(x.shape[1:]), *VALUE_RANGE, mean=(float(x.mean()),), std=(float(x.std()),))
+
+    # --- cached units ---------------------------------------------------------------------
+    def cached(self, kind: str, ident: dict, make: Callable[[], dict]) -> dict:
+        path = self.cache / kind / f"{_key({**self.exp.identity(), **ident})}.json"
+        if path.is_file():
+            return json.loads(path.read_text())
+        t0 = time.perf_counter()
+        res = make()
+        res["seconds"] = time.perf_counter() - t0
+        write_json(path, res)
+        return res
+
+    def teacher(self, name: str, train: Split, test: Split, seed: int, cfg: TrainConfig | None = None) -> Teacher:
+        cfg = replace(cfg or self.exp.teacher, seed=seed)
+        path = self.cache / "teachers" / f"{_key({**self.exp.identity(), 'teacher': name, 'seed': seed, 'cfg': to_dict(cfg), 'n': len(train)})}.pt"
+        if path.is_file():
+            return load_builtin(path)
+        t = train_teacher(train, test, cfg, name, self.exp.arch, self.device, progress=False, spec=self.spec_for(train.x))
+        t.save(path)
+        return t
+
+    def synthetic(self, name: str, h1: Teacher, seed: int, n: int | None = None) -> SyntheticDataset:
+        cfg = replace(self.exp.synthesis, seed=seed, n=n or self.exp.synthesis.n)
+        path = self.cache / "synth" / f"{_key({'teacher': h1.fingerprint, 'cfg': to_dict(cfg)})}.pt"
+        if path.is_file():
+            return SyntheticDataset.load(path)
+        ds = make_synthetic(h1, cfg, self.device, progress=False)
+        ds.save(path)
+        return ds
+
+    def student(self, x, targets, seed: int, temperature: float = 1.0, **over):
+        kw = {**self.exp.student, **over, "seed": seed, "device": self.device, "temperature": temperature}
+        return create_student("cnn_ecg", **kw).fit(x, targets)
+
+    # --- the experiment -------------------------------------------------------------------
+    def run(self, parts: tuple[str, ...] = PARTS) -> dict:
+        exp = self.exp
+        t_start = time.perf_counter()
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.minutes = {team: load_minutes(self.data_dir, recs) for team, recs in exp.teams.items()}
+        self.record = {"experiment": exp.name, "title": exp.title, "paper_table": exp.paper_table, "description": exp.description,
+                       "command": f"vistransfer experiment {exp.name}", "spec_file": exp.source, "config": exp.identity(),
+                       "teams": {t: {"records": list(r), "minutes": int(len(self.minutes[t]["y"])),
+                                     "apnea_fraction": float(self.minutes[t]["y"].float().mean())} for t, r in exp.teams.items()},
+                       "seeds": list(exp.seeds), "paper": exp.paper, "versions": versions(), "timings_s": {}}
+        unknown = sorted(set(parts) - set(self.PARTS))
+        if unknown:
+            raise VistransferError(f"unknown part(s) {unknown}; choose from {list(self.PARTS)}")
+        for part in parts:
+            t0 = time.perf_counter()
+            getattr(self, part)()
+            self.record["timings_s"][part] = time.perf_counter() - t0
+            self._write(final=False)
+        self.record["wall_seconds"] = time.perf_counter() - t_start
+        self._write(final=True)
+        return self.record
+
+    def table5(self) -> None:
+        exp, rows = self.exp, {}
+        teams = list(exp.teams)
+        per_seed = []
+        for seed in exp.seeds:
+            data = {t: self.team_data(t, seed) for t in teams}
+
+            def unit(team=None, seed=seed, data=data):
+                d = data[team]
+                h1 = self.teacher(f"apnea-{team}", d["train"], d["test"], seed)
+                ds = self.synthetic(team, h1, seed)
+                p_real = torch.softmax(predict_logits(h1.module, d["test"].x), 1)[:, 1].numpy()
+                y = d["test"].y.numpy()
+                hard = self.student(ds.x, ds.targets("hard"), seed)
+                soft = self.student(ds.x, ds.targets("soft"), seed, temperature=4.0)
+                return {"base": binary_metrics(y, p_real), "h2_hard": binary_metrics(y, hard.predict_proba(d["test"].x)[:, 1]),
+                        "h2_soft": binary_metrics(y, soft.predict_proba(d["test"].x)[:, 1]), "synthesis": ds.meta["stats"],
+                        "n_train": len(d["train"]), "n_test": len(d["test"])}
+
+            res = {t: self.cached("table5-team", {"team": t, "seed": seed}, lambda t=t: unit(t)) for t in teams}
+
+            def idt(seed=seed, data=data):
+                x = torch.cat([data[t]["train"].x for t in teams])
+                y = torch.cat([torch.full((len(data[t]["train"]),), i) for i, t in enumerate(teams)])
+                h = self.teacher("apnea-idt", Split(x, y, tuple(teams)), None, seed)
+                out = {}
+                for i, t in enumerate(teams):
+                    h1 = self.teacher(f"apnea-{t}", data[t]["train"], data[t]["test"], seed)
+                    ds = self.synthetic(t, h1, seed)
+                    pr = predict_logits(h.module, data[t]["test"].x).argmax(1).numpy()
+                    ps = predict_logits(h.module, ds.x).argmax(1).numpy()
+                    out[t] = {"real": float((pr == i).mean()), "synthetic": float((ps == i).mean()), "n_real": int(len(pr)), "n_synthetic": int(len(ps))}
+                return out
+
+            res_idt = self.cached("table5-idt", {"seed": seed}, idt)
+            per_seed.append({"seed": seed, "teams": res, "idt": res_idt})
+            self.log(f"table5 seed {seed}: " + ", ".join(f"{t}: base {100 * res[t]['base']['accuracy']:.1f}, h2 S. {100 * res[t]['h2_hard']['accuracy']:.1f}"
+                                                         f" (soft {100 * res[t]['h2_soft']['accuracy']:.1f}), h_idt R. {100 * res_idt[t]['real']:.1f}, S. {100 * res_idt[t]['synthetic']:.1f}" for t in teams))
+        for t in teams:
+            pick = lambda f: _stats([f(s) for s in per_seed])  # noqa: E731
+            rows[t] = {"base": pick(lambda s: s["teams"][t]["base"]["accuracy"]), "h2_hard": pick(lambda s: s["teams"][t]["h2_hard"]["accuracy"]),
+                       "h2_soft": pick(lambda s: s["teams"][t]["h2_soft"]["accuracy"]), "idt_real": pick(lambda s: s["idt"][t]["real"]),
+                       "idt_synthetic": pick(lambda s: s["idt"][t]["synthetic"]), "n_test": per_seed[0]["teams"][t]["n_test"],
+                       "n_train": per_seed[0]["teams"][t]["n_train"], "n_synthetic": self.exp.synthesis.n}
+        self.record["table5"] = {"rows": rows, "per_seed": per_seed}
+
+    def figure4(self) -> None:
+        """Real and generated series side by side (the paper's Figure 4), team 1, seed 0."""
+        from ..viz import plt
+
+        team, seed = list(self.exp.teams)[0], self.exp.seeds[0]
+        d = self.team_data(team, seed)
+        ds = self.synthetic(team, self.teacher(f"apnea-{team}", d["train"], d["test"], seed), seed)
+        fig, axes = plt.subplots(2, 2, figsize=(10, 5), sharey=True)
+        t = np.arange(ds.x.shape[-1]) / 4.0
+        g = np.random.default_rng(0)
+        for c in (0, 1):
+            real = d["test"].x[d["test"].y == c]
+            syn = ds.x[ds.target == c]
+            for j in g.choice(len(real), 3, replace=False):
+                axes[c, 0].plot(t, real[j, 0].numpy(), lw=0.8)
+            for j in g.choice(len(syn), 3, replace=False):
+                axes[c, 1].plot(t, syn[j, 0].numpy(), lw=0.8)
+            axes[c, 0].set_ylabel(f"{CLASSES[c]}\nRR (s)", fontsize=8)
+        axes[0, 0].set_title("real minutes (test set)", fontsize=9)
+        axes[0, 1].set_title("visualizations of h1", fontsize=9)
+        for ax in axes[1]:
+            ax.set_xlabel("time in the 5-minute window (s); the labelled minute is 120-180 s", fontsize=8)
+        fig.tight_layout()
+        with atomic_path(self.out / "figure4.png") as tmp:
+            fig.savefig(tmp, format="png", dpi=80)
+        plt.close(fig)
+
+    def phone(self) -> None:
+        """Team 1, seed 0: the student (trained on visualizations only) as ONNX, beside the teacher."""
+        from ..export import export_onnx, latency_ms, onnx_predict
+        from ..students.neural import NeuralStudent
+
+        team, seed = list(self.exp.teams)[0], self.exp.seeds[0]
+        d = self.team_data(team, seed)
+        h1 = self.teacher(f"apnea-{team}", d["train"], d["test"], seed)
+        ds = self.synthetic(team, h1, seed)
+        y = d["test"].y.numpy()
+        out = {}
+        teacher_as_student = NeuralStudent(arch="cnn_ecg")
+        teacher_as_student.net_, teacher_as_student.classes_ = h1.module.eval(), np.arange(2)
+        teacher_as_student.n_classes_, teacher_as_student.in_shape_, teacher_as_student.device_ = 2, h1.in_shape, "cpu"
+        for name, model in (("teacher h1 (real minutes)", teacher_as_student),
+                            ("student h2 (visualizations, soft, tau 4)", self.student(ds.x, ds.targets("soft"), seed, temperature=4.0))):
+            path = self.cache / "onnx" / f"{name.split()[0]}-{_key({'fp': h1.fingerprint, 'name': name})}.onnx"
+            export_onnx(model, path)
+            p = onnx_predict(path, d["test"].x.numpy())[:, 1]
+            diff = float(np.abs(p - model.predict_proba(d["test"].x)[:, 1]).max())
+            out[name] = {"size_kb": path.stat().st_size / 1024, "latency_ms_one_core": latency_ms(path, h1.in_shape),
+                         "onnx_vs_torch_max_diff": diff, **binary_metrics(y, p)}
+        self.record["phone"] = {"team": team, "seed": seed, "models": out}
+
+    def privacy(self) -> None:
+        from ..privacy import attack_metrics, lira_scores, logit_confidence, nearest_distances
+
+        cfg = {"shadows": 16, "team": list(self.exp.teams)[0], **self.exp.privacy}
+        team, seed, k = cfg["team"], self.exp.seeds[0], int(cfg["shadows"])
+        d = self.team_data(team, seed)
+        pool_idx = np.r_[d["train_idx"], d["test_idx"]]
+        full = self.minutes[team]
+        xp, yp = full["x"][pool_idx], full["y"][pool_idx]
+        member = np.r_[np.ones(len(d["train_idx"]), bool), np.zeros(len(d["test_idx"]), bool)]
+        h1 = self.teacher(f"apnea-{team}", d["train"], d["test"], seed)
+        ds = self.synthetic(team, h1, seed)
+        h2 = self.student(ds.x, ds.targets("soft"), seed, temperature=4.0)
+        targets = {"teacher": logit_confidence(h1.module, xp, yp), "student": logit_confidence(h2.net_, xp, yp)}
+        shadow_phi = {"teacher": [], "student": []}
+        ins = []
+        for s in range(k):
+            def shadow(s=s):
+                rng = np.random.default_rng([seed, 1000 + s])
+                inn = rng.random(len(pool_idx)) < 0.5
+                tr = Split(xp[inn], yp[inn], CLASSES)
+                hs = self.teacher(f"shadow-{team}-{s}", tr, None, 1000 + s)
+                dss = self.synthetic(f"shadow-{s}", hs, 1000 + s)
+                ss = self.student(dss.x, dss.targets("soft"), 1000 + s, temperature=4.0)
+                return {"in": inn.tolist(), "teacher": logit_confidence(hs.module, xp, yp).tolist(),
+                        "student": logit_confidence(ss.net_, xp, yp).tolist()}
+            r = self.cached("privacy-shadow", {"team": team, "seed": seed, "shadow": s}, shadow)
+            ins.append(r["in"])
+            for m in shadow_phi:
+                shadow_phi[m].append(r["teacher" if m == "teacher" else "student"])
+            self.log(f"privacy: shadow {s + 1}/{k}")
+        ins = np.array(ins, bool)
+        res = {}
+        for m in ("teacher", "student"):
+            phi = targets[m]
+            lira = lira_scores(phi, np.array(shadow_phi[m]), ins)
+            res[m] = {"threshold_attack": attack_metrics(phi[member], phi[~member]), "lira": attack_metrics(lira[member], lira[~member])}
+        dist_syn = nearest_distances(ds.x, d["train"].x)
+        dist_real = nearest_distances(d["test"].x, d["train"].x)
+        q = lambda a: {"median": float(np.median(a)), "p5": float(np.percentile(a, 5)), "min": float(a.min())}  # noqa: E731
+        res["nearest_real_training_series"] = {"synthetic": q(dist_syn), "real_held_out": q(dist_real),
+                                               "unit": "L2 distance between 1,200-sample RR windows, seconds"}
+        self.record["privacy"] = {"team": team, "seed": seed, "shadows": k, **res}
+
+    def recordwise(self) -> None:
+        """Train and test on different people: k-fold over all learning-set records (record i in fold i % k)."""
+        from ..ecg.apnea import available_records, find_root
+
+        cfg = {"folds": 5, "epochs": 10, **self.exp.recordwise}
+        names = available_records(find_root(self.data_dir))
+        data = load_minutes(self.data_dir, names)
+        folds, seed = int(cfg["folds"]), self.exp.seeds[0]
+        tcfg = replace(self.exp.teacher, epochs=int(cfg["epochs"]))
+        res, preds = [], {}
+        for f in range(folds):
+            test_recs = [i for i in range(len(names)) if i % folds == f]
+            te = torch.isin(data["record"], torch.tensor(test_recs))
+            train, test = Split(data["x"][~te], data["y"][~te], CLASSES), Split(data["x"][te], data["y"][te], CLASSES)
+
+            def unit(f=f, train=train, test=test, te=te):
+                h1 = self.teacher(f"recordwise-{f}", train, test, seed, tcfg)
+                ds = self.synthetic(f"recordwise-{f}", h1, seed, n=int(cfg.get("n_synthetic", 4000)))
+                h2 = self.student(ds.x, ds.targets("soft"), seed, temperature=4.0, epochs=int(cfg["epochs"]))
+                y = test.y.numpy()
+                p1 = torch.softmax(predict_logits(h1.module, test.x), 1)[:, 1].numpy()
+                p2 = h2.predict_proba(test.x)[:, 1]
+                recs = data["record"][te].numpy()
+                per_record = {names[r]: {"true_apnea_minutes": int(y[recs == r].sum()), "minutes": int((recs == r).sum()),
+                                         "teacher_apnea_minutes": int((p1[recs == r] >= 0.5).sum()),
+                                         "student_apnea_minutes": int((p2[recs == r] >= 0.5).sum())} for r in np.unique(recs)}
+                return {"teacher": binary_metrics(y, p1), "student": binary_metrics(y, p2), "records": per_record}
+
+            r = self.cached("recordwise", {"fold": f, "folds": folds, "cfg": cfg}, unit)
+            res.append(r)
+            preds.update(r["records"])
+            self.log(f"recordwise fold {f}: teacher {100 * r['teacher']['accuracy']:.1f}, student {100 * r['student']['accuracy']:.1f}")
+        pooled = {m: {k: _stats([r[m][k] for r in res]) for k in ("accuracy", "sensitivity", "specificity", "auc")} for m in ("teacher", "student")}
+        self.record["recordwise"] = {"folds": folds, "epochs": cfg["epochs"], "per_fold": res, "pooled": pooled,
+                                     "recording_level": recording_level(preds)}
+
+    def _write(self, final: bool) -> None:
+        from .apnea_report import render
+
+        self.record["complete"] = final
+        write_json(self.out / "results.json", self.record)
+        with atomic_path(self.out / "table.md") as tmp:
+            tmp.write_text(render(self.record))
+
+
+def recording_level(per_record: dict) -> dict:
+    """The challenge's second event: is this an apnea night? Class A (>= 100 apnea minutes) against
+    class C (< 5), from the predicted apnea minutes of held-out records; B records are borderline."""
+    out = {}
+    for who in ("teacher", "student"):
+        rows = []
+        for name, r in sorted(per_record.items()):
+            truth = "A" if r["true_apnea_minutes"] >= 100 else "C" if r["true_apnea_minutes"] < 5 else "B"
+            pred = r[f"{who}_apnea_minutes"]
+            rows.append((name, truth, "A" if pred >= 100 else "C" if pred < 5 else "B"))
+        ac = [(t, p) for _, t, p in rows if t in ("A", "C")]
+        correct = sum((t == "A") == (p == "A") for t, p in ac)
+        out[who] = {"a_vs_c_correct": correct, "a_vs_c_records": len(ac), "records": {n: {"true": t, "predicted": p} for n, t, p in rows}}
+    return out

@@ -1,0 +1,52 @@
+"""Membership-inference metrics and the likelihood-ratio attack on constructed cases."""
+
+import numpy as np
+import pytest
+import torch
+
+from vistransfer.experiments.apnea import binary_metrics, recording_level
+from vistransfer.privacy import attack_metrics, lira_scores, logit_confidence, nearest_distances
+
+
+def test_attack_metrics_separable_and_random():
+    sep = attack_metrics(np.array([5.0, 6, 7]), np.array([1.0, 2, 3]))
+    assert sep["auc"] == 1.0 and sep["tpr_at_0.01_fpr"] == 1.0
+    g = np.random.default_rng(0)
+    rnd = attack_metrics(g.normal(size=4000), g.normal(size=4000))
+    assert abs(rnd["auc"] - 0.5) < 0.03 and rnd["tpr_at_0.01_fpr"] < 0.03
+
+
+def test_lira_finds_members_that_a_global_threshold_misses():
+    """Each example has its own difficulty; membership shifts phi by +1. LiRA calibrates per example."""
+    g = np.random.default_rng(0)
+    n, k = 2000, 32
+    base = g.normal(0, 3, n)  # per-example difficulty, larger than the membership effect
+    shadow_in = g.random((k, n)) < 0.5
+    shadow_phi = base + shadow_in * 1.0 + g.normal(0, 0.2, (k, n))
+    member = g.random(n) < 0.5
+    target = base + member * 1.0 + g.normal(0, 0.2, n)
+    lira = attack_metrics(*(lambda s: (s[member], s[~member]))(lira_scores(target, shadow_phi, shadow_in)))
+    naive = attack_metrics(target[member], target[~member])
+    assert lira["auc"] > 0.95 and naive["auc"] < 0.7
+
+
+def test_logit_confidence_matches_its_definition():
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
+    net = torch.nn.Identity()
+    phi = logit_confidence(net, logits, torch.tensor([0, 2]))
+    p = torch.softmax(logits, 1)
+    assert phi == pytest.approx([float(torch.log(p[0, 0] / (1 - p[0, 0]))), float(torch.log(p[1, 2] / (1 - p[1, 2])))], abs=1e-5)
+
+
+def test_nearest_distances():
+    a, ref = torch.tensor([[[0.0, 0.0]], [[3.0, 4.0]]]), torch.tensor([[[0.0, 1.0]], [[3.0, 4.0]]])
+    assert nearest_distances(a, ref).tolist() == [1.0, 0.0]
+
+
+def test_binary_metrics_and_recording_level():
+    m = binary_metrics(np.array([1, 1, 0, 0]), np.array([0.9, 0.2, 0.1, 0.6]))
+    assert (m["accuracy"], m["sensitivity"], m["specificity"], m["auc"]) == (0.5, 0.5, 0.5, 0.75)
+    rl = recording_level({"a01": {"true_apnea_minutes": 400, "teacher_apnea_minutes": 350, "student_apnea_minutes": 50},
+                          "c01": {"true_apnea_minutes": 0, "teacher_apnea_minutes": 2, "student_apnea_minutes": 120},
+                          "b01": {"true_apnea_minutes": 20, "teacher_apnea_minutes": 0, "student_apnea_minutes": 0}})
+    assert rl["teacher"]["a_vs_c_correct"] == 2 and rl["student"]["a_vs_c_correct"] == 0 and rl["teacher"]["a_vs_c_records"] == 2
