@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 @pytest.fixture(scope="session", autouse=True)
 def _threads():
-    torch.set_num_threads(2)
+    # 2 = this machine's cores; set VISTRANSFER_TEST_THREADS=1 to test beside a running experiment
+    torch.set_num_threads(int(os.environ.get("VISTRANSFER_TEST_THREADS", "2")))
 
 
 @pytest.fixture(scope="session")

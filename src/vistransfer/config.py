@@ -146,10 +146,39 @@ class TrainConfig:
 # a teacher that rarely reaches T = 0.99.
 TEACHER_PRESETS: dict[str, TrainConfig] = {
     "digits": TrainConfig(epochs=30, batch_size=64, lr=3e-3),
+    "apnea-ecg": TrainConfig(epochs=10, batch_size=64, lr=2e-3),
     "default": TrainConfig(epochs=8, batch_size=128, lr=2e-3),
 }
 # Neural students' epochs per dataset (other student options keep their own defaults).
 STUDENT_EPOCHS = {"digits": 30, "default": 10}
+
+
+@dataclass(frozen=True)
+class DatasetDefaults:
+    """What ``run`` and ``teach`` use for a dataset unless told otherwise: the data domain, whether
+    the teacher normalizes with the training data's statistics, its architecture, the students and
+    their options, and synthesis settings. Series need all of these; images in [0, 1] need none."""
+
+    value_range: tuple[float, float] = (0.0, 1.0)
+    normalize_from_train: bool = False
+    arch: str = "teacher"  # a key of models.nets.ARCH_PRESETS
+    students: str = "cnn_id,cnn_small,mlp,svm,rf"
+    student: tuple[tuple[str, Any], ...] = ()
+    synthesis: tuple[tuple[str, Any], ...] = ()
+
+
+# Apnea-ECG: RR intervals in seconds (cleaned to [0.3, 2.0]), a deeper 1-D teacher (measured: 91.5%
+# against 82% for h1's layers), students that standardize their inputs, log_softmax AM (a two-class
+# teacher's raw logit saturates G), one visualization per generator and a 100-step budget.
+DATASET_DEFAULTS: dict[str, DatasetDefaults] = {
+    "apnea-ecg": DatasetDefaults((0.3, 2.0), True, "ecg", "cnn_ecg,mlp,rf",
+                                 (("standardize", True), ("min_steps", 500)),
+                                 (("objective", "log_softmax"), ("group_size", 1), ("slots", 64), ("max_steps", 100))),
+}
+
+
+def dataset_defaults(dataset: str) -> DatasetDefaults:
+    return DATASET_DEFAULTS.get(dataset, DatasetDefaults())
 
 
 def teacher_preset(dataset: str, **overrides: Any) -> TrainConfig:
@@ -238,4 +267,5 @@ def merged(cls: type, base: Any, overrides: dict[str, Any]) -> Any:
 
 
 __all__ = ["SynthesisConfig", "TrainConfig", "MOVEMENT_KINDS", "TEACHER_PRESETS", "STUDENT_EPOCHS", "teacher_preset",
+           "DatasetDefaults", "DATASET_DEFAULTS", "dataset_defaults",
            "student_options", "load_config", "to_dict", "from_dict", "load_toml", "merged", "json_ready"]

@@ -100,3 +100,29 @@ def test_damaged_records_are_one_line_naming_the_file(damage, msg, tiny, capsys)
         main(["teach", "--dataset", "apnea-ecg", "--data-dir", str(root), "-o", str(root / "t.pt"), "-q"])
     err = capsys.readouterr().err.strip().splitlines()
     assert e.value.code == 2 and len(err) == 1 and msg in err[0], err
+
+
+def test_run_the_whole_pipeline_on_apnea_ecg(tmp_path):
+    """vistransfer run --dataset apnea-ecg: RR windows in seconds, a normalizing 1-D teacher, series plots."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from vistransfer.cli.main import app
+
+    names = ["a01", "a02", "b01", "c01", "c02"]
+    for n in names:
+        write_record(tmp_path, n, n_minutes=14, labels=["N"] * 7 + ["A"] * 7)
+    (tmp_path / "RECORDS").write_text("\n".join(names) + "\n")
+    write_sums(tmp_path)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[teacher]\nmin_steps = 200\nlr = 0.005\n[synthesis]\nthreshold = 0.6\n[student]\nepochs = 3\nmin_steps = 20\n")
+    out = tmp_path / "run"
+    r = CliRunner().invoke(app, ["run", "--dataset", "apnea-ecg", "--data-dir", str(tmp_path), "-c", str(cfg), "--n", "20",
+                                 "--students", "cnn_ecg", "--seeds", "1", "-o", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    res = json.loads((out / "results.json").read_text())
+    spec = res["teacher_info"]["input_spec"]
+    assert spec["shape"] == [1, 1200] and (spec["low"], spec["high"]) == (0.3, 2.0) and spec["mean"] and spec["std"]
+    assert res["synthesis"]["config"]["objective"] == "log_softmax" and res["student_config"]["standardize"] is True
+    assert (out / "grid.png").is_file()

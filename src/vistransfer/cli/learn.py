@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..config import STUDENT_EPOCHS, load_config, student_options
+from ..config import STUDENT_EPOCHS, dataset_defaults, load_config, student_options
 from ..data import load_dataset
 from ..errors import VistransferError
 from ..evaluation import evaluate_predictions, fmt_pct
@@ -76,7 +76,8 @@ def learn(
     if test_name is None:
         raise VistransferError(f"{synthetic} was made from a teacher without a known dataset; pass --dataset "
                                "(a name, an .npz file or an image folder) with the real test data")
-    kw = student_kwargs(config, test_name, epochs=epochs, min_steps=min_steps, temperature=temperature, lr=lr, batch_size=batch_size)
+    kw = {**dict(dataset_defaults(test_name).student),
+          **student_kwargs(config, test_name, epochs=epochs, min_steps=min_steps, temperature=temperature, lr=lr, batch_size=batch_size)}
     kw["device"] = device
     test = load_dataset(test_name, "test", data_dir)
     if tuple(test.shape) != tuple(ds.x.shape[1:]) or len(test.classes) != len(ds.classes):

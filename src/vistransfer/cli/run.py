@@ -9,15 +9,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..config import load_config, teacher_preset, to_dict
+from ..config import dataset_defaults, load_config, teacher_preset, to_dict
 from ..data import load_dataset
 from ..evaluation import fmt_pct
 from ..io import atomic_path, resolve_device, versions, write_json
-from ..models.spec import InputSpec
+from ..models.nets import ARCH_PRESETS
+from ..models.spec import dataset_spec
 from ..models.teacher import train_teacher
 from ..pipeline import check_compatible, learn_students, make_synthetic, teacher_summary
 from ..viz import class_grid
-from .learn import StudentsOpt, parse_students, student_kwargs
+from .learn import parse_students, student_kwargs
 from .options import (ArchOpt, ConfigOpt, DataDirOpt, DeviceOpt, DownloadOpt, FeaturesLayerOpt, InputShapeOpt, NormalizeOpt,
                       QuietOpt, ValueRangeOpt, load_teacher_file, parse_pair, parse_seeds, teacher_options)
 from .synthesize import build_synthesis_config
@@ -32,7 +33,7 @@ def run(
     labels: Annotated[Optional[str], typer.Option(help="'hard' or 'soft'.")] = None,
     loss2: Annotated[Optional[bool], typer.Option("--loss2/--no-loss2", help="Loss2 (Eq. 3).")] = None,
     config: ConfigOpt = None,
-    students: StudentsOpt = "cnn_id,cnn_small,mlp,svm,rf",
+    students: Annotated[Optional[str], typer.Option("--students", "-s", help="Comma list of students (default: cnn_id,cnn_small,mlp,svm,rf; cnn_ecg,mlp,rf for apnea-ecg).")] = None,
     seeds: Annotated[str, typer.Option(help="Student seeds: count or list.")] = "3",
     teacher_epochs: Annotated[Optional[int], typer.Option(help="Teacher epochs (default: 30 digits, 8 otherwise).")] = None,
     student_epochs: Annotated[Optional[int], typer.Option(help="Neural student epochs (default: 30 digits, 10 otherwise).")] = None,
@@ -46,11 +47,12 @@ def run(
     data_dir: DataDirOpt = None, download: DownloadOpt = False, device: DeviceOpt = "auto", quiet: QuietOpt = False,
 ) -> None:
     """Run the whole pipeline and write report.md, results.json and grid.png to the run folder."""
-    names = parse_students(students)
+    dd = dataset_defaults(dataset)
+    names = parse_students(students or dd.students)
     seed_list = parse_seeds(seeds)
-    cfg = build_synthesis_config(config, n=n if n is not None else (None if config else 2000), threshold=threshold,
+    cfg = build_synthesis_config(config, defaults=dict(dd.synthesis), n=n if n is not None else (None if config else 2000), threshold=threshold,
                                  threshold_range=parse_pair(threshold_range, "--threshold-range"), labels=labels, loss2=loss2, seed=seed)
-    kw = student_kwargs(config, dataset, epochs=student_epochs, min_steps=min_steps, temperature=temperature)
+    kw = {**dict(dd.student), **student_kwargs(config, dataset, epochs=student_epochs, min_steps=min_steps, temperature=temperature)}
     dev = resolve_device(device)
     out_dir = out_dir or Path("runs") / Path(dataset).stem
     train = load_dataset(dataset, "train", data_dir, download)
@@ -63,19 +65,19 @@ def run(
     out_dir.mkdir(parents=True, exist_ok=True)  # only once the inputs are known to be good
     try:
         tcfg = teacher_preset(dataset, **{**(load_config(config)["teacher"] if config else {}), "epochs": teacher_epochs, "seed": seed})
-        spec = InputSpec(train.shape, *(parse_pair(value_range, "--value-range") or (0.0, 1.0)))
-        _pipeline(out_dir, dataset, h1, train, test, cfg, names, seed_list, kw, tcfg, spec, baseline, dev, quiet)
+        spec = dataset_spec(train, dd, parse_pair(value_range, "--value-range"))
+        _pipeline(out_dir, dataset, h1, train, test, cfg, names, seed_list, kw, tcfg, spec, ARCH_PRESETS[dd.arch], baseline, dev, quiet)
     except BaseException:
         if created and out_dir.is_dir() and not any(out_dir.iterdir()):
             shutil.rmtree(out_dir)  # a run that failed before writing anything leaves no empty folder
         raise
 
 
-def _pipeline(out_dir, dataset, h1, train, test, cfg, names, seed_list, kw, tcfg, spec, baseline, dev, quiet) -> None:
+def _pipeline(out_dir, dataset, h1, train, test, cfg, names, seed_list, kw, tcfg, spec, arch, baseline, dev, quiet) -> None:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     if h1 is None:
-        h1 = train_teacher(train, test, tcfg, dataset, device=dev, progress=not quiet, spec=spec)
+        h1 = train_teacher(train, test, tcfg, dataset, arch, device=dev, progress=not quiet, spec=spec)
         h1.save(out_dir / "teacher.pt")
     timings["teach"] = time.perf_counter() - t0
     teacher_eval, teacher_pred = teacher_summary(h1, test, dev)

@@ -17,9 +17,9 @@ from .options import (ArchOpt, ConfigOpt, DataDirOpt, DeviceOpt, FeaturesLayerOp
                       ValueRangeOpt, load_teacher_file, parse_pair, teacher_options)
 
 
-def build_synthesis_config(config: Optional[Path], **overrides) -> SynthesisConfig:
-    """Defaults, then the [synthesis] table of ``config``, then command-line options."""
-    base = SynthesisConfig()
+def build_synthesis_config(config: Optional[Path], defaults: dict | None = None, **overrides) -> SynthesisConfig:
+    """Defaults (the dataset's, if given), then the [synthesis] table of ``config``, then command-line options."""
+    base = merged(SynthesisConfig, SynthesisConfig(), defaults or {})
     if config is not None:
         base = merged(SynthesisConfig, base, load_config(config)["synthesis"])
     return merged(SynthesisConfig, base, overrides)

@@ -7,11 +7,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..config import teacher_preset
+from ..config import dataset_defaults, teacher_preset
 from ..data import load_dataset
 from ..io import resolve_device
 from ..models.teacher import train_teacher
-from ..models.spec import InputSpec
+from ..models.nets import ARCH_PRESETS
+from ..models.spec import dataset_spec
 from .options import DataDirOpt, DeviceOpt, DownloadOpt, QuietOpt, SeedOpt, ValueRangeOpt, parse_pair
 
 
@@ -29,8 +30,9 @@ def teach(
     cfg = teacher_preset(dataset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     train = load_dataset(dataset, "train", data_dir, download)
     test = load_dataset(dataset, "test", data_dir, download)
-    spec = InputSpec(train.shape, *(parse_pair(value_range, "--value-range") or (0.0, 1.0)))
-    teacher = train_teacher(train, test, cfg, dataset, device=resolve_device(device), progress=not quiet, spec=spec)
+    dd = dataset_defaults(dataset)
+    spec = dataset_spec(train, dd, parse_pair(value_range, "--value-range"))
+    teacher = train_teacher(train, test, cfg, dataset, ARCH_PRESETS[dd.arch], device=resolve_device(device), progress=not quiet, spec=spec)
     teacher.save(out)
     typer.echo(f"teacher: {dataset}, test accuracy {100 * teacher.test_accuracy:.2f}%, "
                f"{teacher.meta['train_seconds']:.1f}s -> {out}")

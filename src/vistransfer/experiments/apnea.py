@@ -267,9 +267,9 @@ class ApneaRunner:
         for c in (0, 1):
             real = d["test"].x[d["test"].y == c]
             syn = ds.x[ds.target == c]
-            for j in g.choice(len(real), 3, replace=False):
+            for j in g.choice(len(real), min(3, len(real)), replace=False):
                 axes[c, 0].plot(t, real[j, 0].numpy(), lw=0.8)
-            for j in g.choice(len(syn), 3, replace=False):
+            for j in g.choice(len(syn), min(3, len(syn)), replace=False):
                 axes[c, 1].plot(t, syn[j, 0].numpy(), lw=0.8)
             axes[c, 0].set_ylabel(f"{CLASSES[c]}\nRR (s)", fontsize=8)
         axes[0, 0].set_title("real minutes (test set)", fontsize=9)

@@ -66,6 +66,9 @@ TINY_ARCH = replace(TEACHER_ARCH, channels=tuple(c // 4 for c in TEACHER_ARCH.ch
 ECG_ARCH = ConvArch(channels=(16, 32, 64, 64, 64), kernel=9, fc=(64,))
 
 
+ARCH_PRESETS = {"teacher": TEACHER_ARCH, "ecg": ECG_ARCH}
+
+
 def _act(name: str) -> nn.Module:
     return nn.ELU() if name == "elu" else nn.ReLU()
 

@@ -112,3 +112,15 @@ def parse_normalize(text: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
                                f"0.49,0.48,0.45,0.25,0.24,0.26); got {text!r}")
     half = len(vals) // 2
     return tuple(vals[:half]), tuple(vals[half:])
+
+
+def dataset_spec(train, defaults, value_range: tuple[float, float] | None = None) -> InputSpec:
+    """The input spec a teacher trained here gets: the data's shape, the value range (option, else the
+    dataset's), and, where the dataset asks for it, normalization by the training data's per-channel
+    mean and std (``defaults``: :class:`vistransfer.config.DatasetDefaults`)."""
+    low, high = value_range or defaults.value_range
+    if not defaults.normalize_from_train:
+        return InputSpec(train.shape, low, high)
+    dims = [0] + list(range(2, train.x.dim()))
+    mean, std = train.x.mean(dims), train.x.std(dims).clamp_min(1e-6)
+    return InputSpec(train.shape, low, high, tuple(mean.tolist()), tuple(std.tolist()))

@@ -1,0 +1,73 @@
+"""The apnea experiment end to end on tiny WFDB records: every part runs, writes its table and is cached."""
+
+import json
+
+from tests.ecg.test_apnea import write_record, write_sums
+from vistransfer.experiments import load_any
+from vistransfer.experiments.apnea import ApneaRunner
+
+SPEC = """
+kind = "apnea"
+title = "tiny table 5"
+seeds = [0]
+n_synthetic = 24
+[teams]
+team1 = ["a01", "b01"]
+team2 = ["a02", "c01"]
+[arch]
+channels = [4, 8]
+kernel = 9
+fc = [8]
+[teacher]
+epochs = 20
+min_steps = 200
+lr = 0.005
+[student]
+epochs = 5
+min_steps = 20
+standardize = true
+[synthesis]
+objective = "log_softmax"
+threshold = 0.6
+group_size = 1
+slots = 8
+max_steps = 50
+[paper]
+team1 = [92.49, 89.5, 91.07, 56.36]
+[recordwise]
+folds = 2
+epochs = 1
+n_synthetic = 12
+[privacy]
+shadows = 2
+"""
+
+
+def test_every_part_runs_and_is_cached(tmp_path):
+    data = tmp_path / "apnea-ecg"
+    data.mkdir()
+    names = ["a01", "a02", "b01", "c01", "c02"]
+    for n in names:
+        write_record(data, n, n_minutes=14, labels=["N"] * 7 + ["A"] * 7)  # learnable: apnea minutes beat slower
+    (data / "RECORDS").write_text("\n".join(names) + "\n")
+    write_sums(data)
+    spec = tmp_path / "tiny5.toml"
+    spec.write_text(SPEC)
+    exp = load_any(spec)
+    run = lambda: ApneaRunner(exp, tmp_path, tmp_path / "results", tmp_path / "cache", log=lambda m: None).run()  # noqa: E731
+    rec = run()
+    out = tmp_path / "results" / "tiny5"
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["complete"] and set(saved["table5"]["rows"]) == {"team1", "team2"}
+    row = saved["table5"]["rows"]["team1"]
+    assert row["n_test"] == len(rec["table5"]["per_seed"][0]["teams"]["team1"]["base"]) or row["n_test"] > 0
+    assert 0 <= row["idt_synthetic"]["mean"] <= 1 and row["n_synthetic"] == 24
+    assert set(saved["phone"]["models"]) and all(m["onnx_vs_torch_max_diff"] <= 1e-4 for m in saved["phone"]["models"].values())
+    assert {"teacher", "student", "nearest_real_training_series"} <= set(saved["privacy"])
+    assert saved["recordwise"]["folds"] == 2 and len(saved["recordwise"]["per_fold"]) == 2
+    table = (out / "table.md").read_text()
+    assert "| paper, team1 | 92.49 |" in table and "LiRA" in table and (out / "figure4.png").is_file()
+    cached = sorted(p.name for p in (tmp_path / "cache" / "apnea").rglob("*.json"))
+    again = run()  # everything cached: the same numbers
+    assert again["table5"]["rows"] == rec["table5"]["rows"]
+    assert sorted(p.name for p in (tmp_path / "cache" / "apnea").rglob("*.json")) == cached
