@@ -35,7 +35,7 @@ from ..ecg.apnea import CLASSES, VALUE_RANGE, load_minutes
 from ..errors import VistransferError
 from ..io import atomic_path, cache_dir, versions, write_json
 from ..models.nets import ConvArch
-from ..models.spec import InputSpec
+from ..models.spec import InputSpec, train_range
 from ..models.teacher import Teacher, load_builtin, train_teacher
 from ..models.train import predict_logits
 from ..pipeline import make_synthetic
@@ -150,7 +150,8 @@ class ApneaRunner:
         return {"train": mk(p[:a]), "val": mk(p[a:b]), "test": mk(p[b:]), "train_idx": p[:a], "test_idx": p[b:]}
 
     def spec_for(self, x: torch.Tensor) -> InputSpec:
-        return InputSpec(tuple(x.shape[1:]), *VALUE_RANGE, mean=(float(x.mean()),), std=(float(x.std()),))
+        """The teacher's input: normalized by its training data, its domain the range that data occupies."""
+        return InputSpec(tuple(x.shape[1:]), *train_range(x, VALUE_RANGE), mean=(float(x.mean()),), std=(float(x.std()),))
 
     # --- cached units ---------------------------------------------------------------------
     def cached(self, kind: str, ident: dict, make: Callable[[], dict]) -> dict:
@@ -181,8 +182,12 @@ class ApneaRunner:
         ds.save(path)
         return ds
 
-    def student(self, x, targets, seed: int, temperature: float = 1.0, **over):
+    def student(self, x, targets, seed: int, temperature: float = 1.0, teacher: Teacher | None = None, **over):
+        """h2 (the teacher's architecture). With ``teacher``, inputs are standardized with the teacher's
+        normalization (part of its input spec), not with the visualizations' own spread."""
         kw = {**self.exp.student, **over, "seed": seed, "device": self.device, "temperature": temperature}
+        if teacher is not None and kw.get("standardize") and teacher.spec.mean is not None:
+            kw["standardize"] = (teacher.spec.mean, teacher.spec.std)
         return create_student("cnn_ecg", **kw).fit(x, targets)
 
     # --- the experiment -------------------------------------------------------------------
@@ -221,8 +226,8 @@ class ApneaRunner:
                 ds = self.synthetic(team, h1, seed)
                 p_real = torch.softmax(predict_logits(h1.module, d["test"].x), 1)[:, 1].numpy()
                 y = d["test"].y.numpy()
-                hard = self.student(ds.x, ds.targets("hard"), seed)
-                soft = self.student(ds.x, ds.targets("soft"), seed, temperature=4.0)
+                hard = self.student(ds.x, ds.targets("hard"), seed, teacher=h1)
+                soft = self.student(ds.x, ds.targets("soft"), seed, temperature=4.0, teacher=h1)
                 return {"base": binary_metrics(y, p_real), "h2_hard": binary_metrics(y, hard.predict_proba(d["test"].x)[:, 1]),
                         "h2_soft": binary_metrics(y, soft.predict_proba(d["test"].x)[:, 1]), "synthesis": ds.meta["stats"],
                         "n_train": len(d["train"]), "n_test": len(d["test"])}
@@ -296,7 +301,7 @@ class ApneaRunner:
         teacher_as_student.net_, teacher_as_student.classes_ = h1.module.eval(), np.arange(2)
         teacher_as_student.n_classes_, teacher_as_student.in_shape_, teacher_as_student.device_ = 2, h1.in_shape, "cpu"
         for name, model in (("teacher h1 (real minutes)", teacher_as_student),
-                            ("student h2 (visualizations, soft, tau 4)", self.student(ds.x, ds.targets("soft"), seed, temperature=4.0))):
+                            ("student h2 (visualizations, hard)", self.student(ds.x, ds.targets("hard"), seed, teacher=h1))):
             path = self.cache / "onnx" / f"{name.split()[0]}-{_key({'fp': h1.fingerprint, 'name': name})}.onnx"
             export_onnx(model, path)
             p = onnx_predict(path, d["test"].x.numpy())[:, 1]
@@ -317,7 +322,7 @@ class ApneaRunner:
         member = np.r_[np.ones(len(d["train_idx"]), bool), np.zeros(len(d["test_idx"]), bool)]
         h1 = self.teacher(f"apnea-{team}", d["train"], d["test"], seed)
         ds = self.synthetic(team, h1, seed)
-        h2 = self.student(ds.x, ds.targets("soft"), seed, temperature=4.0)
+        h2 = self.student(ds.x, ds.targets("hard"), seed, teacher=h1)
         targets = {"teacher": logit_confidence(h1.module, xp, yp), "student": logit_confidence(h2.net_, xp, yp)}
         shadow_phi = {"teacher": [], "student": []}
         ins = []
@@ -328,7 +333,7 @@ class ApneaRunner:
                 tr = Split(xp[inn], yp[inn], CLASSES)
                 hs = self.teacher(f"shadow-{team}-{s}", tr, None, 1000 + s)
                 dss = self.synthetic(f"shadow-{s}", hs, 1000 + s)
-                ss = self.student(dss.x, dss.targets("soft"), 1000 + s, temperature=4.0)
+                ss = self.student(dss.x, dss.targets("hard"), 1000 + s, teacher=hs)
                 return {"in": inn.tolist(), "teacher": logit_confidence(hs.module, xp, yp).tolist(),
                         "student": logit_confidence(ss.net_, xp, yp).tolist()}
             r = self.cached("privacy-shadow", {"team": team, "seed": seed, "shadow": s}, shadow)
@@ -367,7 +372,7 @@ class ApneaRunner:
             def unit(f=f, train=train, test=test, te=te):
                 h1 = self.teacher(f"recordwise-{f}", train, test, seed, tcfg)
                 ds = self.synthetic(f"recordwise-{f}", h1, seed, n=int(cfg.get("n_synthetic", 4000)))
-                h2 = self.student(ds.x, ds.targets("soft"), seed, temperature=4.0, epochs=int(cfg["epochs"]))
+                h2 = self.student(ds.x, ds.targets("hard"), seed, teacher=h1, epochs=int(cfg["epochs"]))
                 y = test.y.numpy()
                 p1 = torch.softmax(predict_logits(h1.module, test.x), 1)[:, 1].numpy()
                 p2 = h2.predict_proba(test.x)[:, 1]

@@ -118,9 +118,22 @@ def dataset_spec(train, defaults, value_range: tuple[float, float] | None = None
     """The input spec a teacher trained here gets: the data's shape, the value range (option, else the
     dataset's), and, where the dataset asks for it, normalization by the training data's per-channel
     mean and std (``defaults``: :class:`vistransfer.config.DatasetDefaults`)."""
-    low, high = value_range or defaults.value_range
+    low, high = value_range or (train_range(train.x, defaults.value_range) if defaults.normalize_from_train else defaults.value_range)
     if not defaults.normalize_from_train:
         return InputSpec(train.shape, low, high)
     dims = [0] + list(range(2, train.x.dim()))
     mean, std = train.x.mean(dims), train.x.std(dims).clamp_min(1e-6)
     return InputSpec(train.shape, low, high, tuple(mean.tolist()), tuple(std.tolist()))
+
+
+def train_range(x: torch.Tensor, bounds: tuple[float, float], q: float = 0.001) -> tuple[float, float]:
+    """The data domain as the training data occupy it: its q and 1 - q quantiles, inside ``bounds``.
+
+    A generator whose sigmoid spans a wider range than the teacher ever saw (RR intervals live in
+    0.6-1.4 s, the physiological bounds are 0.3-2.0 s) makes visualizations far from real data;
+    the owner of a model can hand over this range without handing over the data.
+    """
+    flat = x.flatten()
+    sample = flat[torch.randperm(len(flat), generator=torch.Generator().manual_seed(0))[:1_000_000]]
+    lo, hi = torch.quantile(sample, torch.tensor([q, 1 - q])).tolist()
+    return max(bounds[0], lo), min(bounds[1], hi)

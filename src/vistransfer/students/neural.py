@@ -37,13 +37,15 @@ class NeuralStudent(Student):
     optimizer steps (small sets get more epochs). ``temperature`` tau > 1 distills soft
     labels (Hinton et al.): targets p become p^(1/tau) renormalized, and the loss is
     tau^2 * CE(logits / tau, targets). Hard (one-hot) targets are left as they are.
-    ``standardize``: learn a per-channel (x - mean) / std from the training inputs and apply it
-    first (for inputs far from [0, 1], e.g. RR intervals around 0.9 s that vary by 0.05 s).
+    ``standardize``: apply a per-channel (x - mean) / std first (for inputs far from [0, 1], e.g. RR
+    intervals around 0.9 s that vary by 0.1 s): True learns it from the training inputs; a pair
+    (means, stds) fixes it, e.g. to the teacher's normalization when the inputs are visualizations,
+    whose spread is not the real data's.
     """
 
     def __init__(self, arch: str = "cnn_id", epochs: int = 10, batch_size: int = 128, lr: float = 2e-3,
                  weight_decay: float = 0.0, seed: int = 0, device: str = "auto", progress: bool = False,
-                 min_steps: int = 0, temperature: float = 1.0, standardize: bool = False):
+                 min_steps: int = 0, temperature: float = 1.0, standardize: bool | tuple = False):
         self.arch, self.epochs, self.batch_size, self.lr = arch, epochs, batch_size, lr
         self.weight_decay, self.seed, self.device, self.progress = weight_decay, seed, device, progress
         self.min_steps, self.temperature, self.standardize = min_steps, temperature, standardize
@@ -64,7 +66,11 @@ class NeuralStudent(Student):
         torch.manual_seed(self.seed)
         self.device_ = resolve_device(self.device)
         self.net_ = self._build(tuple(x.shape[1:]), t.shape[1])
-        if self.standardize:
+        if isinstance(self.standardize, (tuple, list)):
+            mean, std = (torch.tensor(v, dtype=torch.float32) for v in self.standardize)
+            self.net_.mean.copy_(mean.view_as(self.net_.mean) if mean.numel() > 1 else mean.expand_as(self.net_.mean))
+            self.net_.std.copy_(std.view_as(self.net_.std) if std.numel() > 1 else std.expand_as(self.net_.std))
+        elif self.standardize:
             dims = [0] + list(range(2, x.dim()))
             self.net_.mean.copy_(x.mean(dims, keepdim=True))
             self.net_.std.copy_(x.std(dims, keepdim=True).clamp_min(1e-6))
