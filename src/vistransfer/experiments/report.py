@@ -123,6 +123,13 @@ def summary_markdown(results_dir: str | Path = "results") -> str:
     for path in sorted(Path(results_dir).glob("*/results.json")):
         rec = json.loads(path.read_text())
         link = f"[{rec.get('paper_table') or rec['experiment']}]({path.parent.name}/table.md)"
+        for team, row in rec.get("table5", {}).get("rows", {}).items():  # the apnea experiment's table
+            paper = rec.get("paper", {}).get(team, [])
+            for i, (col, key) in enumerate((("Base OSA", "base"), ("h2 S.", "h2_hard"), ("h_idt R.", "idt_real"), ("h_idt S.", "idt_synthetic"))):
+                p = {"mean": paper[i], "std": None} if i < len(paper) else None
+                diff = f"{100 * row[key]['mean'] - p['mean']:+.2f}" if p else ""
+                lines.append(f"| {link} | {col} | CNN_ECG, {team} | {row['n_test']:,} test minutes | {_fmt(row[key])} | "
+                             f"{_fmt(p, pct=False) if p else '—'} | {diff} |")
         for c in rec.get("cells", []):
             paper = c.get("paper")
             diff = f"{100 * c['accuracy']['mean'] - paper['mean']:+.2f}" if paper else ""
