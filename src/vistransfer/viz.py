@@ -45,14 +45,7 @@ def class_grid(x: torch.Tensor, y: torch.Tensor, classes: tuple[str, ...], path:
             else:
                 ax.axis("off")
         axes[c, 0].set_ylabel(classes[c], rotation=0, ha="right", va="center", fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=80)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, title)
 
 
 def series_grid(x: torch.Tensor, y: torch.Tensor, classes: tuple[str, ...], path: str | Path, per_class: int = 4,
@@ -75,11 +68,16 @@ def series_grid(x: torch.Tensor, y: torch.Tensor, classes: tuple[str, ...], path
         ax.set_ylabel(classes[c], rotation=0, ha="right", va="center", fontsize=8)
         ax.tick_params(labelsize=7)
     axes[-1, 0].set_xlabel("sample", fontsize=8)
+    return save_figure(fig, path, title)
+
+
+def save_figure(fig, path: str | Path, title: str = "", dpi: int = 80) -> Path:
+    """Title, lay out and write ``fig`` as a PNG atomically, then close it."""
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     path = Path(path)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=80)
+        fig.savefig(tmp, format="png", dpi=dpi)
     plt.close(fig)
     return path

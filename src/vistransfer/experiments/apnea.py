@@ -261,7 +261,7 @@ class ApneaRunner:
 
     def figure4(self) -> None:
         """Real and generated series side by side (the paper's Figure 4), team 1, seed 0."""
-        from ..viz import plt
+        from ..viz import plt, save_figure
 
         team, seed = list(self.exp.teams)[0], self.exp.seeds[0]
         d = self.team_data(team, seed)
@@ -281,10 +281,7 @@ class ApneaRunner:
         axes[0, 1].set_title("visualizations of h1", fontsize=9)
         for ax in axes[1]:
             ax.set_xlabel("time in the 5-minute window (s); the labelled minute is 120-180 s", fontsize=8)
-        fig.tight_layout()
-        with atomic_path(self.out / "figure4.png") as tmp:
-            fig.savefig(tmp, format="png", dpi=80)
-        plt.close(fig)
+        save_figure(fig, self.out / "figure4.png")
 
     def phone(self) -> None:
         """Team 1, seed 0: the student (trained on visualizations only) as ONNX, beside the teacher."""
