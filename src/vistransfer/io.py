@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -135,6 +136,7 @@ def _isatty(stream) -> bool:
         return False
 
 
+@functools.cache
 def _log_bar_class():
     from tqdm import tqdm
 

@@ -42,8 +42,6 @@ def make_synthetic(teacher: Teacher, cfg: SynthesisConfig, device: torch.device 
     """Gen{h1}: synthesize ``cfg.n`` visualizations (real data is used only by Loss2)."""
     if real is not None:
         check_compatible(teacher, real, "the real data for Loss2")
-    if cfg.loss2 and not teacher.module.has_features:
-        teacher.module.features(None)  # raises the one-line error that says how to give layer L-1
     out, stats = synthesize(teacher.module, cfg, teacher.spec, teacher.n_classes, device,
                             real=(real.x, real.y) if (cfg.loss2 and real is not None) else None, progress=progress)
     return SyntheticDataset(out["x"], out["probs"], out["target"], out["passed_step"], out["threshold"],

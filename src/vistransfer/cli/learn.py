@@ -10,14 +10,15 @@ import typer
 from ..config import STUDENT_EPOCHS, dataset_defaults, load_config, student_options
 from ..data import load_dataset
 from ..errors import VistransferError
-from ..evaluation import evaluate_predictions, fmt_pct
+from ..evaluation import evaluate_predictions, fmt_pct, teacher_predictions
 from ..io import load_torch, resolve_device, write_json
+from ..models.teacher import Teacher
 from ..pipeline import check_compatible, learn_students, teacher_summary
 from ..students import canonical_name
 from ..students.persist import load_student, save_student, student_suffix
 from ..synthesis.dataset import SyntheticDataset
 from .options import (ArchOpt, ConfigOpt, DataDirOpt, DeviceOpt, FeaturesLayerOpt, InputShapeOpt, NormalizeOpt, QuietOpt,
-                      ValueRangeOpt, load_teacher_file, parse_seeds, teacher_options)
+                      ValueRangeOpt, parse_seeds, teacher_options)
 
 StudentsOpt = Annotated[str, typer.Option("--students", "-s", help="Comma list of: cnn_id, cnn_small, cnn_large, cnn_tiny, mlp, svm, rf.")]
 DatasetTestOpt = Annotated[Optional[str], typer.Option("--dataset", help="Real test data: a name (digits, mnist, ...), an .npz file or an image folder (default: the teacher's dataset).")]
@@ -32,7 +33,7 @@ def parse_students(text: str) -> list[str]:
 
 def student_kwargs(config: Optional[Path], dataset: str | None, **cli) -> dict:
     """Student options: the dataset's defaults, then the config's [student] table, then the CLI."""
-    kw = {"epochs": STUDENT_EPOCHS.get(dataset or "", STUDENT_EPOCHS["default"])}
+    kw = {"epochs": STUDENT_EPOCHS.get(dataset or "", STUDENT_EPOCHS["default"]), **dict(dataset_defaults(dataset or "").student)}
     if config is not None:
         kw.update(load_config(config)["student"])
     kw.update(student_options({k: v for k, v in cli.items() if v is not None}, "student option"))
@@ -76,8 +77,7 @@ def learn(
     if test_name is None:
         raise VistransferError(f"{synthetic} was made from a teacher without a known dataset; pass --dataset "
                                "(a name, an .npz file or an image folder) with the real test data")
-    kw = {**dict(dataset_defaults(test_name).student),
-          **student_kwargs(config, test_name, epochs=epochs, min_steps=min_steps, temperature=temperature, lr=lr, batch_size=batch_size)}
+    kw = student_kwargs(config, test_name, epochs=epochs, min_steps=min_steps, temperature=temperature, lr=lr, batch_size=batch_size)
     kw["device"] = device
     test = load_dataset(test_name, "test", data_dir)
     if tuple(test.shape) != tuple(ds.x.shape[1:]) or len(test.classes) != len(ds.classes):
@@ -85,7 +85,7 @@ def learn(
                                f"but the visualizations are {tuple(ds.x.shape[1:])} with {len(ds.classes)}; pass the teacher's --dataset")
     teacher_pred = None
     if teacher is not None:
-        h1 = load_teacher_file(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))
+        h1 = Teacher.load(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))
         check_compatible(h1, test, "the test set")
         teacher_pred = teacher_summary(h1, test, resolve_device(device))[1]
     folder = save_dir or Path(str(out or synthetic) + ".students")
@@ -118,18 +118,18 @@ def evaluate(
         _, student, head = load_student(model)
         name = dataset or head.get("info", {}).get("dataset")
         shape = tuple(student.in_shape_)
-        predict = student.predict
+        predict = lambda split: student.predict(split.x)  # noqa: E731
     else:
-        h1 = load_teacher_file(model, **topts)
+        h1 = Teacher.load(model, **topts)
         name, shape = dataset or h1.dataset, tuple(h1.in_shape)
-        predict = lambda x: teacher_summary_pred(h1, x, device)  # noqa: E731
+        predict = lambda split: teacher_predictions(h1.module, split, resolve_device(device))  # noqa: E731
     if name is None:
         raise VistransferError(f"{model} does not say which data it was trained for; pass --dataset")
     test = load_dataset(name, "test", data_dir)
     if shape != tuple(test.shape):
         raise VistransferError(f"{model} takes inputs of shape {shape} but {name} has {tuple(test.shape)}; pick the matching --dataset")
-    pred = predict(test.x)
-    teacher_pred = teacher_summary(load_teacher_file(teacher, **topts), test, resolve_device(device))[1] if teacher is not None else None
+    pred = predict(test)
+    teacher_pred = teacher_summary(Teacher.load(teacher, **topts), test, resolve_device(device))[1] if teacher is not None else None
     res = evaluate_predictions(pred, test, teacher_pred)
     if out is not None:
         write_json(out, res)
@@ -139,12 +139,6 @@ def evaluate(
     typer.echo(line)
     for c, a in res["per_class_accuracy"].items():
         typer.echo(f"  {c}: {100 * a:.2f}%")
-
-
-def teacher_summary_pred(h1, x, device):
-    from ..models.train import predict_logits
-
-    return predict_logits(h1.module, x, resolve_device(device)).argmax(1).numpy()
 
 
 def _is_student(path: Path) -> bool:

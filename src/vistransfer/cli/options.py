@@ -59,10 +59,4 @@ def teacher_options(arch: str | None, input_shape: str | None, normalize: str | 
             "value_range": parse_pair(value_range, "--value-range"), "features_layer": features_layer}
 
 
-def load_teacher_file(path: Path, **options):
-    from ..models.teacher import Teacher
-
-    return Teacher.load(path, **options)
-
-
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML file with [synthesis], [student] and [teacher] tables; options override it.")]

@@ -15,12 +15,12 @@ from ..evaluation import fmt_pct
 from ..io import atomic_path, resolve_device, versions, write_json
 from ..models.nets import ARCH_PRESETS
 from ..models.spec import dataset_spec
-from ..models.teacher import train_teacher
+from ..models.teacher import Teacher, train_teacher
 from ..pipeline import check_compatible, learn_students, make_synthetic, teacher_summary
 from ..viz import class_grid
 from .learn import parse_students, student_kwargs
 from .options import (ArchOpt, ConfigOpt, DataDirOpt, DeviceOpt, DownloadOpt, FeaturesLayerOpt, InputShapeOpt, NormalizeOpt,
-                      QuietOpt, ValueRangeOpt, load_teacher_file, parse_pair, parse_seeds, teacher_options)
+                      QuietOpt, ValueRangeOpt, parse_pair, parse_seeds, teacher_options)
 from .synthesize import build_synthesis_config
 
 
@@ -52,14 +52,14 @@ def run(
     seed_list = parse_seeds(seeds)
     cfg = build_synthesis_config(config, defaults=dict(dd.synthesis), n=n if n is not None else (None if config else 2000), threshold=threshold,
                                  threshold_range=parse_pair(threshold_range, "--threshold-range"), labels=labels, loss2=loss2, seed=seed)
-    kw = {**dict(dd.student), **student_kwargs(config, dataset, epochs=student_epochs, min_steps=min_steps, temperature=temperature)}
+    kw = student_kwargs(config, dataset, epochs=student_epochs, min_steps=min_steps, temperature=temperature)
     dev = resolve_device(device)
     out_dir = out_dir or Path("runs") / Path(dataset).stem
     train = load_dataset(dataset, "train", data_dir, download)
     test = load_dataset(dataset, "test", data_dir, download)
     h1 = None
     if teacher is not None:
-        h1 = load_teacher_file(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))
+        h1 = Teacher.load(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))
         check_compatible(h1, test, f"{dataset} test")
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)  # only once the inputs are known to be good

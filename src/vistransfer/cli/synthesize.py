@@ -11,10 +11,11 @@ from ..config import SynthesisConfig, load_config, merged
 from ..data import load_dataset
 from ..errors import VistransferError
 from ..io import resolve_device
+from ..models.teacher import Teacher
 from ..pipeline import make_synthetic, synthesis_meta
 from ..synthesis.shards import synthesize_sharded
 from .options import (ArchOpt, ConfigOpt, DataDirOpt, DeviceOpt, FeaturesLayerOpt, InputShapeOpt, NormalizeOpt, QuietOpt,
-                      ValueRangeOpt, load_teacher_file, parse_pair, teacher_options)
+                      ValueRangeOpt, parse_pair, teacher_options)
 
 
 def build_synthesis_config(config: Optional[Path], defaults: dict | None = None, **overrides) -> SynthesisConfig:
@@ -55,7 +56,7 @@ def synthesize(
                                  labels=labels, movement=movement, loss2=loss2, max_steps=max_steps, lr=lr, seed=seed)
     if (backend != "local" or ray_address) and shard_size is None:
         raise VistransferError("--backend ray and --ray-address need --shard-size (the unit of work sent to workers)")
-    h1 = load_teacher_file(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))
+    h1 = Teacher.load(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))
     dev = resolve_device(device)
     real = None
     if cfg.loss2:

@@ -17,7 +17,6 @@ continues where it stopped.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass, replace
@@ -28,11 +27,11 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .. import __version__
 from ..config import SynthesisConfig, TrainConfig, from_dict, student_options, to_dict
 from ..data import Split
 from ..ecg.apnea import CLASSES, VALUE_RANGE, load_minutes
 from ..errors import VistransferError
+from ..evaluation import mean_std
 from ..io import atomic_path, cache_dir, versions, write_json
 from ..models.nets import ConvArch
 from ..models.spec import InputSpec, train_range
@@ -41,6 +40,7 @@ from ..models.train import predict_logits
 from ..pipeline import make_synthetic
 from ..students import create_student
 from ..synthesis.dataset import SyntheticDataset
+from .runner import _key
 
 
 class _Strict(BaseModel):
@@ -118,15 +118,6 @@ def binary_metrics(y: np.ndarray, p_apnea: np.ndarray) -> dict:
     return {"accuracy": float((pred == y).mean()), "sensitivity": float(pred[pos].mean()) if pos.any() else float("nan"),
             "specificity": float(1 - pred[neg].mean()) if neg.any() else float("nan"),
             "auc": float(roc_auc_score(y, p_apnea)) if pos.any() and neg.any() else float("nan"), "n": int(len(y))}
-
-
-def _key(obj: Any) -> str:
-    return hashlib.sha256(json.dumps({"vistransfer": __version__, "of": obj}, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def _stats(vals: list[float]) -> dict:
-    a = np.asarray(vals, float)
-    return {"mean": float(a.mean()), "std": float(a.std(ddof=1)) if len(a) > 1 else 0.0, "n": int(len(a)), "values": a.tolist()}
 
 
 class ApneaRunner:
@@ -252,7 +243,7 @@ class ApneaRunner:
             self.log(f"table5 seed {seed}: " + ", ".join(f"{t}: base {100 * res[t]['base']['accuracy']:.1f}, h2 S. {100 * res[t]['h2_hard']['accuracy']:.1f}"
                                                          f" (soft {100 * res[t]['h2_soft']['accuracy']:.1f}), h_idt R. {100 * res_idt[t]['real']:.1f}, S. {100 * res_idt[t]['synthetic']:.1f}" for t in teams))
         for t in teams:
-            pick = lambda f: _stats([f(s) for s in per_seed])  # noqa: E731
+            pick = lambda f: mean_std([f(s) for s in per_seed])  # noqa: E731
             rows[t] = {"base": pick(lambda s: s["teams"][t]["base"]["accuracy"]), "h2_hard": pick(lambda s: s["teams"][t]["h2_hard"]["accuracy"]),
                        "h2_soft": pick(lambda s: s["teams"][t]["h2_soft"]["accuracy"]), "idt_real": pick(lambda s: s["idt"][t]["real"]),
                        "idt_synthetic": pick(lambda s: s["idt"][t]["synthetic"]), "n_test": per_seed[0]["teams"][t]["n_test"],
@@ -294,10 +285,7 @@ class ApneaRunner:
         ds = self.synthetic(team, h1, seed)
         y = d["test"].y.numpy()
         out = {}
-        teacher_as_student = NeuralStudent(arch="cnn_ecg")
-        teacher_as_student.net_, teacher_as_student.classes_ = h1.module.eval(), np.arange(2)
-        teacher_as_student.n_classes_, teacher_as_student.in_shape_, teacher_as_student.device_ = 2, h1.in_shape, "cpu"
-        for name, model in (("teacher h1 (real minutes)", teacher_as_student),
+        for name, model in (("teacher h1 (real minutes)", NeuralStudent.from_net("cnn_ecg", h1.module, h1.in_shape, h1.n_classes)),
                             ("student h2 (visualizations, hard)", self.student(ds.x, ds.targets("hard"), seed, teacher=h1))):
             path = self.cache / "onnx" / f"{name.split()[0]}-{_key({'fp': h1.fingerprint, 'name': name})}.onnx"
             export_onnx(model, path)
@@ -383,7 +371,7 @@ class ApneaRunner:
             res.append(r)
             preds.update(r["records"])
             self.log(f"recordwise fold {f}: teacher {100 * r['teacher']['accuracy']:.1f}, student {100 * r['student']['accuracy']:.1f}")
-        pooled = {m: {k: _stats([r[m][k] for r in res]) for k in ("accuracy", "sensitivity", "specificity", "auc")} for m in ("teacher", "student")}
+        pooled = {m: {k: mean_std([r[m][k] for r in res]) for k in ("accuracy", "sensitivity", "specificity", "auc")} for m in ("teacher", "student")}
         self.record["recordwise"] = {"folds": folds, "epochs": cfg["epochs"], "per_fold": res, "pooled": pooled,
                                      "recording_level": recording_level(preds)}
 

@@ -140,11 +140,7 @@ def load_teacher(path: str | Path, arch: str | None = None, input_shape: tuple[i
     else:
         extra = {META_FILE: ""}
         try:
-            if kind == "export":
-                ep = _quiet(torch.export.load, io.BytesIO(raw), extra_files=extra)
-                net = ep.module()
-            else:
-                net = _quiet(torch.jit.load, io.BytesIO(raw), map_location="cpu", _extra_files=extra)
+            net = _load_graph(kind, raw, extra)
         except Exception as e:  # noqa: BLE001
             raise VistransferError(f"{path} looks like a {kind} file but does not load ({type(e).__name__}: "
                                    f"{str(e).strip().splitlines()[0][:160] if str(e).strip() else ''}); re-save it with this PyTorch") from None
@@ -155,8 +151,6 @@ def load_teacher(path: str | Path, arch: str | None = None, input_shape: tuple[i
         if spec is None:
             raise VistransferError(f"{path}: cannot tell the model's input shape from the file; pass --input-shape C,H,W "
                                    "(or C,L for series), or save it with vistransfer.models.foreign.save_torchscript")
-        if kind == "torchscript":
-            net.eval()
         blob = {"source": kind, "bytes": raw}
     features_layer = features_layer or meta.get("features_layer")
     k = _probe(net, spec, path)
@@ -183,12 +177,18 @@ def teacher_from_blob(blob: dict):
         net = _import_factory(blob["arch"])(spec.shape, blob["n_classes"])
         net.load_state_dict(blob["state_dict"])
         net.eval()
-    elif blob["source"] == "export":
-        net = _quiet(torch.export.load, io.BytesIO(blob["bytes"])).module()
     else:
-        net = _quiet(torch.jit.load, io.BytesIO(blob["bytes"]), map_location="cpu").eval()
+        net = _load_graph(blob["source"], blob["bytes"])
     return Teacher(net, spec, blob["n_classes"], tuple(blob["classes"]), None, None, blob["fingerprint"], {},
                    blob["source"], blob.get("features_layer"), blob)
+
+
+def _load_graph(kind: str, raw: bytes, extra: dict | None = None) -> nn.Module:
+    """A model that carries its network: ``kind`` "export" (.pt2) or "torchscript"; ``extra`` receives
+    the archive's extra files (our metadata)."""
+    if kind == "export":
+        return _quiet(torch.export.load, io.BytesIO(raw), extra_files=extra).module()
+    return _quiet(torch.jit.load, io.BytesIO(raw), map_location="cpu", _extra_files=extra or {}).eval()
 
 
 def _state_dict_of(obj, path: Path) -> tuple[dict, dict]:
@@ -243,10 +243,7 @@ def _spec(path, meta, exported, input_shape, normalize, value_range) -> InputSpe
 
 def _probe(net: nn.Module, spec: InputSpec, path: Path) -> int:
     """Run the model on two inputs of the spec; return K, or fail naming what is wrong."""
-    stats = spec.stats()
-    x = spec.low + (spec.high - spec.low) * torch.rand((2,) + spec.shape, generator=torch.Generator().manual_seed(0))
-    if stats is not None:
-        x = (x - stats[0]) / stats[1]
+    x = spec.normalize(spec.low + (spec.high - spec.low) * torch.rand((2,) + spec.shape, generator=torch.Generator().manual_seed(0)))
     try:
         with torch.no_grad():
             out = net(x)
@@ -330,15 +327,11 @@ def _check_features(t) -> None:
     """Resolve the features layer now, so an unknown name fails at load time, not in Loss2."""
     if t.features_layer is None:
         return
-    fn, _ = feature_fn(t.net, t.features_layer)
     spec = t.spec
     x = torch.full((2,) + spec.shape, (spec.low + spec.high) / 2)
-    stats = spec.stats()
-    if stats is not None:
-        x = (x - stats[0]) / stats[1]
     with torch.no_grad():
         try:
-            f = fn(x)
+            f = t.module.features(x)  # builds the extractor once, for the module's later use too
         except VistransferError:
             raise
         except Exception as e:  # noqa: BLE001

@@ -57,6 +57,16 @@ class InputSpec:
     def channels(self) -> int:
         return self.shape[0]
 
+    @classmethod
+    def of(cls, spec: "InputSpec | tuple[int, ...]") -> "InputSpec":
+        """``spec`` itself, or a bare shape as a spec with values in [0, 1]."""
+        return spec if isinstance(spec, InputSpec) else cls(tuple(spec))
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """(x - mean) / std per channel, as the teacher was trained; x unchanged without normalization."""
+        stats = self.stats()
+        return x if stats is None else (x - stats[0]) / stats[1]
+
     def to_domain(self, g: torch.Tensor) -> torch.Tensor:
         """g in (0, 1) (the generator's sigmoid) -> the data domain [low, high]."""
         if self.low == 0.0 and self.high == 1.0:

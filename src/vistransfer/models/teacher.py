@@ -48,20 +48,20 @@ class TeacherModule(nn.Module):
         self.register_buffer("mean", stats[0] if stats else None, persistent=False)
         self.register_buffer("std", stats[1] if stats else None, persistent=False)
 
-    @property
-    def has_features(self) -> bool:
-        return self._features is not None
-
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.mean is None else (x - self.mean) / self.std
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(self.normalize(x))
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
+    def require_features(self) -> None:
+        """Fail in one line, naming the fix, when this teacher has no layer L-1 (Loss2 needs it)."""
         if self._features is None:
             raise VistransferError("this teacher exposes no layer L-1, which Loss2 needs: pass --features-layer NAME "
                                    "(a module name of the model) or turn Loss2 off")
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        self.require_features()
         return self._features(self.normalize(x)).flatten(1)
 
     def train(self, mode: bool = True) -> "TeacherModule":

@@ -50,6 +50,14 @@ class NeuralStudent(Student):
         self.weight_decay, self.seed, self.device, self.progress = weight_decay, seed, device, progress
         self.min_steps, self.temperature, self.standardize = min_steps, temperature, standardize
 
+    @classmethod
+    def from_net(cls, arch: str, net: nn.Module, in_shape: tuple[int, ...], n_classes: int, **params) -> "NeuralStudent":
+        """A fitted student around a trained network (a loaded file, or a teacher to export like one)."""
+        student = cls(arch=arch, **params)
+        student.net_, student.device_ = net.eval(), "cpu"
+        student.classes_, student.n_classes_, student.in_shape_ = np.arange(n_classes), n_classes, tuple(in_shape)
+        return student
+
     def _build(self, in_shape, k):
         net = MLP(in_shape, k, MLPArch()) if self.arch == "mlp" else ConvNet(in_shape, k, ARCHS[self.arch])
         return Standardize(net, in_shape[0], len(in_shape) - 1) if self.standardize else net

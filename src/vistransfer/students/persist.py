@@ -51,14 +51,10 @@ def load_student(path: str | Path) -> tuple[str, Student, dict]:
     if _is_skops(path):
         return _load_sklearn(path)
     d = load_torch(path, "student")
-    student = NeuralStudent(arch=d["arch"], **{k: v for k, v in d.get("params", {}).items() if k in ("seed", "standardize")})
-    net = student._build(tuple(d["in_shape"]), d["n_classes"])
+    params = {k: v for k, v in d.get("params", {}).items() if k in ("seed", "standardize")}
+    net = NeuralStudent(arch=d["arch"], **params)._build(tuple(d["in_shape"]), d["n_classes"])
     net.load_state_dict(d["state_dict"])
-    student.net_ = net.eval()
-    student.device_ = "cpu"
-    student.classes_ = np.arange(d["n_classes"])
-    student.n_classes_, student.in_shape_ = d["n_classes"], tuple(d["in_shape"])
-    return d["arch"], student, d
+    return d["arch"], NeuralStudent.from_net(d["arch"], net, d["in_shape"], d["n_classes"], **params), d
 
 
 def _is_skops(path: Path) -> bool:

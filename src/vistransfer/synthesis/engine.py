@@ -94,7 +94,7 @@ def synthesize(teacher: torch.nn.Module, cfg: SynthesisConfig, spec: InputSpec |
     """
     if cfg.loss2 and real is None:
         raise VistransferError("loss2 needs real data of the target classes: pass real=(x, y) or turn loss2 off")
-    spec = spec if isinstance(spec, InputSpec) else InputSpec(tuple(spec))
+    spec = InputSpec.of(spec)
     objective = objective or default_objective(cfg.objective)
     device = torch.device(device)
     K, S = n_classes, cfg.slots
@@ -143,7 +143,8 @@ def synthesize(teacher: torch.nn.Module, cfg: SynthesisConfig, spec: InputSpec |
             in_am = slots.in_am()[slot_of]
             p_tgt = probs.gather(1, tgt[:, None]).squeeze(1)
             ok = in_am & (probs.argmax(1) == tgt) & (p_tgt > slots.threshold[slot_of])
-            best = torch.maximum(best, (p_tgt * in_am).max()) if len(p_tgt) else best
+            if not verdict_given and len(p_tgt):  # only needed until the early verdict
+                best = torch.maximum(best, (p_tgt * in_am).max())
             if cfg.stop == "group":  # a slot passes only when every member passes at once
                 grid = torch.zeros_like(act)
                 grid[act] = ok

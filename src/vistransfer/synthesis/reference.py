@@ -27,7 +27,7 @@ from .slots import draw_groups, draw_movements
 def synthesize_reference(teacher: nn.Module, cfg: SynthesisConfig, spec: InputSpec | tuple[int, ...], n_classes: int,
                          device: torch.device | str = "cpu", objective: Objective | None = None) -> tuple[dict[str, torch.Tensor], dict]:
     """Same inputs and outputs as :func:`engine.synthesize`, one generator at a time."""
-    spec = spec if isinstance(spec, InputSpec) else InputSpec(tuple(spec))
+    spec = InputSpec.of(spec)
     objective = objective or default_objective(cfg.objective)
     device = torch.device(device)
     teacher = teacher.to(device).eval()

@@ -108,8 +108,8 @@ def synthesize_sharded(teacher: Teacher, cfg: SynthesisConfig, job_dir: str | Pa
     if cfg.loss2 and real is None:
         raise VistransferError("loss2 needs the real training data (Eq. 3); pass real=(x, y)")
     real = real if cfg.loss2 else None
-    if cfg.loss2 and not teacher.module.has_features:
-        teacher.module.features(None)  # the one-line error that says how to give layer L-1
+    if cfg.loss2:
+        teacher.module.require_features()  # here, before any worker starts
     if backend not in ("local", "ray"):
         raise VistransferError(f"unknown backend {backend!r}; use 'local' or 'ray'")
     job_dir = Path(job_dir)
