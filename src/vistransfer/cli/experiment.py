@@ -17,7 +17,7 @@ def experiment(
     experiments_dir: Annotated[Path, typer.Option(help="Folder of experiment files.")] = Path("experiments"),
     results_dir: Annotated[Path, typer.Option(help="Results go to RESULTS_DIR/NAME/.")] = Path("results"),
     cache: Annotated[Optional[Path], typer.Option(help="Cache of teachers, synthetic shards and student runs (default: $VISTRANSFER_CACHE/experiments).")] = None,
-    parts: Annotated[Optional[str], typer.Option(help="Apnea experiment only: which parts, e.g. table5,phone (default: all).")] = None,
+    parts: Annotated[Optional[str], typer.Option(help="Apnea and CIFAR-10 experiments only: which parts, e.g. table5,phone or train,table3 (default: all).")] = None,
     data_dir: DataDirOpt = None, device: DeviceOpt = "auto", quiet: QuietOpt = False,
 ) -> None:
     """Run an experiment, reusing every cached teacher, synthetic shard and student run.
@@ -28,11 +28,15 @@ def experiment(
     path = find_experiment(name, experiments_dir)
     exp = load_any(path)
     if not isinstance(exp, Experiment):
-        from ..experiments.apnea import ApneaRunner
+        from ..experiments.apnea import ApneaExperiment, ApneaRunner
+        from ..experiments.cifar import CifarRunner
 
-        runner = ApneaRunner(exp, data_dir, results_dir, cache,
-                             str(resolve_device(device)), log=lambda m: typer.echo(m, err=False))
-        runner.run(tuple(p.strip() for p in parts.split(",")) if parts else ApneaRunner.PARTS)
+        log = lambda m: typer.echo(m, err=False)  # noqa: E731
+        if isinstance(exp, ApneaExperiment):
+            runner = ApneaRunner(exp, data_dir, results_dir, cache, str(resolve_device(device)), log=log)
+        else:
+            runner = CifarRunner(exp, data_dir, results_dir, cache, str(resolve_device(device)), log=log, progress=not quiet)
+        runner.run(tuple(p.strip() for p in parts.split(",")) if parts else runner.PARTS)
         typer.echo(f"results: {runner.out / 'table.md'}")
         return
     runner = Runner(exp, data_dir, results_dir, cache, str(resolve_device(device)), progress=not quiet,

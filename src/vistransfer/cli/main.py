@@ -13,6 +13,7 @@ from .export import export
 from .learn import evaluate, learn
 from .run import run
 from .show import show
+from .study import app as study_app
 from .synthesize import synthesize
 from .teach import teach
 
@@ -21,6 +22,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Interpretation-based indirect knowledge transfer: teacher -> visualizations -> student.")
 for _cmd in (teach, synthesize, learn, evaluate, show, export, run, experiment, summarize):
     app.command()(_cmd)
+app.add_typer(study_app, name="study")
 
 
 def _warnings_as_lines() -> None:

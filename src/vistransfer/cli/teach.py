@@ -18,7 +18,7 @@ from .options import DataDirOpt, DeviceOpt, DownloadOpt, QuietOpt, SeedOpt, Valu
 
 def teach(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the teacher checkpoint (.pt).")],
-    dataset: Annotated[str, typer.Option(help="digits | mnist | fashion-mnist, or an .npz file / image folder of your own")] = "digits",
+    dataset: Annotated[str, typer.Option(help="digits | mnist | fashion-mnist | cifar10 | apnea-ecg, or an .npz file / image folder of your own")] = "digits",
     epochs: Annotated[Optional[int], typer.Option(help="Training epochs (default: 30 on digits, 8 otherwise; as 'run').")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Minibatch size (default: 64 on digits, 128 otherwise).")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Peak Adam learning rate, one-cycle schedule (default: 3e-3 on digits, 2e-3 otherwise).")] = None,
@@ -26,7 +26,9 @@ def teach(
     data_dir: DataDirOpt = None, download: DownloadOpt = False, seed: SeedOpt = 0,
     device: DeviceOpt = "auto", quiet: QuietOpt = False,
 ) -> None:
-    """Train the teacher h1 (conv-pool-conv-pool-fc-dropout-fc) and report its test accuracy."""
+    """Train the teacher h1 (the dataset's architecture: conv-pool-conv-pool-fc-dropout-fc for digits and MNIST,
+    Appendix D's CNN1 for CIFAR-10) and report its test accuracy. Interrupted CIFAR-10 training is not resumed
+    here; `vistransfer experiment table3` checkpoints every epoch."""
     cfg = teacher_preset(dataset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     train = load_dataset(dataset, "train", data_dir, download)
     test = load_dataset(dataset, "test", data_dir, download)

@@ -1,4 +1,5 @@
-"""Dataset registry and loaders: MNIST, Fashion-MNIST (IDX files) and scikit-learn's ``digits``.
+"""Dataset registry and loaders: MNIST, Fashion-MNIST (IDX files), scikit-learn's ``digits``, CIFAR-10
+(:mod:`.cifar`) and Apnea-ECG (:mod:`vistransfer.ecg.apnea`).
 
 Every loader returns a :class:`Split`: images float32 (N, C, H, W) in [0, 1], labels int64 (N,).
 The data directory is resolved as: explicit argument (CLI ``--data-dir``), then the
@@ -184,7 +185,14 @@ _LOADERS: dict[str, Callable[[str, str | Path | None, bool], Split]] = {
     "fashion-mnist": lambda split, d, dl: _load_idx_split("fashion-mnist", split, d, dl),
     "digits": _load_digits,
     "apnea-ecg": lambda split, d, dl: _load_apnea(split, d),
+    "cifar10": lambda split, d, dl: _load_cifar10(split, d),
 }
+
+
+def _load_cifar10(split: str, data_dir: str | Path | None) -> Split:
+    from .cifar import load_cifar10
+
+    return load_cifar10(split, data_dir)
 
 
 def _load_apnea(split: str, data_dir: str | Path | None) -> Split:

@@ -154,8 +154,8 @@ def load_experiment(path: str | Path) -> Experiment:
     if not path.is_file():
         raise VistransferError(f"experiment file {path} does not exist")
     raw = _read_toml(path, "experiment file")
-    if raw.get("kind") == "apnea":
-        raise VistransferError(f"{path} is an apnea experiment; load it with vistransfer.experiments.load_any")
+    if raw.get("kind") in ("apnea", "cifar"):
+        raise VistransferError(f"{path} is a {raw['kind']} experiment; load it with vistransfer.experiments.load_any")
     try:
         f = ExperimentFile(**raw)
     except ValidationError as e:
@@ -226,10 +226,16 @@ def list_experiments(experiments_dir: str | Path = "experiments") -> list[str]:
 
 
 def load_any(path: str | Path):
-    """A table experiment (:class:`Experiment`) or an apnea one (``kind = "apnea"``), by the file's kind."""
+    """A table experiment (:class:`Experiment`), an apnea one (``kind = "apnea"``) or a CIFAR-10 one
+    (``kind = "cifar"``), by the file's kind."""
     path = Path(path)
-    if path.is_file() and _read_toml(path, "experiment file").get("kind") == "apnea":
+    kind = _read_toml(path, "experiment file").get("kind") if path.is_file() else None
+    if kind == "apnea":
         from .apnea import load_apnea_experiment
 
         return load_apnea_experiment(path, _read_toml(path, "experiment file"))
+    if kind == "cifar":
+        from .cifar import load_cifar_experiment
+
+        return load_cifar_experiment(path, _read_toml(path, "experiment file"))
     return load_experiment(path)

@@ -21,7 +21,11 @@ from torch import nn
 
 @dataclass(frozen=True)
 class ConvArch:
-    """conv-pool blocks, then fully connected layers, then dropout and the output layer."""
+    """conv-pool blocks, then fully connected layers, then dropout and the output layer.
+
+    A block is ``per_block`` convolutions (each followed by batch norm when ``batchnorm``, then the
+    activation), a pooling layer and, with ``block_dropout`` > 0, dropout (Appendix D's CIFAR-10 nets).
+    """
 
     channels: tuple[int, ...] = (16, 32)
     kernel: int = 5
@@ -29,14 +33,22 @@ class ConvArch:
     pool: str = "max"  # "max" or "avg"
     act: str = "relu"  # "relu" or "elu"
     dropout: float = 0.5
+    per_block: int = 1
+    batchnorm: bool = False
+    block_dropout: float = 0.0
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        # fields at their defaults are left out, so the records (and cache keys) of the nets that
+        # existed before them do not change
+        d = {k: v for k, v in asdict(self).items() if k not in _LATER_FIELDS or v != _LATER_FIELDS[k]}
         return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
     @classmethod
     def from_dict(cls, d: dict) -> "ConvArch":
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+_LATER_FIELDS = {"per_block": 1, "batchnorm": False, "block_dropout": 0.0}
 
 
 @dataclass(frozen=True)
@@ -66,7 +78,19 @@ TINY_ARCH = replace(TEACHER_ARCH, channels=tuple(c // 4 for c in TEACHER_ARCH.ch
 ECG_ARCH = ConvArch(channels=(16, 32, 64, 64, 64), kernel=9, fc=(64,))
 
 
-ARCH_PRESETS = {"teacher": TEACHER_ARCH, "ecg": ECG_ARCH}
+# Appendix D (CIFAR-10; the paper gives layer counts, not widths). 3x3 convolutions in blocks of two,
+# batch norm, dropout after each block. Widths are ours, chosen to train in tens of minutes on 2 CPU
+# cores (docs/cifar10.md has the times and accuracies).
+# CNN1 = h1's architecture: 6 convolutions, 1 dense (the output layer), ELU.
+CIFAR_CNN1 = ConvArch(channels=(32, 64, 128), kernel=3, fc=(), act="elu", dropout=0.3, per_block=2, batchnorm=True,
+                      block_dropout=0.1)
+# CNN2: 10 convolutions, 1 dense, ELU.
+CIFAR_CNN2 = replace(CIFAR_CNN1, channels=(32, 64, 128, 256, 256))
+# CNN3: 10 convolutions, 3 dense, ReLU (trained without augmentation).
+CIFAR_CNN3 = replace(CIFAR_CNN2, fc=(256, 128), act="relu")
+
+ARCH_PRESETS = {"teacher": TEACHER_ARCH, "ecg": ECG_ARCH, "cifar-cnn1": CIFAR_CNN1, "cifar-cnn2": CIFAR_CNN2,
+                "cifar-cnn3": CIFAR_CNN3}
 
 
 def _act(name: str) -> nn.Module:
@@ -91,12 +115,17 @@ class ConvNet(nn.Module):
         conv, maxpool, avgpool = _LAYERS[_rank(in_shape)]
         c, sizes = in_shape[0], list(in_shape[1:])
         layers: list[nn.Module] = []
+        norm = nn.BatchNorm1d if len(in_shape) == 2 else nn.BatchNorm2d
         for out in arch.channels:
-            layers += [conv(c, out, arch.kernel, padding=arch.kernel // 2), _act(arch.act)]
+            for _ in range(arch.per_block):
+                layers.append(conv(c, out, arch.kernel, padding=arch.kernel // 2, bias=not arch.batchnorm))
+                layers += [norm(out), _act(arch.act)] if arch.batchnorm else [_act(arch.act)]
+                c = out
             if min(sizes) >= 2:
                 layers.append(maxpool(2) if arch.pool == "max" else avgpool(2))
                 sizes = [v // 2 for v in sizes]
-            c = out
+            if arch.block_dropout > 0:
+                layers.append(nn.Dropout(arch.block_dropout))
         self.conv = nn.Sequential(*layers)
         fcs: list[nn.Module] = [nn.Flatten()]
         width = c * math.prod(sizes)

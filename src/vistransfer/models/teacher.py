@@ -159,10 +159,12 @@ def load_builtin(path: str | Path) -> Teacher:
 
 
 def train_teacher(train: Split, test: Split | None, cfg: TrainConfig, dataset: str, arch: ConvArch = TEACHER_ARCH,
-                  device: torch.device | str = "cpu", progress: bool = True, spec: InputSpec | None = None) -> Teacher:
+                  device: torch.device | str = "cpu", progress: bool = True, spec: InputSpec | None = None,
+                  checkpoint: str | Path | None = None) -> Teacher:
     """Train h1 on real data (the only step that sees it) and measure its test accuracy.
 
     spec: the input spec (default: the data's shape in [0, 1]; series pass their value range).
+    checkpoint: a file for the training state after every epoch; an interrupted run resumes from it.
     """
     torch.manual_seed(cfg.seed)
     spec = spec or InputSpec(train.shape)
@@ -172,7 +174,7 @@ def train_teacher(train: Split, test: Split | None, cfg: TrainConfig, dataset: s
     targets = F.one_hot(train.y, len(train.classes)).float()
     # a spec with normalization: the net learns on (x - mean) / std, exactly as it will be probed
     trained = TeacherModule(net, spec) if spec.mean is not None else net
-    losses = fit_network(trained, train.x, targets, cfg, device, progress, desc="teach")
+    losses = fit_network(trained, train.x, targets, cfg, device, progress, desc="teach", checkpoint=checkpoint)
     seconds = time.perf_counter() - t0
     acc = None
     if test is not None:

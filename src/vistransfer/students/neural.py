@@ -8,11 +8,13 @@ from torch import nn
 
 from ..config import TrainConfig
 from ..io import resolve_device
-from ..models.nets import ECG_ARCH, LARGE_ARCH, MLP, SMALL_ARCH, TEACHER_ARCH, TINY_ARCH, ConvNet, MLPArch
+from ..models.nets import (CIFAR_CNN1, CIFAR_CNN2, CIFAR_CNN3, ECG_ARCH, LARGE_ARCH, MLP, SMALL_ARCH, TEACHER_ARCH,
+                           TINY_ARCH, ConvNet, MLPArch)
 from ..models.train import fit_network, predict_logits
 from .base import Student, as_inputs, as_targets
 
-ARCHS = {"cnn_id": TEACHER_ARCH, "cnn_small": SMALL_ARCH, "cnn_large": LARGE_ARCH, "cnn_tiny": TINY_ARCH, "cnn_ecg": ECG_ARCH}
+ARCHS = {"cnn_id": TEACHER_ARCH, "cnn_small": SMALL_ARCH, "cnn_large": LARGE_ARCH, "cnn_tiny": TINY_ARCH, "cnn_ecg": ECG_ARCH,
+         "cnn_cifar1": CIFAR_CNN1, "cnn_cifar2": CIFAR_CNN2, "cnn_cifar3": CIFAR_CNN3}
 
 
 class Standardize(nn.Module):
@@ -40,15 +42,18 @@ class NeuralStudent(Student):
     ``standardize``: apply a per-channel (x - mean) / std first (for inputs far from [0, 1], e.g. RR
     intervals around 0.9 s that vary by 0.1 s): True learns it from the training inputs; a pair
     (means, stds) fixes it, e.g. to the teacher's normalization when the inputs are visualizations,
-    whose spread is not the real data's.
+    whose spread is not the real data's. ``amp``: bf16 autocast and channels-last; ``augment``: a batch
+    augmentation by name (see :class:`vistransfer.config.TrainConfig`).
     """
 
     def __init__(self, arch: str = "cnn_id", epochs: int = 10, batch_size: int = 128, lr: float = 2e-3,
                  weight_decay: float = 0.0, seed: int = 0, device: str = "auto", progress: bool = False,
-                 min_steps: int = 0, temperature: float = 1.0, standardize: bool | tuple = False):
+                 min_steps: int = 0, temperature: float = 1.0, standardize: bool | tuple = False, amp: bool = False,
+                 augment: str = ""):
         self.arch, self.epochs, self.batch_size, self.lr = arch, epochs, batch_size, lr
         self.weight_decay, self.seed, self.device, self.progress = weight_decay, seed, device, progress
         self.min_steps, self.temperature, self.standardize = min_steps, temperature, standardize
+        self.amp, self.augment = amp, augment
 
     @classmethod
     def from_net(cls, arch: str, net: nn.Module, in_shape: tuple[int, ...], n_classes: int, **params) -> "NeuralStudent":
@@ -70,7 +75,7 @@ class NeuralStudent(Student):
         if tau != 1.0:
             t = torch.softmax(torch.log(t.clamp_min(1e-30)) / tau, 1)
         cfg = TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
-                          seed=self.seed, min_steps=self.min_steps, temperature=tau)
+                          seed=self.seed, min_steps=self.min_steps, temperature=tau, amp=self.amp, augment=self.augment)
         torch.manual_seed(self.seed)
         self.device_ = resolve_device(self.device)
         self.net_ = self._build(tuple(x.shape[1:]), t.shape[1])

@@ -1,0 +1,326 @@
+"""Section 4.2, Table 3: how hard CIFAR-10 visualizations are to read, and a data-free CIFAR-10 student.
+
+``experiments/table3.toml`` (``kind = "cifar"``) names the four networks of Appendix D (h1, CNN1 as
+h_s, CNN2 and CNN3 as S1), their training, and the synthesis of IMGS and IMGS+L.
+``vistransfer experiment table3`` runs the parts in order:
+
+* ``train``: the four networks on the real training images. Each writes its whole training state
+  into the cache after every epoch, so an interrupted run continues from the last epoch.
+* ``table3``: per synthesis seed, IMGS (100 visualizations of h1, 10 per class, softmax >= T) and
+  IMGS+L (the same with Loss2); each net's test accuracy and agreement with h1 on them; the
+  hidden-message and fooling-example fractions of S1 (:mod:`vistransfer.metrics`) with bootstrap
+  intervals, per seed and as mean +- std over seeds; the paper's Figure 3.
+* ``student``: a student of h1's visualizations alone (hard labels, and soft at tau 4).
+
+Every unit is cached (keyed by its config and the package version); ``results/table3/`` is rewritten
+after each. CIFAR-10 here is a lossy JPEG copy: every number carries that note.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+import numpy as np
+import torch
+
+from .. import metrics
+from ..config import SynthesisConfig, TrainConfig, dataset_defaults, from_dict, to_dict
+from ..data import Split, load_dataset
+from ..data.cifar import LOSSY_NOTE
+from ..errors import VistransferError
+from ..evaluation import mean_std
+from ..io import atomic_path, cache_dir, versions, write_json
+from ..models.nets import ARCH_PRESETS, ConvArch
+from ..models.spec import InputSpec, dataset_spec
+from ..models.teacher import Teacher, load_builtin, train_teacher
+from ..models.train import predict_logits
+from ..pipeline import make_synthetic
+from ..synthesis.dataset import SyntheticDataset
+from .runner import _key
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NetFile(_Strict):
+    arch: str
+    seed: int = 0
+    epochs: int | None = None
+    augment: str | None = None
+
+
+class StudentFile(_Strict):
+    n_synthetic: int = Field(20000, gt=0)
+    arch: str = "cnn_cifar1"  # a student name (vistransfer.students.list_students)
+    epochs: int = Field(30, gt=0)
+    seeds: list[int] = Field([0], min_length=1)
+    temperature: float = Field(4.0, gt=0)
+
+
+class CifarFile(_Strict):
+    kind: str
+    title: str
+    paper_table: str = ""
+    description: str = ""
+    dataset: str = "cifar10"
+    n_train: int | None = Field(None, gt=0)  # a class-stratified subset, for a quick look (default: all)
+    n_test: int | None = Field(None, gt=0)
+    n_imgs: int = Field(100, gt=0)
+    synthesis_seeds: list[int] = Field([0], min_length=1)
+    admissibility: float = Field(0.8, ge=0, le=1)
+    nets: dict[str, NetFile]
+    teacher: dict[str, Any] = {}
+    synthesis: dict[str, Any] = {}
+    loss2: dict[str, Any] = {}
+    student: StudentFile = StudentFile()
+    paper: dict[str, Any] = {}
+
+
+NET_NAMES = ("h1", "cnn1", "cnn2", "cnn3")  # the teacher, h_s, and S1's two members
+
+
+@dataclass(frozen=True)
+class CifarExperiment:
+    name: str
+    title: str
+    paper_table: str
+    description: str
+    dataset: str
+    n_train: int | None
+    n_test: int | None
+    n_imgs: int
+    synthesis_seeds: tuple[int, ...]
+    admissibility: float
+    nets: dict[str, tuple[ConvArch, TrainConfig]]
+    synthesis: SynthesisConfig
+    loss2: SynthesisConfig
+    student: StudentFile
+    paper: dict[str, Any]
+    source: str
+
+
+def load_cifar_experiment(path: Path, raw: dict) -> CifarExperiment:
+    try:
+        f = CifarFile(**raw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"])
+        what = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        raise VistransferError(f"{path}: {loc}: {what}") from None
+    missing = [n for n in NET_NAMES if n not in f.nets]
+    if missing:
+        raise VistransferError(f"{path}: [nets] lacks {missing}; Table 3 needs {list(NET_NAMES)}")
+    base = from_dict(TrainConfig, f.teacher)
+    nets = {}
+    for name, n in f.nets.items():
+        if n.arch not in ARCH_PRESETS:
+            raise VistransferError(f"{path}: nets.{name}.arch {n.arch!r} is not one of {sorted(ARCH_PRESETS)}")
+        over = {"seed": n.seed} | ({"epochs": n.epochs} if n.epochs else {}) | ({"augment": n.augment} if n.augment is not None else {})
+        nets[name] = (ARCH_PRESETS[n.arch], replace(base, **over))
+    from ..students import list_students
+
+    if f.student.arch not in list_students():
+        raise VistransferError(f"{path}: student.arch {f.student.arch!r} is not one of {list_students()}")
+    synth = from_dict(SynthesisConfig, {**f.synthesis, "n": f.n_imgs})
+    loss2 = from_dict(SynthesisConfig, {**f.synthesis, **f.loss2, "n": f.n_imgs})
+    return CifarExperiment(path.stem, f.title, f.paper_table, f.description, f.dataset, f.n_train, f.n_test, f.n_imgs, tuple(f.synthesis_seeds),
+                           f.admissibility, nets, synth, loss2, f.student, f.paper, str(path))
+
+
+class CifarRunner:
+    """Runs a ``kind = "cifar"`` experiment part by part; see the module docstring."""
+
+    PARTS = ("train", "table3", "student")
+
+    def __init__(self, exp: CifarExperiment, data_dir: str | Path | None = None, results_dir: str | Path = "results",
+                 cache: str | Path | None = None, device: str = "cpu", log: Callable[[str], None] = print,
+                 progress: bool = True):
+        self.exp, self.data_dir, self.device, self.log, self.progress = exp, data_dir, device, log, progress
+        self.out = Path(results_dir) / exp.name
+        self.cache = (Path(cache) if cache is not None else cache_dir() / "experiments") / exp.dataset
+        self.record: dict[str, Any] = {"title": exp.title, "paper_table": exp.paper_table, "source": exp.source,
+                                       "paper": exp.paper, "n_imgs": exp.n_imgs, "versions": versions(), "nets": {}}
+        self._data: dict[str, Split] = {}
+        self._spec: InputSpec | None = None
+
+    # --- data and networks ------------------------------------------------------------------
+    def data(self, split: str) -> Split:
+        if split not in self._data:
+            n = self.exp.n_train if split == "train" else self.exp.n_test
+            data = load_dataset(self.exp.dataset, split, self.data_dir)
+            self._data[split] = data.subset(n) if n else data
+        return self._data[split]
+
+    @property
+    def spec(self) -> InputSpec:
+        """One input spec for all four nets: [0, 1] images normalized by the training set's channel stats."""
+        if self._spec is None:
+            self._spec = dataset_spec(self.data("train"), dataset_defaults(self.exp.dataset))
+        return self._spec
+
+    def net(self, name: str) -> Teacher:
+        """Network ``name`` trained on the real training images, from the cache or trained now
+        (resuming from its last finished epoch)."""
+        arch, cfg = self.exp.nets[name]
+        subset = {"n_train": self.exp.n_train} if self.exp.n_train else {}
+        key = _key({"dataset": self.exp.dataset, **subset, "arch": arch.to_dict(), "config": to_dict(cfg),
+                    "spec": self.spec.to_dict()})
+        path = self.cache / "nets" / f"{name}-{key}.pt"
+        if path.is_file():
+            return load_builtin(path)
+        ckpt = path.with_suffix(".ckpt")
+        self.log(f"[{self.exp.name}] training {name} ({arch.channels}, {cfg.epochs} epochs"
+                 f"{', resuming' if ckpt.is_file() else ''})")
+        t0 = time.perf_counter()
+        t = train_teacher(self.data("train"), self.data("test"), cfg, self.exp.dataset, arch, self.device,
+                          progress=self.progress, spec=self.spec, checkpoint=ckpt)
+        t.meta["wall_seconds_this_run"] = time.perf_counter() - t0
+        t.save(path)
+        self.log(f"[{self.exp.name}] {name}: test accuracy {100 * t.test_accuracy:.2f}% -> {path}")
+        return t
+
+    def train(self) -> None:
+        for name in self.exp.nets:
+            t = self.net(name)
+            self.record["nets"][name] = {"arch": t.net.arch.to_dict(), "test_accuracy": t.test_accuracy,
+                                         "train_seconds": t.meta.get("train_seconds"),
+                                         "train_config": t.meta.get("train_config"), "fingerprint": t.fingerprint}
+            self.save()
+
+    # --- Table 3 ------------------------------------------------------------------------------
+    def synthetic(self, which: str, seed: int) -> SyntheticDataset:
+        """IMGS ("imgs") or IMGS+L ("imgs_l") of h1 for one synthesis seed, cached."""
+        h1 = self.net("h1")
+        cfg = replace(self.exp.synthesis if which == "imgs" else self.exp.loss2, seed=seed)
+        path = self.cache / "sets" / f"{which}-{_key({'teacher': h1.fingerprint, 'config': to_dict(cfg)})}.pt"
+        if path.is_file():
+            return SyntheticDataset.load(path)
+        ds = make_synthetic(h1, cfg, self.device, real=self.data("train") if cfg.loss2 else None, progress=self.progress)
+        ds.save(path)
+        return ds
+
+    def predict(self, name: str, x: torch.Tensor) -> np.ndarray:
+        return predict_logits(self.net(name).module, x, self.device).argmax(1).numpy()
+
+    def table3(self) -> None:
+        """Test accuracies, agreement with h1 on IMGS and IMGS+L, and S1's difficulty fractions."""
+        test = self.data("test")
+        y = test.y.numpy()
+        preds = {n: self.predict(n, test.x) for n in NET_NAMES}
+        s1 = ("cnn2", "cnn3")
+        adm = metrics.admissibility({n: preds[n] for n in s1}, y, self.exp.admissibility)
+        rec: dict[str, Any] = {"note": LOSSY_NOTE, "admissibility": adm.to_dict(),
+                               "test": {"accuracy": {n: metrics.agreement(y, preds[n]) for n in NET_NAMES},
+                                        **metrics.difficulty(preds["h1"], preds["cnn1"], {n: preds[n] for n in s1}, adm,
+                                                             strict=False)},
+                               "sets": {}}
+        self.record["table3"] = rec
+        for which in ("imgs", "imgs_l"):
+            runs = []
+            pooled: dict[str, list[np.ndarray]] = {n: [] for n in NET_NAMES}
+            for seed in self.exp.synthesis_seeds:
+                ds = self.synthetic(which, seed)
+                p = {n: self.predict(n, ds.x) for n in NET_NAMES}
+                for n in NET_NAMES:
+                    pooled[n].append(p[n])
+                d = metrics.difficulty(p["h1"], p["cnn1"], {n: p[n] for n in s1}, adm, strict=False)
+                stats = ds.meta.get("stats", {})
+                runs.append({"seed": seed, "n": len(ds), "target_is_h1_label": float((p["h1"] == ds.target.numpy()).mean()),
+                             "agreement_with_h1": {n: metrics.agreement(p["h1"], p[n]) for n in NET_NAMES[1:]},
+                             "fooling_example": d["fooling_example"], "hidden_message": d["hidden_message"],
+                             "synthesis": {k: stats.get(k) for k in ("wall_s", "vis_per_s", "teacher_passes_per_vis", "groups_discarded")}})
+                rec["sets"][which] = self._summarize(runs, pooled, s1, adm)
+                self.save()
+                self.log(f"[{self.exp.name}] {which} seed {seed}: agreement "
+                         + ", ".join(f"{n} {100 * v:.0f}%" for n, v in runs[-1]["agreement_with_h1"].items())
+                         + f"; fooling {100 * d['fooling_example']['value']:.0f}%, hidden {100 * d['hidden_message']['value']:.0f}%")
+        self.figure3()
+        self.save()
+
+    def _summarize(self, runs: list[dict], pooled: dict[str, list[np.ndarray]], s1: tuple[str, ...],
+                   adm: metrics.Admissibility) -> dict:
+        """Per-seed runs, mean +- std over seeds, and the pooled images' fractions with bootstrap intervals."""
+        cat = {n: np.concatenate(v) for n, v in pooled.items()}
+        d = metrics.difficulty(cat["h1"], cat["cnn1"], {n: cat[n] for n in s1}, adm, strict=False)
+        return {"runs": runs,
+                "agreement_with_h1": {n: mean_std([r["agreement_with_h1"][n] for r in runs]) for n in NET_NAMES[1:]},
+                "fooling_example": mean_std([r["fooling_example"]["value"] for r in runs]),
+                "hidden_message": mean_std([r["hidden_message"]["value"] for r in runs]),
+                "pooled": {"n": d["n"], "fooling_example": d["fooling_example"], "hidden_message": d["hidden_message"],
+                           "agreement_with_h1": {n: metrics.agreement(cat["h1"], cat[n]) for n in NET_NAMES[1:]}}}
+
+    def figure3(self) -> None:
+        """Figure 3 (and Appendix B's Figures 5 and 6): IMGS and IMGS+L of the first seed, a row per class."""
+        from ..viz import class_grid
+
+        seed = self.exp.synthesis_seeds[0]
+        for which, fig, title in (("imgs", "figure3.png", "IMGS"), ("imgs_l", "figure3_loss2.png", "IMGS+L")):
+            ds = self.synthetic(which, seed)
+            class_grid(ds.x, ds.target, ds.classes, self.out / fig, per_class=10, seed=0,
+                       title=f"{title}: visualizations of h1 (CIFAR-10, softmax >= {self.exp.synthesis.threshold}, seed {seed})")
+
+    # --- beyond the paper: a data-free student ------------------------------------------------
+    def student(self) -> None:
+        """A student of h1's visualizations alone, scored on the real test set, hard and soft labels."""
+        from ..students import create_student
+
+        st = self.exp.student
+        h1 = self.net("h1")
+        cfg = replace(self.exp.synthesis, n=st.n_synthetic, seed=0)
+        path = self.cache / "sets" / f"student-{_key({'teacher': h1.fingerprint, 'config': to_dict(cfg)})}.pt"
+        if path.is_file():
+            ds = SyntheticDataset.load(path)
+        else:
+            self.log(f"[{self.exp.name}] synthesizing {st.n_synthetic} visualizations for the data-free student")
+            ds = make_synthetic(h1, cfg, self.device, progress=self.progress)
+            ds.save(path)
+        test = self.data("test")
+        h1_test = self.predict("h1", test.x)
+        rec = self.record.setdefault("student", {"n_synthetic": len(ds), "arch": st.arch, "note": LOSSY_NOTE,
+                                                 "synthesis": ds.meta.get("stats", {}), "runs": {}})
+        for labels, tau in (("hard", 1.0), ("soft", st.temperature)):
+            for seed in st.seeds:
+                cell = f"{labels}-seed{seed}"
+                key = _key({"set": str(path.name), "student": st.model_dump(), "labels": labels, "seed": seed})
+                done = self.cache / "students" / f"{key}.json"
+                if done.is_file():
+                    rec["runs"][cell] = json.loads(done.read_text())
+                    continue
+                t0 = time.perf_counter()
+                student = create_student(st.arch, epochs=st.epochs, seed=seed, temperature=tau, amp=True,
+                                         standardize=(h1.spec.mean, h1.spec.std), device=self.device, progress=self.progress)
+                student.fit(ds.x, ds.targets(labels))
+                pred = student.predict(test.x)
+                run = {"labels": labels, "temperature": tau, "seed": seed, "accuracy": float((pred == test.y.numpy()).mean()),
+                       "agreement_with_h1": float((pred == h1_test).mean()), "fit_seconds": time.perf_counter() - t0}
+                write_json(done, run)
+                rec["runs"][cell] = run
+                self.log(f"[{self.exp.name}] data-free student ({labels} labels, seed {seed}): "
+                         f"{100 * run['accuracy']:.2f}% on the real test set")
+                self.save()
+        self.save()
+
+    # --- output -----------------------------------------------------------------------------
+    def save(self) -> None:
+        from .cifar_report import render_table3
+
+        write_json(self.out / "results.json", self.record)
+        with atomic_path(self.out / "table.md") as tmp:
+            tmp.write_text(render_table3(self.record))
+
+    def run(self, parts: tuple[str, ...] = PARTS) -> None:
+        unknown = [p for p in parts if p not in self.PARTS]
+        if unknown:
+            raise VistransferError(f"unknown part(s) {unknown}; choose from {list(self.PARTS)}")
+        self.train()  # every part needs the nets
+        if "table3" in parts:
+            self.table3()
+        if "student" in parts:
+            self.student()
