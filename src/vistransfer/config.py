@@ -136,8 +136,8 @@ class TrainConfig:
     temperature: float = 1.0
     # "adam", or "sgd" (Nesterov momentum 0.9: the usual choice for CIFAR-10 CNNs with batch norm)
     optimizer: str = "adam"
-    # bf16 autocast and channels-last memory (measured 2.2x faster on this CPU's AVX-512 BF16 units
-    # for Appendix D's CNN1; docs/cifar10.md). Weights and the optimizer stay fp32.
+    # bf16 autocast and channels-last memory, for CPUs with bf16 units and GPUs (speed-up measured by
+    # python -m benchmarks.train_speed). Weights and the optimizer stay fp32.
     amp: bool = False
     # "" (none) or one of AUGMENTATIONS (models/train.py builds them), applied to every minibatch
     augment: str = ""
@@ -161,7 +161,7 @@ TEACHER_PRESETS: dict[str, TrainConfig] = {
     "digits": TrainConfig(epochs=30, batch_size=64, lr=3e-3),
     "apnea-ecg": TrainConfig(epochs=10, batch_size=64, lr=2e-3),
     # Appendix D's h1/CNN1: SGD with a one-cycle schedule, weight decay, flips, shifts and rotations
-    "cifar10": TrainConfig(epochs=40, batch_size=128, lr=0.05, weight_decay=5e-4, optimizer="sgd", amp=True,
+    "cifar10": TrainConfig(epochs=30, batch_size=128, lr=0.05, weight_decay=5e-4, optimizer="sgd", amp=True,
                            augment="flip-shift-rotate"),
     "default": TrainConfig(epochs=8, batch_size=128, lr=2e-3),
 }

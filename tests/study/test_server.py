@@ -2,7 +2,6 @@
 that loses nothing. Bounded in count and time; only 127.0.0.1 is ever contacted."""
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -12,7 +11,6 @@ import httpx
 
 from tests.study.conftest import make_study
 from vistransfer.study.simulate import free_port, serving, take_study
-from vistransfer.study.store import Store
 
 JSON = {"Accept": "application/json"}
 

@@ -25,7 +25,7 @@ from .synthesize import build_synthesis_config
 
 
 def run(
-    dataset: Annotated[str, typer.Option(help="digits | mnist | fashion-mnist, or an .npz file / image folder of your own")] = "digits",
+    dataset: Annotated[str, typer.Option(help="digits | mnist | fashion-mnist | cifar10 | apnea-ecg, or an .npz file / image folder of your own")] = "digits",
     out_dir: Annotated[Optional[Path], typer.Option("--out-dir", "-o", help="Run folder (default runs/<dataset>).")] = None,
     n: Annotated[Optional[int], typer.Option("--n", help="Visualizations to synthesize (default 2000).")] = None,
     threshold: Annotated[Optional[float], typer.Option("--threshold", "-T", help="T of Eq. 2.")] = None,
@@ -33,9 +33,9 @@ def run(
     labels: Annotated[Optional[str], typer.Option(help="'hard' or 'soft'.")] = None,
     loss2: Annotated[Optional[bool], typer.Option("--loss2/--no-loss2", help="Loss2 (Eq. 3).")] = None,
     config: ConfigOpt = None,
-    students: Annotated[Optional[str], typer.Option("--students", "-s", help="Comma list of students (default: cnn_id,cnn_small,mlp,svm,rf; cnn_ecg,mlp,rf for apnea-ecg).")] = None,
+    students: Annotated[Optional[str], typer.Option("--students", "-s", help="Comma list of students (default: cnn_id,cnn_small,mlp,svm,rf; cnn_ecg,mlp,rf for apnea-ecg; cnn_cifar1,cnn_id,mlp for cifar10).")] = None,
     seeds: Annotated[str, typer.Option(help="Student seeds: count or list.")] = "3",
-    teacher_epochs: Annotated[Optional[int], typer.Option(help="Teacher epochs (default: 30 digits, 8 otherwise).")] = None,
+    teacher_epochs: Annotated[Optional[int], typer.Option(help="Teacher epochs (default: 30 digits and cifar10, 8 otherwise).")] = None,
     student_epochs: Annotated[Optional[int], typer.Option(help="Neural student epochs (default: 30 digits, 10 otherwise).")] = None,
     min_steps: Annotated[Optional[int], typer.Option(help="Neural students train at least this many steps.")] = None,
     temperature: Annotated[Optional[float], typer.Option(help="Distillation temperature for soft labels.")] = None,

@@ -45,6 +45,10 @@ from ..synthesis.dataset import SyntheticDataset
 from .runner import _key
 
 
+def _paper_cell(v: float | None) -> dict | None:
+    return None if v is None else {"mean": float(v), "std": None}
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -242,7 +246,29 @@ class CifarRunner:
                          + ", ".join(f"{n} {100 * v:.0f}%" for n, v in runs[-1]["agreement_with_h1"].items())
                          + f"; fooling {100 * d['fooling_example']['value']:.0f}%, hidden {100 * d['hidden_message']['value']:.0f}%")
         self.figure3()
+        self.record["summary_rows"] = self._summary_rows()
         self.save()
+
+    def _summary_rows(self) -> list[dict]:
+        """Table 3's cells for the results summary (README): ours (mean +- std over seeds) beside the paper's."""
+        t3, paper = self.record["table3"], self.exp.paper
+        rows = []
+        names = {"cnn1": "CNN1 (h_s)", "cnn2": "CNN2 (S1)", "cnn3": "CNN3 (S1)"}
+        for n, label in names.items():
+            p = paper.get(n, [None] * 3)
+            rows.append({"column": "CIFAR-10 acc. (JPEG copy)", "h2": label, "size": "10,000 test images",
+                         "ours": {"mean": t3["test"]["accuracy"][n], "std": None}, "paper": _paper_cell(p[0])})
+            for i, (w, col) in enumerate((("imgs", "IMGS agreement"), ("imgs_l", "IMGS+L agreement")), start=1):
+                rows.append({"column": col, "h2": label, "size": f"{self.exp.n_imgs} × {len(self.exp.synthesis_seeds)} seeds",
+                             "ours": t3["sets"][w]["agreement_with_h1"][n], "paper": _paper_cell(p[i])})
+        for prop, label in (("hidden_message", "Hidden M. (S1)"), ("fooling_example", "Fooling Ex. (S1)")):
+            p = paper.get(prop, [None] * 3)
+            rows.append({"column": "test set", "h2": label, "size": "10,000 test images",
+                         "ours": {"mean": t3["test"][prop]["value"], "std": None}, "paper": _paper_cell(p[0])})
+            for i, (w, col) in enumerate((("imgs", "IMGS"), ("imgs_l", "IMGS+L")), start=1):
+                rows.append({"column": col, "h2": label, "size": f"{self.exp.n_imgs} × {len(self.exp.synthesis_seeds)} seeds",
+                             "ours": t3["sets"][w][prop], "paper": _paper_cell(p[i])})
+        return rows
 
     def _summarize(self, runs: list[dict], pooled: dict[str, list[np.ndarray]], s1: tuple[str, ...],
                    adm: metrics.Admissibility) -> dict:

@@ -122,7 +122,7 @@ def summary_markdown(results_dir: str | Path = "results") -> str:
     lines = ["| experiment | column | h2 | size | ours (%) | paper (%) | ours − paper |", "|---|---|---|---|---|---|---|"]
     for path in sorted(Path(results_dir).glob("*/results.json")):
         rec = json.loads(path.read_text())
-        link = f"[{rec.get('paper_table') or rec['experiment']}]({path.parent.name}/table.md)"
+        link = f"[{rec.get('paper_table') or rec.get('experiment', path.parent.name)}]({path.parent.name}/table.md)"
         for team, row in rec.get("table5", {}).get("rows", {}).items():  # the apnea experiment's table
             paper = rec.get("paper", {}).get(team, [])
             for i, (col, key) in enumerate((("Base OSA", "base"), ("h2 S.", "h2_hard"), ("h_idt R.", "idt_real"), ("h_idt S.", "idt_synthetic"))):
@@ -135,7 +135,12 @@ def summary_markdown(results_dir: str | Path = "results") -> str:
             diff = f"{100 * c['accuracy']['mean'] - paper['mean']:+.2f}" if paper else ""
             lines.append(f"| {link} | {c['column']} | {PAPER_NAMES.get(c['student'], c['student'])} | {c['n']:,} | "
                          f"{_fmt(c['accuracy'])} | {_fmt(paper, pct=False) if paper else '—'} | {diff} |")
-        if not rec.get("complete"):
+        for r in rec.get("summary_rows", []):  # experiments that lay out their own rows (CIFAR-10)
+            p = r.get("paper")
+            diff = f"{100 * r['ours']['mean'] - p['mean']:+.2f}" if p else ""
+            lines.append(f"| {link} | {r['column']} | {r['h2']} | {r['size']} | {_fmt(r['ours'])} | "
+                         f"{_fmt(p, pct=False) if p else '—'} | {diff} |")
+        if "experiment" in rec and not rec.get("complete"):
             lines.append(f"| {link} | (still running: re-run `vistransfer experiment {rec['experiment']}` to finish) | | | | | |")
     return "\n".join(lines)
 
