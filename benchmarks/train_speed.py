@@ -11,7 +11,6 @@ images, and the speed-up of bf16 + channels-last over fp32.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 

@@ -75,6 +75,7 @@ def test_interrupted_training_resumes_to_the_same_weights(tmp_path):
 SPEC = """
 kind = "cifar"
 title = "tiny table 3"
+paper_table = "Table 3"
 n_imgs = 10
 synthesis_seeds = [0, 1]
 admissibility = 0.0
@@ -142,6 +143,11 @@ def test_table3_runs_end_to_end_and_is_cached(tmp_path, monkeypatch):
     table = (out / "table.md").read_text()
     assert "CNN1 (h_s), paper | 88.6 | 89.0 | 75.0" in table and "lossy JPEG" in table
     assert (out / "figure3.png").stat().st_size > 1000 and (out / "figure3_loss2.png").is_file()
+
+    from vistransfer.experiments.report import summary_markdown
+
+    summary = summary_markdown(tmp_path / "results")
+    assert "| [Table 3](tiny3/table.md) | IMGS agreement | CNN1 (h_s) |" in summary and "89.00" in summary
 
     logs.clear()  # everything is cached: a second run trains and synthesizes nothing
     CifarRunner(exp, tmp_path, tmp_path / "results", tmp_path / "cache", log=logs.append, progress=False).run()

@@ -40,8 +40,9 @@ from ..models.nets import ARCH_PRESETS, ConvArch
 from ..models.spec import InputSpec, dataset_spec
 from ..models.teacher import Teacher, load_builtin, train_teacher
 from ..models.train import predict_logits
-from ..pipeline import make_synthetic
+from ..pipeline import make_synthetic, synthesis_meta
 from ..synthesis.dataset import SyntheticDataset
+from ..synthesis.shards import synthesize_sharded
 from .runner import _key
 
 
@@ -299,14 +300,12 @@ class CifarRunner:
 
         st = self.exp.student
         h1 = self.net("h1")
-        cfg = replace(self.exp.synthesis, n=st.n_synthetic, seed=0)
-        path = self.cache / "sets" / f"student-{_key({'teacher': h1.fingerprint, 'config': to_dict(cfg)})}.pt"
-        if path.is_file():
-            ds = SyntheticDataset.load(path)
-        else:
-            self.log(f"[{self.exp.name}] synthesizing {st.n_synthetic} visualizations for the data-free student")
-            ds = make_synthetic(h1, cfg, self.device, progress=self.progress)
-            ds.save(path)
+        cfg = replace(self.exp.synthesis, n=st.n_synthetic, seed=0, slots=32)
+        # shards of 1,000: an interrupted synthesis keeps every finished shard and continues
+        job = self.cache / "synth" / f"student-{_key({'teacher': h1.fingerprint, 'config': to_dict(cfg)})}"
+        self.log(f"[{self.exp.name}] the data-free student's set: {st.n_synthetic} visualizations in {job}")
+        ds = synthesize_sharded(h1, cfg, job, 1000, device=self.device, progress=self.progress, meta=synthesis_meta(h1, cfg))
+        path = job
         test = self.data("test")
         h1_test = self.predict("h1", test.x)
         rec = self.record.setdefault("student", {"n_synthetic": len(ds), "arch": st.arch, "note": LOSSY_NOTE,
