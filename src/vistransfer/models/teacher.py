@@ -28,7 +28,7 @@ from ..errors import VistransferError
 from ..io import fingerprint, load_torch, save_torch, versions
 from .nets import TEACHER_ARCH, ConvArch, ConvNet
 from .spec import InputSpec
-from .train import fit_network, predict_logits
+from .train import checkpoint_seconds, fit_network, predict_logits
 
 FeatureFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -174,8 +174,9 @@ def train_teacher(train: Split, test: Split | None, cfg: TrainConfig, dataset: s
     targets = F.one_hot(train.y, len(train.classes)).float()
     # a spec with normalization: the net learns on (x - mean) / std, exactly as it will be probed
     trained = TeacherModule(net, spec) if spec.mean is not None else net
+    earlier = checkpoint_seconds(checkpoint)  # an interrupted run's finished epochs count too
     losses = fit_network(trained, train.x, targets, cfg, device, progress, desc="teach", checkpoint=checkpoint)
-    seconds = time.perf_counter() - t0
+    seconds = earlier + time.perf_counter() - t0
     acc = None
     if test is not None:
         acc = float((predict_logits(trained, test.x, device).argmax(1) == test.y).float().mean())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -67,6 +68,7 @@ def fit_network(net: nn.Module, x: torch.Tensor, targets: torch.Tensor, cfg: Tra
     state = _load_checkpoint(checkpoint, net, opt, sched, gen, n) if checkpoint else None
     if state is not None:
         losses = state
+    seconds_before, t0 = checkpoint_seconds(checkpoint), time.perf_counter()
     bar = progress_bar(total=epochs * steps_per_epoch, initial=len(losses) * steps_per_epoch, desc=desc, unit="batch",
                        enabled=progress)
     for epoch in range(len(losses), epochs):
@@ -93,7 +95,8 @@ def fit_network(net: nn.Module, x: torch.Tensor, targets: torch.Tensor, cfg: Tra
         if checkpoint:
             save_torch(checkpoint, {"artifact": "training-checkpoint", "net": net.state_dict(), "opt": opt.state_dict(),
                                     "sched": sched.state_dict(), "gen": gen.get_state(), "torch_rng": torch.get_rng_state(),
-                                    "losses": losses, "n": n, "epochs": epochs})
+                                    "losses": losses, "n": n, "epochs": epochs,
+                                    "seconds": seconds_before + time.perf_counter() - t0})
     bar.close()
     if channels_last:
         net.to(memory_format=torch.contiguous_format)
@@ -101,6 +104,13 @@ def fit_network(net: nn.Module, x: torch.Tensor, targets: torch.Tensor, cfg: Tra
         Path(checkpoint).unlink(missing_ok=True)
     net.eval()
     return losses
+
+
+def checkpoint_seconds(path: str | Path | None) -> float:
+    """Training seconds spent in the finished epochs of a checkpoint (0 when there is none)."""
+    if not path or not Path(path).is_file():
+        return 0.0
+    return float(load_torch(path, "training-checkpoint").get("seconds", 0.0))
 
 
 def _load_checkpoint(path: str | Path, net: nn.Module, opt: torch.optim.Optimizer, sched, gen: torch.Generator,
