@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..config import SynthesisConfig, TrainConfig, from_dict, student_options, to_dict
 from ..data import Split
@@ -41,17 +41,14 @@ from ..pipeline import make_synthetic
 from ..students import create_student
 from ..synthesis.dataset import SyntheticDataset
 from .runner import _key
+from .spec import ExperimentHeader, parse_file
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ApneaFile(_Strict):
-    kind: str
-    title: str
-    paper_table: str = ""
-    description: str = ""
+class ApneaFile(ExperimentHeader):
     dataset: str = "apnea-ecg"
     seeds: list[int] = Field([0, 1, 2], min_length=1)
     split: list[float] = Field([0.6, 0.2, 0.2], min_length=3, max_length=3)
@@ -90,13 +87,7 @@ class ApneaExperiment:
 
 
 def load_apnea_experiment(path: Path, raw: dict) -> ApneaExperiment:
-    try:
-        f = ApneaFile(**raw)
-    except ValidationError as e:
-        err = e.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"])
-        what = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        raise VistransferError(f"{path}: {loc}: {what}") from None
+    f = parse_file(ApneaFile, raw, path)
     if len(f.teams) != 2 or any(len(r) == 0 for r in f.teams.values()):
         raise VistransferError(f"{path}: [teams] must name two teams of records, e.g. team1 = ['a03', ...]")
     if abs(sum(f.split) - 1) > 1e-6 or min(f.split) <= 0:

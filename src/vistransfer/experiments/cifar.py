@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 import numpy as np
 import torch
@@ -44,6 +44,7 @@ from ..pipeline import make_synthetic, synthesis_meta
 from ..synthesis.dataset import SyntheticDataset
 from ..synthesis.shards import synthesize_sharded
 from .runner import _key
+from .spec import ExperimentHeader, parse_file
 
 
 def _paper_cell(v: float | None) -> dict | None:
@@ -69,11 +70,7 @@ class StudentFile(_Strict):
     temperature: float = Field(4.0, gt=0)
 
 
-class CifarFile(_Strict):
-    kind: str
-    title: str
-    paper_table: str = ""
-    description: str = ""
+class CifarFile(ExperimentHeader):
     dataset: str = "cifar10"
     n_train: int | None = Field(None, gt=0)  # a class-stratified subset, for a quick look (default: all)
     n_test: int | None = Field(None, gt=0)
@@ -112,13 +109,7 @@ class CifarExperiment:
 
 
 def load_cifar_experiment(path: Path, raw: dict) -> CifarExperiment:
-    try:
-        f = CifarFile(**raw)
-    except ValidationError as e:
-        err = e.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"])
-        what = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        raise VistransferError(f"{path}: {loc}: {what}") from None
+    f = parse_file(CifarFile, raw, path)
     missing = [n for n in NET_NAMES if n not in f.nets]
     if missing:
         raise VistransferError(f"{path}: [nets] lacks {missing}; Table 3 needs {list(NET_NAMES)}")

@@ -148,6 +148,24 @@ def _resolve(path: Path, kind: str, value: Union[str, dict], presets: dict[str, 
     return {**presets[name], **table}
 
 
+class ExperimentHeader(BaseModel):
+    """The keys every experiment file of its own kind (apnea, cifar) starts with; unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str
+    title: str
+    paper_table: str = ""
+    description: str = ""
+
+
+def parse_file(model: type, raw: dict, path: Path):
+    """``model(**raw)`` (a pydantic schema), its first problem as one line naming the file and the key."""
+    try:
+        return model(**raw)
+    except ValidationError as e:
+        raise _schema_error(path, e) from None
+
+
 def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment file; every problem names the key and the fix."""
     path = Path(path)

@@ -142,20 +142,20 @@ def create_app(db: str | Path) -> FastAPI:
         return page(request, "feedback.html", token=token, item=key, chosen=classes[done[item.id]],
                     truth=classes[truth] if truth is not None else "?", right=done[item.id] == truth)
 
+    def png(data: bytes | None) -> Response:
+        if data is None:
+            raise HTTPException(404)
+        return Response(data, media_type="image/png")
+
     @app.get("/s/{token}/img/{key}.png")
     def image(token: str, key: str):
         who(token)
         found = store.item_by_key(key)
-        if found is None:
-            raise HTTPException(404)
-        return Response(found[1], media_type="image/png")
+        return png(found[1] if found else None)
 
     @app.get("/s/{token}/class/{k}.png")
     def class_icon(token: str, k: int):
         who(token)
-        png = store.class_png(k)
-        if png is None:
-            raise HTTPException(404)
-        return Response(png, media_type="image/png")
+        return png(store.class_png(k))
 
     return app
