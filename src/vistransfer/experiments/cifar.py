@@ -143,6 +143,10 @@ class CifarRunner:
         self.cache = (Path(cache) if cache is not None else cache_dir() / "experiments") / exp.dataset
         self.record: dict[str, Any] = {"title": exp.title, "paper_table": exp.paper_table, "source": exp.source,
                                        "paper": exp.paper, "n_imgs": exp.n_imgs, "versions": versions(), "nets": {}}
+        prev = self.out / "results.json"
+        if prev.is_file():  # a run of some parts keeps the other parts' results
+            old = json.loads(prev.read_text())
+            self.record.update({k: old[k] for k in ("table3", "student", "summary_rows") if k in old})
         self._data: dict[str, Split] = {}
         self._spec: InputSpec | None = None
 
