@@ -149,6 +149,7 @@ class CifarRunner:
             self.record.update({k: old[k] for k in ("table3", "student", "summary_rows") if k in old})
         self._data: dict[str, Split] = {}
         self._spec: InputSpec | None = None
+        self._nets: dict[str, Teacher] = {}
 
     # --- data and networks ------------------------------------------------------------------
     def data(self, split: str) -> Split:
@@ -168,23 +169,23 @@ class CifarRunner:
     def net(self, name: str) -> Teacher:
         """Network ``name`` trained on the real training images, from the cache or trained now
         (resuming from its last finished epoch)."""
+        if name in self._nets:
+            return self._nets[name]
         arch, cfg = self.exp.nets[name]
         subset = {"n_train": self.exp.n_train} if self.exp.n_train else {}
         key = _key({"dataset": self.exp.dataset, **subset, "arch": arch.to_dict(), "config": to_dict(cfg),
                     "spec": self.spec.to_dict()})
         path = self.cache / "nets" / f"{name}-{key}.pt"
-        if path.is_file():
-            return load_builtin(path)
-        ckpt = path.with_suffix(".ckpt")
-        self.log(f"[{self.exp.name}] training {name} ({arch.channels}, {cfg.epochs} epochs"
-                 f"{', resuming' if ckpt.is_file() else ''})")
-        t0 = time.perf_counter()
-        t = train_teacher(self.data("train"), self.data("test"), cfg, self.exp.dataset, arch, self.device,
-                          progress=self.progress, spec=self.spec, checkpoint=ckpt)
-        t.meta["wall_seconds_this_run"] = time.perf_counter() - t0
-        t.save(path)
-        self.log(f"[{self.exp.name}] {name}: test accuracy {100 * t.test_accuracy:.2f}% -> {path}")
-        return t
+        if not path.is_file():
+            ckpt = path.with_suffix(".ckpt")
+            self.log(f"[{self.exp.name}] training {name} ({arch.channels}, {cfg.epochs} epochs"
+                     f"{', resuming' if ckpt.is_file() else ''})")
+            t = train_teacher(self.data("train"), self.data("test"), cfg, self.exp.dataset, arch, self.device,
+                              progress=self.progress, spec=self.spec, checkpoint=ckpt)
+            t.save(path)
+            self.log(f"[{self.exp.name}] {name}: test accuracy {100 * t.test_accuracy:.2f}% -> {path}")
+        self._nets[name] = load_builtin(path)  # loaded once per run: every part asks for the nets often
+        return self._nets[name]
 
     def train(self) -> None:
         for name in self.exp.nets:
@@ -300,15 +301,15 @@ class CifarRunner:
         job = self.cache / "synth" / f"student-{_key({'teacher': h1.fingerprint, 'config': to_dict(cfg)})}"
         self.log(f"[{self.exp.name}] the data-free student's set: {st.n_synthetic} visualizations in {job}")
         ds = synthesize_sharded(h1, cfg, job, 1000, device=self.device, progress=self.progress, meta=synthesis_meta(h1, cfg))
-        path = job
         test = self.data("test")
         h1_test = self.predict("h1", test.x)
-        rec = self.record.setdefault("student", {"n_synthetic": len(ds), "arch": st.arch, "note": LOSSY_NOTE,
-                                                 "synthesis": ds.meta.get("stats", {}), "runs": {}})
+        # rebuilt from the cached runs: a record of an earlier configuration is never carried over
+        rec = self.record["student"] = {"n_synthetic": len(ds), "arch": st.arch, "note": LOSSY_NOTE,
+                                        "synthesis": ds.meta.get("stats", {}), "runs": {}}
         for labels, tau in (("hard", 1.0), ("soft", st.temperature)):
             for seed in st.seeds:
                 cell = f"{labels}-seed{seed}"
-                key = _key({"set": str(path.name), "student": st.model_dump(), "labels": labels, "seed": seed})
+                key = _key({"set": job.name, "student": st.model_dump(), "labels": labels, "seed": seed})
                 done = self.cache / "students" / f"{key}.json"
                 if done.is_file():
                     rec["runs"][cell] = json.loads(done.read_text())

@@ -28,7 +28,7 @@ def _ci(f: dict) -> str:
 
 def _paper(paper: dict, key: str, i: int) -> str:
     v = paper.get(key)
-    return "-" if v is None else (f"{v:.2f}" if isinstance(v, float) and not isinstance(v, list) else f"{v[i]}")
+    return "-" if v is None else f"{v[i]}"
 
 
 def render_table3(rec: dict[str, Any]) -> str:

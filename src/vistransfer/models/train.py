@@ -64,14 +64,11 @@ def fit_network(net: nn.Module, x: torch.Tensor, targets: torch.Tensor, cfg: Tra
     channels_last = cfg.amp and x.dim() == 4
     if channels_last:
         net.to(memory_format=torch.channels_last)
-    losses: list[float] = []
-    state = _load_checkpoint(checkpoint, net, opt, sched, gen, n) if checkpoint else None
-    if state is not None:
-        losses = state
-    seconds_before, t0 = checkpoint_seconds(checkpoint), time.perf_counter()
+    losses, seconds_before = _load_checkpoint(checkpoint, net, opt, sched, gen, n) if checkpoint else ([], 0.0)
+    t0 = time.perf_counter()
     bar = progress_bar(total=epochs * steps_per_epoch, initial=len(losses) * steps_per_epoch, desc=desc, unit="batch",
                        enabled=progress)
-    for epoch in range(len(losses), epochs):
+    for _ in range(len(losses), epochs):
         perm = torch.randperm(n, generator=gen)
         total = 0.0
         for i in range(0, n, cfg.batch_size):
@@ -114,11 +111,11 @@ def checkpoint_seconds(path: str | Path | None) -> float:
 
 
 def _load_checkpoint(path: str | Path, net: nn.Module, opt: torch.optim.Optimizer, sched, gen: torch.Generator,
-                     n: int) -> list[float] | None:
-    """Restore a training state written by :func:`fit_network`; returns the epoch losses so far,
-    or None when there is no checkpoint. A checkpoint of another training is an error, not a guess."""
+                     n: int) -> tuple[list[float], float]:
+    """Restore a training state written by :func:`fit_network`; returns the epoch losses and training
+    seconds so far (none without a checkpoint). A checkpoint of another training is an error, not a guess."""
     if not Path(path).is_file():
-        return None
+        return [], 0.0
     d = load_torch(path, "training-checkpoint")
     try:
         net.load_state_dict(d["net"])
@@ -131,7 +128,7 @@ def _load_checkpoint(path: str | Path, net: nn.Module, opt: torch.optim.Optimize
         raise VistransferError(f"{path} was written for {d['n']} training examples, not {n}; delete it to start over")
     gen.set_state(d["gen"])
     torch.set_rng_state(d["torch_rng"])
-    return list(d["losses"])
+    return list(d["losses"]), float(d.get("seconds", 0.0))
 
 
 @torch.no_grad()

@@ -101,7 +101,8 @@ def create_app(db: str | Path) -> FastAPI:
     @app.post("/s/{token}/label")
     async def answer(request: Request, token: str):
         p = who(token)
-        if "application/json" in request.headers.get("content-type", ""):
+        sent_json = "application/json" in request.headers.get("content-type", "")
+        if sent_json:
             try:
                 body = await request.json()
             except ValueError:
@@ -123,7 +124,7 @@ def create_app(db: str | Path) -> FastAPI:
         item, _, truth = found
         stored = store.answer(p, item, ans)
         feedback = truth if item.practice else None  # practice only: the paper's "sample to get experience"
-        if wants_json(request) or "application/json" in request.headers.get("content-type", ""):
+        if sent_json or wants_json(request):
             out = {"stored": stored}
             if feedback is not None:
                 out["truth"] = feedback
