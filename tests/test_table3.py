@@ -153,6 +153,19 @@ def test_table3_runs_end_to_end_and_is_cached(tmp_path, monkeypatch):
     CifarRunner(exp, tmp_path, tmp_path / "results", tmp_path / "cache", log=logs.append, progress=False).run()
     assert not any("training" in m or "synthesizing" in m or "data-free student (" in m for m in logs)
     assert json.loads((out / "results.json").read_text())["table3"] == t3
+    # the student part alone trains only h1, keeps the other parts' records and names the h1 it learned from
+    logs.clear()
+    CifarRunner(exp, tmp_path, tmp_path / "results", tmp_path / "cache2", log=logs.append, progress=False).run(("student",))
+    assert [m.split(" (")[0] for m in logs if "training" in m] == ["[tiny3] training h1"]
+    again = json.loads((out / "results.json").read_text())
+    assert again["table3"] == t3 and again["nets"] == rec["nets"]
+    assert again["student"]["device"].startswith("cpu") and "versions" in again["student"]
+    assert again["student"]["teacher"]["fingerprint"] == rec["nets"]["h1"]["fingerprint"]  # the same seed, the same h1
+    assert "trained again" not in (out / "table.md").read_text()
+    from vistransfer.experiments.cifar_report import render_table3
+
+    again["student"]["teacher"]["fingerprint"] = "another"  # a student of another h1 says so
+    assert "trained again for this run on cpu" in render_table3(again)
 
     # Table 4 on top: a study from these sets, taken by two simulated participants over HTTP, and its report
     from vistransfer.models.train import predict_logits

@@ -112,6 +112,14 @@ def resolve_device(device: str = "auto") -> torch.device:
     return dev
 
 
+def device_name(device: str | torch.device) -> str:
+    """What a run ran on, for its record: the GPU's name, or the CPU with its thread count."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
 def cache_dir() -> Path:
     """Where checkpoints and synthetic sets go by default ($VISTRANSFER_CACHE or ~/.cache/vistransfer)."""
     return Path(os.environ.get("VISTRANSFER_CACHE", Path.home() / ".cache" / "vistransfer")).expanduser()

@@ -35,7 +35,7 @@ from ..data import Split, load_dataset
 from ..data.cifar import LOSSY_NOTE
 from ..errors import VistransferError
 from ..evaluation import mean_std
-from ..io import atomic_path, cache_dir, versions, write_json
+from ..io import atomic_path, cache_dir, device_name, versions, write_json
 from ..models.nets import ARCH_PRESETS, ConvArch
 from ..models.spec import InputSpec, dataset_spec
 from ..models.teacher import Teacher, load_builtin, train_teacher
@@ -146,7 +146,7 @@ class CifarRunner:
         prev = self.out / "results.json"
         if prev.is_file():  # a run of some parts keeps the other parts' results
             old = json.loads(prev.read_text())
-            self.record.update({k: old[k] for k in ("table3", "student", "summary_rows") if k in old})
+            self.record.update({k: old[k] for k in ("nets", "table3", "student", "summary_rows") if k in old})
         self._data: dict[str, Split] = {}
         self._spec: InputSpec | None = None
         self._nets: dict[str, Teacher] = {}
@@ -187,8 +187,8 @@ class CifarRunner:
         self._nets[name] = load_builtin(path)  # loaded once per run: every part asks for the nets often
         return self._nets[name]
 
-    def train(self) -> None:
-        for name in self.exp.nets:
+    def train(self, names: tuple[str, ...] | None = None) -> None:
+        for name in names or tuple(self.exp.nets):
             t = self.net(name)
             self.record["nets"][name] = {"arch": t.net.arch.to_dict(), "test_accuracy": t.test_accuracy,
                                          "train_seconds": t.meta.get("train_seconds"),
@@ -305,7 +305,9 @@ class CifarRunner:
         h1_test = self.predict("h1", test.x)
         # rebuilt from the cached runs: a record of an earlier configuration is never carried over
         rec = self.record["student"] = {"n_synthetic": len(ds), "arch": st.arch, "note": LOSSY_NOTE,
-                                        "synthesis": ds.meta.get("stats", {}), "runs": {}}
+                                        "synthesis": ds.meta.get("stats", {}), "device": device_name(self.device), "versions": versions(),
+                                        "teacher": {"test_accuracy": h1.test_accuracy, "fingerprint": h1.fingerprint},
+                                        "runs": {}}
         for labels, tau in (("hard", 1.0), ("soft", st.temperature)):
             for seed in st.seeds:
                 cell = f"{labels}-seed{seed}"
@@ -340,7 +342,9 @@ class CifarRunner:
         unknown = [p for p in parts if p not in self.PARTS]
         if unknown:
             raise VistransferError(f"unknown part(s) {unknown}; choose from {list(self.PARTS)}")
-        self.train()  # every part needs the nets
+        if "train" in parts or "table3" in parts:
+            self.train()
+        # the student needs h1 alone; its record names which h1 it learned from
         if "table3" in parts:
             self.table3()
         if "student" in parts:

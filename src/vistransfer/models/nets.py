@@ -176,7 +176,7 @@ class MLP(nn.Module):
 def conv_flops(net: ConvNet) -> int:
     """Multiply-add FLOPs (x2) of one forward pass of ``net`` on one example."""
     total = 0
-    x = torch.zeros(1, *net.in_shape)
+    x = torch.zeros(1, *net.in_shape, device=next(net.parameters()).device)  # wherever the net lives
     hooks = []
 
     def count(mod: nn.Module, inp: tuple, out: torch.Tensor) -> None:
