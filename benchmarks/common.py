@@ -5,6 +5,7 @@ from the repository root (``python -m benchmarks.synthesis_speed``), so they imp
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -20,10 +21,19 @@ from vistransfer.synthesis.engine import synthesize
 from vistransfer.synthesis.reference import synthesize_reference
 
 
+# The engine as it was up to vistransfer 0.3: every class raced from the first step, the teacher in
+# its own memory layout. "engine_previous" runs it, so a change is measured against it in one run.
+PREVIOUS_ENGINE = {"race_tail": "all"}
+
+
 def synthesize_with(method: str, teacher: Teacher, cfg: SynthesisConfig, device) -> tuple[dict, dict]:
-    """Synthesize with ``method`` ("reference": the paper's procedure, or "engine")."""
+    """Synthesize with ``method``: "reference" (the paper's procedure), "engine" (today's engine
+    with ``cfg``) or "engine_previous" (the 0.3 engine: ``cfg`` with PREVIOUS_ENGINE, NCHW teacher)."""
     if method == "reference":
         return synthesize_reference(teacher.module, cfg, teacher.spec, teacher.n_classes, device)
+    if method == "engine_previous":
+        return synthesize(teacher.module, replace(cfg, **PREVIOUS_ENGINE), teacher.spec, teacher.n_classes, device,
+                          progress=False, channels_last=False)
     return synthesize(teacher.module, cfg, teacher.spec, teacher.n_classes, device, progress=False)
 
 
@@ -48,9 +58,9 @@ def get_teacher(data_dir, device) -> Path:
     return path
 
 
-def set_mean_difference(ref: list[float], eng: list[float]) -> dict:
-    """Engine minus reference over set means, with its standard error (Welch; sets are the
-    independent units, students of one set are not). The error is None with fewer than 2 sets."""
+def set_mean_difference(ref: list[float], eng: list[float], name: str = "engine_minus_reference") -> dict:
+    """``eng`` minus ``ref`` over set means, under key ``name``, with its standard error (Welch; sets
+    are the independent units, students of one set are not). The error is None with fewer than 2 sets."""
     r, e = mean_std(ref), mean_std(eng)
     se = (r["std"] ** 2 / r["n"] + e["std"] ** 2 / e["n"]) ** 0.5 if min(r["n"], e["n"]) > 1 else None
-    return {"engine_minus_reference": e["mean"] - r["mean"], "standard_error": se}
+    return {name: e["mean"] - r["mean"], "standard_error": se}

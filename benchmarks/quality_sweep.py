@@ -32,7 +32,9 @@ from benchmarks.common import get_teacher, set_mean_difference, student_accuracy
 # name -> (method, overrides of SynthesisConfig, what it isolates)
 VARIANTS = {
     "reference": ("reference", {}, "the paper's procedure: one G at a time, each group until all 9 pass"),
-    "engine": ("engine", {}, "the engine's defaults: 32 slots, per-member stop, racing tail"),
+    "engine": ("engine", {}, "the engine's defaults: 32 slots, per-member stop, racing the stragglers"),
+    "race_all": ("engine", {"race_tail": "all"}, "the 0.3 engine's racing: every class from the first step"),
+    "resize": ("engine", {"gen_upsample": "resize"}, "resize-convolution G: no checkerboard artifacts"),
     "group_norace": ("engine", {"stop": "group", "race_tail": False},
                      "engine, whole-group stop and no racing: no group is started beyond the quota"),
     "slots1": ("engine", {"slots": 1, "stop": "group", "race_tail": False},

@@ -16,6 +16,7 @@ from typing import Any
 from .errors import VistransferError
 
 MOVEMENT_KINDS = ("attract_one", "repel_many", "attract_many")
+RACE_MODES = ("stragglers", "all", "off")  # SynthesisConfig.race_tail
 
 
 def _check(cond: bool, msg: str) -> None:
@@ -62,6 +63,9 @@ class SynthesisConfig:
     gen_out_bias: float = 0.0
     # Deconvolutional G: channels of the two upsampling stages (sigmoid output, Eq. 1's R).
     gen_channels: tuple[int, int] = (32, 16)
+    # How G doubles its size: "deconv" (the paper's 4x4 stride-2 transposed convolutions) or
+    # "resize" (nearest x2 + 3x3 convolution, without the deconvolutions' checkerboard).
+    gen_upsample: str = "deconv"
     # Adam learning rate of AM; per-group draws from lr_range if set (Appendix C varies it).
     lr: float = 0.01  # 0.05 saturates G's sigmoid more often: more groups miss the budget
     lr_range: tuple[float, float] | None = None
@@ -74,8 +78,11 @@ class SynthesisConfig:
     # "group": keep a group only when all its members satisfy Eq. 2 at once (Appendix C).
     stop: str = "member"
     # Tail of a run: free slots race the groups still in flight for the last visualizations
-    # (first to pass wins; the others count as over quota) instead of idling.
-    race_tail: bool = True
+    # (first to pass wins; the others count as over quota) instead of idling. "stragglers": one
+    # racer per group slower than 9 in 10 of the run's passes so far; "all" (the engine up to
+    # 0.3, `true` in older configs): any group in flight, from the first step, which makes small
+    # runs cost 2-3x per visualization; "off" (`false`): free slots idle.
+    race_tail: str = "stragglers"
     # Step budget of AM per group; members not passing by then are discarded and counted.
     max_steps: int = 300
     # Give up (with an error naming the fix) after this many groups missed the budget;
@@ -90,6 +97,8 @@ class SynthesisConfig:
     slots: int = 32
 
     def __post_init__(self) -> None:
+        if isinstance(self.race_tail, bool):  # configs and records before the three modes
+            object.__setattr__(self, "race_tail", "all" if self.race_tail else "off")
         _check(self.n > 0, f"n must be a positive number of visualizations, got {self.n}")
         _check(0.0 < self.threshold < 1.0, f"threshold T must lie in (0, 1), got {self.threshold}")
         _range("threshold_range", self.threshold_range, 0.0, 1.0, open_=True)
@@ -101,12 +110,14 @@ class SynthesisConfig:
         _check(self.z_low < self.z_high, f"z_low must be below z_high, got [{self.z_low}, {self.z_high}]")
         _check(self.init_std > 0, f"init_std must be positive, got {self.init_std}")
         _check(len(self.gen_channels) == 2 and min(self.gen_channels) > 0, f"gen_channels must be two positive ints, got {self.gen_channels}")
+        _check(self.gen_upsample in ("deconv", "resize"), f"gen_upsample must be 'deconv' or 'resize', got {self.gen_upsample!r}")
         _check(self.lr > 0, f"lr must be positive, got {self.lr}")
         _range("lr_range", self.lr_range, 0.0, float("inf"), open_=True)
         _check(0 <= self.movement_steps[0] <= self.movement_steps[1], f"movement_steps must be [low, high] with 0 <= low <= high, got {list(self.movement_steps)}")
         bad = [k for k in self.movement_kinds if k not in MOVEMENT_KINDS]
         _check(not bad and len(self.movement_kinds) > 0, f"movement_kinds must be a non-empty subset of {list(MOVEMENT_KINDS)}, got {list(self.movement_kinds)}")
         _check(self.stop in ("member", "group"), f"stop must be 'member' or 'group', got {self.stop!r}")
+        _check(self.race_tail in RACE_MODES, f"race_tail must be one of {list(RACE_MODES)}, got {self.race_tail!r}")
         _check(self.max_subset >= 2, f"max_subset must be at least 2, got {self.max_subset}")
         _check(self.max_steps > 0, f"max_steps must be positive, got {self.max_steps}")
         _check(self.max_failed_groups is None or self.max_failed_groups > 0, f"max_failed_groups must be positive, got {self.max_failed_groups}")

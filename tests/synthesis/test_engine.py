@@ -108,8 +108,41 @@ def test_free_slots_race_the_tail_and_never_break_the_quota(digits_teacher):
     base = dict(n=40, seed=4, group_size=1, slots=16, threshold=0.95, max_steps=150)
     raced = make_synthetic(digits_teacher, SynthesisConfig(race_tail=True, **base), progress=False)
     idle = make_synthetic(digits_teacher, SynthesisConfig(race_tail=False, **base), progress=False)
-    for ds in (raced, idle):
+    assert raced.meta["config"]["race_tail"] == "all" and idle.meta["config"]["race_tail"] == "off"  # older configs' bools
+    strag = make_synthetic(digits_teacher, SynthesisConfig(race_tail="stragglers", **base), progress=False)
+    for ds in (raced, idle, strag):
         assert torch.bincount(ds.target, minlength=10).tolist() == [4] * 10
     assert raced.meta["stats"]["over_quota"] > 0  # racers that lost were dropped, not kept
     assert idle.meta["stats"]["over_quota"] == 0
     assert raced.meta["stats"]["iterations"] < idle.meta["stats"]["iterations"]  # a shorter tail
+    with pytest.raises(VistransferError, match="race_tail must be one of"):
+        SynthesisConfig(race_tail="sometimes")
+
+
+def test_a_small_run_costs_about_what_a_large_one_costs(digits_teacher):
+    """From 32 slots of 9, racing every class from the first step made a run of 90 cost 2-3x
+    per visualization; racing only stragglers keeps it near the cost of a large run."""
+    cost = {}
+    for mode in ("all", "stragglers"):
+        for n in (90, 900):
+            st = make_synthetic(digits_teacher, SynthesisConfig(n=n, seed=1, threshold=0.95, race_tail=mode),
+                                progress=False).meta["stats"]
+            cost[mode, n] = st["teacher_passes_per_vis"]
+    assert cost["all", 90] > 1.5 * cost["all", 900], cost
+    assert cost["stragglers", 90] < 1.3 * cost["stragglers", 900]
+    assert cost["stragglers", 90] < 0.8 * cost["all", 90], cost
+
+
+def test_idle_slots_skip_the_generator_and_the_teacher_keeps_its_layout(digits_teacher):
+    from vistransfer.models.generator import GeneratorBank
+
+    bank = GeneratorBank(6, 4, (1, 28, 28))
+    bank.reset(torch.arange(6), 0.1, torch.Generator().manual_seed(0))
+    z, idx = torch.rand(6, 3, 4), torch.tensor([1, 4])
+    assert torch.allclose(bank(z[idx], idx), bank(z)[idx])
+    bank(z[idx], idx).sum().backward()
+    grad = bank.params["w1"].grad
+    assert grad[idx].abs().sum() > 0 and grad[[0, 2, 3, 5]].abs().sum() == 0  # gradients reach only the slots run
+    module = digits_teacher.module
+    make_synthetic(digits_teacher, SynthesisConfig(n=20, seed=0, threshold=0.9), progress=False)  # channels-last inside
+    assert all(p.is_contiguous() for p in module.parameters())  # and put back after

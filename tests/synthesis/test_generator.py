@@ -56,3 +56,33 @@ def test_series_students_and_teachers_use_1d_layers():
     net = ConvNet((1, 240), 2)
     assert isinstance(net.conv[0], nn.Conv1d) and net(torch.rand(4, 1, 240)).shape == (4, 2)
     assert isinstance(ConvNet((3, 32, 32), 10).conv[0], nn.Conv2d)
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32), (1, 240)])
+def test_resize_convolution_has_the_same_contract(shape):
+    """upsample="resize": the exact shape, (0, 1) outputs, independent slots, like the paper's deconvolutions."""
+    bank = GeneratorBank(3, 8, shape, upsample="resize")
+    bank.reset(torch.arange(3), 0.1, torch.Generator().manual_seed(0))
+    x = bank(torch.rand(3, 2, 8))
+    assert x.shape == (3, 2) + shape and 0.0 < float(x.detach().min()) and float(x.detach().max()) < 1.0
+    x[1].sum().backward()
+    for p in bank.parameters():
+        assert p.grad[1].abs().sum() > 0 and p.grad[[0, 2]].abs().sum() == 0
+    with pytest.raises(ValueError, match="upsample must be one of"):
+        GeneratorBank(1, 8, shape, upsample="bilinear")
+
+
+def test_only_the_deconvolutions_draw_a_checkerboard():
+    """A seed that is the same everywhere: 4x4 stride-2 deconvolutions turn it into a pattern of
+    period 2 (their overlaps differ by position); resize-convolution keeps the interior flat."""
+    spread = {}
+    for up in ("deconv", "resize"):
+        bank = GeneratorBank(1, 4, (1, 28, 28), upsample=up)
+        bank.reset(torch.arange(1), 0.3, torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            w0 = bank.params["w0"].view(1, 4, bank.widths[0], -1)
+            w0.copy_(w0[..., :1].expand_as(w0))  # every seed position equal, per channel
+            bank.params["b0"].zero_()
+        x = bank(torch.rand(1, 1, 4)).detach()[0, 0, 0, 6:22, 6:22]  # away from the zero padding
+        spread[up] = float(x.std() / x.mean())
+    assert spread["resize"] < 1e-5 < 1e-2 < spread["deconv"]

@@ -5,6 +5,10 @@ Each slot s has its own parameters theta_G[s] and maps its group of Z vectors to
     z (S, g, z_dim) -> fc -> (c0, H/4, W/4) -> ReLU -> deconv x2 -> (c1, H/2, W/2) -> ReLU
       -> deconv x2 -> (C, H, W) -> sigmoid            # sigmoid bounds ||G|| (Eq. 1's R)
 
+The paper's deconvolutions are 4x4 with stride 2; their outputs overlap unevenly, which draws a
+checkerboard at the stride's period. ``upsample="resize"`` swaps each for a nearest-neighbour x2
+resize and a 3x3 convolution (resize-convolution), which does not.
+
 Series (C, L) get the same family in 1-D, with as many x2 stages as keep the seed short.
 
 All S generators run as one computation: the fc layer is a batched matmul and the
@@ -52,22 +56,28 @@ class GeneratorBank:
     """
 
     KERNEL = 4  # 4(x4) stride-2 deconvolutions double the size exactly (padding 1)
+    RESIZE_KERNEL = 3  # resize-convolution: nearest x2, then a 3(x3) convolution (padding 1)
+    UPSAMPLING = ("deconv", "resize")
 
     def __init__(self, slots: int, z_dim: int, out_shape: tuple[int, ...],
-                 channels: tuple[int, ...] = (32, 16), device: torch.device | str = "cpu"):
+                 channels: tuple[int, ...] = (32, 16), device: torch.device | str = "cpu", upsample: str = "deconv"):
         if len(out_shape) not in (2, 3):
             raise ValueError(f"out_shape must be (C, L) or (C, H, W), got {tuple(out_shape)}")
+        if upsample not in self.UPSAMPLING:
+            raise ValueError(f"upsample must be one of {self.UPSAMPLING}, got {upsample!r}")
+        self.upsample = upsample
         self.slots, self.z_dim, self.out_shape = slots, z_dim, tuple(out_shape)
         self.rank = len(out_shape) - 1
         stages = n_stages(self.out_shape)
         f = 2 ** stages
         self.seed_size = tuple(math.ceil(v / f) for v in out_shape[1:])  # (h0, w0) or (l0,)
         widths = [channels[min(i, len(channels) - 1)] for i in range(stages)] + [out_shape[0]]
-        k = (self.KERNEL,) * self.rank
+        k = (self.KERNEL if upsample == "deconv" else self.RESIZE_KERNEL,) * self.rank
         seed = widths[0] * math.prod(self.seed_size)
         shapes = {"w0": (slots, z_dim, seed), "b0": (slots, seed)}
-        for i in range(stages):
-            shapes[f"w{i + 1}"] = (slots, widths[i], widths[i + 1]) + k
+        for i in range(stages):  # deconv weights are (in, out, k), convolution weights (out, in, k)
+            io = (widths[i], widths[i + 1]) if upsample == "deconv" else (widths[i + 1], widths[i])
+            shapes[f"w{i + 1}"] = (slots,) + io + k
             shapes[f"b{i + 1}"] = (slots, widths[i + 1])
         self.params = {n: torch.zeros(s, device=device, requires_grad=True) for n, s in shapes.items()}
         self.widths, self.stages = widths, stages
@@ -89,16 +99,27 @@ class GeneratorBank:
             else:
                 p[idx] = truncated_normal((len(idx),) + tuple(p.shape[1:]), std, gen).to(p.device)
 
-    def __call__(self, z: torch.Tensor) -> torch.Tensor:
-        """z: (S, g, z_dim) -> outputs (S, g, C, H, W) or (S, g, C, L) in (0, 1)."""
+    def __call__(self, z: torch.Tensor, idx: torch.Tensor | None = None) -> torch.Tensor:
+        """z: (S, g, z_dim) -> outputs (S, g, C, H, W) or (S, g, C, L) in (0, 1).
+
+        idx: run only these slots (z then holds their rows, (len(idx), g, z_dim)); gradients still
+        reach the full parameters. A run's idle slots then cost nothing.
+        """
         S, g, _ = z.shape
         p, w = self.params, self.widths
+        if idx is not None:
+            p = {k: v[idx] for k, v in p.items()}
         deconv = F.conv_transpose2d if self.rank == 2 else F.conv_transpose1d
+        conv = F.conv2d if self.rank == 2 else F.conv1d
         x = torch.baddbmm(p["b0"].unsqueeze(1), z, p["w0"])  # (S, g, c0 * prod(seed_size))
         x = x.view(S, g, w[0], *self.seed_size).transpose(0, 1).reshape(g, S * w[0], *self.seed_size)
         for i in range(self.stages):  # grouped: each slot's channels only see its own weights
-            wt = p[f"w{i + 1}"].reshape(S * w[i], w[i + 1], *p[f"w{i + 1}"].shape[3:])
-            x = deconv(F.relu(x), wt, p[f"b{i + 1}"].reshape(-1), stride=2, padding=1, groups=S)
+            wi, b = p[f"w{i + 1}"], p[f"b{i + 1}"].reshape(-1)
+            wt = wi.reshape(S * wi.shape[1], wi.shape[2], *wi.shape[3:])
+            if self.upsample == "deconv":
+                x = deconv(F.relu(x), wt, b, stride=2, padding=1, groups=S)
+            else:  # every output sample sees the same number of weights: no checkerboard (Odena et al. 2016)
+                x = conv(F.interpolate(F.relu(x), scale_factor=2, mode="nearest"), wt, b, padding=1, groups=S)
         full = x.shape[2:]
         x = x.view(g, S, w[-1], *full).transpose(0, 1)  # (S, g, C, *full)
         crop = tuple(slice((f - o) // 2, (f - o) // 2 + o) for f, o in zip(full, self.out_shape[1:]))

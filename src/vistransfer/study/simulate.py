@@ -32,7 +32,7 @@ def serving(db: str | Path, port: int | None = None) -> Iterator[str]:
     from .app import create_app
 
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(db), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(db), host="127.0.0.1", port=port, log_level="warning", timeout_keep_alive=30))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

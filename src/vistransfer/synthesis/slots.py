@@ -30,7 +30,28 @@ class Slots:
         self.step = torch.zeros(S, dtype=torch.long, device=device)
         self.active = torch.zeros(S, g, dtype=torch.bool, device=device)
         self.group = torch.full((S,), -1, dtype=torch.long, device=device)
+        self.racer = torch.zeros(S, dtype=torch.bool)  # CPU: the slot's group was started to race the tail
         self.next_group = 0
+        self._passes = torch.zeros(0)  # AM steps at which recent members passed (CPU), for stragglers
+
+    # A group is a straggler once its AM steps exceed this quantile of the run's recent passes.
+    STRAGGLER_QUANTILE, PASS_WINDOW, MIN_PASSES = 0.9, 512, 20
+
+    def note_passes(self, am_steps: torch.Tensor) -> None:
+        """Remember the AM steps at which members just passed (a window of the most recent)."""
+        self._passes = torch.cat([self._passes, am_steps.float().cpu()])[-self.PASS_WINDOW:]
+
+    def stragglers(self, among: torch.Tensor) -> torch.Tensor:
+        """(K,) per class: busy slots of ``among`` (bool, CPU) whose AM steps exceed the run's
+        STRAGGLER_QUANTILE of passes; all zero until MIN_PASSES members have passed."""
+        out = torch.zeros(self.K, dtype=torch.long)
+        if len(self._passes) < self.MIN_PASSES:
+            return out
+        slow_after = float(torch.quantile(self._passes, self.STRAGGLER_QUANTILE))
+        am = (self.step - self.move_steps).cpu()
+        slow = among & self.active.cpu().any(1) & (am > slow_after)
+        out.index_add_(0, self.target.cpu()[slow], torch.ones(int(slow.sum()), dtype=torch.long))
+        return out
 
     def in_am(self) -> torch.Tensor:
         """(S,) True where the slot has finished its movement and is doing AM."""
@@ -42,7 +63,8 @@ class Slots:
         if n == 0:
             return
         z, thr, lr = draw_groups(cfg, n, gen)
-        targets = self._balanced_targets(n, accepted, idx, gen)  # -1: every quota is covered
+        targets, racer = self._balanced_targets(n, accepted, idx, gen)  # -1: every quota is covered
+        self.racer[idx.cpu()] = racer
         move_w, steps, kind = draw_movements(cfg, K, n, gen)
         d = self.device
         self.z[idx] = z.to(d)
@@ -65,16 +87,20 @@ class Slots:
         """(S,) True for slots left empty because the groups in flight cover every quota."""
         return self.group < 0
 
-    def _balanced_targets(self, n: int, accepted: torch.Tensor, idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    def _balanced_targets(self, n: int, accepted: torch.Tensor, idx: torch.Tensor,
+                          gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Give each new slot the class furthest below its quota, counting groups in flight.
 
         When no class is short any more, the run is in its tail: the groups in flight cover
-        every quota, but some of them will take hundreds of steps or miss the budget. With
-        ``cfg.race_tail`` the free slots then race them: each takes the class with the most
+        every quota, but some of them will take hundreds of steps or miss the budget. Free
+        slots may then race them (``cfg.race_tail``): each takes the class with the most
         visualizations still missing per group in flight, and whichever group passes first
-        wins (the rest are abandoned as over quota). A free slot costs its generator and Adam
-        step anyway, so racing trades idle work for a shorter tail. Without it, or when
-        nothing is missing, a slot gets -1 and stays idle.
+        wins (the rest are abandoned as over quota). With "all" any class still missing
+        something is raced, from the first step of a run: a run of 90 from 32 slots of 9
+        then starts 22 racers at once. With "stragglers" a class is raced only by as many
+        free slots as it has groups slower than most passes so far, so racers go where a
+        group is stuck. Otherwise, or when nothing is missing, a slot gets -1 and stays idle
+        (idle slots are offered again every step). Returns the classes and which are racers.
         """
         others = torch.ones(len(self.target), dtype=torch.bool)
         others[idx.cpu()] = False
@@ -82,25 +108,36 @@ class Slots:
         act = self.active.cpu()[others].sum(1).float()
         in_flight.index_add_(0, self.target.cpu()[others], act)
         missing = self.quota.float() - accepted.float().cpu()  # accepted never exceeds the quota
-        out = torch.empty(n, dtype=torch.long)
+        out, racer = torch.empty(n, dtype=torch.long), torch.zeros(n, dtype=torch.bool)
         for i in range(n):  # n is the handful of slots that finished this step
             jitter = torch.rand(self.K, generator=gen) * 1e-3  # random tie-break
             deficit = missing - in_flight
             c = int(torch.argmax(deficit + jitter))
             if deficit[c] <= 0:
-                out[i:] = self._racers(n - i, missing, in_flight) if self.cfg.race_tail else -1
+                mode, limit = self.cfg.race_tail, None
+                if mode == "stragglers":  # one racer per straggler, counting the racers already out
+                    busy = others & self.active.cpu().any(1)
+                    raced = torch.zeros(self.K, dtype=torch.long).index_add_(
+                        0, self.target.cpu()[busy & self.racer], torch.ones(int((busy & self.racer).sum()), dtype=torch.long))
+                    limit = (self.stragglers(others) - raced).clamp(min=0)
+                out[i:] = -1 if mode == "off" else self._racers(n - i, missing, in_flight, limit)
+                racer[i:] = out[i:] >= 0
                 break
             out[i] = c
             in_flight[c] += self.cfg.group_size
-        return out
+        return out, racer
 
-    def _racers(self, n: int, missing: torch.Tensor, in_flight: torch.Tensor) -> torch.Tensor:
+    def _racers(self, n: int, missing: torch.Tensor, in_flight: torch.Tensor,
+                limit: torch.Tensor | None = None) -> torch.Tensor:
+        """Classes for n free slots in the tail; ``limit`` (K,): at most that many racers per class."""
         out = torch.full((n,), -1, dtype=torch.long)
-        if missing.sum() == 0:
-            return out
+        left = (missing > 0).long() * (n if limit is None else limit)
         for i in range(n):
-            c = int(torch.argmax(missing / (1 + in_flight)))
+            if left.sum() == 0:
+                break
+            c = int(torch.argmax(torch.where(left > 0, missing / (1 + in_flight), -1.0)))
             out[i] = c
+            left[c] -= 1
             in_flight[c] += self.cfg.group_size
         return out
 
