@@ -10,7 +10,7 @@ several sets (synthesis seeds) and every set trains several students: a small se
 varies from set to set, and one set per method would mistake that for a difference in quality.
 Each synthesis runs in its own process, so peak memory is its own.
 
-    python -m benchmarks.synthesis_speed --data-dir ../shared/datasets                    # ~25 min on 2 cores
+    python -m benchmarks.synthesis_speed --data-dir ../shared/datasets                    # ~80 min on 2 cores (3 methods x 8 sets)
     python -m benchmarks.synthesis_speed --n 900 --sizes 900,1800 --sets 1 --seeds 2      # quick look
 
 Why 8 sets of 6,000 with one student each: students trained on hard-labelled visualizations vary
@@ -258,12 +258,13 @@ def report(r: dict) -> str:
     bf16 = ("" if r["device"] != "cpu" else
             "; bf16 not used: this CPU has no bf16 matrix units" if not r.get("cpu_bf16_units") else
             "; bf16 not used by the engine")
+    where = r.get("device_name") or f"{r['device']} ({r['threads']} threads)"  # a CPU's name carries its threads
     lines = [f"HEADLINE: the engine makes {eng['vis_per_s']:.1f} visualizations/s, {eng['fraction_of_physical_limit']:.0%} of the "
              f"physical limit ({eng['physical_limit_vis_per_s']:.0f}/s: fp32 matmul peak over "
              f"{2 * r['teacher_mflop_per_image']:.0f} MFLOP x {eng['teacher_passes_per_vis']:.1f} teacher passes per "
              f"visualization{bf16}); {r['speedup']:.1f}x the reference"
              + (f", {r['speedup_over_previous_engine']:.2f}x the previous engine" if "speedup_over_previous_engine" in r else ""),
-             f"device {r.get('device_name', r['device'])} ({r['threads']} threads); dense fp32 matmul {r['matmul_gflops']:.1f} GFLOP/s; "
+             f"device {where}; dense fp32 matmul {r['matmul_gflops']:.1f} GFLOP/s; "
              f"teacher {r['teacher_mflop_per_image']:.1f} MFLOP/image, test accuracy {100 * r['teacher_test_accuracy']:.2f}%",
              f"{'':34}" + "".join(f"{n:>17}" for n in names)]
     rows = [("visualizations / s", "vis_per_s", "{:.1f}"), ("fraction of the physical limit", "fraction_of_physical_limit", "{:.1%}"),

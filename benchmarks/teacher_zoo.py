@@ -1,0 +1,172 @@
+"""Visualizations from teachers of other architectures, side by side, with the same default command.
+
+A user's teacher is rarely our MNIST ConvNet. For each architecture below, one run on one machine:
+train it on MNIST (in [0, 1], no normalization, Adam, ``--epochs`` epochs, seed 0), then synthesize
+``--n`` visualizations with the default SynthesisConfig (exactly what ``vistransfer synthesize``
+does with no options), and train one CNN_ID student on them (hard labels, as the experiments do).
+For each teacher it reports test accuracy, visualizations/s, teacher passes per accepted
+visualization, groups over the step budget, the student's real-test accuracy, and diagnostics
+that say why a teacher is hard to visualize (measured, not guessed):
+
+* ``real_above_T``: the share of real test images on which the teacher's softmax passes T. A
+  teacher that rarely reaches T on real digits will not reach it easily from G either.
+* ``logit_margin_real``: the median gap between the top two logits on real test images (how
+  saturated its logits are).
+* ``bn_shift``: for teachers with batch norm, the mean over channels of the first batch norm's
+  |batch mean - running mean| / running std on the accepted visualizations, against the same on
+  real test images (``bn_shift_real``): how far from the data the teacher was trained on the
+  visualizations sit, as DeepInversion measures it.
+
+    python -m benchmarks.teacher_zoo --data-dir ../shared/datasets                       # ~30 min on 2 cores
+    python -m benchmarks.teacher_zoo --data-dir ../shared/datasets --archs builtin,bn_gap --n 1000
+
+Results: ``results/teacher_zoo.json`` (written after each architecture) and a table in ``.txt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vistransfer.config import SynthesisConfig, TrainConfig, teacher_preset, to_dict
+from vistransfer.data import load_dataset
+from vistransfer.errors import VistransferError
+from vistransfer.io import atomic_path, resolve_device, versions, write_json
+from vistransfer.models.nets import TEACHER_ARCH, ConvNet
+from vistransfer.models.train import fit_network, predict_logits
+from vistransfer.synthesis.engine import synthesize
+
+from benchmarks.common import student_accuracy
+
+
+def _bn_gap() -> nn.Module:  # the issue's teacher: 3 conv-BN-ReLU (32/64/64), global average pooling, linear
+    layers, c = [], 1
+    for w in (32, 64, 64):
+        layers += [nn.Conv2d(c, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU()]
+        c = w
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 10))
+
+
+def _vgg_bn() -> nn.Module:  # deeper: 6 conv-BN-ReLU in 3 blocks with max pooling, GAP, linear
+    layers, c = [], 1
+    for w in (32, 64, 128):
+        layers += [nn.Conv2d(c, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU(),
+                   nn.Conv2d(w, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU(), nn.MaxPool2d(2)]
+        c = w
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 10))
+
+
+def _elu_avg() -> nn.Module:  # other activation and pooling, no batch norm: the built-in layout with ELU and average pooling
+    return ConvNet((1, 28, 28), 10, replace(TEACHER_ARCH, act="elu", pool="avg"))
+
+
+def _mlp() -> nn.Module:  # no convolutions at all
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
+ARCHS = {
+    "builtin": (lambda: ConvNet((1, 28, 28), 10, TEACHER_ARCH), "our MNIST teacher: conv5-pool-conv5-pool-fc128 (16/32)"),
+    "bn_gap": (_bn_gap, "3x conv3-BN-ReLU (32/64/64), global average pooling, linear"),
+    "vgg_bn": (_vgg_bn, "6x conv3-BN-ReLU in 3 max-pooled blocks (32/64/128), global average pooling"),
+    "elu_avg": (_elu_avg, "the built-in layout with ELU and average pooling"),
+    "mlp": (_mlp, "MLP 784-256-128-10, ReLU"),
+}
+
+
+def first_bn_shift(net: nn.Module, x: torch.Tensor, device) -> float | None:
+    """Mean over channels of |batch mean - running mean| / running std at the first BatchNorm2d's input."""
+    bn = next((m for m in net.modules() if isinstance(m, nn.BatchNorm2d)), None)
+    if bn is None:
+        return None
+    seen = []
+    h = bn.register_forward_hook(lambda m, inp, out: seen.append(inp[0].detach().mean(dim=(0, 2, 3))))
+    try:
+        with torch.no_grad():
+            net.eval()(x.to(device))
+    finally:
+        h.remove()
+    return float(((seen[0] - bn.running_mean) .abs() / (bn.running_var + bn.eps).sqrt()).mean())
+
+
+def run_arch(name: str, train, test, args, dev) -> dict:
+    build, what = ARCHS[name]
+    torch.manual_seed(0)
+    net = build()
+    cfg = replace(teacher_preset("mnist"), epochs=args.epochs)
+    t0 = time.perf_counter()
+    fit_network(net, train.x, F.one_hot(train.y, 10).float(), cfg, dev, progress=False, desc=f"teach {name}")
+    net.eval()
+    logits = predict_logits(net, test.x, dev)
+    probs = logits.softmax(1)
+    top2 = logits.topk(2, dim=1).values
+    syn_cfg = SynthesisConfig(n=args.n, seed=0)
+    rec = {"arch": name, "what": what, "train_seconds": time.perf_counter() - t0,
+           "test_accuracy": float((logits.argmax(1) == test.y).float().mean()),
+           "real_above_T": float((probs.max(1).values > syn_cfg.threshold).float().mean()),
+           "logit_margin_real": float((top2[:, 0] - top2[:, 1]).median()),
+           "bn_shift_real": first_bn_shift(net, test.x[:2000], dev)}
+    print(f"[{name}] teacher {100 * rec['test_accuracy']:.2f}%; synthesizing {args.n} ...", file=sys.stderr, flush=True)
+    try:
+        out, stats = synthesize(net, syn_cfg, (1, 28, 28), 10, dev, progress=False)
+    except VistransferError as e:
+        rec["synthesis_error"] = str(e)
+        return rec
+    rec["synthesis"] = {k: stats[k] for k in ("wall_s", "vis_per_s", "teacher_passes_per_vis", "groups_started",
+                                              "groups_discarded", "discarded", "over_quota", "discarded_work_fraction")}
+    rec["bn_shift"] = first_bn_shift(net, out["x"][:2000], dev)
+    print(f"[{name}] student ...", file=sys.stderr, flush=True)
+    rec["student_accuracy"] = student_accuracy([(out["x"], out["target"])], test, [0], dev)["mean"]
+    return rec
+
+
+def report(r: dict) -> str:
+    lines = [f"device {r['device']} ({r['threads']} threads); {r['n']} visualizations per teacher, default synthesis "
+             f"settings; teachers: {r['epochs']} epochs of Adam on MNIST",
+             f"{'teacher':10}{'test %':>8}{'vis/s':>8}{'passes/vis':>12}{'groups over budget':>20}{'student %':>11}"
+             f"{'real > T':>10}{'logit margin':>14}{'BN shift vis / real':>21}"]
+    for a in r["archs"].values():
+        s = a.get("synthesis")
+        bn = "-" if a.get("bn_shift_real") is None else f"{a.get('bn_shift', float('nan')):.2f} / {a['bn_shift_real']:.2f}"
+        if s is None:
+            lines.append(f"{a['arch']:10}{100 * a['test_accuracy']:>8.2f}  synthesis failed: {a['synthesis_error'][:90]}")
+            continue
+        lines.append(f"{a['arch']:10}{100 * a['test_accuracy']:>8.2f}{s['vis_per_s']:>8.1f}{s['teacher_passes_per_vis']:>12.1f}"
+                     f"{s['groups_discarded']:>10} of {s['groups_started']:<7}{100 * a['student_accuracy']:>11.2f}"
+                     f"{100 * a['real_above_T']:>9.1f}%{a['logit_margin_real']:>14.1f}{bn:>21}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--archs", default=",".join(ARCHS), help=f"comma-separated, from {', '.join(ARCHS)}")
+    ap.add_argument("--n", type=int, default=2000, help="visualizations per teacher")
+    ap.add_argument("--epochs", type=int, default=2, help="teacher training epochs")
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "teacher_zoo.json"))
+    args = ap.parse_args(argv)
+    names = [a for a in args.archs.split(",") if a]
+    if not names or set(names) - set(ARCHS):
+        raise SystemExit(f"--archs {args.archs!r}: choose from {', '.join(ARCHS)}")
+    dev = resolve_device(args.device)
+    train, test = load_dataset("mnist", "train", args.data_dir), load_dataset("mnist", "test", args.data_dir)
+    results = {"device": str(dev), "threads": torch.get_num_threads(), "n": args.n, "epochs": args.epochs,
+               "synthesis_config": to_dict(SynthesisConfig(n=args.n, seed=0)), "versions": versions(), "archs": {}}
+    for name in names:
+        results["archs"][name] = run_arch(name, train, test, args, dev)
+        write_json(args.out, results)  # each architecture survives an interruption of the next
+    text = report(results)
+    with atomic_path(Path(args.out).with_suffix(".txt")) as tmp:
+        tmp.write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
