@@ -170,7 +170,6 @@ def main(argv=None) -> None:
         achieved = 2 * flops * st["teacher_rows"] / st["wall_s"] / 1e9
         st.update(teacher_gflops_isolated=iso, teacher_fraction_of_matmul=iso / peak,
                   teacher_gflops_overall=achieved, teacher_share_of_time=achieved / iso, rows_per_iteration=rows_per_iter)
-        physical_limits(st, flops, peak)
         print(f"[{method}] students ...", file=sys.stderr, flush=True)
         st["student_accuracy"] = student_accuracy(sets, test, seeds, dev)
         results["methods"][method] = st
@@ -211,7 +210,7 @@ def compare(results: dict) -> None:
     and, when it ran, against the previous engine (``*_over_previous_engine``, ``*_vs_previous_engine``)."""
     ms = results["methods"]
     eng = ms["engine"]
-    for m in ms.values():  # runs saved before the headline get it here
+    for m in ms.values():  # the headline figures, for this run and for runs saved before they existed
         if "fraction_of_physical_limit" not in m:
             physical_limits(m, results["teacher_mflop_per_image"] * 1e6, results["matmul_gflops"])
     for base, suffix in (("reference", ""), ("engine_previous", "_vs_previous_engine")):
@@ -254,7 +253,7 @@ def _write_report(results: dict, out: Path) -> None:
 def report(r: dict) -> str:
     ms = r["methods"]
     names = [m for m in METHODS if m in ms]
-    ref, eng = ms["reference"], ms["engine"]
+    eng = ms["engine"]
     bf16 = ("" if r["device"] != "cpu" else
             "; bf16 not used: this CPU has no bf16 matrix units" if not r.get("cpu_bf16_units") else
             "; bf16 not used by the engine")

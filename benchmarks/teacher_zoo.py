@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vistransfer.config import SynthesisConfig, TrainConfig, teacher_preset, to_dict
+from vistransfer.config import SynthesisConfig, teacher_preset, to_dict
 from vistransfer.data import load_dataset
 from vistransfer.errors import VistransferError
 from vistransfer.io import atomic_path, resolve_device, versions, write_json
@@ -92,7 +92,7 @@ def first_bn_shift(net: nn.Module, x: torch.Tensor, device) -> float | None:
             net.eval()(x.to(device))
     finally:
         h.remove()
-    return float(((seen[0] - bn.running_mean) .abs() / (bn.running_var + bn.eps).sqrt()).mean())
+    return float(((seen[0] - bn.running_mean).abs() / (bn.running_var + bn.eps).sqrt()).mean())
 
 
 def run_arch(name: str, train, test, args, dev) -> dict:

@@ -17,6 +17,7 @@ from .errors import VistransferError
 
 MOVEMENT_KINDS = ("attract_one", "repel_many", "attract_many")
 RACE_MODES = ("stragglers", "all", "off")  # SynthesisConfig.race_tail
+GEN_UPSAMPLING = ("deconv", "resize")  # SynthesisConfig.gen_upsample, GeneratorBank's upsample
 
 
 def _check(cond: bool, msg: str) -> None:
@@ -110,7 +111,7 @@ class SynthesisConfig:
         _check(self.z_low < self.z_high, f"z_low must be below z_high, got [{self.z_low}, {self.z_high}]")
         _check(self.init_std > 0, f"init_std must be positive, got {self.init_std}")
         _check(len(self.gen_channels) == 2 and min(self.gen_channels) > 0, f"gen_channels must be two positive ints, got {self.gen_channels}")
-        _check(self.gen_upsample in ("deconv", "resize"), f"gen_upsample must be 'deconv' or 'resize', got {self.gen_upsample!r}")
+        _check(self.gen_upsample in GEN_UPSAMPLING, f"gen_upsample must be one of {list(GEN_UPSAMPLING)}, got {self.gen_upsample!r}")
         _check(self.lr > 0, f"lr must be positive, got {self.lr}")
         _range("lr_range", self.lr_range, 0.0, float("inf"), open_=True)
         _check(0 <= self.movement_steps[0] <= self.movement_steps[1], f"movement_steps must be [low, high] with 0 <= low <= high, got {list(self.movement_steps)}")

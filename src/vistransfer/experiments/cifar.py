@@ -187,8 +187,8 @@ class CifarRunner:
         self._nets[name] = load_builtin(path)  # loaded once per run: every part asks for the nets often
         return self._nets[name]
 
-    def train(self, names: tuple[str, ...] | None = None) -> None:
-        for name in names or tuple(self.exp.nets):
+    def train(self) -> None:
+        for name in self.exp.nets:
             t = self.net(name)
             self.record["nets"][name] = {"arch": t.net.arch.to_dict(), "test_accuracy": t.test_accuracy,
                                          "train_seconds": t.meta.get("train_seconds"),
@@ -342,9 +342,8 @@ class CifarRunner:
         unknown = [p for p in parts if p not in self.PARTS]
         if unknown:
             raise VistransferError(f"unknown part(s) {unknown}; choose from {list(self.PARTS)}")
-        if "train" in parts or "table3" in parts:
+        if "train" in parts or "table3" in parts:  # the student needs h1 alone, trained on demand
             self.train()
-        # the student needs h1 alone; its record names which h1 it learned from
         if "table3" in parts:
             self.table3()
         if "student" in parts:

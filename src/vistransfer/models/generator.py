@@ -23,6 +23,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..config import GEN_UPSAMPLING
+
 
 def truncated_normal(shape: tuple[int, ...], std: float, gen: torch.Generator) -> torch.Tensor:
     """N(0, std^2) truncated to +-2 std, exactly, by redrawing the values outside.
@@ -57,14 +59,13 @@ class GeneratorBank:
 
     KERNEL = 4  # 4(x4) stride-2 deconvolutions double the size exactly (padding 1)
     RESIZE_KERNEL = 3  # resize-convolution: nearest x2, then a 3(x3) convolution (padding 1)
-    UPSAMPLING = ("deconv", "resize")
 
     def __init__(self, slots: int, z_dim: int, out_shape: tuple[int, ...],
                  channels: tuple[int, ...] = (32, 16), device: torch.device | str = "cpu", upsample: str = "deconv"):
         if len(out_shape) not in (2, 3):
             raise ValueError(f"out_shape must be (C, L) or (C, H, W), got {tuple(out_shape)}")
-        if upsample not in self.UPSAMPLING:
-            raise ValueError(f"upsample must be one of {self.UPSAMPLING}, got {upsample!r}")
+        if upsample not in GEN_UPSAMPLING:
+            raise ValueError(f"upsample must be one of {GEN_UPSAMPLING}, got {upsample!r}")
         self.upsample = upsample
         self.slots, self.z_dim, self.out_shape = slots, z_dim, tuple(out_shape)
         self.rank = len(out_shape) - 1

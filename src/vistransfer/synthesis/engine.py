@@ -145,13 +145,15 @@ def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device:
     while int(accepted.sum()) < cfg.n:
         busy = slots.active.any(1)
         run = None if bool(busy.all()) else torch.nonzero(busy).flatten()  # idle slots skip G entirely
-        act = slots.active.clone() if run is None else slots.active[run]  # (B, g); _record edits slots.active
+        rows = everything if run is None else run  # (B,) the slots run this step
+        act = slots.active[rows]  # (B, g), a copy: _record edits slots.active, autograd needs this one
         with record_function("generator"):
-            x = spec.to_domain(bank(slots.z if run is None else slots.z[run], run))  # (B, g, *shape)
+            x = spec.to_domain(bank(slots.z[rows], run))  # (B, g, *shape)
         xa = x[act]  # (A, C, H, W): the teacher sees only visualizations still being optimized
         if channels_last:
             xa = xa.contiguous(memory_format=torch.channels_last)
-        slot_of = (everything if run is None else run).unsqueeze(1).expand_as(act)[act]  # (A,)
+        row_of = torch.nonzero(act)[:, 0]  # (A,) each visualization's row of act
+        slot_of = rows[row_of]  # (A,)
         with record_function("teacher"):
             logits = teacher(xa)  # (A, K)
         member_rows += slots.active.long()  # not yet edited by _record this step
@@ -168,7 +170,7 @@ def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device:
             if cfg.stop == "group":  # a slot passes only when every member passes at once
                 grid = torch.zeros_like(act)
                 grid[act] = ok
-                ok = grid.all(1)[torch.nonzero(act)[:, 0]]  # act's rows, not slot ids, when idle slots sit out
+                ok = grid.all(1)[row_of]
         if ok.any():
             _record(rec, slots, act, ok, xa, probs, slot_of, accepted, quota, stats, member_rows)
         score = objective(Batch(logits=logits, target=tgt, move_w=slots.move_w[slot_of], in_am=in_am, x=xa))

@@ -41,17 +41,17 @@ class Slots:
         """Remember the AM steps at which members just passed (a window of the most recent)."""
         self._passes = torch.cat([self._passes, am_steps.float().cpu()])[-self.PASS_WINDOW:]
 
-    def stragglers(self, among: torch.Tensor) -> torch.Tensor:
-        """(K,) per class: busy slots of ``among`` (bool, CPU) whose AM steps exceed the run's
-        STRAGGLER_QUANTILE of passes; all zero until MIN_PASSES members have passed."""
-        out = torch.zeros(self.K, dtype=torch.long)
+    def _race_limit(self, among: torch.Tensor) -> torch.Tensor:
+        """(K,) racers still allowed per class: one per straggler among the busy slots of ``among``
+        (bool, CPU; AM steps past the run's STRAGGLER_QUANTILE of passes), less the racers already
+        out. All zero before MIN_PASSES members have passed."""
         if len(self._passes) < self.MIN_PASSES:
-            return out
+            return torch.zeros(self.K, dtype=torch.long)
         slow_after = float(torch.quantile(self._passes, self.STRAGGLER_QUANTILE))
-        am = (self.step - self.move_steps).cpu()
-        slow = among & self.active.cpu().any(1) & (am > slow_after)
-        out.index_add_(0, self.target.cpu()[slow], torch.ones(int(slow.sum()), dtype=torch.long))
-        return out
+        busy = among & self.active.cpu().any(1)
+        slow = busy & ((self.step - self.move_steps).cpu() > slow_after)
+        per_class = lambda mask: torch.bincount(self.target.cpu()[mask], minlength=self.K)  # noqa: E731
+        return (per_class(slow) - per_class(busy & self.racer)).clamp(min=0)
 
     def in_am(self) -> torch.Tensor:
         """(S,) True where the slot has finished its movement and is doing AM."""
@@ -114,12 +114,8 @@ class Slots:
             deficit = missing - in_flight
             c = int(torch.argmax(deficit + jitter))
             if deficit[c] <= 0:
-                mode, limit = self.cfg.race_tail, None
-                if mode == "stragglers":  # one racer per straggler, counting the racers already out
-                    busy = others & self.active.cpu().any(1)
-                    raced = torch.zeros(self.K, dtype=torch.long).index_add_(
-                        0, self.target.cpu()[busy & self.racer], torch.ones(int((busy & self.racer).sum()), dtype=torch.long))
-                    limit = (self.stragglers(others) - raced).clamp(min=0)
+                mode = self.cfg.race_tail
+                limit = self._race_limit(others) if mode == "stragglers" else None
                 out[i:] = -1 if mode == "off" else self._racers(n - i, missing, in_flight, limit)
                 racer[i:] = out[i:] >= 0
                 break
