@@ -43,7 +43,9 @@ VARIANTS = {
     "movement_0_50": ("engine", {"movement_steps": (0, 50)}, "shorter movement"),
     "attract_only": ("engine", {"movement_kinds": ("attract_one", "attract_many")}, "no repelling movement"),
     "lr_0.005": ("engine", {"lr": 0.005}, "half the AM learning rate"),
-    "group1": ("engine", {"group_size": 1, "slots": 128}, "one visualization per generator"),
+    "group1": ("engine", {"group_size": 1, "slots": 128}, "one visualization per generator (Table 1's mnist-g1)"),
+    "group1_resize": ("engine", {"group_size": 1, "slots": 128, "gen_upsample": "resize"},
+                      "mnist-g1 with the resize-convolution G"),
     "group3": ("engine", {"group_size": 3, "slots": 96}, "three visualizations per generator"),
 }
 

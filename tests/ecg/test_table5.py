@@ -43,7 +43,7 @@ shadows = 2
 """
 
 
-def test_every_part_runs_and_is_cached(tmp_path):
+def _tiny(tmp_path):
     data = tmp_path / "apnea-ecg"
     data.mkdir()
     names = ["a01", "a02", "b01", "c01", "c02"]
@@ -53,7 +53,11 @@ def test_every_part_runs_and_is_cached(tmp_path):
     write_sums(data)
     spec = tmp_path / "tiny5.toml"
     spec.write_text(SPEC)
-    exp = load_any(spec)
+    return load_any(spec)
+
+
+def test_every_part_runs_and_is_cached(tmp_path):
+    exp = _tiny(tmp_path)
     run = lambda: ApneaRunner(exp, tmp_path, tmp_path / "results", tmp_path / "cache", log=lambda m: None).run()  # noqa: E731
     rec = run()
     out = tmp_path / "results" / "tiny5"
@@ -71,3 +75,22 @@ def test_every_part_runs_and_is_cached(tmp_path):
     again = run()  # everything cached: the same numbers
     assert again["table5"]["rows"] == rec["table5"]["rows"]
     assert sorted(p.name for p in (tmp_path / "cache" / "apnea").rglob("*.json")) == cached
+
+
+def test_a_run_of_some_parts_keeps_the_others_of_the_same_configuration(tmp_path):
+    exp = _tiny(tmp_path)
+    runner = lambda e: ApneaRunner(e, tmp_path, tmp_path / "results", tmp_path / "cache", log=lambda m: None)  # noqa: E731
+    runner(exp).run(("table5", "figure4"))
+    out = tmp_path / "results" / "tiny5" / "results.json"
+    first = json.loads(out.read_text())
+    assert not first["complete"] and "phone" not in first
+    runner(exp).run(("phone",))
+    second = json.loads(out.read_text())
+    assert second["table5"] == first["table5"] and "phone" in second and set(second["timings_s"]) == {"table5", "figure4", "phone"}
+    assert not second["complete"]  # privacy and recordwise never ran
+    from dataclasses import replace
+
+    other = replace(exp, synthesis=replace(exp.synthesis, threshold=0.7))  # another configuration: nothing carried over
+    runner(other).run(("figure4",))
+    third = json.loads(out.read_text())
+    assert "table5" not in third and "phone" not in third and "figure4" in third

@@ -86,3 +86,47 @@ def test_only_the_deconvolutions_draw_a_checkerboard():
         x = bank(torch.rand(1, 1, 4)).detach()[0, 0, 0, 6:22, 6:22]  # away from the zero padding
         spread[up] = float(x.std() / x.mean())
     assert spread["resize"] < 1e-5 < 1e-2 < spread["deconv"]
+
+
+@pytest.mark.parametrize("rank", [1, 2])
+def test_resize_convolution_runs_as_its_equivalent_deconvolution(rank):
+    """Nearest x2 + 3-tap convolution (padding 1) and the derived 4-tap stride-2 deconvolution give the
+    same output, borders included, and the same gradient to the 3-tap weights."""
+    import torch.nn.functional as F
+
+    from vistransfer.models.generator import resize_as_deconv
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn((2, 5) + (7,) * rank, generator=g)
+    w = torch.randn((4, 5) + (3,) * rank, generator=g, requires_grad=True)
+    conv, deconv = (F.conv1d, F.conv_transpose1d) if rank == 1 else (F.conv2d, F.conv_transpose2d)
+    want = conv(F.interpolate(x, scale_factor=2, mode="nearest"), w, padding=1)
+    (gw,) = torch.autograd.grad((want * torch.arange(want.numel()).view_as(want).sin()).sum(), w)
+    got = deconv(x, resize_as_deconv(w, rank), stride=2, padding=1)
+    (gw2,) = torch.autograd.grad((got * torch.arange(got.numel()).view_as(got).sin()).sum(), w)
+    assert got.shape == want.shape
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(gw2, gw, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(1, 1200), (1, 28, 28), (3, 30, 45)])
+def test_downscaled_generator_draws_coarse_and_interpolates(shape):
+    """downscale=k: G draws at 1/k of the resolution; the output has the exact shape, stays in (0, 1),
+    and between G's samples it is a straight line (no content faster than G's own rate)."""
+    bank = GeneratorBank(2, 8, shape, downscale=4)
+    assert bank.draw_shape == (shape[0],) + tuple(-(-v // 4) for v in shape[1:])
+    bank.reset(torch.arange(2), 0.3, torch.Generator().manual_seed(0))
+    x = bank(torch.rand(2, 3, 8))
+    assert x.shape == (2, 3) + shape and 0.0 < float(x.detach().min()) and float(x.detach().max()) < 1.0
+    x.sum().backward()
+    assert all(p.grad.abs().sum() > 0 for p in bank.parameters())
+    if len(shape) == 2:  # a second difference vanishes unless one of G's samples lies inside its 3 points (~1/2)
+        def straight(y):
+            d2 = y[..., 2:] - 2 * y[..., 1:-1] + y[..., :-2]
+            return float((d2.abs() < 1e-5).float().mean())
+
+        full = GeneratorBank(2, 8, shape)
+        full.reset(torch.arange(2), 0.3, torch.Generator().manual_seed(0))
+        assert straight(x.detach()) > 0.4 > 0.05 > straight(full(torch.rand(2, 3, 8)).detach())
+    with pytest.raises(ValueError, match="downscale must be a positive integer"):
+        GeneratorBank(1, 8, shape, downscale=0)

@@ -186,14 +186,35 @@ class ApneaRunner:
         unknown = sorted(set(parts) - set(self.PARTS))
         if unknown:
             raise VistransferError(f"unknown part(s) {unknown}; choose from {list(self.PARTS)}")
+        self._keep_other_parts(parts)
         for part in parts:
             t0 = time.perf_counter()
             getattr(self, part)()
             self.record["timings_s"][part] = time.perf_counter() - t0
             self._write(final=False)
         self.record["wall_seconds"] = time.perf_counter() - t_start
-        self._write(final=True)
+        self._write(final=all(p in self.record for p in self.PARTS))
         return self.record
+
+    def _keep_other_parts(self, parts: tuple[str, ...]) -> None:
+        """A run of some parts keeps the other parts' results and timings, when the earlier record was
+        made by the same configuration and package version (never one of an earlier configuration)."""
+        prev = self.out / "results.json"
+        if not prev.is_file():
+            return
+        try:
+            old = json.loads(prev.read_text())
+        except (OSError, json.JSONDecodeError):
+            return
+        same = (old.get("config") == json.loads(json.dumps(self.record["config"]))
+                and old.get("versions", {}).get("vistransfer") == self.record["versions"]["vistransfer"])
+        if not same:
+            return
+        for part in self.PARTS:
+            if part not in parts and part in old:
+                self.record[part] = old[part]
+                if part in old.get("timings_s", {}):
+                    self.record["timings_s"][part] = old["timings_s"][part]
 
     def table5(self) -> None:
         exp, rows = self.exp, {}
@@ -264,6 +285,7 @@ class ApneaRunner:
         for ax in axes[1]:
             ax.set_xlabel("time in the 5-minute window (s); the labelled minute is 120-180 s", fontsize=8)
         save_figure(fig, self.out / "figure4.png")
+        self.record["figure4"] = {"file": "figure4.png", "team": team, "seed": seed, "series_per_panel": 3}
 
     def phone(self) -> None:
         """Team 1, seed 0: the student (trained on visualizations only) as ONNX, beside the teacher."""

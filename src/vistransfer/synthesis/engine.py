@@ -118,7 +118,7 @@ def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device:
     K, S = n_classes, cfg.slots
     gen = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)  # nothing below should draw from it; belt and braces
-    bank = GeneratorBank(S, cfg.z_dim, spec.shape, cfg.gen_channels, device, cfg.gen_upsample)
+    bank = GeneratorBank(S, cfg.z_dim, spec.shape, cfg.gen_channels, device, cfg.gen_upsample, cfg.gen_downscale)
     adam = SlotAdam(bank.parameters())
     adam2 = SlotAdam(bank.parameters()) if cfg.loss2 else None  # Loss2 runs as its own optimizer
     feat_bank = _real_feature_bank(teacher, real, K, device) if cfg.loss2 else None

@@ -41,7 +41,7 @@ def synthesize_reference(teacher: nn.Module, cfg: SynthesisConfig, spec: InputSp
                  rows_discarded=0, over_quota=0)
     g = cfg.group_size
     t0 = time.perf_counter()
-    G = GeneratorBank(1, cfg.z_dim, spec.shape, cfg.gen_channels, device, cfg.gen_upsample)  # one slot: one plain G
+    G = GeneratorBank(1, cfg.z_dim, spec.shape, cfg.gen_channels, device, cfg.gen_upsample, cfg.gen_downscale)  # one slot: one plain G
     first = torch.zeros(1, dtype=torch.long)
     while int(accepted.sum()) < cfg.n:
         c = int(torch.argmax(quota - accepted))

@@ -1,0 +1,132 @@
+"""Which synthesis choices make Apnea-ECG visualizations teach: one knob at a time, on Table 5's setup.
+
+Every variant overrides ``experiments/table5.toml``'s [synthesis] (which draws at 1 Hz, ``downscale4``); everything else (teams, the random
+minute split, h1, h2 and their training) is the experiment's own, through its runner and its cache
+(teachers are trained once and shared by all variants). For each variant and each (team, seed) unit:
+synthesize the experiment's number of visualizations from h1, train h2 on them alone with hard
+labels (the paper's h2 S.) and with soft labels at tau 4, and score both on the team's real test
+minutes. Also reported, as a diagnostic of what the visualizations carry: the share of them that a
+second teacher (same data, another seed) labels as h1 does. Visualizations that only h1 believes
+are h1's quirks, not the task's features, and cannot teach another network.
+
+Results are written (atomically) after each variant; re-running a variant replaces its entry.
+
+    python -m benchmarks.apnea_sweep --data-dir ../shared/datasets --list
+    python -m benchmarks.apnea_sweep --data-dir ../shared/datasets --variants full_rate,downscale8,downscale4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from vistransfer.evaluation import mean_std
+from vistransfer.config import to_dict
+from vistransfer.experiments.apnea import ApneaRunner, binary_metrics, load_apnea_experiment
+from vistransfer.experiments.runner import _key
+from vistransfer.io import cache_dir, versions, write_json
+from vistransfer.models.train import predict_logits
+from vistransfer.pipeline import make_synthetic
+from vistransfer.synthesis.dataset import SyntheticDataset
+
+VARIANTS = {
+    "full_rate": ({"gen_downscale": 1}, "the paper's G: draws at the input's full rate (4 Hz)"),
+    "resize": ({"gen_upsample": "resize"}, "resize-convolution G: no checkerboard"),
+    "downscale4": ({"gen_downscale": 4}, "G draws at 1 Hz and is interpolated linearly to 4 Hz"),
+    "downscale8": ({"gen_downscale": 8}, "G draws at 0.5 Hz and is interpolated linearly to 4 Hz"),
+    "downscale16": ({"gen_downscale": 16}, "G draws at 0.25 Hz and is interpolated linearly to 4 Hz"),
+    "t_range": ({"threshold_range": (0.6, 0.99)}, "T drawn per generator from [0.6, 0.99]: some near the boundary"),
+    "group9": ({"group_size": 9, "slots": 16, "max_steps": 300}, "the paper's grouping with movement: 9 per G"),
+    "downscale8_group9": ({"gen_downscale": 8, "group_size": 9, "slots": 16, "max_steps": 300}, "downscale8 and group9"),
+    "downscale8_t_range": ({"gen_downscale": 8, "threshold_range": (0.6, 0.99)}, "downscale8 and t_range"),
+}
+
+
+def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]]) -> dict:
+    overrides = VARIANTS[name][0]
+    base_cfg = runner.exp.synthesis
+    rows = []
+    for team, seed in units:
+        d = runner.team_data(team, seed)
+        h1 = runner.teacher(f"apnea-{team}", d["train"], d["test"], seed)
+        other = runner.teacher(f"apnea-{team}-other", d["train"], d["test"], seed + 100)
+        cfg = replace(base_cfg, seed=seed, **overrides)
+        path = runner.cache / "sweep-synth" / f"{_key({'teacher': h1.fingerprint, 'cfg': to_dict(cfg)})}.pt"
+        if path.is_file():  # kept, so a re-run only trains the students again
+            ds = SyntheticDataset.load(path)
+        else:
+            ds = make_synthetic(h1, cfg, runner.device, progress=False)
+            ds.save(path)
+        synth_s = ds.meta["stats"]["wall_s"]
+        labels = ds.targets("hard").argmax(1)
+        y = d["test"].y.numpy()
+        hard = runner.student(ds.x, ds.targets("hard"), seed, teacher=h1)
+        soft = runner.student(ds.x, ds.targets("soft"), seed, temperature=4.0, teacher=h1)
+        agree = float((predict_logits(other.module, ds.x).argmax(1) == labels).float().mean())
+        stats = ds.meta["stats"]
+        rows.append({"team": team, "seed": seed, "synthesis_s": synth_s,
+                     "teacher_passes_per_vis": stats["teacher_passes_per_vis"], "discarded": stats["discarded"],
+                     "apnea_share": float(labels.float().mean()), "other_teacher_agrees": agree,
+                     "base": binary_metrics(y, torch.softmax(predict_logits(h1.module, d["test"].x), 1)[:, 1].numpy()),
+                     "h2_hard": binary_metrics(y, hard.predict_proba(d["test"].x)[:, 1]),
+                     "h2_soft": binary_metrics(y, soft.predict_proba(d["test"].x)[:, 1])})
+        r = rows[-1]
+        print(f"  {name} {team} seed {seed}: base {100 * r['base']['accuracy']:.1f}, h2 hard {100 * r['h2_hard']['accuracy']:.1f}, "
+              f"soft {100 * r['h2_soft']['accuracy']:.1f}, other teacher agrees {100 * agree:.1f}%, "
+              f"{r['teacher_passes_per_vis']:.1f} passes/vis, {synth_s:.0f} s", flush=True)
+    pick = lambda f: mean_std([f(r) for r in rows])  # noqa: E731
+    return {"overrides": overrides, "what": VARIANTS[name][1], "units": rows,
+            "h2_hard": pick(lambda r: r["h2_hard"]["accuracy"]), "h2_soft": pick(lambda r: r["h2_soft"]["accuracy"]),
+            "base": pick(lambda r: r["base"]["accuracy"]), "other_teacher_agrees": pick(lambda r: r["other_teacher_agrees"]),
+            "teacher_passes_per_vis": pick(lambda r: r["teacher_passes_per_vis"])}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--experiment", default="experiments/table5.toml")
+    ap.add_argument("--variants", default="full_rate,downscale8,downscale4")
+    ap.add_argument("--units", default="team1:0,team1:1,team2:0,team2:1", help="team:seed pairs")
+    ap.add_argument("--out", default="benchmarks/results/apnea_sweep.json", help="JSON of every variant run (merged into an existing file)")
+    ap.add_argument("--list", action="store_true")
+    a = ap.parse_args(argv)
+    if a.list:
+        for k, (o, what) in VARIANTS.items():
+            print(f"{k:20s} {what}  {o}")
+        return 0
+    names = a.variants.split(",")
+    unknown = [v for v in names if v not in VARIANTS]
+    if unknown:
+        print(f"unknown variant(s) {unknown}; see --list", file=sys.stderr)
+        return 2
+    path = Path(a.experiment)
+    exp = load_apnea_experiment(path, tomllib.loads(path.read_text()))
+    runner = ApneaRunner(exp, a.data_dir, cache=cache_dir() / "experiments", log=print)
+    from vistransfer.ecg.apnea import load_minutes
+
+    runner.minutes = {team: load_minutes(a.data_dir, recs) for team, recs in exp.teams.items()}
+    units = [(u.split(":")[0], int(u.split(":")[1])) for u in a.units.split(",")]
+    out = Path(a.out)
+    record = json.loads(out.read_text()) if out.is_file() else {"variants": {}}
+    record.update({"experiment": str(path), "units": [list(u) for u in units], "versions": versions(),
+                   "command": "python -m benchmarks.apnea_sweep " + " ".join(sys.argv[1:] if argv is None else argv)})
+    for name in names:
+        print(f"{name}: {VARIANTS[name][1]}", flush=True)
+        record["variants"][name] = run_variant(runner, name, units)
+        write_json(out, record)
+    print(f"\n{'variant':20s} {'h2 hard %':>14s} {'h2 soft %':>14s} {'other h1 agrees %':>18s} {'passes/vis':>11s}")
+    for name, v in record["variants"].items():
+        f = lambda m: f"{100 * m['mean']:.2f} ± {100 * m['std']:.2f}"  # noqa: E731
+        print(f"{name:20s} {f(v['h2_hard']):>14s} {f(v['h2_soft']):>14s} {f(v['other_teacher_agrees']):>18s} "
+              f"{v['teacher_passes_per_vis']['mean']:>11.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
