@@ -25,6 +25,7 @@ does not grow with Python-level loops over generators.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -56,10 +57,16 @@ def truncated_normal(shape: tuple[int, ...], std: float, gen: torch.Generator) -
 _RESIZE_TAPS = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
 
 
+@functools.lru_cache(maxsize=None)
+def _taps(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """_RESIZE_TAPS where the weights live, copied there once (not a host-to-device copy per step)."""
+    return _RESIZE_TAPS.to(device, dtype)
+
+
 def resize_as_deconv(w: torch.Tensor, rank: int) -> torch.Tensor:
     """Convolution weights (..., out, in, 3[, 3]) of a rank-1 or rank-2 resize-convolution -> the equivalent
     stride-2 transposed-convolution weights (..., in, out, 4[, 4]) (differentiable; a linear map of w)."""
-    m = _RESIZE_TAPS.to(w.device, w.dtype)
+    m = _taps(w.device, w.dtype)
     if rank == 2:
         return torch.einsum("ap,bq,...oipq->...ioab", m, m, w)
     return torch.einsum("ap,...oip->...ioa", m, w)
