@@ -19,6 +19,12 @@ that say why a teacher is hard to visualize (measured, not guessed):
 
     python -m benchmarks.teacher_zoo --data-dir ../shared/datasets                       # ~30 min on 2 cores
     python -m benchmarks.teacher_zoo --data-dir ../shared/datasets --archs builtin,bn_gap --n 1000
+    python -m benchmarks.teacher_zoo --data-dir ../shared/datasets --archs bn_gap --bn-prior 0,1   # with the BN prior
+
+``--bn-prior`` runs every teacher at each listed weight of ``SynthesisConfig.bn_prior`` (rows
+``name+bn<w>``; no effect on a teacher without batch norm). Trained teachers are cached in
+``<cache>/bench/zoo/`` (state_dicts, keyed by architecture and epochs), so a second run, or another
+weight, synthesizes at once.
 
 Results: ``results/teacher_zoo.json`` (written after each architecture) and a table in ``.txt``.
 """
@@ -38,7 +44,7 @@ from torch import nn
 from vistransfer.config import SynthesisConfig, teacher_preset, to_dict
 from vistransfer.data import load_dataset
 from vistransfer.errors import VistransferError
-from vistransfer.io import atomic_path, resolve_device, versions, write_json
+from vistransfer.io import atomic_path, cache_dir, resolve_device, save_torch, load_torch, versions, write_json
 from vistransfer.models.nets import TEACHER_ARCH, ConvNet
 from vistransfer.models.train import fit_network, predict_logits
 from vistransfer.synthesis.engine import synthesize
@@ -95,19 +101,30 @@ def first_bn_shift(net: nn.Module, x: torch.Tensor, device) -> float | None:
     return float(((seen[0] - bn.running_mean).abs() / (bn.running_var + bn.eps).sqrt()).mean())
 
 
-def run_arch(name: str, train, test, args, dev) -> dict:
-    build, what = ARCHS[name]
+def trained(name: str, train, epochs: int, dev) -> tuple[nn.Module, float]:
+    """The architecture trained on MNIST (seed 0), from the cache when it was trained before; and the seconds it took."""
+    path = cache_dir() / "bench" / "zoo" / f"{name}-e{epochs}.pt"
     torch.manual_seed(0)
-    net = build()
-    cfg = replace(teacher_preset("mnist"), epochs=args.epochs)
+    net = ARCHS[name][0]()
+    if path.is_file():
+        blob = load_torch(path, "a teacher_zoo teacher")
+        net.load_state_dict(blob["state_dict"])
+        return net.eval(), blob["train_seconds"]
     t0 = time.perf_counter()
+    cfg = replace(teacher_preset("mnist"), epochs=epochs)
     fit_network(net, train.x, F.one_hot(train.y, 10).float(), cfg, dev, progress=False, desc=f"teach {name}")
-    net.eval()
+    seconds = time.perf_counter() - t0
+    save_torch(path, {"state_dict": net.state_dict(), "train_seconds": seconds})
+    return net.eval(), seconds
+
+
+def run_arch(name: str, train, test, args, dev, bn_prior: float = 0.0) -> dict:
+    net, seconds = trained(name, train, args.epochs, dev)
     logits = predict_logits(net, test.x, dev)
     probs = logits.softmax(1)
     top2 = logits.topk(2, dim=1).values
-    syn_cfg = SynthesisConfig(n=args.n, seed=0)
-    rec = {"arch": name, "what": what, "train_seconds": time.perf_counter() - t0,
+    syn_cfg = SynthesisConfig(n=args.n, seed=0, bn_prior=bn_prior)
+    rec = {"arch": name, "what": ARCHS[name][1], "bn_prior": bn_prior, "train_seconds": seconds,
            "test_accuracy": float((logits.argmax(1) == test.y).float().mean()),
            "real_above_T": float((probs.max(1).values > syn_cfg.threshold).float().mean()),
            "logit_margin_real": float((top2[:, 0] - top2[:, 1]).median()),
@@ -129,15 +146,15 @@ def run_arch(name: str, train, test, args, dev) -> dict:
 def report(r: dict) -> str:
     lines = [f"device {r['device']} ({r['threads']} threads); {r['n']} visualizations per teacher, default synthesis "
              f"settings; teachers: {r['epochs']} epochs of Adam on MNIST",
-             f"{'teacher':10}{'test %':>8}{'vis/s':>8}{'passes/vis':>12}{'groups over budget':>20}{'student %':>11}"
+             f"{'teacher':14}{'test %':>8}{'vis/s':>8}{'passes/vis':>12}{'groups over budget':>20}{'student %':>11}"
              f"{'real > T':>10}{'logit margin':>14}{'BN shift vis / real':>21}"]
     for a in r["archs"].values():
         s = a.get("synthesis")
         bn = "-" if a.get("bn_shift_real") is None else f"{a.get('bn_shift', float('nan')):.2f} / {a['bn_shift_real']:.2f}"
         if s is None:
-            lines.append(f"{a['arch']:10}{100 * a['test_accuracy']:>8.2f}  synthesis failed: {a['synthesis_error'][:90]}")
+            lines.append(f"{a.get('row', a['arch']):14}{100 * a['test_accuracy']:>8.2f}  synthesis failed: {a['synthesis_error'][:90]}")
             continue
-        lines.append(f"{a['arch']:10}{100 * a['test_accuracy']:>8.2f}{s['vis_per_s']:>8.1f}{s['teacher_passes_per_vis']:>12.1f}"
+        lines.append(f"{a.get('row', a['arch']):14}{100 * a['test_accuracy']:>8.2f}{s['vis_per_s']:>8.1f}{s['teacher_passes_per_vis']:>12.1f}"
                      f"{s['groups_discarded']:>10} of {s['groups_started']:<7}{100 * a['student_accuracy']:>11.2f}"
                      f"{100 * a['real_above_T']:>9.1f}%{a['logit_margin_real']:>14.1f}{bn:>21}")
     return "\n".join(lines)
@@ -148,6 +165,7 @@ def main(argv=None) -> None:
     ap.add_argument("--archs", default=",".join(ARCHS), help=f"comma-separated, from {', '.join(ARCHS)}")
     ap.add_argument("--n", type=int, default=2000, help="visualizations per teacher")
     ap.add_argument("--epochs", type=int, default=2, help="teacher training epochs")
+    ap.add_argument("--bn-prior", default="0", help="comma-separated weights of the batch-norm prior, each run for every teacher")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "teacher_zoo.json"))
@@ -159,9 +177,12 @@ def main(argv=None) -> None:
     train, test = load_dataset("mnist", "train", args.data_dir), load_dataset("mnist", "test", args.data_dir)
     results = {"device": str(dev), "threads": torch.get_num_threads(), "n": args.n, "epochs": args.epochs,
                "synthesis_config": to_dict(SynthesisConfig(n=args.n, seed=0)), "versions": versions(), "archs": {}}
+    weights = [float(w) for w in args.bn_prior.split(",") if w]
     for name in names:
-        results["archs"][name] = run_arch(name, train, test, args, dev)
-        write_json(args.out, results)  # each architecture survives an interruption of the next
+        for w in weights:
+            row = name if w == 0 else f"{name}+bn{w:g}"
+            results["archs"][row] = {"row": row, **run_arch(name, train, test, args, dev, w)}
+            write_json(args.out, results)  # each architecture survives an interruption of the next
     text = report(results)
     with atomic_path(Path(args.out).with_suffix(".txt")) as tmp:
         tmp.write_text(text + "\n")

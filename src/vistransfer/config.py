@@ -97,6 +97,10 @@ class SynthesisConfig:
     loss2: bool = False
     loss2_lr_ratio: float = 0.25  # the paper uses 1/3 - 1/5 of the AM rate
     loss2_batch: int = 16  # B_s real examples per step
+    # DeepInversion's prior for teachers with batch norm: this weight times the distance of each
+    # visualization's BN-input statistics from the teacher's running statistics is subtracted from
+    # the step objective, in both phases (0: off, the paper's; no effect on a teacher without BN).
+    bn_prior: float = 0.0
     # Engine: generators optimized at once. slots * group_size ~ 256 keeps a CPU's caches warm.
     slots: int = 32
 
@@ -127,6 +131,7 @@ class SynthesisConfig:
         _check(self.max_steps > 0, f"max_steps must be positive, got {self.max_steps}")
         _check(self.max_failed_groups is None or self.max_failed_groups > 0, f"max_failed_groups must be positive, got {self.max_failed_groups}")
         _check(0 < self.loss2_lr_ratio <= 1, f"loss2_lr_ratio must lie in (0, 1], got {self.loss2_lr_ratio}")
+        _check(self.bn_prior >= 0, f"bn_prior must be >= 0, got {self.bn_prior}")
         _check(self.loss2_batch > 0, f"loss2_batch must be positive, got {self.loss2_batch}")
         _check(self.slots > 0, f"slots must be positive, got {self.slots}")
 

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from vistransfer.synthesis.objectives import (Batch, class_log_softmax, class_logit, default_objective, during_am,
+from vistransfer.errors import VistransferError
+from vistransfer.synthesis.objectives import (Batch, BatchNormPrior, class_log_softmax, class_logit, default_objective, during_am,
                                               during_movement, l2_norm, movement, penultimate_distance)
 
 LOGITS = torch.tensor([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
@@ -56,3 +57,48 @@ def test_penultimate_distance_is_summed_l2():
     f = torch.tensor([[0.0, 0.0]])
     real = torch.tensor([[[3.0, 4.0], [0.0, 1.0]]])
     assert penultimate_distance(f, real).tolist() == [6.0]
+
+
+def _bn_net(mean: float, var: float) -> torch.nn.Module:
+    """conv(identity) -> BN whose running statistics are (mean, var) -> GAP -> linear, in eval mode."""
+    conv = torch.nn.Conv2d(1, 2, 1, bias=False)
+    bn = torch.nn.BatchNorm2d(2, eps=0.0)
+    with torch.no_grad():
+        conv.weight.fill_(1.0)
+        bn.running_mean.fill_(mean)
+        bn.running_var.fill_(var)
+    return torch.nn.Sequential(conv, bn, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(2, 3)).eval()
+
+
+def test_bn_prior_is_zero_at_the_running_statistics_and_grows_away_from_them():
+    net = _bn_net(mean=0.5, var=0.25)
+    matching = torch.tensor([0.0, 1.0]).repeat(8)[None, None].reshape(1, 1, 4, 4)  # per-image mean 0.5, variance 0.25
+    far = torch.full((1, 1, 4, 4), 3.0)  # mean 3.0 (5 std away), variance 0 (1 running var away)
+    with BatchNormPrior(net) as prior:
+        net(torch.cat([matching, far]))
+        d = prior.distance(2)
+    assert d[0].item() == pytest.approx(0.0, abs=1e-6)
+    assert d[1].item() == pytest.approx(5.0 + 1.0, rel=1e-5)
+    assert not any(m._forward_hooks for m in net.modules())  # hooks removed on exit
+
+
+def test_bn_prior_pulls_a_visualization_towards_the_training_statistics():
+    net = _bn_net(mean=0.5, var=0.25)
+    x = torch.full((1, 1, 4, 4), 2.0).add_(0.01 * torch.randn(1, 1, 4, 4)).requires_grad_(True)
+    opt = torch.optim.Adam([x], lr=0.05)
+    with BatchNormPrior(net) as prior:
+        obj = -1.0 * prior.objective()
+        scores = []
+        for _ in range(20):
+            s = obj(Batch(net(x), torch.tensor([0]), torch.zeros(1, 3), torch.tensor([True]), x))
+            scores.append(s.item())
+            opt.zero_grad()
+            (-s.sum()).backward()
+            opt.step()
+    assert scores[-1] > scores[0] + 1.0
+
+
+def test_bn_prior_names_the_fix_for_a_torchscript_teacher_and_ignores_a_teacher_without_bn():
+    with pytest.raises(VistransferError, match="TorchScript.*state_dict"):
+        BatchNormPrior(torch.jit.script(_bn_net(0.0, 1.0)))
+    assert not BatchNormPrior(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3)))

@@ -14,6 +14,7 @@ This module holds the only optimization loop of the package.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from ..errors import VistransferError
 from ..io import progress_bar
 from ..models.generator import GeneratorBank
 from ..models.spec import InputSpec
-from .objectives import Batch, Objective, default_objective, penultimate_distance
+from .objectives import Batch, BatchNormPrior, Objective, default_objective, penultimate_distance
 from .slot_adam import SlotAdam
 from .slots import Slots
 
@@ -106,11 +107,24 @@ def synthesize(teacher: torch.nn.Module, cfg: SynthesisConfig, spec: InputSpec |
         channels_last = len(spec.shape) == 3 and device.type == "cpu"
     if channels_last:
         teacher.to(memory_format=torch.channels_last)
+    objective, prior = with_priors(objective, cfg, teacher)
     try:
-        return _run(teacher, cfg, spec, n_classes, device, real, quota, progress, objective, channels_last)
+        with prior:
+            return _run(teacher, cfg, spec, n_classes, device, real, quota, progress, objective, channels_last)
     finally:
         if channels_last:
             teacher.to(memory_format=torch.contiguous_format)
+
+
+def with_priors(objective: Objective, cfg: SynthesisConfig, teacher: torch.nn.Module):
+    """``objective`` with the configured priors subtracted, and the context they need open while it runs."""
+    if cfg.bn_prior <= 0:
+        return objective, contextlib.nullcontext()
+    prior = BatchNormPrior(teacher)
+    if not prior:
+        log.info("bn_prior: the teacher has no batch norm with running statistics, so the prior has no effect")
+        return objective, contextlib.nullcontext()
+    return objective - cfg.bn_prior * prior.objective(), prior
 
 
 def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device: torch.device, real, quota,

@@ -12,6 +12,8 @@ so a new term is a new object, not an edit of the optimization loop (``engine.sy
 * :func:`class_logit` / :func:`class_log_softmax`: AM of the target class (Eq. 1);
 * :func:`movement`: the signed sum of a random class subset's logits (Section 3.3.2);
 * :func:`l2_norm`: the mean squared value of the visualization (a simple image prior);
+* :class:`BatchNormPrior`: how far the teacher's batch-norm inputs sit from the statistics it was
+  trained on (DeepInversion's feature prior, per visualization);
 * :func:`during_am` / :func:`during_movement`: restrict a term to one phase of a group's run.
 
 :func:`penultimate_distance` is Loss2 of Eq. 3, used by the engine's separate Loss2 step.
@@ -24,6 +26,9 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
+from ..errors import VistransferError
 
 
 @dataclass
@@ -115,3 +120,70 @@ def penultimate_distance(features: torch.Tensor, real_features: torch.Tensor) ->
     features: (A, D) of the visualizations; real_features: (A, Bs, D). Returns (A,).
     """
     return torch.linalg.vector_norm(real_features - features.unsqueeze(1), dim=2).sum(1)
+
+
+class BatchNormPrior:
+    """DeepInversion's feature prior (Yin et al., 2020), one score per visualization.
+
+    A teacher with batch norm records, in each BN layer, the mean and variance of that layer's
+    input over its training data. For a visualization x, at every BN layer l with spatial extent
+    (C channels), with mu_c and v_c its input's per-channel mean and variance over positions::
+
+        r_l(x) = rms_c((mu_c - running_mean_c) / s_c) + rms_c((v_c - running_var_c) / s_c^2),  s_c^2 = running_var_c + eps
+
+    and :meth:`objective` scores the mean of r_l over layers (0 when x's statistics match the
+    training data's; subtract it, weighted, from the AM objective). DeepInversion compares batch
+    statistics; one image's statistics over its positions are the per-visualization analogue (the
+    engine optimizes and stops each visualization on its own), and normalizing by the running
+    variance makes layers of any scale count alike.
+
+    Use as a context manager: forward hooks record each BN layer's latest input while it is open,
+    so :meth:`objective` must be called after the teacher's forward pass on the same batch. Needs
+    an eager ``nn.Module`` teacher; a TorchScript or exported graph hides its layers from hooks.
+    """
+
+    def __init__(self, teacher: nn.Module):
+        self.layers = [m for m in teacher.modules()
+                       if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats and m.running_var is not None]
+        hidden = [n for n, m in teacher.named_modules() if isinstance(m, torch.jit.ScriptModule) and "BatchNorm" in getattr(m, "original_name", "")]
+        if not self.layers and hidden:
+            raise VistransferError("bn_prior needs the teacher's batch-norm layers, which a TorchScript teacher hides "
+                                   f"({len(hidden)} of them): hand it over as a state_dict with --arch, or set bn_prior = 0")
+        self._seen: dict[int, torch.Tensor] = {}
+        self._hooks: list = []
+
+    def __bool__(self) -> bool:
+        return bool(self.layers)
+
+    def __enter__(self) -> "BatchNormPrior":
+        for i, m in enumerate(self.layers):
+            self._hooks.append(m.register_forward_hook(lambda mod, inp, out, i=i: self._seen.__setitem__(i, inp[0])))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for h in self._hooks:
+            h.remove()
+        self._hooks.clear()
+        self._seen.clear()
+
+    def distance(self, n: int) -> torch.Tensor:
+        """(n,) mean over BN layers of r_l for the last forward pass, which must have been on n inputs."""
+        terms = []
+        for i, m in enumerate(self.layers):
+            h = self._seen.get(i)
+            if h is None or h.dim() < 3 or h.shape[0] != n:  # (N, C) inputs have no positions to take statistics over
+                continue
+            h = h.flatten(2).float()
+            mu, var = h.mean(2), h.var(2, unbiased=False)  # (n, C)
+            s2 = m.running_var.float() + m.eps
+            shift = ((mu - m.running_mean.float()) / s2.sqrt()).pow(2).mean(1).sqrt()
+            spread = ((var - m.running_var.float()) / s2).pow(2).mean(1).sqrt()
+            terms.append(shift + spread)
+        if not terms:
+            raise VistransferError("bn_prior found no batch-norm input with spatial extent in the last forward pass: "
+                                   "the teacher's BN layers never ran, or run on flat features; set bn_prior = 0")
+        return torch.stack(terms).mean(0)
+
+    def objective(self) -> Objective:
+        """The distance as an objective term (higher = further from the training statistics)."""
+        return Objective(lambda b: self.distance(b.logits.shape[0]), "bn_prior")
