@@ -66,11 +66,12 @@ def test_every_part_runs_and_is_cached(tmp_path):
     row = saved["table5"]["rows"]["team1"]
     assert row["n_test"] == len(rec["table5"]["per_seed"][0]["teams"]["team1"]["base"]) or row["n_test"] > 0
     assert 0 <= row["idt_synthetic"]["mean"] <= 1 and row["n_synthetic"] == 24
+    assert 0 <= row["idt_synthetic_swapped"]["mean"] <= 1 and row["domains"][0][0] < row["domains"][0][1]
     assert set(saved["phone"]["models"]) and all(m["onnx_vs_torch_max_diff"] <= 1e-4 for m in saved["phone"]["models"].values())
     assert {"teacher", "student", "nearest_real_training_series"} <= set(saved["privacy"])
     assert saved["recordwise"]["folds"] == 2 and len(saved["recordwise"]["per_fold"]) == 2
     table = (out / "table.md").read_text()
-    assert "| paper, team1 | 92.49 |" in table and "LiRA" in table and (out / "figure4.png").is_file()
+    assert "| paper, team1 | 92.49 |" in table and "LiRA" in table and "in the other team's domain" in table and (out / "figure4.png").is_file()
     cached = sorted(p.name for p in (tmp_path / "cache" / "apnea").rglob("*.json"))
     again = run()  # everything cached: the same numbers
     assert again["table5"]["rows"] == rec["table5"]["rows"]

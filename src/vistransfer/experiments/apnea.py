@@ -251,6 +251,9 @@ class ApneaRunner:
                 return out
 
             res_idt = self.cached("table5-idt", {"seed": seed}, idt)
+            if len(teams) == 2:
+                for t, swap in self.idt_domain_swap(data, seed, teams).items():
+                    res_idt[t].update(swap)
             per_seed.append({"seed": seed, "teams": res, "idt": res_idt})
             self.log(f"table5 seed {seed}: " + ", ".join(f"{t}: base {100 * res[t]['base']['accuracy']:.1f}, h2 S. {100 * res[t]['h2_hard']['accuracy']:.1f}"
                                                          f" (soft {100 * res[t]['h2_soft']['accuracy']:.1f}), h_idt R. {100 * res_idt[t]['real']:.1f}, S. {100 * res_idt[t]['synthetic']:.1f}" for t in teams))
@@ -258,9 +261,28 @@ class ApneaRunner:
             pick = lambda f: mean_std([f(s) for s in per_seed])  # noqa: E731
             rows[t] = {"base": pick(lambda s: s["teams"][t]["base"]["accuracy"]), "h2_hard": pick(lambda s: s["teams"][t]["h2_hard"]["accuracy"]),
                        "h2_soft": pick(lambda s: s["teams"][t]["h2_soft"]["accuracy"]), "idt_real": pick(lambda s: s["idt"][t]["real"]),
-                       "idt_synthetic": pick(lambda s: s["idt"][t]["synthetic"]), "n_test": per_seed[0]["teams"][t]["n_test"],
+                       "idt_synthetic": pick(lambda s: s["idt"][t]["synthetic"]),
+                       "idt_synthetic_swapped": pick(lambda s: s["idt"][t]["synthetic_swapped"]) if len(teams) == 2 else None,
+                       "domains": [s["idt"][t].get("domain") for s in per_seed],
+                       "n_test": per_seed[0]["teams"][t]["n_test"],
                        "n_train": per_seed[0]["teams"][t]["n_train"], "n_synthetic": self.exp.synthesis.n}
         self.record["table5"] = {"rows": rows, "per_seed": per_seed}
+
+    def idt_domain_swap(self, data: dict, seed: int, teams: list[str]) -> dict[str, dict]:
+        """h_idt S. once each team's visualizations are mapped linearly from its teacher's input domain
+        (the range of that team's training data, part of the teacher handed over) into the other
+        team's: what is left of the team's identity once the domain no longer tells it."""
+        x = torch.cat([data[t]["train"].x for t in teams])
+        y = torch.cat([torch.full((len(data[t]["train"]),), i) for i, t in enumerate(teams)])
+        h = self.teacher("apnea-idt", Split(x, y, tuple(teams)), None, seed)
+        h1 = {t: self.teacher(f"apnea-{t}", data[t]["train"], data[t]["test"], seed) for t in teams}
+        out = {}
+        for i, t in enumerate(teams):
+            other = h1[teams[1 - i]].spec
+            lo, hi = h1[t].spec.low, h1[t].spec.high
+            moved = other.low + (self.synthetic(t, h1[t], seed).x - lo) / (hi - lo) * (other.high - other.low)
+            out[t] = {"synthetic_swapped": float((predict_logits(h.module, moved).argmax(1) == i).float().mean()), "domain": [lo, hi]}
+        return out
 
     def figure4(self) -> None:
         """Real and generated series side by side (the paper's Figure 4), team 1, seed 0."""

@@ -28,6 +28,15 @@ def render(rec: dict) -> str:
             p = rec.get("paper", {}).get(t)
             if p:
                 out.append(f"| paper, {t} | {p[0]:.2f} | {p[1]:.2f} | — | {p[2]:.2f} | {p[3]:.2f} | | |")
+        swapped = {t: r for t, r in t5["rows"].items() if r.get("idt_synthetic_swapped")}
+        if swapped:
+            out += ["", "What tells h_idt the team of a visualization: each teacher's input domain is the range its team's "
+                    "training minutes occupy (0.1% and 99.9% quantiles; it travels with the teacher), and G's sigmoid spans it. "
+                    "Mapped linearly into the other team's domain, the same visualizations are named:", "",
+                    "| | teacher's domain (s, seed 0) | h_idt S. | h_idt S., in the other team's domain |", "|---|---|---|---|"]
+            for t, r in swapped.items():
+                dom = r["domains"][0]
+                out.append(f"| {t} | {dom[0]:.2f}–{dom[1]:.2f} | {_pct(r['idt_synthetic'])} | {_pct(r['idt_synthetic_swapped'])} |")
     rw = rec.get("recordwise")
     if rw:
         out += ["", f"## Record-wise: train and test on different people ({rw['folds']}-fold over the 35 learning-set records, "
