@@ -1,6 +1,6 @@
 import pytest
 
-from vistransfer.config import SynthesisConfig, TrainConfig, from_dict, load_toml
+from vistransfer.config import SynthesisConfig, TrainConfig, from_dict, load_toml, to_dict
 from vistransfer.errors import VistransferError
 
 
@@ -38,3 +38,10 @@ def test_toml_loading(tmp_path):
 def test_train_config_checks():
     with pytest.raises(VistransferError, match="epochs"):
         TrainConfig(epochs=0)
+
+
+def test_a_later_knob_at_its_default_leaves_the_config_dict_and_so_cache_keys_unchanged():
+    d = to_dict(SynthesisConfig())
+    assert "bn_prior" not in d and from_dict(SynthesisConfig, d) == SynthesisConfig()
+    on = to_dict(SynthesisConfig(bn_prior=0.5))
+    assert on["bn_prior"] == 0.5 and from_dict(SynthesisConfig, on).bn_prior == 0.5

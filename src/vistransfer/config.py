@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +100,7 @@ class SynthesisConfig:
     # DeepInversion's prior for teachers with batch norm: this weight times the distance of each
     # visualization's BN-input statistics from the teacher's running statistics is subtracted from
     # the step objective, in both phases (0: off, the paper's; no effect on a teacher without BN).
-    bn_prior: float = 0.0
+    bn_prior: float = field(default=0.0, metadata={"omit_default": True})
     # Engine: generators optimized at once. slots * group_size ~ 256 keeps a CPU's caches warm.
     slots: int = 32
 
@@ -270,8 +270,17 @@ def load_config(path: str | Path) -> dict[str, dict[str, Any]]:
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
-    """JSON-ready dict of a config dataclass (tuples become lists)."""
-    return json_ready(dataclasses.asdict(cfg))
+    """JSON-ready dict of a config dataclass (tuples become lists).
+
+    A field added after configs were first cached carries ``metadata={"omit_default": True}`` and is
+    left out while it holds its default (the knob is off): a config that does not use it keeps the
+    dict, and so the cache keys and records, it had before the field existed.
+    """
+    d = dataclasses.asdict(cfg)
+    for f in dataclasses.fields(cfg):
+        if f.metadata.get("omit_default") and d.get(f.name) == f.default:
+            del d[f.name]
+    return json_ready(d)
 
 
 def json_ready(obj: Any) -> Any:

@@ -73,7 +73,7 @@ def render(rec: dict) -> str:
                 f"(5th percentile {nn['synthetic']['p5']:.3f}, min {nn['synthetic']['min']:.3f}); real held-out minutes median "
                 f"{nn['real_held_out']['median']:.3f} (5th percentile {nn['real_held_out']['p5']:.3f}, min {nn['real_held_out']['min']:.3f})."]
     if rec.get("timings_s"):
-        out += ["", "Time (s, 2-core CPU): " + ", ".join(f"{k} {v:.0f}" for k, v in rec["timings_s"].items())]
+        out += ["", "Compute time (s, 2-core CPU; cached units counted at the time they took): " + ", ".join(f"{k} {v:.0f}" for k, v in rec["timings_s"].items())]
     status = "complete" if rec.get("complete") else "in progress"
     out += ["", "Figure 4 (real and generated series): [figure4.png](figure4.png)", "",
             f"Regenerate: `vistransfer experiment {rec['experiment']} --data-dir ../shared/datasets` (status: {status}).", ""]
