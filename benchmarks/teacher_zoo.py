@@ -107,14 +107,14 @@ def trained(name: str, train, epochs: int, dev) -> tuple[nn.Module, float]:
     torch.manual_seed(0)
     net = ARCHS[name][0]()
     if path.is_file():
-        blob = load_torch(path, "a teacher_zoo teacher")
+        blob = load_torch(path, "teacher_zoo teacher")
         net.load_state_dict(blob["state_dict"])
         return net.eval(), blob["train_seconds"]
     t0 = time.perf_counter()
     cfg = replace(teacher_preset("mnist"), epochs=epochs)
     fit_network(net, train.x, F.one_hot(train.y, 10).float(), cfg, dev, progress=False, desc=f"teach {name}")
     seconds = time.perf_counter() - t0
-    save_torch(path, {"state_dict": net.state_dict(), "train_seconds": seconds})
+    save_torch(path, {"artifact": "teacher_zoo teacher", "state_dict": net.state_dict(), "train_seconds": seconds})
     return net.eval(), seconds
 
 
