@@ -168,7 +168,7 @@ def test_bn_prior_brings_visualizations_to_the_teachers_statistics(bn_teacher, d
     # logits small): T = 0.5 keeps the run short; without the prior it still costs ~10x the passes
     cfg = dict(SMALL, n=20, threshold=0.5, max_steps=300)
     plain, slow = synthesize(bn_teacher, SynthesisConfig(seed=1, **cfg), shape, 10, progress=False)
-    prior, fast = synthesize(bn_teacher, SynthesisConfig(seed=1, bn_prior=1.0, **cfg), shape, 10, progress=False)
+    prior, fast = synthesize(bn_teacher, SynthesisConfig(seed=1, bn_prior=3.0, **cfg), shape, 10, progress=False)
     assert not any(m._forward_hooks for m in bn_teacher.modules())
 
     def distance(x):
