@@ -242,9 +242,7 @@ class ApneaRunner:
             res = {t: self.cached("table5-team", {"team": t, "seed": seed}, lambda t=t: unit(t)) for t in teams}
 
             def idt(seed=seed, data=data):
-                x = torch.cat([data[t]["train"].x for t in teams])
-                y = torch.cat([torch.full((len(data[t]["train"]),), i) for i, t in enumerate(teams)])
-                h = self.teacher("apnea-idt", Split(x, y, tuple(teams)), None, seed)
+                h = self.idt_teacher(data, seed, teams)
                 out = {}
                 for i, t in enumerate(teams):
                     h1 = self.teacher(f"apnea-{t}", data[t]["train"], data[t]["test"], seed)
@@ -272,13 +270,17 @@ class ApneaRunner:
                        "n_train": per_seed[0]["teams"][t]["n_train"], "n_synthetic": self.exp.synthesis.n}
         self.record["table5"] = {"rows": rows, "per_seed": per_seed}
 
+    def idt_teacher(self, data: dict, seed: int, teams: list[str]) -> Teacher:
+        """h_idt: trained on every team's real training minutes to name the team."""
+        x = torch.cat([data[t]["train"].x for t in teams])
+        y = torch.cat([torch.full((len(data[t]["train"]),), i) for i, t in enumerate(teams)])
+        return self.teacher("apnea-idt", Split(x, y, tuple(teams)), None, seed)
+
     def idt_domain_swap(self, data: dict, seed: int, teams: list[str]) -> dict[str, dict]:
         """h_idt S. once each team's visualizations are mapped linearly from its teacher's input domain
         (the range of that team's training data, part of the teacher handed over) into the other
         team's: what is left of the team's identity once the domain no longer tells it."""
-        x = torch.cat([data[t]["train"].x for t in teams])
-        y = torch.cat([torch.full((len(data[t]["train"]),), i) for i, t in enumerate(teams)])
-        h = self.teacher("apnea-idt", Split(x, y, tuple(teams)), None, seed)
+        h = self.idt_teacher(data, seed, teams)
         h1 = {t: self.teacher(f"apnea-{t}", data[t]["train"], data[t]["test"], seed) for t in teams}
         out = {}
         for i, t in enumerate(teams):

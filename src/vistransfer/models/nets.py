@@ -13,10 +13,12 @@ Every classifier exposes the contract the synthesizer relies on, explicitly:
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import nn
+
+from ..config import to_dict
 
 
 @dataclass(frozen=True)
@@ -33,22 +35,17 @@ class ConvArch:
     pool: str = "max"  # "max" or "avg"
     act: str = "relu"  # "relu" or "elu"
     dropout: float = 0.5
-    per_block: int = 1
-    batchnorm: bool = False
-    block_dropout: float = 0.0
+    # added after the first nets were cached: left out of to_dict() while at their defaults
+    per_block: int = field(default=1, metadata={"omit_default": True})
+    batchnorm: bool = field(default=False, metadata={"omit_default": True})
+    block_dropout: float = field(default=0.0, metadata={"omit_default": True})
 
     def to_dict(self) -> dict:
-        # fields at their defaults are left out, so the records (and cache keys) of the nets that
-        # existed before them do not change
-        d = {k: v for k, v in asdict(self).items() if k not in _LATER_FIELDS or v != _LATER_FIELDS[k]}
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+        return to_dict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "ConvArch":
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
-
-
-_LATER_FIELDS = {"per_block": 1, "batchnorm": False, "block_dropout": 0.0}
 
 
 @dataclass(frozen=True)
