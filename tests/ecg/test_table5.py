@@ -2,7 +2,10 @@
 
 import json
 
+import pytest
+
 from tests.ecg.test_apnea import write_record, write_sums
+from vistransfer.errors import VistransferError
 from vistransfer.experiments import load_any
 from vistransfer.experiments.apnea import ApneaRunner
 
@@ -95,3 +98,25 @@ def test_a_run_of_some_parts_keeps_the_others_of_the_same_configuration(tmp_path
     runner(other).run(("figure4",))
     third = json.loads(out.read_text())
     assert "table5" not in third and "phone" not in third and "figure4" in third
+
+
+def test_a_shared_domain_reuses_the_teachers_and_spans_both_teams(tmp_path):
+    exp = _tiny(tmp_path)
+    runner = lambda e: ApneaRunner(e, tmp_path, tmp_path / "results", tmp_path / "cache", log=lambda m: None)  # noqa: E731
+    own = runner(exp).run(("table5",))["table5"]["rows"]
+    assert own["team1"]["domains"] != own["team2"]["domains"]  # each team's training range
+    teachers = sorted((tmp_path / "cache" / "apnea" / "teachers").iterdir())
+    spec = tmp_path / "tiny5.toml"
+    spec.write_text(SPEC.replace('n_synthetic = 24', 'n_synthetic = 24\ndomain = [0.45, 1.8]'))
+    shared = load_any(spec)
+    rec = runner(shared).run(("table5",))
+    rows = rec["table5"]["rows"]
+    assert sorted((tmp_path / "cache" / "apnea" / "teachers").iterdir()) == teachers  # weights do not depend on the domain
+    for t in ("team1", "team2"):
+        assert rows[t]["domains"] == [[0.45, 1.8]] and rows[t]["idt_synthetic_swapped"] is None
+        x = rec["table5"]["per_seed"][0]["idt"][t]
+        assert x["domain"] == [0.45, 1.8]
+    assert "one shared input domain, 0.45–1.80 s" in (tmp_path / "results" / "tiny5" / "table.md").read_text()
+    spec.write_text(SPEC.replace('n_synthetic = 24', 'n_synthetic = 24\ndomain = [0.1, 1.8]'))
+    with pytest.raises(VistransferError, match="domain must be"):
+        load_any(spec)

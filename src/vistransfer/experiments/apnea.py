@@ -21,7 +21,7 @@ import json
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 import numpy as np
 import torch
@@ -58,6 +58,7 @@ class ApneaFile(ExperimentHeader):
     student: dict[str, Any] = {}
     synthesis: dict[str, Any] = {}
     n_synthetic: int = Field(2400, gt=0)
+    domain: Literal["team"] | tuple[float, float] = "team"
     paper: dict[str, list[float]] = {}
     recordwise: dict[str, Any] = {}
     privacy: dict[str, Any] = {}
@@ -76,14 +77,20 @@ class ApneaExperiment:
     teacher: TrainConfig
     student: dict[str, Any]
     synthesis: SynthesisConfig
+    domain: tuple[float, float] | None  # None: each team's teacher carries its own training range
     paper: dict[str, list[float]]
     recordwise: dict[str, Any]
     privacy: dict[str, Any]
     source: str
 
-    def identity(self) -> dict:
-        return {"split": self.split, "teams": self.teams, "arch": self.arch.to_dict(), "teacher": to_dict(self.teacher),
-                "student": self.student, "synthesis": to_dict(self.synthesis)}
+    def identity(self, domain: bool = True) -> dict:
+        """What the results depend on. Without ``domain``: what trained weights depend on (the domain
+        handed over with a teacher steers its visualizations, not its training)."""
+        ident = {"split": self.split, "teams": self.teams, "arch": self.arch.to_dict(), "teacher": to_dict(self.teacher),
+                 "student": self.student, "synthesis": to_dict(self.synthesis)}
+        if domain and self.domain is not None:  # absent at the default, so earlier caches stay valid
+            ident["domain"] = list(self.domain)
+        return ident
 
 
 def load_apnea_experiment(path: Path, raw: dict) -> ApneaExperiment:
@@ -95,9 +102,13 @@ def load_apnea_experiment(path: Path, raw: dict) -> ApneaExperiment:
     arch = ConvArch.from_dict({**ConvArch().to_dict(), **f.arch})
     teacher = from_dict(TrainConfig, {"epochs": 30, "batch_size": 64, "lr": 2e-3, **f.teacher})
     synth = from_dict(SynthesisConfig, {**f.synthesis, "n": f.n_synthetic})
+    domain = None if f.domain == "team" else tuple(float(v) for v in f.domain)
+    if domain is not None and not VALUE_RANGE[0] <= domain[0] < domain[1] <= VALUE_RANGE[1]:
+        raise VistransferError(f"{path}: domain must be \"team\" or [low, high] seconds with "
+                               f"{VALUE_RANGE[0]} <= low < high <= {VALUE_RANGE[1]} (the cleaned RR range); got {list(domain)}")
     return ApneaExperiment(path.stem, f.title, f.paper_table, f.description, tuple(f.seeds), tuple(f.split),
                            {k: tuple(v) for k, v in f.teams.items()}, arch, teacher,
-                           student_options(f.student, f"{path} [student]"), synth, f.paper, f.recordwise, f.privacy, str(path))
+                           student_options(f.student, f"{path} [student]"), synth, domain, f.paper, f.recordwise, f.privacy, str(path))
 
 
 def binary_metrics(y: np.ndarray, p_apnea: np.ndarray) -> dict:
@@ -136,6 +147,13 @@ class ApneaRunner:
         """The teacher's input: normalized by its training data, its domain the range that data occupies."""
         return InputSpec(tuple(x.shape[1:]), *train_range(x, VALUE_RANGE), mean=(float(x.mean()),), std=(float(x.std()),))
 
+    def handed_over(self, t: Teacher) -> Teacher:
+        """The teacher as it is handed over: with the experiment's shared domain, when it names one,
+        in place of the range of the team's own training data (which tells the team apart)."""
+        if self.exp.domain is None:
+            return t
+        return replace(t, spec=replace(t.spec, low=self.exp.domain[0], high=self.exp.domain[1]), _module=None)
+
     # --- cached units ---------------------------------------------------------------------
     def cached(self, kind: str, ident: dict, make: Callable[[], dict]) -> dict:
         path = self.cache / kind / f"{_key({**self.exp.identity(), **ident})}.json"
@@ -151,16 +169,20 @@ class ApneaRunner:
 
     def teacher(self, name: str, train: Split, test: Split, seed: int, cfg: TrainConfig | None = None) -> Teacher:
         cfg = replace(cfg or self.exp.teacher, seed=seed)
-        path = self.cache / "teachers" / f"{_key({**self.exp.identity(), 'teacher': name, 'seed': seed, 'cfg': to_dict(cfg), 'n': len(train)})}.pt"
+        ident = {**self.exp.identity(domain=False), "teacher": name, "seed": seed, "cfg": to_dict(cfg), "n": len(train)}
+        path = self.cache / "teachers" / f"{_key(ident)}.pt"
         if path.is_file():
-            return load_builtin(path)
+            return self.handed_over(load_builtin(path))
         t = train_teacher(train, test, cfg, name, self.exp.arch, self.device, progress=False, spec=self.spec_for(train.x))
         t.save(path)
-        return t
+        return self.handed_over(t)
 
     def synthetic(self, name: str, h1: Teacher, seed: int, n: int | None = None) -> SyntheticDataset:
         cfg = replace(self.exp.synthesis, seed=seed, n=n or self.exp.synthesis.n)
-        path = self.cache / "synth" / f"{_key({'teacher': h1.fingerprint, 'cfg': to_dict(cfg)})}.pt"
+        ident = {"teacher": h1.fingerprint, "cfg": to_dict(cfg)}
+        if self.exp.domain is not None:  # the fingerprint names the weights, not the domain they are probed in
+            ident["domain"] = [h1.spec.low, h1.spec.high]
+        path = self.cache / "synth" / f"{_key(ident)}.pt"
         if path.is_file():
             return SyntheticDataset.load(path)
         ds = make_synthetic(h1, cfg, self.device, progress=False)
@@ -253,7 +275,10 @@ class ApneaRunner:
                 return out
 
             res_idt = self.cached("table5-idt", {"seed": seed}, idt)
-            if len(teams) == 2:
+            for t in teams:  # the domain each team's teacher was handed over with, and G's sigmoid spans
+                spec = self.teacher(f"apnea-{t}", data[t]["train"], data[t]["test"], seed).spec
+                res_idt[t]["domain"] = [spec.low, spec.high]
+            if len(teams) == 2 and exp.domain is None:
                 for t, swap in self.idt_domain_swap(data, seed, teams).items():
                     res_idt[t].update(swap)
             per_seed.append({"seed": seed, "teams": res, "idt": res_idt})
@@ -264,7 +289,7 @@ class ApneaRunner:
             rows[t] = {"base": pick(lambda s: s["teams"][t]["base"]["accuracy"]), "h2_hard": pick(lambda s: s["teams"][t]["h2_hard"]["accuracy"]),
                        "h2_soft": pick(lambda s: s["teams"][t]["h2_soft"]["accuracy"]), "idt_real": pick(lambda s: s["idt"][t]["real"]),
                        "idt_synthetic": pick(lambda s: s["idt"][t]["synthetic"]),
-                       "idt_synthetic_swapped": pick(lambda s: s["idt"][t]["synthetic_swapped"]) if len(teams) == 2 else None,
+                       "idt_synthetic_swapped": pick(lambda s: s["idt"][t]["synthetic_swapped"]) if len(teams) == 2 and exp.domain is None else None,
                        "domains": [s["idt"][t].get("domain") for s in per_seed],
                        "n_test": per_seed[0]["teams"][t]["n_test"],
                        "n_train": per_seed[0]["teams"][t]["n_train"], "n_synthetic": self.exp.synthesis.n}
@@ -287,7 +312,7 @@ class ApneaRunner:
             other = h1[teams[1 - i]].spec
             lo, hi = h1[t].spec.low, h1[t].spec.high
             moved = other.low + (self.synthetic(t, h1[t], seed).x - lo) / (hi - lo) * (other.high - other.low)
-            out[t] = {"synthetic_swapped": float((predict_logits(h.module, moved).argmax(1) == i).float().mean()), "domain": [lo, hi]}
+            out[t] = {"synthetic_swapped": float((predict_logits(h.module, moved).argmax(1) == i).float().mean())}
         return out
 
     def figure4(self) -> None:

@@ -29,6 +29,11 @@ def render(rec: dict) -> str:
             if p:
                 out.append(f"| paper, {t} | {p[0]:.2f} | {p[1]:.2f} | — | {p[2]:.2f} | {p[3]:.2f} | | |")
         swapped = {t: r for t, r in t5["rows"].items() if r.get("idt_synthetic_swapped")}
+        shared = rec.get("config", {}).get("domain")
+        if shared:
+            out += ["", f"Both teams' teachers are handed over with one shared input domain, {shared[0]:.2f}–{shared[1]:.2f} s "
+                    "(fixed in the experiment file, not read from either team's data), and G's sigmoid spans it; with each "
+                    "team's own training range instead, that range names the team (see docs/apnea.md)."]
         if swapped:
             out += ["", "What tells h_idt the team of a visualization: each teacher's input domain is the range its team's "
                     "training minutes occupy (0.1% and 99.9% quantiles; it travels with the teacher), and G's sigmoid spans it. "
