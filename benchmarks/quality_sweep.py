@@ -91,7 +91,7 @@ def main(argv=None) -> None:
     results = json.loads(out_path.read_text()) if out_path.is_file() else {}
     if results.get("setup") != setup:  # a sweep with other sizes or seeds is not comparable: start afresh
         results = {"setup": setup, "variants": {}}
-    results["versions"] = versions()
+    results["versions"], results["device"] = versions(), str(dev)
     for name in names:
         print(f"[{name}] ...", file=sys.stderr, flush=True)
         results["variants"][name] = run_variant(name, teacher, args.n, args.sets, setup["student_seeds"], test, dev)

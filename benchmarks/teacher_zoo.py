@@ -21,8 +21,10 @@ that say why a teacher is hard to visualize (measured, not guessed):
     python -m benchmarks.teacher_zoo --data-dir ../shared/datasets --archs builtin,bn_gap --n 1000
     python -m benchmarks.teacher_zoo --data-dir ../shared/datasets --archs bn_gap --bn-prior 0,1   # with the BN prior
 
-``--bn-prior`` runs every teacher at each listed weight of ``SynthesisConfig.bn_prior`` (rows
-``name+bn<w>``; no effect on a teacher without batch norm). Trained teachers are cached in
+``--bn-prior`` runs every teacher with batch norm at each listed weight of ``SynthesisConfig.bn_prior``
+(rows ``name+bn<w>``); a teacher without batch norm runs once. ``--threshold`` likewise runs each
+teacher at each listed T (rows ``name+T<t>``): whether T is reachable for a teacher whose softmax is
+less confident than ours. Trained teachers are cached in
 ``<cache>/bench/zoo/`` (state_dicts, keyed by architecture and epochs), so a second run, or another
 weight, synthesizes at once.
 
@@ -118,13 +120,13 @@ def trained(name: str, train, epochs: int, dev) -> tuple[nn.Module, float]:
     return net.eval(), seconds
 
 
-def run_arch(name: str, train, test, args, dev, bn_prior: float = 0.0) -> dict:
+def run_arch(name: str, train, test, args, dev, bn_prior: float = 0.0, threshold: float = 0.99) -> dict:
     net, seconds = trained(name, train, args.epochs, dev)
     logits = predict_logits(net, test.x, dev)
     probs = logits.softmax(1)
     top2 = logits.topk(2, dim=1).values
-    syn_cfg = SynthesisConfig(n=args.n, seed=0, bn_prior=bn_prior)
-    rec = {"arch": name, "what": ARCHS[name][1], "bn_prior": bn_prior, "train_seconds": seconds,
+    syn_cfg = SynthesisConfig(n=args.n, seed=0, bn_prior=bn_prior, threshold=threshold)
+    rec = {"arch": name, "what": ARCHS[name][1], "bn_prior": bn_prior, "threshold": threshold, "train_seconds": seconds,
            "test_accuracy": float((logits.argmax(1) == test.y).float().mean()),
            "real_above_T": float((probs.max(1).values > syn_cfg.threshold).float().mean()),
            "logit_margin_real": float((top2[:, 0] - top2[:, 1]).median()),
@@ -166,6 +168,7 @@ def main(argv=None) -> None:
     ap.add_argument("--n", type=int, default=2000, help="visualizations per teacher")
     ap.add_argument("--epochs", type=int, default=2, help="teacher training epochs")
     ap.add_argument("--bn-prior", default="0", help="comma-separated weights of the batch-norm prior, each run for every teacher")
+    ap.add_argument("--threshold", default="0.99", help="comma-separated thresholds T, each run for every teacher (0.99: the default)")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "teacher_zoo.json"))
@@ -178,11 +181,14 @@ def main(argv=None) -> None:
     results = {"device": str(dev), "threads": torch.get_num_threads(), "n": args.n, "epochs": args.epochs,
                "synthesis_config": to_dict(SynthesisConfig(n=args.n, seed=0)), "versions": versions(), "archs": {}}
     weights = [float(w) for w in args.bn_prior.split(",") if w]
+    thresholds = [float(t) for t in args.threshold.split(",") if t]
     for name in names:
-        for w in weights:
-            row = name if w == 0 else f"{name}+bn{w:g}"
-            results["archs"][row] = {"row": row, **run_arch(name, train, test, args, dev, w)}
-            write_json(args.out, results)  # each architecture survives an interruption of the next
+        has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in ARCHS[name][0]().modules())
+        for w in weights if has_bn else [w for w in weights if w == 0] or weights[:1]:  # the prior needs batch norm
+            for t in thresholds:
+                row = name + ("" if w == 0 else f"+bn{w:g}") + ("" if t == SynthesisConfig.threshold else f"+T{t:g}")
+                results["archs"][row] = {"row": row, **run_arch(name, train, test, args, dev, w, t)}
+                write_json(args.out, results)  # each architecture survives an interruption of the next
     text = report(results)
     with atomic_path(Path(args.out).with_suffix(".txt")) as tmp:
         tmp.write_text(text + "\n")
