@@ -70,11 +70,14 @@ def test_every_part_runs_and_is_cached(tmp_path):
     assert row["n_test"] == len(rec["table5"]["per_seed"][0]["teams"]["team1"]["base"]) or row["n_test"] > 0
     assert 0 <= row["idt_synthetic"]["mean"] <= 1 and row["n_synthetic"] == 24
     assert 0 <= row["idt_synthetic_swapped"]["mean"] <= 1 and row["domains"][0][0] < row["domains"][0][1]
+    both, s0 = saved["table5"]["idt_both"], saved["table5"]["per_seed"][0]
+    assert both["balanced_synthetic"]["mean"] == pytest.approx((s0["idt"]["team1"]["synthetic"] + s0["idt"]["team2"]["synthetic"]) / 2)
+    assert 0 <= both["auc_synthetic"]["mean"] <= 1 and 0 <= both["auc_real"]["mean"] <= 1
     assert set(saved["phone"]["models"]) and all(m["onnx_vs_torch_max_diff"] <= 1e-4 for m in saved["phone"]["models"].values())
     assert {"teacher", "student", "nearest_real_training_series"} <= set(saved["privacy"])
     assert saved["recordwise"]["folds"] == 2 and len(saved["recordwise"]["per_fold"]) == 2
     table = (out / "table.md").read_text()
-    assert "| paper, team1 | 92.49 |" in table and "LiRA" in table and "in the other team's domain" in table and (out / "figure4.png").is_file()
+    assert "| paper, team1 | 92.49 |" in table and "LiRA" in table and "in the other team's domain" in table and "balanced accuracy" in table and (out / "figure4.png").is_file()
     cached = sorted(p.name for p in (tmp_path / "cache" / "apnea").rglob("*.json"))
     again = run()  # everything cached: the same numbers
     assert again["table5"]["rows"] == rec["table5"]["rows"]
@@ -106,9 +109,10 @@ def test_a_shared_domain_reuses_the_teachers_and_spans_both_teams(tmp_path):
     own = runner(exp).run(("table5",))["table5"]["rows"]
     assert own["team1"]["domains"] != own["team2"]["domains"]  # each team's training range
     teachers = sorted((tmp_path / "cache" / "apnea" / "teachers").iterdir())
-    spec = tmp_path / "tiny5.toml"
-    spec.write_text(SPEC.replace('n_synthetic = 24', 'n_synthetic = 24\ndomain = [0.45, 1.8]'))
+    spec = tmp_path / "tiny5_shared.toml"  # a variant of tiny5.toml: only what differs
+    spec.write_text('kind = "apnea"\nextends = "tiny5"\ntitle = "shared"\ndomain = [0.45, 1.8]\n[synthesis]\nthreshold = 0.6\n')
     shared = load_any(spec)
+    assert shared.synthesis == exp.synthesis and shared.teams == exp.teams and shared.title == "shared"
     rec = runner(shared).run(("table5",))
     rows = rec["table5"]["rows"]
     assert sorted((tmp_path / "cache" / "apnea" / "teachers").iterdir()) == teachers  # weights do not depend on the domain
@@ -116,7 +120,10 @@ def test_a_shared_domain_reuses_the_teachers_and_spans_both_teams(tmp_path):
         assert rows[t]["domains"] == [[0.45, 1.8]] and rows[t]["idt_synthetic_swapped"] is None
         x = rec["table5"]["per_seed"][0]["idt"][t]
         assert x["domain"] == [0.45, 1.8]
-    assert "one shared input domain, 0.45–1.80 s" in (tmp_path / "results" / "tiny5" / "table.md").read_text()
-    spec.write_text(SPEC.replace('n_synthetic = 24', 'n_synthetic = 24\ndomain = [0.1, 1.8]'))
+    assert "one shared input domain, 0.45–1.80 s" in (tmp_path / "results" / "tiny5_shared" / "table.md").read_text()
+    spec.write_text('kind = "apnea"\nextends = "tiny5"\ntitle = "shared"\ndomain = [0.1, 1.8]\n')
     with pytest.raises(VistransferError, match="domain must be"):
+        load_any(spec)
+    spec.write_text('kind = "apnea"\nextends = "tiny4"\ntitle = "shared"\n')
+    with pytest.raises(VistransferError, match="names no other experiment file"):
         load_any(spec)

@@ -278,10 +278,13 @@ class ApneaRunner:
             for t in teams:  # the domain each team's teacher was handed over with, and G's sigmoid spans
                 spec = self.teacher(f"apnea-{t}", data[t]["train"], data[t]["test"], seed).spec
                 res_idt[t]["domain"] = [spec.low, spec.high]
-            if len(teams) == 2 and exp.domain is None:
-                for t, swap in self.idt_domain_swap(data, seed, teams).items():
-                    res_idt[t].update(swap)
-            per_seed.append({"seed": seed, "teams": res, "idt": res_idt})
+            sep = None
+            if len(teams) == 2:
+                sep = self.idt_separability(data, seed, teams)
+                if exp.domain is None:
+                    for t, swap in self.idt_domain_swap(data, seed, teams).items():
+                        res_idt[t].update(swap)
+            per_seed.append({"seed": seed, "teams": res, "idt": res_idt, "idt_separability": sep})
             self.log(f"table5 seed {seed}: " + ", ".join(f"{t}: base {100 * res[t]['base']['accuracy']:.1f}, h2 S. {100 * res[t]['h2_hard']['accuracy']:.1f}"
                                                          f" (soft {100 * res[t]['h2_soft']['accuracy']:.1f}), h_idt R. {100 * res_idt[t]['real']:.1f}, S. {100 * res_idt[t]['synthetic']:.1f}" for t in teams))
         for t in teams:
@@ -294,12 +297,35 @@ class ApneaRunner:
                        "n_test": per_seed[0]["teams"][t]["n_test"],
                        "n_train": per_seed[0]["teams"][t]["n_train"], "n_synthetic": self.exp.synthesis.n}
         self.record["table5"] = {"rows": rows, "per_seed": per_seed}
+        if len(teams) == 2:  # h_idt on both teams' sets at once: balanced accuracy (chance 50%) and AUC (chance 0.5)
+            self.record["table5"]["idt_both"] = {
+                "balanced_synthetic": mean_std([np.mean([s["idt"][t]["synthetic"] for t in teams]) for s in per_seed]),
+                "balanced_real": mean_std([np.mean([s["idt"][t]["real"] for t in teams]) for s in per_seed]),
+                "auc_synthetic": mean_std([s["idt_separability"]["auc_synthetic"] for s in per_seed]),
+                "auc_real": mean_std([s["idt_separability"]["auc_real"] for s in per_seed])}
 
     def idt_teacher(self, data: dict, seed: int, teams: list[str]) -> Teacher:
         """h_idt: trained on every team's real training minutes to name the team."""
         x = torch.cat([data[t]["train"].x for t in teams])
         y = torch.cat([torch.full((len(data[t]["train"]),), i) for i, t in enumerate(teams)])
         return self.teacher("apnea-idt", Split(x, y, tuple(teams)), None, seed)
+
+    def idt_separability(self, data: dict, seed: int, teams: list[str]) -> dict[str, float]:
+        """How well h_idt tells two teams' sets apart whatever its bias: the AUC of its team-2 score
+        (logit difference) between team 1's and team 2's visualizations, and between their real test
+        minutes. h_idt S. per team mixes this with h_idt's lean on data unlike what it was trained
+        on (visualizations all called one team give 100% and 0%: a bias, not an identification)."""
+        from sklearn.metrics import roc_auc_score
+
+        h = self.idt_teacher(data, seed, teams)
+
+        def auc(xs: list[torch.Tensor]) -> float:
+            score = torch.cat([(lambda z: z[:, 1] - z[:, 0])(predict_logits(h.module, x)) for x in xs]).numpy()
+            return float(roc_auc_score(np.repeat([0, 1], [len(x) for x in xs]), score))
+
+        h1 = {t: self.teacher(f"apnea-{t}", data[t]["train"], data[t]["test"], seed) for t in teams}
+        return {"auc_synthetic": auc([self.synthetic(t, h1[t], seed).x for t in teams]),
+                "auc_real": auc([data[t]["test"].x for t in teams])}
 
     def idt_domain_swap(self, data: dict, seed: int, teams: list[str]) -> dict[str, dict]:
         """h_idt S. once each team's visualizations are mapped linearly from its teacher's input domain

@@ -28,6 +28,13 @@ def render(rec: dict) -> str:
             p = rec.get("paper", {}).get(t)
             if p:
                 out.append(f"| paper, {t} | {p[0]:.2f} | {p[1]:.2f} | — | {p[2]:.2f} | {p[3]:.2f} | | |")
+        both = t5.get("idt_both")
+        if both:
+            out += ["", "h_idt on both teams at once (chance: 50% and 0.5). Per team, h_idt S. also carries h_idt's lean on "
+                    "series unlike the real minutes it was trained on; these do not:", "",
+                    "| | balanced accuracy | AUC of h_idt's score, team 1 against team 2 |", "|---|---|---|",
+                    f"| real test minutes | {_pct(both['balanced_real'])} | {both['auc_real']['mean']:.3f} ± {both['auc_real']['std']:.3f} |",
+                    f"| visualizations | {_pct(both['balanced_synthetic'])} | {both['auc_synthetic']['mean']:.3f} ± {both['auc_synthetic']['std']:.3f} |"]
         swapped = {t: r for t, r in t5["rows"].items() if r.get("idt_synthetic_swapped")}
         shared = rec.get("config", {}).get("domain")
         if shared:
@@ -79,7 +86,8 @@ def render(rec: dict) -> str:
                 f"{nn['real_held_out']['median']:.3f} (5th percentile {nn['real_held_out']['p5']:.3f}, min {nn['real_held_out']['min']:.3f})."]
     if rec.get("timings_s"):
         out += ["", "Compute time (s, 2-core CPU; cached units counted at the time they took): " + ", ".join(f"{k} {v:.0f}" for k, v in rec["timings_s"].items())]
-    status = "complete" if rec.get("complete") else "in progress"
+    missing = [p for p in ("table5", "figure4", "phone", "privacy", "recordwise") if p not in rec]
+    status = "complete" if rec.get("complete") else f"not run yet: {', '.join(missing)}" if missing else "in progress"
     out += ["", "Figure 4 (real and generated series): [figure4.png](figure4.png)", "",
             f"Regenerate: `vistransfer experiment {rec['experiment']} --data-dir ../shared/datasets` (status: {status}).", ""]
     return "\n".join(out)

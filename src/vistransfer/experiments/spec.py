@@ -251,9 +251,24 @@ def load_any(path: str | Path):
     if kind == "apnea":
         from .apnea import load_apnea_experiment
 
-        return load_apnea_experiment(path, _read_toml(path, "experiment file"))
+        return load_apnea_experiment(path, _extended(path, _read_toml(path, "experiment file")))
     if kind == "cifar":
         from .cifar import load_cifar_experiment
 
-        return load_cifar_experiment(path, _read_toml(path, "experiment file"))
+        return load_cifar_experiment(path, _extended(path, _read_toml(path, "experiment file")))
     return load_experiment(path)
+
+
+def _extended(path: Path, raw: dict) -> dict:
+    """``extends = "NAME"``: this file is a variant of ``NAME.toml`` beside it; its keys replace the
+    base's, and its tables update the base's tables key by key."""
+    name = raw.pop("extends", None)
+    if name is None:
+        return raw
+    base_path = path.parent / f"{name}.toml"
+    if not base_path.is_file() or base_path.resolve() == path.resolve():
+        raise VistransferError(f"{path}: extends = {name!r} names no other experiment file beside it ({base_path} is missing)")
+    base = _read_toml(base_path, "experiment file")
+    if "extends" in base or base.get("kind") != raw.get("kind"):
+        raise VistransferError(f"{path}: extends = {name!r} must name a file of the same kind ({raw.get('kind')!r}) that extends no other")
+    return {**base, **{k: {**base[k], **v} if isinstance(v, dict) and isinstance(base.get(k), dict) else v for k, v in raw.items()}}
