@@ -28,12 +28,14 @@ less confident than ours. Trained teachers are cached in
 ``<cache>/bench/zoo/`` (state_dicts, keyed by architecture and epochs), so a second run, or another
 weight, synthesizes at once.
 
-Results: ``results/teacher_zoo.json`` (written after each architecture) and a table in ``.txt``.
+Results: ``results/teacher_zoo.json`` (written after each architecture; rows of an earlier run of the
+same setup into the same file are kept) and a table in ``.txt``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from dataclasses import replace
@@ -178,8 +180,12 @@ def main(argv=None) -> None:
         raise SystemExit(f"--archs {args.archs!r}: choose from {', '.join(ARCHS)}")
     dev = resolve_device(args.device)
     train, test = load_dataset("mnist", "train", args.data_dir), load_dataset("mnist", "test", args.data_dir)
-    results = {"device": str(dev), "threads": torch.get_num_threads(), "n": args.n, "epochs": args.epochs,
-               "synthesis_config": to_dict(SynthesisConfig(n=args.n, seed=0)), "versions": versions(), "archs": {}}
+    setup = {"device": str(dev), "threads": torch.get_num_threads(), "n": args.n, "epochs": args.epochs,
+             "synthesis_config": to_dict(SynthesisConfig(n=args.n, seed=0))}
+    out = Path(args.out)
+    old = json.loads(out.read_text()) if out.is_file() else {}
+    # rows of an earlier run of the same setup stay (a re-run of a row replaces it); another setup starts afresh
+    results = {**setup, "versions": versions(), "archs": old.get("archs", {}) if all(old.get(k) == v for k, v in setup.items()) else {}}
     weights = [float(w) for w in args.bn_prior.split(",") if w]
     thresholds = [float(t) for t in args.threshold.split(",") if t]
     for name in names:

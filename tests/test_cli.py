@@ -20,6 +20,8 @@ def run_main(args, capsys):
     (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "-T", "1.5"], "threshold T must lie in (0, 1)"),
     (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "--n", "-3"], "n must be a positive"),
     (["synthesize", "-t", "{tmp}/nope.pt", "-o", "{tmp}/s.pt"], "does not exist"),
+    (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "--threshold-share", "1.5"], "must be in (0, 1)"),
+    (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "--threshold-share", "0.5", "--threshold-range", "0.6,0.9"], "drop --threshold-range"),
     (["run", "--students", "cnn_id,resnet", "-o", "{tmp}/r"], "unknown student 'resnet'"),
     (["run", "--dataset", "mnist", "--data-dir", "{tmp}", "-o", "{tmp}/r"], "not found in"),
     (["teach", "--dataset", "mnist", "--data-dir", "{tmp}", "-o", "{tmp}/t.pt"], "not found in"),
@@ -162,3 +164,26 @@ def test_progress_in_a_log_file_is_plain_lines():
     bar.close()
     text = f.getvalue()
     assert "\r" not in text and "\x1b" not in text and text.count("\n") >= 2 and "50/50" in text.splitlines()[-1]
+
+
+def test_threshold_share_calibrates_T_on_held_out_data(digits_teacher, digits, teacher_file, tmp_path):
+    """--threshold-share: T is where that share of the real test split passes, at most --threshold."""
+    import torch
+
+    from vistransfer.pipeline import calibrated_threshold
+    from vistransfer.synthesis.dataset import SyntheticDataset
+
+    test = digits[1]
+    top = torch.softmax(digits_teacher.module(test.x), 1).max(1).values.detach()
+    t = calibrated_threshold(digits_teacher, test, 0.6, cap=0.999999)
+    assert abs(float((top > t).float().mean()) - 0.6) <= 2 / len(test)
+    assert calibrated_threshold(digits_teacher, test, 0.6, cap=t / 2) == t / 2  # never above the cap
+    syn = tmp_path / "cal.pt"
+    r = runner.invoke(app, ["synthesize", "-t", str(teacher_file), "-o", str(syn), "--n", "20", "-q",
+                            "--threshold-share", "0.6", "-T", "0.999999"])
+    assert r.exit_code == 0, r.output
+    assert f"T calibrated to {t:.4f}" in r.output
+    ds = SyntheticDataset.load(syn)
+    cal = ds.meta["threshold_calibration"]
+    assert cal["share"] == 0.6 and cal["n"] == len(test) and ds.meta["config"]["threshold"] == pytest.approx(t)
+    assert bool((ds.probs.max(1).values > t).all())  # every visualization passed the calibrated T

@@ -17,7 +17,7 @@ from .errors import VistransferError
 
 MOVEMENT_KINDS = ("attract_one", "repel_many", "attract_many")
 RACE_MODES = ("stragglers", "all", "off")  # SynthesisConfig.race_tail
-GEN_UPSAMPLING = ("deconv", "resize")  # SynthesisConfig.gen_upsample, GeneratorBank's upsample
+GEN_UPSAMPLING = ("auto", "deconv", "resize")  # SynthesisConfig.gen_upsample, GeneratorBank's upsample
 
 
 def _check(cond: bool, msg: str) -> None:
@@ -64,9 +64,12 @@ class SynthesisConfig:
     gen_out_bias: float = 0.0
     # Deconvolutional G: channels of the two upsampling stages (sigmoid output, Eq. 1's R).
     gen_channels: tuple[int, int] = (32, 16)
-    # How G doubles its size: "deconv" (the paper's 4x4 stride-2 transposed convolutions) or
-    # "resize" (nearest x2 + 3x3 convolution, without the deconvolutions' checkerboard).
-    gen_upsample: str = "deconv"
+    # How G doubles its size: "deconv" (the paper's 4x4 stride-2 transposed convolutions), "resize"
+    # (nearest x2 + 3x3 convolution, without the deconvolutions' checkerboard), or "auto": resize for
+    # images, deconv for series. Measured on MNIST with hard labels (docs/visualization-quality.md):
+    # resize students +8 points (one per G) and +14 (nine per G) at 6,000; on RR series the paper's
+    # deconvolutions did better (one unit). The committed MNIST tables pin "deconv", which made them.
+    gen_upsample: str = "auto"
     # G draws at 1/gen_downscale of the input's resolution, then interpolates linearly up to it (a band
     # limit for slow signals such as RR-interval series; 1: G draws at full resolution, the paper's).
     gen_downscale: int = 1

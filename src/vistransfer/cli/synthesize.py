@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -12,7 +13,7 @@ from ..data import load_dataset
 from ..errors import VistransferError
 from ..io import resolve_device
 from ..models.teacher import Teacher
-from ..pipeline import make_synthetic, synthesis_meta
+from ..pipeline import calibrated_threshold, make_synthetic, synthesis_meta
 from ..synthesis.shards import synthesize_sharded
 from .options import (ArchOpt, ConfigOpt, DataDirOpt, DeviceOpt, FeaturesLayerOpt, InputShapeOpt, NormalizeOpt, QuietOpt,
                       ValueRangeOpt, parse_pair, teacher_options)
@@ -32,6 +33,9 @@ def synthesize(
     n: Annotated[Optional[int], typer.Option("--n", help="Number of visualizations (balanced over classes).")] = None,
     threshold: Annotated[Optional[float], typer.Option("--threshold", "-T", help="T of Eq. 2, in (0, 1).")] = None,
     threshold_range: Annotated[Optional[str], typer.Option(help="Draw T per group from 'low,high' (Appendix A).")] = None,
+    threshold_share: Annotated[Optional[float], typer.Option(help="Calibrate T: the value this share of real held-out examples "
+                               "(--dataset's test split; default: the teacher's dataset) pass, at most --threshold (0.99). "
+                               "For a teacher less confident than the paper's (e.g. batch norm with global average pooling).")] = None,
     labels: Annotated[Optional[str], typer.Option(help="'hard' (argmax) or 'soft' (softmax).")] = None,
     movement: Annotated[Optional[bool], typer.Option("--movement/--no-movement", help="Pre-AM movement (3.3.2).")] = None,
     loss2: Annotated[Optional[bool], typer.Option("--loss2/--no-loss2", help="Loss2 of Eq. 3 (needs real training data and layer L-1).")] = None,
@@ -44,7 +48,7 @@ def synthesize(
     shard_dir: Annotated[Optional[Path], typer.Option(help="Folder for the shards (default: <out>.shards).")] = None,
     backend: Annotated[str, typer.Option(help="Where shards run: 'local' (this process) or 'ray'.")] = "local",
     ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster address (e.g. 10.0.0.5:6379, or 'auto'); default: start a local cluster.")] = None,
-    dataset: Annotated[Optional[str], typer.Option(help="Real training data for Loss2 (default: the teacher's dataset): a name, an .npz file or an image folder.")] = None,
+    dataset: Annotated[Optional[str], typer.Option(help="Real data for Loss2 (its train split) and --threshold-share (its test split); default: the teacher's dataset. A name, an .npz file or an image folder.")] = None,
     arch: ArchOpt = None, input_shape: InputShapeOpt = None, normalize: NormalizeOpt = None,
     value_range: ValueRangeOpt = None, features_layer: FeaturesLayerOpt = None,
     data_dir: DataDirOpt = None, device: DeviceOpt = "auto", quiet: QuietOpt = False,
@@ -60,6 +64,18 @@ def synthesize(
     h1 = Teacher.load(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))
     dev = resolve_device(device)
     real = None
+    calibration = None
+    if threshold_share is not None:
+        if cfg.threshold_range is not None:
+            raise VistransferError("--threshold-share sets one T; drop --threshold-range (or the config's threshold_range)")
+        name = dataset or h1.dataset
+        if name is None:
+            raise VistransferError("--threshold-share needs real held-out data of the teacher's task: pass --dataset (a name, an .npz file or an image folder)")
+        held_out = load_dataset(name, "test", data_dir)
+        t = calibrated_threshold(h1, held_out, threshold_share, cap=cfg.threshold, device=dev)
+        calibration = {"share": threshold_share, "data": str(name), "n": len(held_out), "cap": cfg.threshold, "threshold": t}
+        cfg = replace(cfg, threshold=t)
+        typer.echo(f"T calibrated to {t:.4f}: {100 * threshold_share:.0f}% of {len(held_out)} held-out examples of {name} pass it")
     if cfg.loss2:
         name = dataset or h1.dataset
         if name is None:
@@ -71,6 +87,8 @@ def synthesize(
                                 real=(real.x, real.y) if real is not None else None)
     else:
         ds = make_synthetic(h1, cfg, dev, real=real, progress=not quiet)
+    if calibration is not None:
+        ds.meta["threshold_calibration"] = calibration
     ds.save(out)
     st = ds.meta["stats"]
     typer.echo(f"synthesized {len(ds)} visualizations in {st['wall_s']:.1f}s ({st['vis_per_s']:.1f}/s, "

@@ -99,6 +99,8 @@ class GeneratorBank:
             raise ValueError(f"upsample must be one of {GEN_UPSAMPLING}, got {upsample!r}")
         if int(downscale) != downscale or downscale < 1:
             raise ValueError(f"downscale must be a positive integer, got {downscale!r}")
+        if upsample == "auto":  # images: no checkerboard; series: the paper's deconvolutions (SynthesisConfig)
+            upsample = "resize" if len(out_shape) == 3 else "deconv"
         self.upsample, self.downscale = upsample, int(downscale)
         self.slots, self.z_dim, self.out_shape = slots, z_dim, tuple(out_shape)
         self.rank = len(out_shape) - 1

@@ -221,7 +221,7 @@ def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device:
             stats["groups_started"] += slots.next_group - before
         bar.update(int(accepted.sum()) - bar.n)  # throttled by tqdm, not one line per step
     bar.close()
-    stats["wall_s"] = time.perf_counter() - t0
+    stats["wall_s"], stats["gen_upsample"] = time.perf_counter() - t0, bank.upsample
     out = rec.cat()
     order = torch.argsort(out["group"] * cfg.group_size * 4 + out["passed_step"], stable=True)
     out = {k: v[order] for k, v in out.items()}

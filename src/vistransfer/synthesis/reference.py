@@ -81,6 +81,6 @@ def synthesize_reference(teacher: nn.Module, cfg: SynthesisConfig, spec: InputSp
                 stats["groups_discarded"] += 1
                 stats["discarded"] += g
                 stats["rows_discarded"] += g * (int(move_steps[0]) + cfg.max_steps)
-    stats["wall_s"] = time.perf_counter() - t0
+    stats["wall_s"], stats["gen_upsample"] = time.perf_counter() - t0, G.upsample
     stats.update(summarize(stats, cfg.n))
     return {k: torch.cat(v) for k, v in rec.items()}, stats

@@ -167,4 +167,5 @@ def _run_ray(blob, cfg_dict, todo, shard_size, device, save, progress, ray_addre
 
 def _merge_stats(stats: list[dict]) -> dict:
     summed = {k: sum(s[k] for s in stats) for k in stats[0] if isinstance(stats[0][k], (int, float)) and k != "threads"}
-    return dict(summed, **summarize(summed, summed["accepted"]))
+    labels = {k: v for k, v in stats[0].items() if isinstance(v, str)}  # e.g. gen_upsample: the same in every shard
+    return dict(summed, **labels, **summarize(summed, summed["accepted"]))
