@@ -8,6 +8,7 @@ from tests.ecg.test_apnea import write_record, write_sums
 from vistransfer.errors import VistransferError
 from vistransfer.experiments import load_any
 from vistransfer.experiments.apnea import ApneaRunner
+from vistransfer.experiments.report import summary_markdown
 
 SPEC = """
 kind = "apnea"
@@ -91,6 +92,7 @@ def test_a_run_of_some_parts_keeps_the_others_of_the_same_configuration(tmp_path
     out = tmp_path / "results" / "tiny5" / "results.json"
     first = json.loads(out.read_text())
     assert not first["complete"] and "phone" not in first
+    assert "(parts not run: phone, privacy, recordwise; `vistransfer experiment tiny5 --parts" in summary_markdown(tmp_path / "results")
     runner(exp).run(("phone",))
     second = json.loads(out.read_text())
     assert second["table5"] == first["table5"] and "phone" in second and set(second["timings_s"]) == {"table5", "figure4", "phone"}
