@@ -190,7 +190,8 @@ def main(argv=None) -> None:
     thresholds = [float(t) for t in args.threshold.split(",") if t]
     for name in names:
         has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in ARCHS[name][0]().modules())
-        for w in weights if has_bn else [w for w in weights if w == 0] or weights[:1]:  # the prior needs batch norm
+        runs = weights if has_bn else [0.0] if 0.0 in weights else weights[:1]  # without batch norm the prior does nothing
+        for w in runs:
             for t in thresholds:
                 row = name + ("" if w == 0 else f"+bn{w:g}") + ("" if t == SynthesisConfig.threshold else f"+T{t:g}")
                 results["archs"][row] = {"row": row, **run_arch(name, train, test, args, dev, w, t)}

@@ -40,6 +40,7 @@ from ..models.train import predict_logits
 from ..pipeline import make_synthetic
 from ..students import create_student
 from ..synthesis.dataset import SyntheticDataset
+from .apnea_report import PARTS as APNEA_PARTS
 from .runner import _key
 from .spec import ExperimentHeader, parse_file
 
@@ -123,7 +124,7 @@ def binary_metrics(y: np.ndarray, p_apnea: np.ndarray) -> dict:
 
 
 class ApneaRunner:
-    PARTS = ("table5", "figure4", "phone", "privacy", "recordwise")
+    PARTS = APNEA_PARTS
 
     def __init__(self, exp: ApneaExperiment, data_dir=None, results_dir="results", cache=None, device="cpu",
                  progress: bool = False, log: Callable[[str], None] = print):
@@ -198,7 +199,7 @@ class ApneaRunner:
         return create_student("cnn_ecg", **kw).fit(x, targets)
 
     # --- the experiment -------------------------------------------------------------------
-    def run(self, parts: tuple[str, ...] = PARTS) -> dict:
+    def run(self, parts: tuple[str, ...] = APNEA_PARTS) -> dict:
         exp = self.exp
         t_start = time.perf_counter()
         self.out.mkdir(parents=True, exist_ok=True)
@@ -263,26 +264,27 @@ class ApneaRunner:
 
             res = {t: self.cached("table5-team", {"team": t, "seed": seed}, lambda t=t: unit(t)) for t in teams}
 
-            def idt(seed=seed, data=data):
+            h1 = {t: self.teacher(f"apnea-{t}", data[t]["train"], data[t]["test"], seed) for t in teams}  # cached by the units
+            sets = {t: self.synthetic(t, h1[t], seed) for t in teams}
+
+            def idt(seed=seed, data=data, sets=sets):
                 h = self.idt_teacher(data, seed, teams)
                 out = {}
                 for i, t in enumerate(teams):
-                    h1 = self.teacher(f"apnea-{t}", data[t]["train"], data[t]["test"], seed)
-                    ds = self.synthetic(t, h1, seed)
                     pr = predict_logits(h.module, data[t]["test"].x).argmax(1).numpy()
-                    ps = predict_logits(h.module, ds.x).argmax(1).numpy()
+                    ps = predict_logits(h.module, sets[t].x).argmax(1).numpy()
                     out[t] = {"real": float((pr == i).mean()), "synthetic": float((ps == i).mean()), "n_real": int(len(pr)), "n_synthetic": int(len(ps))}
                 return out
 
             res_idt = self.cached("table5-idt", {"seed": seed}, idt)
             for t in teams:  # the domain each team's teacher was handed over with, and G's sigmoid spans
-                spec = self.teacher(f"apnea-{t}", data[t]["train"], data[t]["test"], seed).spec
-                res_idt[t]["domain"] = [spec.low, spec.high]
+                res_idt[t]["domain"] = [h1[t].spec.low, h1[t].spec.high]
             sep = None
             if len(teams) == 2:
-                sep = self.idt_separability(data, seed, teams)
+                h = self.idt_teacher(data, seed, teams)
+                sep = self.idt_separability(h, data, sets, teams)
                 if exp.domain is None:
-                    for t, swap in self.idt_domain_swap(data, seed, teams).items():
+                    for t, swap in self.idt_domain_swap(h, h1, sets, teams).items():
                         res_idt[t].update(swap)
             per_seed.append({"seed": seed, "teams": res, "idt": res_idt, "idt_separability": sep})
             self.log(f"table5 seed {seed}: " + ", ".join(f"{t}: base {100 * res[t]['base']['accuracy']:.1f}, h2 S. {100 * res[t]['h2_hard']['accuracy']:.1f}"
@@ -310,34 +312,30 @@ class ApneaRunner:
         y = torch.cat([torch.full((len(data[t]["train"]),), i) for i, t in enumerate(teams)])
         return self.teacher("apnea-idt", Split(x, y, tuple(teams)), None, seed)
 
-    def idt_separability(self, data: dict, seed: int, teams: list[str]) -> dict[str, float]:
+    @staticmethod
+    def idt_separability(h: Teacher, data: dict, sets: dict[str, SyntheticDataset], teams: list[str]) -> dict[str, float]:
         """How well h_idt tells two teams' sets apart whatever its bias: the AUC of its team-2 score
         (logit difference) between team 1's and team 2's visualizations, and between their real test
         minutes. h_idt S. per team mixes this with h_idt's lean on data unlike what it was trained
         on (visualizations all called one team give 100% and 0%: a bias, not an identification)."""
         from sklearn.metrics import roc_auc_score
 
-        h = self.idt_teacher(data, seed, teams)
-
         def auc(xs: list[torch.Tensor]) -> float:
-            score = torch.cat([(lambda z: z[:, 1] - z[:, 0])(predict_logits(h.module, x)) for x in xs]).numpy()
+            score = torch.cat([predict_logits(h.module, x).diff(dim=1)[:, 0] for x in xs]).numpy()
             return float(roc_auc_score(np.repeat([0, 1], [len(x) for x in xs]), score))
 
-        h1 = {t: self.teacher(f"apnea-{t}", data[t]["train"], data[t]["test"], seed) for t in teams}
-        return {"auc_synthetic": auc([self.synthetic(t, h1[t], seed).x for t in teams]),
-                "auc_real": auc([data[t]["test"].x for t in teams])}
+        return {"auc_synthetic": auc([sets[t].x for t in teams]), "auc_real": auc([data[t]["test"].x for t in teams])}
 
-    def idt_domain_swap(self, data: dict, seed: int, teams: list[str]) -> dict[str, dict]:
+    @staticmethod
+    def idt_domain_swap(h: Teacher, h1: dict[str, Teacher], sets: dict[str, SyntheticDataset], teams: list[str]) -> dict[str, dict]:
         """h_idt S. once each team's visualizations are mapped linearly from its teacher's input domain
         (the range of that team's training data, part of the teacher handed over) into the other
         team's: what is left of the team's identity once the domain no longer tells it."""
-        h = self.idt_teacher(data, seed, teams)
-        h1 = {t: self.teacher(f"apnea-{t}", data[t]["train"], data[t]["test"], seed) for t in teams}
         out = {}
         for i, t in enumerate(teams):
             other = h1[teams[1 - i]].spec
             lo, hi = h1[t].spec.low, h1[t].spec.high
-            moved = other.low + (self.synthetic(t, h1[t], seed).x - lo) / (hi - lo) * (other.high - other.low)
+            moved = other.low + (sets[t].x - lo) / (hi - lo) * (other.high - other.low)
             out[t] = {"synthetic_swapped": float((predict_logits(h.module, moved).argmax(1) == i).float().mean())}
         return out
 
