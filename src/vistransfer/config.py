@@ -242,8 +242,12 @@ def student_options(d: dict[str, Any], where: str = "[student]") -> dict[str, An
     out = {}
     for k, v in d.items():
         want = STUDENT_OPTIONS[k]
+        if k == "standardize" and v == "window":  # each input by its own mean and std (a window_norm teacher's students)
+            out[k] = v
+            continue
         ok = (isinstance(v, want) and (want is bool or not isinstance(v, bool))) or (want is float and isinstance(v, int) and not isinstance(v, bool))
-        _check(ok, f"{where} {k} must be {want.__name__}, got {v!r}")
+        also = " or 'window'" if k == "standardize" else ""
+        _check(ok, f"{where} {k} must be {want.__name__}{also}, got {v!r}")
         out[k] = want(v)
     _check(out.get("epochs", 1) > 0 and out.get("batch_size", 1) > 0 and out.get("lr", 1) > 0 and out.get("temperature", 1) > 0,
            f"{where}: epochs, batch_size, lr and temperature must be positive")

@@ -129,3 +129,46 @@ def test_a_shared_domain_reuses_the_teachers_and_spans_both_teams(tmp_path):
     spec.write_text('kind = "apnea"\nextends = "tiny4"\ntitle = "shared"\n')
     with pytest.raises(VistransferError, match="names no other experiment file"):
         load_any(spec)
+
+
+def _rhythmic(root, name, labels, level):
+    """A night at its own heart-rate level whose apnea minutes swing (RR 0.75x-1.25x the level every 20 s)
+    and whose normal minutes do not: only the rhythm tells the class."""
+    import numpy as np
+    import wfdb
+
+    from tests.ecg.test_apnea import FS
+
+    beats, t = [], 0.2
+    while t < len(labels) * 60:
+        beats.append(int(round(t * FS)))
+        swing = 0.25 * np.sin(2 * np.pi * t / 20) if labels[int(t // 60)] == "A" else 0.0
+        t += level * (1 + swing)
+    (root / f"{name}.hea").write_text(f"{name} 1 {FS} {len(labels) * 60 * FS}\r\n{name}.dat 16 200 12 0 0 0 0 ECG\r\n")
+    wfdb.wrann(name, "apn", np.arange(len(labels)) * 60 * FS, labels, write_dir=str(root))
+    wfdb.wrann(name, "qrs", np.array(beats), ["N"] * len(beats), write_dir=str(root))
+
+
+def test_window_norm_networks_see_the_rhythm_not_the_level(tmp_path):
+    import torch
+
+    _tiny(tmp_path)
+    data = tmp_path / "apnea-ecg"
+    for i, n in enumerate(["a01", "a02", "b01", "c01", "c02"]):
+        _rhythmic(data, n, ["N", "A"] * 7, 0.7 + 0.1 * i)
+    write_sums(data)
+    spec = tmp_path / "tiny5_window.toml"
+    spec.write_text('kind = "apnea"\nextends = "tiny5"\ntitle = "window"\ndomain = [0.45, 1.8]\n'
+                    '[arch]\nwindow_norm = true\n[student]\nstandardize = "window"\n')
+    exp = load_any(spec)
+    assert exp.arch.window_norm and exp.student["standardize"] == "window" and exp.identity()["arch"]["window_norm"]
+    runner = ApneaRunner(exp, tmp_path, tmp_path / "results", tmp_path / "cache", log=lambda m: None)
+    runner.run(("figure4",))  # h1 of team 1 and its visualizations
+    assert "standardizes each 5-minute window" in (tmp_path / "results" / "tiny5_window" / "table.md").read_text()
+    d = runner.team_data("team1", 0)
+    h1 = runner.teacher("apnea-team1", d["train"], d["test"], 0)
+    x = d["test"].x[:8]
+    shifted = x * 1.3 + 0.2  # the same rhythm at another heart rate and spread: the same verdict
+    assert torch.allclose(h1.module(x), h1.module(shifted), atol=1e-4)
+    h2 = runner.student(x, d["test"].y[:8], 0, teacher=h1, epochs=1, min_steps=1)
+    assert h2.standardize == "window" and abs(h2.predict_proba(x) - h2.predict_proba(shifted)).max() < 1e-4

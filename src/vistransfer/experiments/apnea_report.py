@@ -16,6 +16,10 @@ def render(rec: dict) -> str:
     teams = rec.get("teams", {})
     out += ["Teams (records, labelled minutes kept, apnea share):", ""]
     out += [f"- **{t}**: {', '.join(v['records'])}; {v['minutes']} minutes, {100 * v['apnea_fraction']:.1f}% apnea" for t, v in teams.items()]
+    if rec.get("config", {}).get("arch", {}).get("window_norm"):
+        out += ["", "Every network (h1, h2 and h_idt) standardizes each 5-minute window by its own mean and std first: "
+                "it sees the RR series' rhythm, not the heart rate's level or spread (`[arch] window_norm`, "
+                "`[student] standardize = \"window\"`)."]
     t5 = rec.get("table5")
     if t5:
         seeds = rec["seeds"]

@@ -39,6 +39,8 @@ class ConvArch:
     per_block: int = field(default=1, metadata={"omit_default": True})
     batchnorm: bool = field(default=False, metadata={"omit_default": True})
     block_dropout: float = field(default=0.0, metadata={"omit_default": True})
+    # each input (B, C, L|H, W) standardized by its own mean and std over positions first (window_standardize)
+    window_norm: bool = field(default=False, metadata={"omit_default": True})
 
     def to_dict(self) -> dict:
         return to_dict(self)
@@ -92,6 +94,16 @@ ARCH_PRESETS = {"teacher": TEACHER_ARCH, "ecg": ECG_ARCH, "cifar-cnn1": CIFAR_CN
                 "cifar-cnn3": CIFAR_CNN3}
 
 
+def window_standardize(x: torch.Tensor, min_std: float = 1e-3) -> torch.Tensor:
+    """Each example and channel as (x - its mean) / its std over positions: a series' level and spread
+    removed, its shape kept (RR intervals: the heart rate's level gone, its rhythm left). The std is
+    taken as sqrt(var + min_std^2): smooth for the gradients of AM, and a flat input is not blown up."""
+    dims = tuple(range(2, x.dim()))
+    mean = x.mean(dims, keepdim=True)
+    std = (x - mean).pow(2).mean(dims, keepdim=True).add(min_std ** 2).sqrt()
+    return (x - mean) / std
+
+
 def _act(name: str) -> nn.Module:
     return nn.ELU() if name == "elu" else nn.ReLU()
 
@@ -136,6 +148,8 @@ class ConvNet(nn.Module):
         self.out = nn.Linear(width, n_classes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
+        if self.arch.window_norm:
+            x = window_standardize(x)
         return self.fc(self.conv(x))  # (B, D): layer L-1
 
     def head(self, f: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,7 @@ from torch import nn
 from ..config import TrainConfig
 from ..io import resolve_device
 from ..models.nets import (CIFAR_CNN1, CIFAR_CNN2, CIFAR_CNN3, ECG_ARCH, LARGE_ARCH, MLP, SMALL_ARCH, TEACHER_ARCH,
-                           TINY_ARCH, ConvNet, MLPArch)
+                           TINY_ARCH, ConvNet, MLPArch, window_standardize)
 from ..models.train import fit_network, predict_logits
 from .base import Student, as_inputs, as_targets
 
@@ -31,6 +31,17 @@ class Standardize(nn.Module):
         return self.net((x - self.mean) / self.std)
 
 
+class WindowStandardize(nn.Module):
+    """Each input standardized by its own mean and std over positions (``standardize="window"``)."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(window_standardize(x))
+
+
 class NeuralStudent(Student):
     """A network student. arch: "cnn_id", "cnn_small", "cnn_large", "cnn_tiny" or "mlp".
 
@@ -42,13 +53,14 @@ class NeuralStudent(Student):
     ``standardize``: apply a per-channel (x - mean) / std first (for inputs far from [0, 1], e.g. RR
     intervals around 0.9 s that vary by 0.1 s): True learns it from the training inputs; a pair
     (means, stds) fixes it, e.g. to the teacher's normalization when the inputs are visualizations,
-    whose spread is not the real data's. ``amp``: bf16 autocast and channels-last; ``augment``: a batch
+    whose spread is not the real data's; "window" standardizes each input by its own mean and std
+    (for a teacher built with ``window_norm``, whose inputs' level carries no label). ``amp``: bf16 autocast and channels-last; ``augment``: a batch
     augmentation by name (see :class:`vistransfer.config.TrainConfig`).
     """
 
     def __init__(self, arch: str = "cnn_id", epochs: int = 10, batch_size: int = 128, lr: float = 2e-3,
                  weight_decay: float = 0.0, seed: int = 0, device: str = "auto", progress: bool = False,
-                 min_steps: int = 0, temperature: float = 1.0, standardize: bool | tuple = False, amp: bool = False,
+                 min_steps: int = 0, temperature: float = 1.0, standardize: bool | str | tuple = False, amp: bool = False,
                  augment: str = ""):
         self.arch, self.epochs, self.batch_size, self.lr = arch, epochs, batch_size, lr
         self.weight_decay, self.seed, self.device, self.progress = weight_decay, seed, device, progress
@@ -65,6 +77,8 @@ class NeuralStudent(Student):
 
     def _build(self, in_shape, k):
         net = MLP(in_shape, k, MLPArch()) if self.arch == "mlp" else ConvNet(in_shape, k, ARCHS[self.arch])
+        if self.standardize == "window":
+            return WindowStandardize(net)
         return Standardize(net, in_shape[0], len(in_shape) - 1) if self.standardize else net
 
     def fit(self, X, y) -> "NeuralStudent":
@@ -83,7 +97,7 @@ class NeuralStudent(Student):
             mean, std = (torch.tensor(v, dtype=torch.float32) for v in self.standardize)
             self.net_.mean.copy_(mean.view_as(self.net_.mean) if mean.numel() > 1 else mean.expand_as(self.net_.mean))
             self.net_.std.copy_(std.view_as(self.net_.std) if std.numel() > 1 else std.expand_as(self.net_.std))
-        elif self.standardize:
+        elif self.standardize and self.standardize != "window":
             dims = [0] + list(range(2, x.dim()))
             self.net_.mean.copy_(x.mean(dims, keepdim=True))
             self.net_.std.copy_(x.std(dims, keepdim=True).clamp_min(1e-6))

@@ -28,7 +28,8 @@ def student_suffix(student: Student) -> str:
 def save_student(path: str | Path, name: str, student: Student, info: dict | None = None) -> Path:
     """Write a fitted student (atomically). info: plain data kept beside it (dataset, input spec, seed)."""
     student._check_fitted()
-    params = {k: (bool(v) if k == "standardize" else v) for k, v in student.get_params().items()}  # stats live in the weights
+    # a standardizer's stats live in the weights; "window" has none and is kept by name
+    params = {k: (bool(v) if k == "standardize" and v != "window" else v) for k, v in student.get_params().items()}
     head = {"artifact": "student", "arch": name, "in_shape": list(student.in_shape_), "n_classes": int(student.n_classes_),
             "params": {k: v for k, v in params.items() if isinstance(v, (int, float, str, bool))},
             "info": info or {}}
