@@ -20,8 +20,20 @@ that say why a teacher is hard to visualize (measured, not guessed):
     python -m benchmarks.teacher_zoo --data-dir ../shared/datasets                       # ~30 min on 2 cores
     python -m benchmarks.teacher_zoo --data-dir ../shared/datasets --archs builtin,bn_gap --n 1000
     python -m benchmarks.teacher_zoo --data-dir ../shared/datasets --archs bn_gap --bn-prior 0,1   # with the BN prior
+    python -m benchmarks.teacher_zoo --data-dir ../shared/datasets --archs bn_gap --threshold 0.7 --bn-prior 10 \
+        --gen-out-bias 0,-2 --grids benchmarks/results    # and a picture of each row's visualizations
 
-``--bn-prior`` runs every teacher with batch norm at each listed weight of ``SynthesisConfig.bn_prior``
+* ``blank``: the teacher's verdict (class, softmax) on featureless images, all black and all white.
+  A teacher that is confident there answers AM with flat images for that class: they pass T and
+  carry no digit. ``flat_share``: the share of accepted visualizations whose pixels vary by less
+  than 0.1 (std), and ``student_structured``: a student of the same recipe on the others alone.
+* ``level``: the mean pixel value of the accepted visualizations against real test images' (MNIST:
+  0.13, a black background). G's sigmoid starts every image at sigmoid(``gen_out_bias``), mid-grey
+  at the default 0; a teacher that normalizes by its training statistics (batch norm) may read a
+  grey background as far from anything it saw.
+
+``--gen-out-bias`` runs every teacher at each listed ``SynthesisConfig.gen_out_bias`` (rows
+``name+b<v>``; -2 starts G at sigmoid(-2) = 0.12, about MNIST's mean). ``--bn-prior`` runs every teacher with batch norm at each listed weight of ``SynthesisConfig.bn_prior``
 (rows ``name+bn<w>``); a teacher without batch norm runs once. ``--threshold`` likewise runs each
 teacher at each listed T (rows ``name+T<t>``): whether T is reachable for a teacher whose softmax is
 less confident than ours. Trained teachers are cached in
@@ -105,6 +117,16 @@ def first_bn_shift(net: nn.Module, x: torch.Tensor, device) -> float | None:
     return float(((seen[0] - bn.running_mean).abs() / (bn.running_var + bn.eps).sqrt()).mean())
 
 
+FLAT_STD = 0.1  # a visualization whose pixels vary less than this is featureless
+
+
+def blank_verdicts(net: nn.Module, dev) -> dict:
+    """{"black": [class, softmax], "white": [...]}: what the teacher says on featureless images."""
+    with torch.no_grad():
+        p = net.eval()(torch.stack([torch.zeros(1, 28, 28), torch.ones(1, 28, 28)]).to(dev)).softmax(1).cpu()
+    return {k: [int(p[i].argmax()), float(p[i].max())] for i, k in enumerate(("black", "white"))}
+
+
 def trained(name: str, train, epochs: int, dev) -> tuple[nn.Module, float]:
     """The architecture trained on MNIST (seed 0), from the cache when it was trained before; and the seconds it took."""
     path = cache_dir() / "bench" / "zoo" / f"{name}-e{epochs}.pt"
@@ -122,17 +144,19 @@ def trained(name: str, train, epochs: int, dev) -> tuple[nn.Module, float]:
     return net.eval(), seconds
 
 
-def run_arch(name: str, train, test, args, dev, bn_prior: float = 0.0, threshold: float = 0.99) -> dict:
+def run_arch(name: str, train, test, args, dev, bn_prior: float = 0.0, threshold: float = 0.99, out_bias: float = 0.0,
+             row: str = "") -> dict:
     net, seconds = trained(name, train, args.epochs, dev)
     logits = predict_logits(net, test.x, dev)
     probs = logits.softmax(1)
     top2 = logits.topk(2, dim=1).values
-    syn_cfg = SynthesisConfig(n=args.n, seed=0, bn_prior=bn_prior, threshold=threshold)
-    rec = {"arch": name, "what": ARCHS[name][1], "bn_prior": bn_prior, "threshold": threshold, "train_seconds": seconds,
+    syn_cfg = SynthesisConfig(n=args.n, seed=0, bn_prior=bn_prior, threshold=threshold, gen_out_bias=out_bias)
+    rec = {"arch": name, "what": ARCHS[name][1], "bn_prior": bn_prior, "threshold": threshold, "gen_out_bias": out_bias,
+           "train_seconds": seconds, "level_real": float(test.x.mean()),
            "test_accuracy": float((logits.argmax(1) == test.y).float().mean()),
            "real_above_T": float((probs.max(1).values > syn_cfg.threshold).float().mean()),
            "logit_margin_real": float((top2[:, 0] - top2[:, 1]).median()),
-           "bn_shift_real": first_bn_shift(net, test.x[:2000], dev)}
+           "bn_shift_real": first_bn_shift(net, test.x[:2000], dev), "blank": blank_verdicts(net, dev)}
     print(f"[{name}] teacher {100 * rec['test_accuracy']:.2f}%; synthesizing {args.n} ...", file=sys.stderr, flush=True)
     try:
         out, stats = synthesize(net, syn_cfg, (1, 28, 28), 10, dev, progress=False)
@@ -142,6 +166,17 @@ def run_arch(name: str, train, test, args, dev, bn_prior: float = 0.0, threshold
     rec["synthesis"] = {k: stats[k] for k in ("wall_s", "vis_per_s", "teacher_passes_per_vis", "groups_started",
                                               "groups_discarded", "discarded", "over_quota", "discarded_work_fraction")}
     rec["bn_shift"] = first_bn_shift(net, out["x"][:2000], dev)
+    rec["level"] = float(out["x"].mean())
+    structured = out["x"].flatten(1).std(1) >= FLAT_STD
+    rec["flat_share"] = float(1 - structured.float().mean())
+    if rec["flat_share"] > 0:
+        rec["student_structured"] = student_accuracy([(out["x"][structured], out["target"][structured])], test, [0], dev)["mean"]
+    if args.grids:  # what the student learns from, one row per digit
+        from vistransfer.viz import class_grid
+
+        grid = Path(args.grids) / f"teacher_zoo_{row}.png"
+        class_grid(out["x"], out["target"], test.classes, grid, per_class=8)
+        rec["grid"] = grid.name
     print(f"[{name}] student ...", file=sys.stderr, flush=True)
     rec["student_accuracy"] = student_accuracy([(out["x"], out["target"])], test, [0], dev)["mean"]
     return rec
@@ -151,16 +186,21 @@ def report(r: dict) -> str:
     lines = [f"device {r['device']} ({r['threads']} threads); {r['n']} visualizations per teacher, default synthesis "
              f"settings; teachers: {r['epochs']} epochs of Adam on MNIST",
              f"{'teacher':14}{'test %':>8}{'vis/s':>8}{'passes/vis':>12}{'groups over budget':>20}{'student %':>11}"
-             f"{'real > T':>10}{'logit margin':>14}{'BN shift vis / real':>21}"]
+             f"{'real > T':>10}{'logit margin':>14}{'BN shift vis / real':>21}{'level vis / real':>18}"
+             f"{'blank black / white':>22}{'flat vis':>10}{'student w/o flat %':>20}"]
     for a in r["archs"].values():
         s = a.get("synthesis")
         bn = "-" if a.get("bn_shift_real") is None else f"{a.get('bn_shift', float('nan')):.2f} / {a['bn_shift_real']:.2f}"
+        level = f"{a['level']:.2f} / {a['level_real']:.2f}" if "level" in a else "-"  # rows measured before it was recorded
+        blank = " / ".join(f"{c} ({p:.2f})" for c, p in a["blank"].values()) if "blank" in a else "-"
+        flat = f"{100 * a['flat_share']:.1f}%" if "flat_share" in a else "-"
+        structured = f"{100 * a['student_structured']:.2f}" if "student_structured" in a else "-"
         if s is None:
             lines.append(f"{a.get('row', a['arch']):14}{100 * a['test_accuracy']:>8.2f}  synthesis failed: {a['synthesis_error'][:90]}")
             continue
         lines.append(f"{a.get('row', a['arch']):14}{100 * a['test_accuracy']:>8.2f}{s['vis_per_s']:>8.1f}{s['teacher_passes_per_vis']:>12.1f}"
                      f"{s['groups_discarded']:>10} of {s['groups_started']:<7}{100 * a['student_accuracy']:>11.2f}"
-                     f"{100 * a['real_above_T']:>9.1f}%{a['logit_margin_real']:>14.1f}{bn:>21}")
+                     f"{100 * a['real_above_T']:>9.1f}%{a['logit_margin_real']:>14.1f}{bn:>21}{level:>18}{blank:>22}{flat:>10}{structured:>20}")
     return "\n".join(lines)
 
 
@@ -171,6 +211,8 @@ def main(argv=None) -> None:
     ap.add_argument("--epochs", type=int, default=2, help="teacher training epochs")
     ap.add_argument("--bn-prior", default="0", help="comma-separated weights of the batch-norm prior, each run for every teacher")
     ap.add_argument("--threshold", default="0.99", help="comma-separated thresholds T, each run for every teacher (0.99: the default)")
+    ap.add_argument("--gen-out-bias", default="0", help="comma-separated values of G's initial output bias, each run for every teacher")
+    ap.add_argument("--grids", default=None, help="folder for a grid of each row's visualizations (teacher_zoo_<row>.png)")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "teacher_zoo.json"))
@@ -188,14 +230,17 @@ def main(argv=None) -> None:
     results = {**setup, "versions": versions(), "archs": old.get("archs", {}) if all(old.get(k) == v for k, v in setup.items()) else {}}
     weights = [float(w) for w in args.bn_prior.split(",") if w]
     thresholds = [float(t) for t in args.threshold.split(",") if t]
+    biases = [float(b) for b in args.gen_out_bias.split(",") if b]
     for name in names:
         has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in ARCHS[name][0]().modules())
-        runs = weights if has_bn else [0.0] if 0.0 in weights else weights[:1]  # without batch norm the prior does nothing
+        runs = weights if has_bn else [0.0]  # without batch norm the prior does nothing: one run, labelled as such
         for w in runs:
             for t in thresholds:
-                row = name + ("" if w == 0 else f"+bn{w:g}") + ("" if t == SynthesisConfig.threshold else f"+T{t:g}")
-                results["archs"][row] = {"row": row, **run_arch(name, train, test, args, dev, w, t)}
-                write_json(args.out, results)  # each architecture survives an interruption of the next
+                for b in biases:
+                    row = (name + ("" if w == 0 else f"+bn{w:g}") + ("" if t == SynthesisConfig.threshold else f"+T{t:g}")
+                           + ("" if b == SynthesisConfig.gen_out_bias else f"+b{b:g}"))
+                    results["archs"][row] = {"row": row, **run_arch(name, train, test, args, dev, w, t, b, row)}
+                    write_json(args.out, results)  # each architecture survives an interruption of the next
     text = report(results)
     with atomic_path(Path(args.out).with_suffix(".txt")) as tmp:
         tmp.write_text(text + "\n")
