@@ -27,6 +27,10 @@ that say why a teacher is hard to visualize (measured, not guessed):
   A teacher that is confident there answers AM with flat images for that class: they pass T and
   carry no digit. ``flat_share``: the share of accepted visualizations whose pixels vary by less
   than 0.1 (std), and ``student_structured``: a student of the same recipe on the others alone.
+* ``layout_free``: the share of images whose class the teacher keeps after their 7x7 patches are
+  shuffled (a 4x4 grid, one fixed permutation per image), on real test digits and on the accepted
+  visualizations. A digit's class lives in where its strokes are; a teacher that keeps it anyway
+  decides by local texture, and AM can satisfy it with texture.
 * ``level``: the mean pixel value of the accepted visualizations against real test images' (MNIST:
   0.13, a black background). G's sigmoid starts every image at sigmoid(``gen_out_bias``), mid-grey
   at the default 0; a teacher that normalizes by its training statistics (batch norm) may read a
@@ -127,6 +131,18 @@ def blank_verdicts(net: nn.Module, dev) -> dict:
     return {k: [int(p[i].argmax()), float(p[i].max())] for i, k in enumerate(("black", "white"))}
 
 
+def layout_free(net: nn.Module, x: torch.Tensor, y: torch.Tensor, dev, patch: int = 7) -> float:
+    """Share of images x (N, 1, 28, 28) still called y by the teacher after their patch x patch tiles are
+    shuffled (one seeded permutation per image, never the identity)."""
+    n, g = len(x), x.shape[-1] // patch
+    tiles = x.unfold(2, patch, patch).unfold(3, patch, patch).reshape(n, 1, g * g, patch, patch)
+    gen = torch.Generator().manual_seed(0)
+    perm = torch.stack([torch.roll(torch.randperm(g * g, generator=gen), 1) for _ in range(n)])  # roll: no tile stays put
+    shuffled = tiles[torch.arange(n)[:, None], :, perm].transpose(1, 2)  # (N, 1, g*g, p, p)
+    img = shuffled.reshape(n, 1, g, g, patch, patch).permute(0, 1, 2, 4, 3, 5).reshape(n, 1, g * patch, g * patch)
+    return float((predict_logits(net, img, dev).argmax(1).cpu() == y.cpu()).float().mean())
+
+
 def trained(name: str, train, epochs: int, dev) -> tuple[nn.Module, float]:
     """The architecture trained on MNIST (seed 0), from the cache when it was trained before; and the seconds it took."""
     path = cache_dir() / "bench" / "zoo" / f"{name}-e{epochs}.pt"
@@ -156,7 +172,8 @@ def run_arch(name: str, train, test, args, dev, bn_prior: float = 0.0, threshold
            "test_accuracy": float((logits.argmax(1) == test.y).float().mean()),
            "real_above_T": float((probs.max(1).values > syn_cfg.threshold).float().mean()),
            "logit_margin_real": float((top2[:, 0] - top2[:, 1]).median()),
-           "bn_shift_real": first_bn_shift(net, test.x[:2000], dev), "blank": blank_verdicts(net, dev)}
+           "bn_shift_real": first_bn_shift(net, test.x[:2000], dev), "blank": blank_verdicts(net, dev),
+           "layout_free_real": layout_free(net, test.x[:2000], logits[:2000].argmax(1), dev)}
     print(f"[{name}] teacher {100 * rec['test_accuracy']:.2f}%; synthesizing {args.n} ...", file=sys.stderr, flush=True)
     try:
         out, stats = synthesize(net, syn_cfg, (1, 28, 28), 10, dev, progress=False)
@@ -167,6 +184,7 @@ def run_arch(name: str, train, test, args, dev, bn_prior: float = 0.0, threshold
                                               "groups_discarded", "discarded", "over_quota", "discarded_work_fraction")}
     rec["bn_shift"] = first_bn_shift(net, out["x"][:2000], dev)
     rec["level"] = float(out["x"].mean())
+    rec["layout_free"] = layout_free(net, out["x"], out["target"], dev)
     structured = out["x"].flatten(1).std(1) >= FLAT_STD
     rec["flat_share"] = float(1 - structured.float().mean())
     if rec["flat_share"] > 0:
@@ -187,7 +205,7 @@ def report(r: dict) -> str:
              f"settings; teachers: {r['epochs']} epochs of Adam on MNIST",
              f"{'teacher':14}{'test %':>8}{'vis/s':>8}{'passes/vis':>12}{'groups over budget':>20}{'student %':>11}"
              f"{'real > T':>10}{'logit margin':>14}{'BN shift vis / real':>21}{'level vis / real':>18}"
-             f"{'blank black / white':>22}{'flat vis':>10}{'student w/o flat %':>20}"]
+             f"{'blank black / white':>22}{'flat vis':>10}{'student w/o flat %':>20}{'layout-free vis / real':>24}"]
     for a in r["archs"].values():
         s = a.get("synthesis")
         bn = "-" if a.get("bn_shift_real") is None else f"{a.get('bn_shift', float('nan')):.2f} / {a['bn_shift_real']:.2f}"
@@ -195,12 +213,13 @@ def report(r: dict) -> str:
         blank = " / ".join(f"{c} ({p:.2f})" for c, p in a["blank"].values()) if "blank" in a else "-"
         flat = f"{100 * a['flat_share']:.1f}%" if "flat_share" in a else "-"
         structured = f"{100 * a['student_structured']:.2f}" if "student_structured" in a else "-"
+        free = f"{100 * a['layout_free']:.0f}% / {100 * a['layout_free_real']:.0f}%" if "layout_free" in a else "-"
         if s is None:
             lines.append(f"{a.get('row', a['arch']):14}{100 * a['test_accuracy']:>8.2f}  synthesis failed: {a['synthesis_error'][:90]}")
             continue
         lines.append(f"{a.get('row', a['arch']):14}{100 * a['test_accuracy']:>8.2f}{s['vis_per_s']:>8.1f}{s['teacher_passes_per_vis']:>12.1f}"
                      f"{s['groups_discarded']:>10} of {s['groups_started']:<7}{100 * a['student_accuracy']:>11.2f}"
-                     f"{100 * a['real_above_T']:>9.1f}%{a['logit_margin_real']:>14.1f}{bn:>21}{level:>18}{blank:>22}{flat:>10}{structured:>20}")
+                     f"{100 * a['real_above_T']:>9.1f}%{a['logit_margin_real']:>14.1f}{bn:>21}{level:>18}{blank:>22}{flat:>10}{structured:>20}{free:>24}")
     return "\n".join(lines)
 
 

@@ -142,9 +142,13 @@ def test_summary_gathers_cells_and_fills_the_readme_block(tmp_path):
     (results / "t" / "results.json").write_text(json.dumps({"experiment": "t", "paper_table": "Table 1", "cells": [cell], "complete": False}))
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- results:start -->\nold\n<!-- results:end -->\noutro\n")
+    (results / "t2").mkdir()  # a variant of the same paper table: named apart
+    (results / "t2" / "results.json").write_text(json.dumps({"experiment": "t2", "paper_table": "Table 1", "cells": [cell], "complete": True}))
     write_summary(results, readme)
     text = readme.read_text()
-    assert "| [Table 1](t/table.md) | Vis. | CNN_ID | 60,000 | 95.69 ± 0.60 | 95.51 ± 0.28 | +0.18 |" in text
+    row = "| Vis. | CNN_ID | 60,000 | 95.69 ± 0.60 | 95.51 ± 0.28 | +0.18 |"
+    assert f"| [Table 1: t](results/t/table.md) {row}" in text and f"| [Table 1: t2](results/t2/table.md) {row}" in text  # from the README's folder
+    assert f"| [Table 1: t](t/table.md) {row}" in (results / "README.md").read_text()  # from results/ itself
     assert "old" not in text and text.startswith("intro") and text.endswith("outro\n") and "still running" in text
     readme.write_text("no markers")
     with pytest.raises(VistransferError, match="no <!-- results:start -->"):

@@ -4,6 +4,7 @@ and the summary over every experiment that ``vistransfer summarize`` writes into
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from ..errors import VistransferError
@@ -118,12 +119,17 @@ def size_plot(exp: Experiment, record: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def summary_markdown(results_dir: str | Path = "results") -> str:
-    """One table over every experiment in ``results_dir``: each cell's mean beside the paper's."""
+def summary_markdown(results_dir: str | Path = "results", link_prefix: str = "") -> str:
+    """One table over every experiment in ``results_dir``: each cell's mean beside the paper's.
+    Links to each experiment's table start with ``link_prefix`` (the results folder as seen from
+    the file the table goes into; empty inside ``results_dir`` itself)."""
     lines = ["| experiment | column | h2 | size | ours (%) | paper (%) | ours − paper |", "|---|---|---|---|---|---|---|"]
-    for path in sorted(Path(results_dir).glob("*/results.json")):
-        rec = json.loads(path.read_text())
-        link = f"[{rec.get('paper_table') or rec.get('experiment', path.parent.name)}]({path.parent.name}/table.md)"
+    records = [(path, json.loads(path.read_text())) for path in sorted(Path(results_dir).glob("*/results.json"))]
+    labels = [rec.get("paper_table") or rec.get("experiment", path.parent.name) for path, rec in records]
+    for (path, rec), label in zip(records, labels):
+        if labels.count(label) > 1:  # variants of one paper table: say which
+            label = f"{label}: {path.parent.name}"
+        link = f"[{label}]({link_prefix}{path.parent.name}/table.md)"
         for team, row in rec.get("table5", {}).get("rows", {}).items():  # the apnea experiment's table
             paper = rec.get("paper", {}).get(team, [])
             for i, (col, key) in enumerate((("Base OSA", "base"), ("h2 S.", "h2_hard"), ("h_idt R.", "idt_real"), ("h_idt S.", "idt_synthetic"))):
@@ -161,6 +167,8 @@ def write_summary(results_dir: str | Path = "results", readme: str | Path | None
         tmp.write_text("# Results\n\nEvery number below comes from `results/*/results.json`, written by "
                        "`vistransfer experiment NAME`; this file by `vistransfer summarize`.\n\n" + table + "\n")
     if readme is not None:
+        prefix = Path(os.path.relpath(Path(results_dir).resolve(), Path(readme).resolve().parent)).as_posix() + "/"
+        table = summary_markdown(results_dir, prefix)
         text = Path(readme).read_text()
         if MARK_START not in text or MARK_END not in text:
             raise VistransferError(f"{readme} has no {MARK_START} ... {MARK_END} block to fill; add the two markers")
