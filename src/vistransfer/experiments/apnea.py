@@ -40,7 +40,7 @@ from ..models.train import predict_logits
 from ..pipeline import make_synthetic
 from ..students import create_student
 from ..synthesis.dataset import SyntheticDataset
-from .apnea_report import PARTS as APNEA_PARTS
+from .apnea_report import PARTS as APNEA_PARTS, missing_parts
 from .runner import _key
 from .spec import ExperimentHeader, parse_file
 
@@ -220,7 +220,7 @@ class ApneaRunner:
             self.record["timings_s"][part] = time.perf_counter() - t0 + self._cached_s
             self._write(final=False)
         self.record["wall_seconds"] = time.perf_counter() - t_start
-        self._write(final=all(p in self.record for p in self.PARTS))
+        self._write(final=not missing_parts(self.record))
         return self.record
 
     def _keep_other_parts(self, parts: tuple[str, ...]) -> None:
@@ -267,8 +267,9 @@ class ApneaRunner:
             h1 = {t: self.teacher(f"apnea-{t}", data[t]["train"], data[t]["test"], seed) for t in teams}  # cached by the units
             sets = {t: self.synthetic(t, h1[t], seed) for t in teams}
 
-            def idt(seed=seed, data=data, sets=sets):
-                h = self.idt_teacher(data, seed, teams)
+            h = self.idt_teacher(data, seed, teams)  # cached after its first training
+
+            def idt(h=h, data=data, sets=sets):
                 out = {}
                 for i, t in enumerate(teams):
                     pr = predict_logits(h.module, data[t]["test"].x).argmax(1).numpy()
@@ -281,7 +282,6 @@ class ApneaRunner:
                 res_idt[t]["domain"] = [h1[t].spec.low, h1[t].spec.high]
             sep = None
             if len(teams) == 2:
-                h = self.idt_teacher(data, seed, teams)
                 sep = self.idt_separability(h, data, sets, teams)
                 if exp.domain is None:
                     for t, swap in self.idt_domain_swap(h, h1, sets, teams).items():

@@ -5,6 +5,11 @@ from __future__ import annotations
 PARTS = ("table5", "figure4", "phone", "privacy", "recordwise")  # the apnea experiment's parts, in run order
 
 
+def missing_parts(rec: dict) -> list[str]:
+    """The parts an apnea record has no results for, in run order."""
+    return [p for p in PARTS if p not in rec]
+
+
 def _pct(ms: dict | None) -> str:
     if not ms:
         return "(pending)"
@@ -92,7 +97,7 @@ def render(rec: dict) -> str:
                 f"{nn['real_held_out']['median']:.3f} (5th percentile {nn['real_held_out']['p5']:.3f}, min {nn['real_held_out']['min']:.3f})."]
     if rec.get("timings_s"):
         out += ["", "Compute time (s, 2-core CPU; cached units counted at the time they took): " + ", ".join(f"{k} {v:.0f}" for k, v in rec["timings_s"].items())]
-    missing = [p for p in PARTS if p not in rec]
+    missing = missing_parts(rec)
     status = "complete" if rec.get("complete") else f"not run yet: {', '.join(missing)}" if missing else "in progress"
     out += ["", "Figure 4 (real and generated series): [figure4.png](figure4.png)", "",
             f"Regenerate: `vistransfer experiment {rec['experiment']} --data-dir ../shared/datasets` (status: {status}).", ""]

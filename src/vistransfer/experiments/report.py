@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import VistransferError
 from ..io import atomic_path
-from .apnea_report import PARTS as APNEA_PARTS
+from .apnea_report import missing_parts
 from .spec import PAPER_NAMES, Column, Experiment
 
 
@@ -148,7 +148,7 @@ def summary_markdown(results_dir: str | Path = "results", link_prefix: str = "")
             lines.append(f"| {link} | {r['column']} | {r['h2']} | {r['size']} | {_fmt(r['ours'])} | "
                          f"{_fmt(p, pct=False) if p else '—'} | {diff} |")
         if "table5" in rec and not rec.get("complete"):  # the apnea experiment runs in parts; its table is whole
-            missing = [p for p in APNEA_PARTS if p not in rec]
+            missing = missing_parts(rec)
             lines.append(f"| {link} | (parts not run: {', '.join(missing)}; `vistransfer experiment {rec['experiment']} "
                          f"--parts {','.join(missing)}`) | | | | | |")
         elif "experiment" in rec and not rec.get("complete"):

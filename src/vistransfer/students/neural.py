@@ -97,7 +97,7 @@ class NeuralStudent(Student):
             mean, std = (torch.tensor(v, dtype=torch.float32) for v in self.standardize)
             self.net_.mean.copy_(mean.view_as(self.net_.mean) if mean.numel() > 1 else mean.expand_as(self.net_.mean))
             self.net_.std.copy_(std.view_as(self.net_.std) if std.numel() > 1 else std.expand_as(self.net_.std))
-        elif self.standardize and self.standardize != "window":
+        elif self.standardize is True:  # learned from the inputs ("window" has no stats)
             dims = [0] + list(range(2, x.dim()))
             self.net_.mean.copy_(x.mean(dims, keepdim=True))
             self.net_.std.copy_(x.std(dims, keepdim=True).clamp_min(1e-6))
