@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from vistransfer.experiments.apnea import binary_metrics, recording_level
-from vistransfer.privacy import attack_metrics, lira_scores, logit_confidence, nearest_distances
+from vistransfer.privacy import attack_metrics, lira_by_shadow_count, lira_scores, logit_confidence, nearest_distances
 
 
 def test_attack_metrics_separable_and_random():
@@ -28,6 +28,26 @@ def test_lira_finds_members_that_a_global_threshold_misses():
     lira = attack_metrics(*(lambda s: (s[member], s[~member]))(lira_scores(target, shadow_phi, shadow_in)))
     naive = attack_metrics(target[member], target[~member])
     assert lira["auc"] > 0.95 and naive["auc"] < 0.7
+
+
+def test_lira_by_shadow_count_converges_to_the_full_attack():
+    """Few shadows estimate each example's mean badly: subsets of 2 score lower and spread more than
+    subsets of 16; all 32 reproduce lira_scores exactly, as one value."""
+    g = np.random.default_rng(1)
+    n, k = 1000, 32
+    base = g.normal(0, 3, n)
+    shadow_in = g.random((k, n)) < 0.5
+    shadow_phi = base + shadow_in * 1.0 + g.normal(0, 1.0, (k, n))
+    member = g.random(n) < 0.5
+    target = base + member * 1.0 + g.normal(0, 1.0, n)
+    res = lira_by_shadow_count(target, shadow_phi, shadow_in, member, [2, 16, 32], draws=10)
+    full = attack_metrics(*(lambda s: (s[member], s[~member]))(lira_scores(target, shadow_phi, shadow_in)))
+    assert res[32]["auc"] == [full["auc"]] and res[32]["tpr"] == [full["tpr_at_0.01_fpr"]]
+    assert len(res[2]["auc"]) == 10
+    assert np.mean(res[2]["auc"]) < np.mean(res[16]["auc"]) - 0.02
+    assert np.std(res[2]["auc"]) > np.std(res[16]["auc"])
+    with pytest.raises(ValueError, match="outside"):
+        lira_by_shadow_count(target, shadow_phi, shadow_in, member, [33])
 
 
 def test_logit_confidence_matches_its_definition():

@@ -17,6 +17,7 @@ from .evaluation import evaluate_predictions, mean_std, teacher_predictions
 from .io import versions
 from .models.teacher import Teacher
 from .students import canonical_name, create_student
+from .synthesis.blend import add_blends
 from .synthesis.dataset import SyntheticDataset
 from .synthesis.engine import synthesize
 
@@ -62,13 +63,15 @@ def calibrated_threshold(teacher: Teacher, held_out: Split, share: float, cap: f
 
 def make_synthetic(teacher: Teacher, cfg: SynthesisConfig, device: torch.device | str = "cpu",
                    real: Split | None = None, progress: bool = True) -> SyntheticDataset:
-    """Gen{h1}: synthesize ``cfg.n`` visualizations (real data is used only by Loss2)."""
+    """Gen{h1}: synthesize ``cfg.n`` visualizations (real data is used only by Loss2), followed by
+    ``cfg.blend`` blends per visualization when asked (synthesis/blend.py)."""
     if real is not None:
         check_compatible(teacher, real, "the real data for Loss2")
     out, stats = synthesize(teacher.module, cfg, teacher.spec, teacher.n_classes, device,
                             real=(real.x, real.y) if (cfg.loss2 and real is not None) else None, progress=progress)
-    return SyntheticDataset(out["x"], out["probs"], out["target"], out["passed_step"], out["threshold"],
-                            out["group"], out["kind"], teacher.classes, synthesis_meta(teacher, cfg, stats))
+    ds = SyntheticDataset(out["x"], out["probs"], out["target"], out["passed_step"], out["threshold"],
+                          out["group"], out["kind"], teacher.classes, synthesis_meta(teacher, cfg, stats))
+    return add_blends(ds, teacher.module, cfg.blend, cfg.seed, device)
 
 
 def learn_students(x: torch.Tensor, targets: torch.Tensor, names: list[str], seeds: list[int], test: Split,

@@ -7,6 +7,8 @@
   fitted to phi over the shadow models that trained on it (in) and that did not (out); the score is
   the log-likelihood ratio of the target model's phi. Per-example means, one global variance per side
   (the paper's "fixed variance" variant, stable with tens of shadows).
+* :func:`lira_by_shadow_count`: LiRA's AUC and TPR recomputed from random subsets of the shadows, to
+  show how much the audit's figures still move with the number of shadows.
 * :func:`nearest_distances`: the distance from each series to its nearest neighbour in a reference set.
 """
 
@@ -50,6 +52,24 @@ def lira_scores(target_phi: np.ndarray, shadow_phi: np.ndarray, shadow_in: np.nd
     ll_in = -0.5 * ((target_phi - mu_in) / s_in) ** 2 - np.log(s_in)
     ll_out = -0.5 * ((target_phi - mu_out) / s_out) ** 2 - np.log(s_out)
     return np.nan_to_num(ll_in - ll_out, nan=0.0)
+
+
+def lira_by_shadow_count(target_phi: np.ndarray, shadow_phi: np.ndarray, shadow_in: np.ndarray, member: np.ndarray,
+                         counts: list[int], draws: int = 20, seed: int = 0, fpr: float = 0.01) -> dict:
+    """For each k in ``counts`` (at most the number of shadows): LiRA's AUC and TPR at ``fpr`` over
+    ``draws`` random subsets of k shadows, as {k: {"auc": [...], "tpr": [...]}} (one value per draw;
+    a single value when k is all of them). ``member`` (N,) bool: the target trained on example n."""
+    rng = np.random.default_rng(seed)
+    total = len(shadow_phi)
+    out = {}
+    for k in counts:
+        if not 1 <= k <= total:
+            raise ValueError(f"shadow count {k} outside 1..{total}")
+        picks = [np.arange(total)] if k == total else [rng.choice(total, k, replace=False) for _ in range(draws)]
+        runs = [attack_metrics(*(lambda s: (s[member], s[~member]))(lira_scores(target_phi, shadow_phi[p], shadow_in[p])), fpr)
+                for p in picks]
+        out[k] = {"auc": [r["auc"] for r in runs], "tpr": [r[f"tpr_at_{fpr:g}_fpr"] for r in runs]}
+    return out
 
 
 @torch.no_grad()

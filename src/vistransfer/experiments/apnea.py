@@ -18,6 +18,7 @@ continues where it stopped.
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -39,6 +40,7 @@ from ..models.teacher import Teacher, load_builtin, train_teacher
 from ..models.train import predict_logits
 from ..pipeline import make_synthetic
 from ..students import create_student
+from ..synthesis.blend import add_blends
 from ..synthesis.dataset import SyntheticDataset
 from .apnea_report import PARTS as APNEA_PARTS, missing_parts
 from .runner import _key
@@ -170,8 +172,13 @@ class ApneaRunner:
 
     def teacher(self, name: str, train: Split, test: Split, seed: int, cfg: TrainConfig | None = None) -> Teacher:
         cfg = replace(cfg or self.exp.teacher, seed=seed)
-        ident = {**self.exp.identity(domain=False), "teacher": name, "seed": seed, "cfg": to_dict(cfg), "n": len(train)}
-        path = self.cache / "teachers" / f"{_key(ident)}.pt"
+        unit = {"teacher": name, "seed": seed, "cfg": to_dict(cfg), "n": len(train)}
+        # the weights depend on the data, the split and the training, not on how they are probed or taught
+        weights = {k: v for k, v in self.exp.identity(domain=False).items() if k not in ("synthesis", "student")}
+        path = self.cache / "teachers" / f"{_key({**weights, **unit})}.pt"
+        legacy = self.cache / "teachers" / f"{_key({**self.exp.identity(domain=False), **unit})}.pt"
+        if not path.is_file() and legacy.is_file():  # keyed with synthesis and student up to 0.4.1
+            os.replace(legacy, path)
         if path.is_file():
             return self.handed_over(load_builtin(path))
         t = train_teacher(train, test, cfg, name, self.exp.arch, self.device, progress=False, spec=self.spec_for(train.x))
@@ -179,16 +186,18 @@ class ApneaRunner:
         return self.handed_over(t)
 
     def synthetic(self, name: str, h1: Teacher, seed: int, n: int | None = None) -> SyntheticDataset:
-        cfg = replace(self.exp.synthesis, seed=seed, n=n or self.exp.synthesis.n)
+        full = replace(self.exp.synthesis, seed=seed, n=n or self.exp.synthesis.n)
+        cfg = replace(full, blend=0.0)  # the visualizations are cached without blends; those take a second
         ident = {"teacher": h1.fingerprint, "cfg": to_dict(cfg)}
         if self.exp.domain is not None:  # the fingerprint names the weights, not the domain they are probed in
             ident["domain"] = [h1.spec.low, h1.spec.high]
         path = self.cache / "synth" / f"{_key(ident)}.pt"
         if path.is_file():
-            return SyntheticDataset.load(path)
-        ds = make_synthetic(h1, cfg, self.device, progress=False)
-        ds.save(path)
-        return ds
+            ds = SyntheticDataset.load(path)
+        else:
+            ds = make_synthetic(h1, cfg, self.device, progress=False)
+            ds.save(path)
+        return add_blends(ds, h1.module, full.blend, seed, self.device)
 
     def student(self, x, targets, seed: int, temperature: float = 1.0, teacher: Teacher | None = None, **over):
         """h2 (the teacher's architecture). With ``teacher``, inputs are standardized with the teacher's
@@ -297,7 +306,8 @@ class ApneaRunner:
                        "idt_synthetic_swapped": pick(lambda s: s["idt"][t]["synthetic_swapped"]) if len(teams) == 2 and exp.domain is None else None,
                        "domains": [s["idt"][t].get("domain") for s in per_seed],
                        "n_test": per_seed[0]["teams"][t]["n_test"],
-                       "n_train": per_seed[0]["teams"][t]["n_train"], "n_synthetic": self.exp.synthesis.n}
+                       "n_train": per_seed[0]["teams"][t]["n_train"], "n_synthetic": self.exp.synthesis.n,
+                       "n_blends": round(self.exp.synthesis.blend * self.exp.synthesis.n)}
         self.record["table5"] = {"rows": rows, "per_seed": per_seed}
         if len(teams) == 2:  # h_idt on both teams' sets at once: balanced accuracy (chance 50%) and AUC (chance 0.5)
             self.record["table5"]["idt_both"] = {
@@ -386,7 +396,7 @@ class ApneaRunner:
         self.record["phone"] = {"team": team, "seed": seed, "models": out}
 
     def privacy(self) -> None:
-        from ..privacy import attack_metrics, lira_scores, logit_confidence, nearest_distances
+        from ..privacy import attack_metrics, lira_by_shadow_count, lira_scores, logit_confidence, nearest_distances
 
         cfg = {"shadows": 16, "team": list(self.exp.teams)[0], **self.exp.privacy}
         team, seed, k = cfg["team"], self.exp.seeds[0], int(cfg["shadows"])
@@ -422,6 +432,9 @@ class ApneaRunner:
             phi = targets[m]
             lira = lira_scores(phi, np.array(shadow_phi[m]), ins)
             res[m] = {"threshold_attack": attack_metrics(phi[member], phi[~member]), "lira": attack_metrics(lira[member], lira[~member])}
+            # how much LiRA still moves with the number of shadows: random subsets of a quarter and a half of them
+            by_k = lira_by_shadow_count(phi, np.array(shadow_phi[m]), ins, member, sorted({max(1, k // 4), max(1, k // 2), k}))
+            res[m]["lira_by_shadows"] = {str(n): {"auc": mean_std(v["auc"]), "tpr": mean_std(v["tpr"])} for n, v in by_k.items()}
         dist_syn = nearest_distances(ds.x, d["train"].x)
         dist_real = nearest_distances(d["test"].x, d["train"].x)
         q = lambda a: {"median": float(np.median(a)), "p5": float(np.percentile(a, 5)), "min": float(a.min())}  # noqa: E731

@@ -25,6 +25,11 @@ def render(rec: dict) -> str:
         out += ["", "Every network (h1, h2 and h_idt) standardizes each 5-minute window by its own mean and std first: "
                 "it sees the RR series' rhythm, not the heart rate's level or spread (`[arch] window_norm`, "
                 "`[student] standardize = \"window\"`)."]
+    blend = rec.get("config", {}).get("synthesis", {}).get("blend")
+    if blend:
+        out += ["", f"Beyond the paper: the students' set also holds {blend:g} blend(s) per visualization, lam * a + (1 - lam) * b of "
+                "two visualizations the teacher assigns to different classes (lam uniform in [0, 1]), labelled by the teacher "
+                "(`[synthesis] blend`, synthesis/blend.py); h_idt S. is measured on the whole set."]
     t5 = rec.get("table5")
     if t5:
         seeds = rec["seeds"]
@@ -35,7 +40,8 @@ def render(rec: dict) -> str:
                 "|---|---|---|---|---|---|---|---|"]
         for t, r in t5["rows"].items():
             out.append(f"| ours, {t} | {_pct(r['base'])} | {_pct(r['h2_hard'])} | {_pct(r['h2_soft'])} | {_pct(r['idt_real'])} | "
-                       f"{_pct(r['idt_synthetic'])} | {r['n_test']} | {r['n_synthetic']} |")
+                       f"{_pct(r['idt_synthetic'])} | {r['n_test']} | {r['n_synthetic']}"
+                       f"{' + %d blends' % r['n_blends'] if r.get('n_blends') else ''} |")
             p = rec.get("paper", {}).get(t)
             if p:
                 out.append(f"| paper, {t} | {p[0]:.2f} | {p[1]:.2f} | — | {p[2]:.2f} | {p[3]:.2f} | | |")
@@ -91,6 +97,14 @@ def render(rec: dict) -> str:
         for m in ("teacher", "student"):
             a, b = pv[m]["threshold_attack"], pv[m]["lira"]
             out.append(f"| {m} | {a['auc']:.3f} | {100 * a['tpr_at_0.01_fpr']:.2f}% | {b['auc']:.3f} | {100 * b['tpr_at_0.01_fpr']:.2f}% |")
+        stab = {m: pv[m].get("lira_by_shadows") for m in ("teacher", "student") if pv[m].get("lira_by_shadows")}
+        if stab:
+            f = lambda v: f"{v['auc']['mean']:.3f} ± {v['auc']['std']:.3f} / {100 * v['tpr']['mean']:.2f}%"  # noqa: E731
+            ks = sorted(next(iter(stab.values())), key=int)
+            out += ["", "LiRA with fewer shadows (AUC ± std / TPR @ 1% FPR over 20 random subsets of the shadows): how much "
+                    "the audit still moves with their number.", "",
+                    "| model | " + " | ".join(f"{k} shadows" for k in ks) + " |", "|---" * (len(ks) + 1) + "|"]
+            out += [f"| {m} | " + " | ".join(f(v[k]) for k in ks) + " |" for m, v in stab.items()]
         nn = pv["nearest_real_training_series"]
         out += ["", f"Distance to the nearest real training window ({nn['unit']}): visualizations median {nn['synthetic']['median']:.3f} "
                 f"(5th percentile {nn['synthetic']['p5']:.3f}, min {nn['synthetic']['min']:.3f}); real held-out minutes median "

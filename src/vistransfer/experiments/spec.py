@@ -193,6 +193,9 @@ def load_experiment(path: str | Path) -> Experiment:
     for name, sd in raw_sets.items():
         if "n" in sd:
             _fail(path, f"[sets.{name}] must not set n: the columns' sizes decide it")
+        if sd.get("blend"):
+            _fail(path, f"[sets.{name}] must not set blend: a table cuts one set to several sizes, and blends of the "
+                        "whole set would cross the cut; use `vistransfer run` or an apnea experiment for blends")
         need = [n for c in columns if c.set == name for n in c.sizes]
         sets[name] = from_dict(SynthesisConfig, {**sd, "n": max(need) if need else 1})
     return Experiment(path.stem, f.title, f.dataset, tuple(f.seeds), teacher, student, sets, tuple(columns),

@@ -18,6 +18,7 @@ from ..errors import VistransferError
 from ..io import load_torch, save_torch, write_json
 
 _FIELDS = ("x", "probs", "target", "passed_step", "threshold", "group", "kind")
+BLEND_KIND = -2  # ``kind`` of a blend of two visualizations (synthesis/blend.py), not an AM result
 
 
 @dataclass
@@ -25,7 +26,8 @@ class SyntheticDataset:
     """x: float32 (N, C, H, W) in (0, 1); probs: (N, K) teacher softmax at acceptance;
     target: (N,) int64 class the visualization was made for (= teacher argmax, Eq. 2);
     passed_step: AM steps taken before Eq. 2 held; threshold: T of its group; group: id of
-    the generator (theta_G) that made it; kind: index into MOVEMENT_KINDS (-1: no movement).
+    the generator (theta_G) that made it; kind: index into MOVEMENT_KINDS (-1: no movement;
+    BLEND_KIND: a blend of two visualizations labelled by the teacher, see synthesis/blend.py).
     """
 
     x: torch.Tensor
@@ -54,10 +56,17 @@ class SyntheticDataset:
 
     def movement_name(self, i: int) -> str:
         k = int(self.kind[i])
-        return "none" if k < 0 else MOVEMENT_KINDS[k]
+        return "blend" if k == BLEND_KIND else "none" if k < 0 else MOVEMENT_KINDS[k]
+
+    @property
+    def n_blends(self) -> int:
+        return int((self.kind == BLEND_KIND).sum())
 
     def subset(self, n: int) -> "SyntheticDataset":
         """The first ``n`` visualizations in class-balanced order (for size sweeps)."""
+        if self.n_blends:
+            raise VistransferError(f"this set holds {self.n_blends} blends of its visualizations and cannot be cut to a "
+                                   "size; synthesize it at the size you need")
         if n > len(self):
             raise VistransferError(f"asked for {n} visualizations but the set holds {len(self)}; synthesize more")
         order = torch.argsort(_rank_within_class(self.target) * len(self.classes) + self.target, stable=True)[:n]
