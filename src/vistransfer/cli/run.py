@@ -17,6 +17,7 @@ from ..models.nets import ARCH_PRESETS
 from ..models.spec import dataset_spec
 from ..models.teacher import Teacher, train_teacher
 from ..pipeline import check_compatible, learn_students, make_synthetic, teacher_summary
+from ..synthesis.dataset import BLEND_KIND
 from ..viz import class_grid
 from .learn import parse_students, student_kwargs
 from .options import (ArchOpt, ConfigOpt, DataDirOpt, DeviceOpt, DownloadOpt, FeaturesLayerOpt, InputShapeOpt, NormalizeOpt,
@@ -88,8 +89,9 @@ def _pipeline(out_dir, dataset, h1, train, test, cfg, names, seed_list, kw, tcfg
     ds.save(out_dir / "synthetic.pt")
     timings["synthesize"] = time.perf_counter() - t0
     st = ds.meta["stats"]
-    typer.echo(f"synthesized {len(ds)} visualizations ({st['vis_per_s']:.1f}/s)")
-    class_grid(ds.x, ds.target, ds.classes, out_dir / "grid.png", title=f"{dataset}: visualizations, T={cfg.threshold}",
+    typer.echo(f"synthesized {ds.describe_size()} ({st['vis_per_s']:.1f} visualizations/s)")
+    vis = ds.kind != BLEND_KIND  # the grid shows what AM made
+    class_grid(ds.x[vis], ds.target[vis], ds.classes, out_dir / "grid.png", title=f"{dataset}: visualizations, T={cfg.threshold}",
                value_range=(h1.spec.low, h1.spec.high))
 
     kw = dict(kw, device=str(dev))
@@ -133,7 +135,7 @@ def _report(dataset, teacher_eval, st, res, base, timings, cfg) -> str:
     return f"""# vistransfer run: {dataset}
 
 Teacher h1 test accuracy: **{100 * teacher_eval['accuracy']:.2f}%**.
-{cfg.n} visualizations, T = {cfg.threshold if cfg.threshold_range is None else list(cfg.threshold_range)}, {cfg.labels} labels,
+{cfg.n} visualizations{f" + {round(cfg.blend * cfg.n)} blends (synthesis/blend.py)" if cfg.blend else ""}, T = {cfg.threshold if cfg.threshold_range is None else list(cfg.threshold_range)}, {cfg.labels} labels,
 movement {'on' if cfg.movement else 'off'}, Loss2 {'on' if cfg.loss2 else 'off'}, seed {cfg.seed}.
 Synthesis: {st['vis_per_s']:.1f} visualizations/s, {st['teacher_passes_per_vis']:.1f} teacher passes per accepted one,
 {st['discarded']} discarded over the step budget.

@@ -91,5 +91,5 @@ def synthesize(
         ds.meta["threshold_calibration"] = calibration
     ds.save(out)
     st = ds.meta["stats"]
-    typer.echo(f"synthesized {len(ds)} visualizations in {st['wall_s']:.1f}s ({st['vis_per_s']:.1f}/s, "
+    typer.echo(f"synthesized {ds.describe_size()} in {st['wall_s']:.1f}s ({st['vis_per_s']:.1f}/s, "
                f"{st['teacher_passes_per_vis']:.1f} teacher passes each, {st['discarded']} discarded over budget) -> {out}")

@@ -62,6 +62,11 @@ class SyntheticDataset:
     def n_blends(self) -> int:
         return int((self.kind == BLEND_KIND).sum())
 
+    def describe_size(self) -> str:
+        """"N visualizations", or "N visualizations + M blends" when the set holds blends."""
+        b = self.n_blends
+        return f"{len(self) - b} visualizations" + (f" + {b} blends" if b else "")
+
     def subset(self, n: int) -> "SyntheticDataset":
         """The first ``n`` visualizations in class-balanced order (for size sweeps)."""
         if self.n_blends:
