@@ -66,8 +66,8 @@ def lira_by_shadow_count(target_phi: np.ndarray, shadow_phi: np.ndarray, shadow_
         if not 1 <= k <= total:
             raise ValueError(f"shadow count {k} outside 1..{total}")
         picks = [np.arange(total)] if k == total else [rng.choice(total, k, replace=False) for _ in range(draws)]
-        runs = [attack_metrics(*(lambda s: (s[member], s[~member]))(lira_scores(target_phi, shadow_phi[p], shadow_in[p])), fpr)
-                for p in picks]
+        scores = [lira_scores(target_phi, shadow_phi[p], shadow_in[p]) for p in picks]
+        runs = [attack_metrics(sc[member], sc[~member], fpr) for sc in scores]
         out[k] = {"auc": [r["auc"] for r in runs], "tpr": [r[f"tpr_at_{fpr:g}_fpr"] for r in runs]}
     return out
 

@@ -108,7 +108,7 @@ def _pipeline(out_dir, dataset, h1, train, test, cfg, names, seed_list, kw, tcfg
                "synthesis": {"config": to_dict(cfg), "stats": st}, "students": res, "baseline": base,
                "student_config": kw, "seeds": seed_list, "timings_s": timings, "versions": versions()}
     write_json(out_dir / "results.json", results)
-    report = _report(dataset, teacher_eval, st, res, base, timings, cfg)
+    report = _report(dataset, teacher_eval, st, res, base, timings, cfg, ds.describe_size())
     with atomic_path(out_dir / "report.md") as tmp:
         tmp.write_text(report)
     typer.echo(_summary_table(teacher_eval, res, base))
@@ -123,7 +123,7 @@ def _summary_table(teacher_eval: dict, res: dict, base: dict | None) -> str:
     return "\n".join(lines)
 
 
-def _report(dataset, teacher_eval, st, res, base, timings, cfg) -> str:
+def _report(dataset, teacher_eval, st, res, base, timings, cfg, size: str) -> str:
     rows = ["| student | trained on visualizations (%) | trained on real data (%) | agreement with teacher (%) |", "|---|---|---|---|"]
     for name, r in res.items():
         b = fmt_pct(base[name]["accuracy"]) if base else "-"
@@ -135,7 +135,7 @@ def _report(dataset, teacher_eval, st, res, base, timings, cfg) -> str:
     return f"""# vistransfer run: {dataset}
 
 Teacher h1 test accuracy: **{100 * teacher_eval['accuracy']:.2f}%**.
-{cfg.n} visualizations{f" + {round(cfg.blend * cfg.n)} blends (synthesis/blend.py)" if cfg.blend else ""}, T = {cfg.threshold if cfg.threshold_range is None else list(cfg.threshold_range)}, {cfg.labels} labels,
+{size}, T = {cfg.threshold if cfg.threshold_range is None else list(cfg.threshold_range)}, {cfg.labels} labels,
 movement {'on' if cfg.movement else 'off'}, Loss2 {'on' if cfg.loss2 else 'off'}, seed {cfg.seed}.
 Synthesis: {st['vis_per_s']:.1f} visualizations/s, {st['teacher_passes_per_vis']:.1f} teacher passes per accepted one,
 {st['discarded']} discarded over the step budget.
