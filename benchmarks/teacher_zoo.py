@@ -36,6 +36,15 @@ that say why a teacher is hard to visualize (measured, not guessed):
   at the default 0; a teacher that normalizes by its training statistics (batch norm) may read a
   grey background as far from anything it saw.
 
+``--student cnn_id,same`` also trains a student of the teacher's own architecture (fresh weights,
+the same recipe as CNN_ID: 10 epochs, at least 1,500 steps, hard labels; column ``same-arch %``):
+whether what a teacher's visualizations carry is there for a student that can represent the
+teacher's decision rule, when a student of another architecture learns little from them.
+``--blend`` runs each teacher with each listed ``SynthesisConfig.blend`` (rows ``name+blend<r>``;
+students learn from the visualizations and the blends). ``--sets N`` synthesizes N sets (seeds
+0..N-1) per row and reports students as mean ± std over the sets (one student seed per set; the
+diagnostics are measured on the first set).
+
 ``--gen-out-bias`` runs every teacher at each listed ``SynthesisConfig.gen_out_bias`` (rows
 ``name+b<v>``; -2 starts G at sigmoid(-2) = 0.12, about MNIST's mean). ``--bn-prior`` runs every teacher with batch norm at each listed weight of ``SynthesisConfig.bn_prior``
 (rows ``name+bn<w>``); a teacher without batch norm runs once. ``--threshold`` likewise runs each
@@ -61,15 +70,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vistransfer.config import SynthesisConfig, teacher_preset, to_dict
+from vistransfer.config import SynthesisConfig, TrainConfig, teacher_preset, to_dict
 from vistransfer.data import load_dataset
+from vistransfer.evaluation import mean_std
 from vistransfer.errors import VistransferError
 from vistransfer.io import atomic_path, cache_dir, resolve_device, save_torch, load_torch, versions, write_json
 from vistransfer.models.nets import TEACHER_ARCH, ConvNet
 from vistransfer.models.train import fit_network, predict_logits
+from vistransfer.synthesis.blend import add_blends
+from vistransfer.synthesis.dataset import SyntheticDataset
 from vistransfer.synthesis.engine import synthesize
 
-from benchmarks.common import student_accuracy
+from benchmarks.common import STUDENT, student_accuracy
 
 
 def _bn_gap() -> nn.Module:  # the issue's teacher: 3 conv-BN-ReLU (32/64/64), global average pooling, linear
@@ -160,14 +172,33 @@ def trained(name: str, train, epochs: int, dev) -> tuple[nn.Module, float]:
     return net.eval(), seconds
 
 
+def same_arch_accuracy(name: str, x: torch.Tensor, target: torch.Tensor, test, dev, seed: int = 0) -> float:
+    """Real-test accuracy of a fresh network of the teacher's own architecture trained on (x, target) with the
+    CNN_ID students' recipe (benchmarks.common.STUDENT; hard labels; the students' default batch and rate)."""
+    torch.manual_seed(seed)
+    net = ARCHS[name][0]()
+    cfg = TrainConfig(epochs=STUDENT["epochs"], min_steps=STUDENT["min_steps"], lr=2e-3, seed=seed)
+    fit_network(net, x, F.one_hot(target, 10).float(), cfg, dev, progress=False, desc=f"student {name}")
+    return float((predict_logits(net.eval(), test.x, dev).argmax(1).cpu() == test.y).float().mean())
+
+
+def with_blends(net: nn.Module, out: dict, ratio: float, seed: int, dev) -> tuple[torch.Tensor, torch.Tensor]:
+    """The engine's visualizations followed by ``ratio`` blends each (synthesis/blend.py), as (x, hard labels)."""
+    ds = SyntheticDataset(out["x"], out["probs"], out["target"], out["passed_step"], out["threshold"], out["group"],
+                          out["kind"], [str(c) for c in range(10)], {})
+    ds = add_blends(ds, net, ratio, seed, dev)
+    return ds.x, ds.target
+
+
 def run_arch(name: str, train, test, args, dev, bn_prior: float = 0.0, threshold: float = 0.99, out_bias: float = 0.0,
-             row: str = "") -> dict:
+             row: str = "", blend: float = 0.0) -> dict:
     net, seconds = trained(name, train, args.epochs, dev)
     logits = predict_logits(net, test.x, dev)
     probs = logits.softmax(1)
     top2 = logits.topk(2, dim=1).values
     syn_cfg = SynthesisConfig(n=args.n, seed=0, bn_prior=bn_prior, threshold=threshold, gen_out_bias=out_bias)
     rec = {"arch": name, "what": ARCHS[name][1], "bn_prior": bn_prior, "threshold": threshold, "gen_out_bias": out_bias,
+           "blend": blend, "sets": args.sets,
            "train_seconds": seconds, "level_real": float(test.x.mean()),
            "test_accuracy": float((logits.argmax(1) == test.y).float().mean()),
            "real_above_T": float((probs.max(1).values > syn_cfg.threshold).float().mean()),
@@ -195,15 +226,37 @@ def run_arch(name: str, train, test, args, dev, bn_prior: float = 0.0, threshold
         grid = Path(args.grids) / f"teacher_zoo_{row}.png"
         class_grid(out["x"], out["target"], test.classes, grid, per_class=8)
         rec["grid"] = grid.name
-    print(f"[{name}] student ...", file=sys.stderr, flush=True)
-    rec["student_accuracy"] = student_accuracy([(out["x"], out["target"])], test, [0], dev)["mean"]
+    same = "same" in args.students and name != "builtin"  # the built-in teacher's own architecture is CNN_ID's
+    cnn, own = [], []
+    for seed in range(args.sets):
+        if seed:  # further sets: the same settings, another synthesis seed
+            print(f"[{name}] set {seed + 1} of {args.sets} ...", file=sys.stderr, flush=True)
+            out, _ = synthesize(net, replace(syn_cfg, seed=seed), (1, 28, 28), 10, dev, progress=False)
+        x, t = with_blends(net, out, blend, seed, dev)
+        print(f"[{name}] students on {len(x)} examples ...", file=sys.stderr, flush=True)
+        if "cnn_id" in args.students:
+            cnn.append(student_accuracy([(x, t)], test, [0], dev)["mean"])
+        if same:
+            own.append(same_arch_accuracy(name, x, t, test, dev))
+    if cnn:
+        rec["student_accuracy"], rec["student_per_set"] = mean_std(cnn)["mean"], cnn
+    if own:
+        rec["student_same_arch"], rec["student_same_arch_per_set"] = mean_std(own)["mean"], own
     return rec
+
+
+def _pm(values: list[float] | None) -> str:
+    """Mean ± std in percent over sets, or one value; "-" when not measured."""
+    if not values:
+        return "-"
+    m = mean_std(values)
+    return f"{100 * m['mean']:.2f}" + (f" ± {100 * m['std']:.2f}" if len(values) > 1 else "")
 
 
 def report(r: dict) -> str:
     lines = [f"device {r['device']} ({r['threads']} threads); {r['n']} visualizations per teacher, default synthesis "
              f"settings; teachers: {r['epochs']} epochs of Adam on MNIST",
-             f"{'teacher':14}{'test %':>8}{'vis/s':>8}{'passes/vis':>12}{'groups over budget':>20}{'student %':>11}"
+             f"{'teacher':14}{'test %':>8}{'vis/s':>8}{'passes/vis':>12}{'groups over budget':>20}{'student %':>16}{'same-arch %':>16}"
              f"{'real > T':>10}{'logit margin':>14}{'BN shift vis / real':>21}{'level vis / real':>18}"
              f"{'blank black / white':>22}{'flat vis':>10}{'student w/o flat %':>20}{'layout-free vis / real':>24}"]
     for a in r["archs"].values():
@@ -218,7 +271,9 @@ def report(r: dict) -> str:
             lines.append(f"{a.get('row', a['arch']):14}{100 * a['test_accuracy']:>8.2f}  synthesis failed: {a['synthesis_error'][:90]}")
             continue
         lines.append(f"{a.get('row', a['arch']):14}{100 * a['test_accuracy']:>8.2f}{s['vis_per_s']:>8.1f}{s['teacher_passes_per_vis']:>12.1f}"
-                     f"{s['groups_discarded']:>10} of {s['groups_started']:<7}{100 * a['student_accuracy']:>11.2f}"
+                     f"{s['groups_discarded']:>10} of {s['groups_started']:<7}"
+                     f"{_pm(a.get('student_per_set', [a['student_accuracy']] if 'student_accuracy' in a else None)):>16}"
+                     f"{_pm(a.get('student_same_arch_per_set')):>16}"
                      f"{100 * a['real_above_T']:>9.1f}%{a['logit_margin_real']:>14.1f}{bn:>21}{level:>18}{blank:>22}{flat:>10}{structured:>20}{free:>24}")
     return "\n".join(lines)
 
@@ -231,6 +286,10 @@ def main(argv=None) -> None:
     ap.add_argument("--bn-prior", default="0", help="comma-separated weights of the batch-norm prior, each run for every teacher")
     ap.add_argument("--threshold", default="0.99", help="comma-separated thresholds T, each run for every teacher (0.99: the default)")
     ap.add_argument("--gen-out-bias", default="0", help="comma-separated values of G's initial output bias, each run for every teacher")
+    ap.add_argument("--blend", default="0", help="comma-separated blend ratios (SynthesisConfig.blend), each run for every teacher")
+    ap.add_argument("--students", default="cnn_id", help="comma-separated, from cnn_id (the built-in student) and same "
+                    "(a fresh network of the teacher's architecture)")
+    ap.add_argument("--sets", type=int, default=1, help="synthesis sets per row (seeds 0..N-1); students are reported over them")
     ap.add_argument("--grids", default=None, help="folder for a grid of each row's visualizations (teacher_zoo_<row>.png)")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--device", default="auto")
@@ -239,6 +298,11 @@ def main(argv=None) -> None:
     names = [a for a in args.archs.split(",") if a]
     if not names or set(names) - set(ARCHS):
         raise SystemExit(f"--archs {args.archs!r}: choose from {', '.join(ARCHS)}")
+    args.students = [a for a in args.students.split(",") if a]
+    if not args.students or set(args.students) - {"cnn_id", "same"}:
+        raise SystemExit(f"--students {','.join(args.students)!r}: choose from cnn_id, same")
+    if args.sets < 1:
+        raise SystemExit(f"--sets must be at least 1, got {args.sets}")
     dev = resolve_device(args.device)
     train, test = load_dataset("mnist", "train", args.data_dir), load_dataset("mnist", "test", args.data_dir)
     setup = {"device": str(dev), "threads": torch.get_num_threads(), "n": args.n, "epochs": args.epochs,
@@ -250,16 +314,18 @@ def main(argv=None) -> None:
     weights = [float(w) for w in args.bn_prior.split(",") if w]
     thresholds = [float(t) for t in args.threshold.split(",") if t]
     biases = [float(b) for b in args.gen_out_bias.split(",") if b]
+    blends = [float(b) for b in args.blend.split(",") if b]
     for name in names:
         has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in ARCHS[name][0]().modules())
         runs = weights if has_bn else [0.0]  # without batch norm the prior does nothing: one run, labelled as such
         for w in runs:
             for t in thresholds:
                 for b in biases:
-                    row = (name + ("" if w == 0 else f"+bn{w:g}") + ("" if t == SynthesisConfig.threshold else f"+T{t:g}")
-                           + ("" if b == SynthesisConfig.gen_out_bias else f"+b{b:g}"))
-                    results["archs"][row] = {"row": row, **run_arch(name, train, test, args, dev, w, t, b, row)}
-                    write_json(args.out, results)  # each architecture survives an interruption of the next
+                    for r in blends:
+                        row = (name + ("" if w == 0 else f"+bn{w:g}") + ("" if t == SynthesisConfig.threshold else f"+T{t:g}")
+                               + ("" if b == SynthesisConfig.gen_out_bias else f"+b{b:g}") + ("" if r == 0 else f"+blend{r:g}"))
+                        results["archs"][row] = {"row": row, **run_arch(name, train, test, args, dev, w, t, b, row, r)}
+                        write_json(args.out, results)  # each architecture survives an interruption of the next
     text = report(results)
     with atomic_path(Path(args.out).with_suffix(".txt")) as tmp:
         tmp.write_text(text + "\n")

@@ -111,6 +111,33 @@ sizes = [60]
     assert "student epochs = 7" in (tmp_path / "results" / "tiny" / "table.md").read_text()
 
 
+def test_synthesis_per_seed_gives_each_seed_its_own_set_and_extends_a_table(tmp_path):
+    base = SPEC.split("[[columns]]")[0] + """
+[[columns]]
+name = "Synth"
+sizes = [60]
+"""
+    (tmp_path / "tiny.toml").write_text(base)
+    (tmp_path / "tiny_varied.toml").write_text('extends = "tiny"\nsynthesis_per_seed = true\n')
+    cache = tmp_path / "cache"
+    quiet = dict(results_dir=tmp_path / "results", cache=cache, progress=False, log=lambda m: None)
+    one = Runner(load_experiment(tmp_path / "tiny.toml"), **quiet)
+    rec = one.run()
+    varied_exp = load_experiment(tmp_path / "tiny_varied.toml")
+    assert varied_exp.synthesis_per_seed and varied_exp.title == "tiny table" and varied_exp.set_seeds() == [0, 1]
+    varied = Runner(varied_exp, **quiet)
+    rec2 = varied.run()
+    keys = [p["cache_key"] for p in rec2["sets"]["main"]["per_seed"]]
+    assert [p["config"]["seed"] for p in rec2["sets"]["main"]["per_seed"]] == [0, 1]
+    assert keys[0] == rec["sets"]["main"]["cache_key"] != keys[1]  # seed 0's set is the one-set run's, shared
+    assert sorted(p.name for p in (cache / "synth").iterdir()) == sorted(keys)
+    sets = {json.loads(p.read_text())["identity"]["set"] for p in (cache / "runs").iterdir()}
+    assert sets == set(keys)  # seed 1's student learned from seed 1's set; seed 0's run was reused
+    assert len(list((cache / "runs").iterdir())) == 3
+    table = (tmp_path / "results" / "tiny_varied" / "table.md").read_text()
+    assert "each with its own synthesis" in table and "seeds 0: " in table and "1: " in table
+
+
 REPO_EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 
 

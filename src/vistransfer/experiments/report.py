@@ -62,7 +62,9 @@ def render_markdown(exp: Experiment, record: dict) -> str:
     t = record["teacher"]
     out = [f"# {exp.title}", "", exp.description.strip(), ""]
     if lines:
-        out += [f"Accuracy (%) on the real {exp.dataset} test set, mean ± std over student seeds {list(exp.seeds)}. "
+        over = (f"seeds {list(exp.seeds)}, each with its own synthesis (the set's seed + s) and student (seed s)"
+                if exp.synthesis_per_seed else f"student seeds {list(exp.seeds)}")
+        out += [f"Accuracy (%) on the real {exp.dataset} test set, mean ± std over {over}. "
                 f"Teacher h1: {100 * t['test_accuracy']:.2f}%.", "", *lines, ""]
     col_notes = [f"- **{c.name}**: " + ("real training data (class-stratified subset, seed 0)" if c.source == "real"
                  else f"set `{c.set}`, {c.labels} labels" + (f", distillation temperature {c.temperature:g}" if c.temperature != 1 else ""))
@@ -74,7 +76,10 @@ def render_markdown(exp: Experiment, record: dict) -> str:
         T = cfg["threshold_range"] or cfg["threshold"]
         out.append(f"- set `{name}`: {cfg['n']:,} visualizations, T = {T}, group size {cfg['group_size']}, "
                    f"movement {'on' if cfg['movement'] else 'off'}, Loss2 {'on' if cfg['loss2'] else 'off'}; "
-                   f"{st['teacher_passes_per_vis']:.1f} teacher passes per visualization, {st['discarded']} discarded.")
+                   f"{st['teacher_passes_per_vis']:.1f} teacher passes per visualization, {st['discarded']} discarded"
+                   + (f" (seed {cfg['seed']}); seeds " + ", ".join(
+                       f"{p['config']['seed']}: {p['stats']['teacher_passes_per_vis']:.1f} passes, {p['stats']['vis_per_s']:.0f} vis/s"
+                       for p in s["per_seed"]) if "per_seed" in s else "") + ".")
     if "feature_distance" in record:
         out += ["", "Layer L-1 distance to real training data of the same class (Section 4.1.2):", "",
                 "| examples | mean L2 distance | distance to nearest real example |", "|---|---|---|"]

@@ -66,14 +66,19 @@ class Runner:
         h1.save(path)
         return h1
 
-    def set_key(self, name: str, h1: Teacher) -> str:
-        cfg = {k: v for k, v in to_dict(self.exp.sets[name]).items() if k != "n"}
+    def set_config(self, name: str, offset: int = 0):
+        """Set ``name``'s SynthesisConfig, its seed moved by ``offset`` (``Experiment.set_seeds``)."""
+        cfg = self.exp.sets[name]
+        return dataclasses.replace(cfg, seed=cfg.seed + offset) if offset else cfg
+
+    def set_key(self, name: str, h1: Teacher, offset: int = 0) -> str:
+        cfg = {k: v for k, v in to_dict(self.set_config(name, offset)).items() if k != "n"}
         return _key({"config": cfg, "shard_size": self.exp.shard_size, "teacher": h1.fingerprint})
 
-    def synthetic(self, name: str, h1: Teacher, train: Split) -> SyntheticDataset:
-        cfg = self.exp.sets[name]
-        job = self.cache / "synth" / self.set_key(name, h1)
-        self.log(f"set {name}: {cfg.n} visualizations in {job}")
+    def synthetic(self, name: str, h1: Teacher, train: Split, offset: int = 0) -> SyntheticDataset:
+        cfg = self.set_config(name, offset)
+        job = self.cache / "synth" / self.set_key(name, h1, offset)
+        self.log(f"set {name}: {cfg.n} visualizations (seed {cfg.seed}) in {job}")
         t0 = time.perf_counter()
         ds = synthesize_sharded(h1, cfg, job, self.exp.shard_size, device=self.device, progress=self.progress,
                                 meta=synthesis_meta(h1, cfg), real=(train.x, train.y) if cfg.loss2 else None)
@@ -118,14 +123,18 @@ class Runner:
                        "teacher": {"test_accuracy": teacher_eval["accuracy"], "fingerprint": h1.fingerprint,
                                    "config": to_dict(exp.teacher)},
                        "student_config": exp.student, "sets": {}, "cells": [], "versions": versions()}
-        datasets: dict[str, SyntheticDataset] = {}
+        datasets: dict[tuple[str, int], SyntheticDataset] = {}  # (set, seed offset)
         for name in exp.sets_used():
-            ds = self.synthetic(name, h1, train)
-            datasets[name] = ds
-            self.record["sets"][name] = {"config": to_dict(exp.sets[name]), "stats": ds.meta["stats"],
-                                         "cache_key": self.set_key(name, h1), "shard_size": exp.shard_size}
-            class_grid(ds.x, ds.target, ds.classes, self.out / f"grid-{name}.png",
-                       title=f"set {name}: visualizations (seed {exp.sets[name].seed})")
+            for offset in exp.set_seeds():
+                ds = datasets[name, offset] = self.synthetic(name, h1, train, offset)
+                entry = {"config": to_dict(self.set_config(name, offset)), "stats": ds.meta["stats"],
+                         "cache_key": self.set_key(name, h1, offset), "shard_size": exp.shard_size}
+                if offset == exp.set_seeds()[0]:  # the first set is the table's description and grid
+                    self.record["sets"][name] = dict(entry)
+                    class_grid(ds.x, ds.target, ds.classes, self.out / f"grid-{name}.png",
+                               title=f"set {name}: visualizations (seed {entry['config']['seed']})")
+                if exp.synthesis_per_seed:
+                    self.record["sets"][name].setdefault("per_seed", []).append({"seed_offset": offset, **entry})
         if exp.movement_grids:
             self._movement_grids(h1)
         for col in exp.columns:
@@ -140,24 +149,24 @@ class Runner:
         return self.record
 
     def _cell(self, col, student, n, datasets, train, test, teacher_pred, h1) -> None:
-        if col.source == "synthetic":
-            set_key = self.set_key(col.set, h1)
+        if col.source != "synthetic" and n > len(train):
+            raise VistransferError(f"column {col.name!r} asks for {n} real examples but {self.exp.dataset} has {len(train)}")
 
-            def data():
-                part = datasets[col.set].subset(n)
-                return part.x, part.targets(col.labels)
-        else:
-            if n > len(train):
-                raise VistransferError(f"column {col.name!r} asks for {n} real examples but {self.exp.dataset} has {len(train)}")
-            set_key = None
-
-            def data():
+        def data(offset: int) -> Callable[[], tuple[torch.Tensor, torch.Tensor]]:
+            def get():
+                if col.source == "synthetic":
+                    part = datasets[col.set, offset].subset(n)
+                    return part.x, part.targets(col.labels)
                 part = train.subset(n, seed=0)
                 return part.x, part.y
+            return get
+
         runs = []
         for seed in self.exp.seeds:
+            offset = seed if self.exp.synthesis_per_seed else 0
+            set_key = self.set_key(col.set, h1, offset) if col.source == "synthetic" else None
             t0 = time.perf_counter()
-            run = self.student_run(col, student, n, seed, set_key, data, test, teacher_pred, h1)
+            run = self.student_run(col, student, n, seed, set_key, data(offset), test, teacher_pred, h1)
             runs.append(run)
             if time.perf_counter() - t0 > 1:
                 self.log(f"{col.name} | {PAPER_NAMES.get(student, student)} | n={n} | seed {seed}: "

@@ -48,6 +48,7 @@ class ExperimentFile(_Strict):
     paper_table: str = ""
     description: str = ""
     seeds: list[int] = Field([0, 1, 2], min_length=1)
+    synthesis_per_seed: bool = False
     shard_size: int = Field(2000, gt=0)
     rows: Literal["student", "size"] = "student"
     teacher: Union[str, dict[str, Any]] = {}
@@ -99,6 +100,13 @@ class Experiment:
     feature_distance: bool = False  # Section 4.1.2: layer L-1 distance of each set to real data
     movement_grids: dict[str, Any] = field(default_factory=dict)  # Appendix C: {"set", "per_class"}
     source: str = ""
+    # each seed s synthesizes its own sets (seed: the set's + s) and its students learn from them, so
+    # a cell's mean ± std covers synthesis and student seeds together; False: one set for all seeds
+    synthesis_per_seed: bool = False
+
+    def set_seeds(self) -> list[int]:
+        """The offsets added to a set's seed: every experiment seed when sets vary with it, else 0 alone."""
+        return list(self.seeds) if self.synthesis_per_seed else [0]
 
     def sets_used(self) -> list[str]:
         """The sets that columns train on (a set only named by movement_grids is not synthesized in full)."""
@@ -174,6 +182,7 @@ def load_experiment(path: str | Path) -> Experiment:
     raw = _read_toml(path, "experiment file")
     if raw.get("kind") in ("apnea", "cifar"):
         raise VistransferError(f"{path} is a {raw['kind']} experiment; load it with vistransfer.experiments.load_any")
+    raw = _extended(path, raw)
     try:
         f = ExperimentFile(**raw)
     except ValidationError as e:
@@ -199,7 +208,8 @@ def load_experiment(path: str | Path) -> Experiment:
         need = [n for c in columns if c.set == name for n in c.sizes]
         sets[name] = from_dict(SynthesisConfig, {**sd, "n": max(need) if need else 1})
     return Experiment(path.stem, f.title, f.dataset, tuple(f.seeds), teacher, student, sets, tuple(columns),
-                      f.shard_size, f.rows, f.paper_table, f.description, f.feature_distance, grids, str(path))
+                      f.shard_size, f.rows, f.paper_table, f.description, f.feature_distance, grids, str(path),
+                      f.synthesis_per_seed)
 
 
 def _student(path: Path, where: str, options: Any) -> dict[str, Any]:
