@@ -165,6 +165,14 @@ def test_progress_in_a_log_file_is_plain_lines():
     text = f.getvalue()
     assert "\r" not in text and "\x1b" not in text and text.count("\n") >= 2 and "50/50" in text.splitlines()[-1]
 
+    f = io.StringIO()  # a postfix set every step (a training loss) waits for the next timed line
+    bar = progress_bar(total=50, desc="teach", file=f, mininterval=3600)
+    for i in range(50):
+        bar.update(1)
+        bar.set_postfix(loss=f"{1 / (i + 1):.4f}")
+    bar.close()
+    assert f.getvalue().count("\n") <= 2 and "loss=0.0200" in f.getvalue().splitlines()[-1]
+
 
 def test_threshold_share_calibrates_T_on_held_out_data(digits_teacher, digits, teacher_file, tmp_path):
     """--threshold-share: T is where that share of the real test split passes, at most --threshold."""

@@ -161,6 +161,10 @@ def _log_bar_class():
                 self._last_line = text
             return True
 
+        def set_postfix(self, ordered_dict=None, refresh=True, **kwargs):
+            # a new loss is shown at the next timed line, not as a line of its own every step
+            super().set_postfix(ordered_dict, refresh=False, **kwargs)
+
         def close(self):
             if self.disable:
                 return
