@@ -137,6 +137,18 @@ sizes = [60]
     table = (tmp_path / "results" / "tiny_varied" / "table.md").read_text()
     assert "each with its own synthesis" in table and "seeds 0: " in table and "1: " in table
 
+    # seed by seed: with seed 1's set missing, an interrupted run still has seed 0's whole cell
+    rec1 = json.loads((tmp_path / "results" / "tiny_varied" / "results.json").read_text())
+    assert [r["seed"] for r in rec1["cells"][0]["runs"]] == [0, 1]
+    order = []
+    varied.log = order.append
+    varied.run()  # everything cached: the log says which set each round loads, in order
+    assert [m.split(" (seed ")[1][0] for m in order if m.startswith("set main:") and "(seed" in m] == ["0", "1"]
+    from vistransfer.experiments.report import render_markdown
+
+    rec1["cells"][0]["runs"] = rec1["cells"][0]["runs"][:1]  # as after an interruption between the seeds
+    assert "(1 of 2 seeds)" in render_markdown(varied_exp, rec1)
+
 
 REPO_EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 

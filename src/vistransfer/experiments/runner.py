@@ -124,8 +124,11 @@ class Runner:
                                    "config": to_dict(exp.teacher)},
                        "student_config": exp.student, "sets": {}, "cells": [], "versions": versions()}
         datasets: dict[tuple[str, int], SyntheticDataset] = {}  # (set, seed offset)
-        for name in exp.sets_used():
-            for offset in exp.set_seeds():
+        # synthesis_per_seed: seed by seed (its sets, then its students), so an interrupted run has whole seeds
+        rounds = [(offset, [offset]) for offset in exp.set_seeds()] if exp.synthesis_per_seed else [(0, list(exp.seeds))]
+        for offset, seeds in rounds:
+            datasets.clear()  # one seed's sets in memory at a time
+            for name in exp.sets_used():
                 ds = datasets[name, offset] = self.synthetic(name, h1, train, offset)
                 entry = {"config": to_dict(self.set_config(name, offset)), "stats": ds.meta["stats"],
                          "cache_key": self.set_key(name, h1, offset), "shard_size": exp.shard_size}
@@ -135,20 +138,21 @@ class Runner:
                                title=f"set {name}: visualizations (seed {entry['config']['seed']})")
                 if exp.synthesis_per_seed:
                     self.record["sets"][name].setdefault("per_seed", []).append({"seed_offset": offset, **entry})
-        if exp.movement_grids:
-            self._movement_grids(h1)
-        for col in exp.columns:
-            for student, n in col.cells():
-                self._cell(col, student, n, datasets, train, test, teacher_pred, h1)
+            if offset == rounds[0][0] and exp.movement_grids:
+                self._movement_grids(h1)
+            for col in exp.columns:
+                for student, n in col.cells():
+                    self._cell(col, student, n, datasets, train, test, teacher_pred, h1, seeds)
         if exp.feature_distance:
-            self.record["feature_distance"] = {name: layer_distance(h1, ds.x, ds.target, train)
-                                               for name, ds in datasets.items()}
+            self.record["feature_distance"] = {name: layer_distance(h1, ds.x, ds.target, train)  # the last seed's sets
+                                               for (name, _), ds in datasets.items()}
             self.record["feature_distance"]["real test data"] = layer_distance(h1, test.x, test.y, train)
         self.record["wall_seconds"] = time.perf_counter() - t_start
         self._write(final=True)
         return self.record
 
-    def _cell(self, col, student, n, datasets, train, test, teacher_pred, h1) -> None:
+    def _cell(self, col, student, n, datasets, train, test, teacher_pred, h1, seeds: list[int]) -> None:
+        """Train and score ``seeds``' students of one cell; the cell keeps its other seeds' runs."""
         if col.source != "synthetic" and n > len(train):
             raise VistransferError(f"column {col.name!r} asks for {n} real examples but {self.exp.dataset} has {len(train)}")
 
@@ -162,7 +166,7 @@ class Runner:
             return get
 
         runs = []
-        for seed in self.exp.seeds:
+        for seed in seeds:
             offset = seed if self.exp.synthesis_per_seed else 0
             set_key = self.set_key(col.set, h1, offset) if col.source == "synthetic" else None
             t0 = time.perf_counter()
@@ -171,13 +175,15 @@ class Runner:
             if time.perf_counter() - t0 > 1:
                 self.log(f"{col.name} | {PAPER_NAMES.get(student, student)} | n={n} | seed {seed}: "
                          f"{100 * run['accuracy']:.2f}%")
+        key = (col.name, student, n)
+        earlier = next((c["runs"] for c in self.record["cells"] if (c["column"], c["student"], c["n"]) == key), [])
+        runs = sorted([r for r in earlier if r["seed"] not in seeds] + runs, key=lambda r: self.exp.seeds.index(r["seed"]))
         cell = {"column": col.name, "source": col.source, "set": col.set, "labels": col.labels,
                 "temperature": col.temperature, "student": student, "n": n, "student_overrides": col.student,
                 "accuracy": mean_std([r["accuracy"] for r in runs]),
                 "teacher_agreement": mean_std([r["teacher_agreement"] for r in runs]),
                 "paper": _paper_cell(col, student, n), "runs": runs}
-        self.record["cells"] = [c for c in self.record["cells"]
-                                if (c["column"], c["student"], c["n"]) != (col.name, student, n)] + [cell]
+        self.record["cells"] = [c for c in self.record["cells"] if (c["column"], c["student"], c["n"]) != key] + [cell]
         self._write(final=False)
 
     def _movement_grids(self, h1: Teacher) -> None:
