@@ -147,7 +147,8 @@ sizes = [60]
     from vistransfer.experiments.report import render_markdown
 
     rec1["cells"][0]["runs"] = rec1["cells"][0]["runs"][:1]  # as after an interruption between the seeds
-    assert "(1 of 2 seeds)" in render_markdown(varied_exp, rec1)
+    rec1["cells"][0]["accuracy"] = {"mean": 0.5, "std": 0.0, "n": 1}
+    assert "| 50.00 (1 of 2 seeds) |" in render_markdown(varied_exp, rec1)
 
 
 REPO_EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"

@@ -56,8 +56,9 @@ def render_markdown(exp: Experiment, record: dict) -> str:
         for col in exp.columns:
             c = cells.get((col.name, s, n))
             ours = "" if (s, n) not in col.cells() else _fmt(c["accuracy"]) if c else "(pending)"
-            if c and len(c["runs"]) < len(exp.seeds):  # synthesis_per_seed: the seeds done so far
-                ours += f" ({len(c['runs'])} of {len(exp.seeds)} seeds)"
+            if c and len(c["runs"]) < len(exp.seeds):  # synthesis_per_seed: the seeds done so far (one has no spread)
+                ours = (_fmt({"mean": c["accuracy"]["mean"]}) if len(c["runs"]) == 1 else ours) + \
+                    f" ({len(c['runs'])} of {len(exp.seeds)} seeds)"
             paper = "" if (s, n) not in col.cells() else _fmt(_paper_cell(col, s, n), pct=False)
             row += [ours] + ([paper] if col.paper else [])
         lines.append("| " + " | ".join(row) + " |")
