@@ -149,6 +149,11 @@ sizes = [60]
     rec1["cells"][0]["runs"] = rec1["cells"][0]["runs"][:1]  # as after an interruption between the seeds
     rec1["cells"][0]["accuracy"] = {"mean": 0.5, "std": 0.0, "n": 1}
     assert "| 50.00 (1 of 2 seeds) |" in render_markdown(varied_exp, rec1)
+    from vistransfer.experiments.report import summary_markdown
+
+    (tmp_path / "partial" / "tiny_varied").mkdir(parents=True)
+    (tmp_path / "partial" / "tiny_varied" / "results.json").write_text(json.dumps(rec1))
+    assert "| 50.00 (1 of 2 seeds) |" in summary_markdown(tmp_path / "partial")
 
 
 REPO_EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"

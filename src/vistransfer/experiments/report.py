@@ -148,8 +148,12 @@ def summary_markdown(results_dir: str | Path = "results", link_prefix: str = "")
         for c in rec.get("cells", []):
             paper = c.get("paper")
             diff = f"{100 * c['accuracy']['mean'] - paper['mean']:+.2f}" if paper else ""
+            ours, k = _fmt(c["accuracy"]), c["accuracy"].get("n", 0)
+            of = len(rec.get("seeds", [])) or k
+            if k < of:  # synthesis_per_seed, interrupted: the seeds done so far (one has no spread)
+                ours = (_fmt({"mean": c["accuracy"]["mean"]}) if k == 1 else ours) + f" ({k} of {of} seeds)"
             lines.append(f"| {link} | {c['column']} | {PAPER_NAMES.get(c['student'], c['student'])} | {c['n']:,} | "
-                         f"{_fmt(c['accuracy'])} | {_fmt(paper, pct=False) if paper else '—'} | {diff} |")
+                         f"{ours} | {_fmt(paper, pct=False) if paper else '—'} | {diff} |")
         for r in rec.get("summary_rows", []):  # experiments that lay out their own rows (CIFAR-10)
             p = r.get("paper")
             diff = f"{100 * r['ours']['mean'] - p['mean']:+.2f}" if p else ""
