@@ -77,6 +77,7 @@ from vistransfer.errors import VistransferError
 from vistransfer.io import atomic_path, cache_dir, resolve_device, save_torch, load_torch, versions, write_json
 from vistransfer.models.nets import TEACHER_ARCH, ConvNet
 from vistransfer.models.train import fit_network, predict_logits
+from vistransfer.students.neural import NeuralStudent
 from vistransfer.synthesis.blend import add_blends
 from vistransfer.synthesis.dataset import SyntheticDataset
 from vistransfer.synthesis.engine import synthesize
@@ -177,15 +178,16 @@ def same_arch_accuracy(name: str, x: torch.Tensor, target: torch.Tensor, test, d
     CNN_ID students' recipe (benchmarks.common.STUDENT; hard labels; the students' default batch and rate)."""
     torch.manual_seed(seed)
     net = ARCHS[name][0]()
-    cfg = TrainConfig(epochs=STUDENT["epochs"], min_steps=STUDENT["min_steps"], lr=2e-3, seed=seed)
+    recipe = NeuralStudent(**STUDENT)  # CNN_ID's options: the experiments' epochs and steps, its batch and rate
+    cfg = TrainConfig(epochs=recipe.epochs, min_steps=recipe.min_steps, batch_size=recipe.batch_size, lr=recipe.lr, seed=seed)
     fit_network(net, x, F.one_hot(target, 10).float(), cfg, dev, progress=False, desc=f"student {name}")
     return float((predict_logits(net.eval(), test.x, dev).argmax(1).cpu() == test.y).float().mean())
 
 
-def with_blends(net: nn.Module, out: dict, ratio: float, seed: int, dev) -> tuple[torch.Tensor, torch.Tensor]:
+def with_blends(net: nn.Module, out: dict, ratio: float, seed: int, classes: list[str], dev) -> tuple[torch.Tensor, torch.Tensor]:
     """The engine's visualizations followed by ``ratio`` blends each (synthesis/blend.py), as (x, hard labels)."""
     ds = SyntheticDataset(out["x"], out["probs"], out["target"], out["passed_step"], out["threshold"], out["group"],
-                          out["kind"], [str(c) for c in range(10)], {})
+                          out["kind"], classes, {})
     ds = add_blends(ds, net, ratio, seed, dev)
     return ds.x, ds.target
 
@@ -232,7 +234,7 @@ def run_arch(name: str, train, test, args, dev, bn_prior: float = 0.0, threshold
         if seed:  # further sets: the same settings, another synthesis seed
             print(f"[{name}] set {seed + 1} of {args.sets} ...", file=sys.stderr, flush=True)
             out, _ = synthesize(net, replace(syn_cfg, seed=seed), (1, 28, 28), 10, dev, progress=False)
-        x, t = with_blends(net, out, blend, seed, dev)
+        x, t = with_blends(net, out, blend, seed, test.classes, dev)
         print(f"[{name}] students on {len(x)} examples ...", file=sys.stderr, flush=True)
         if "cnn_id" in args.students:
             cnn.append(student_accuracy([(x, t)], test, [0], dev)["mean"])

@@ -26,6 +26,15 @@ def _fmt(ms: dict | None, pct: bool = True) -> str:
     return f"{scale * ms['mean']:.2f}" + (f" ± {scale * std:.2f}" if std is not None else "")
 
 
+def _fmt_seeds(acc: dict, of: int) -> str:
+    """A cell's accuracy; with fewer than ``of`` seeds so far (synthesis_per_seed, interrupted), how many it
+    has, and no spread for one."""
+    k = acc.get("n", of)
+    if k >= of:
+        return _fmt(acc)
+    return (_fmt({"mean": acc["mean"]}) if k == 1 else _fmt(acc)) + f" ({k} of {of} seeds)"
+
+
 def render_markdown(exp: Experiment, record: dict) -> str:
     """The paper's table layout: one row per student (or size), ours and the paper's side by side."""
     cells = {(c["column"], c["student"], c["n"]): c for c in record["cells"]}
@@ -55,10 +64,7 @@ def render_markdown(exp: Experiment, record: dict) -> str:
         row = [label(s, n)]
         for col in exp.columns:
             c = cells.get((col.name, s, n))
-            ours = "" if (s, n) not in col.cells() else _fmt(c["accuracy"]) if c else "(pending)"
-            if c and len(c["runs"]) < len(exp.seeds):  # synthesis_per_seed: the seeds done so far (one has no spread)
-                ours = (_fmt({"mean": c["accuracy"]["mean"]}) if len(c["runs"]) == 1 else ours) + \
-                    f" ({len(c['runs'])} of {len(exp.seeds)} seeds)"
+            ours = "" if (s, n) not in col.cells() else _fmt_seeds(c["accuracy"], len(exp.seeds)) if c else "(pending)"
             paper = "" if (s, n) not in col.cells() else _fmt(_paper_cell(col, s, n), pct=False)
             row += [ours] + ([paper] if col.paper else [])
         lines.append("| " + " | ".join(row) + " |")
@@ -148,10 +154,7 @@ def summary_markdown(results_dir: str | Path = "results", link_prefix: str = "")
         for c in rec.get("cells", []):
             paper = c.get("paper")
             diff = f"{100 * c['accuracy']['mean'] - paper['mean']:+.2f}" if paper else ""
-            ours, k = _fmt(c["accuracy"]), c["accuracy"].get("n", 0)
-            of = len(rec.get("seeds", [])) or k
-            if k < of:  # synthesis_per_seed, interrupted: the seeds done so far (one has no spread)
-                ours = (_fmt({"mean": c["accuracy"]["mean"]}) if k == 1 else ours) + f" ({k} of {of} seeds)"
+            ours = _fmt_seeds(c["accuracy"], len(rec.get("seeds", [])))
             lines.append(f"| {link} | {c['column']} | {PAPER_NAMES.get(c['student'], c['student'])} | {c['n']:,} | "
                          f"{ours} | {_fmt(paper, pct=False) if paper else '—'} | {diff} |")
         for r in rec.get("summary_rows", []):  # experiments that lay out their own rows (CIFAR-10)

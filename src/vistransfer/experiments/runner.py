@@ -123,54 +123,56 @@ class Runner:
                        "teacher": {"test_accuracy": teacher_eval["accuracy"], "fingerprint": h1.fingerprint,
                                    "config": to_dict(exp.teacher)},
                        "student_config": exp.student, "sets": {}, "cells": [], "versions": versions()}
-        datasets: dict[tuple[str, int], SyntheticDataset] = {}  # (set, seed offset)
-        # synthesis_per_seed: seed by seed (its sets, then its students), so an interrupted run has whole seeds
-        rounds = [(offset, [offset]) for offset in exp.set_seeds()] if exp.synthesis_per_seed else [(0, list(exp.seeds))]
-        for offset, seeds in rounds:
-            datasets.clear()  # one seed's sets in memory at a time
+        datasets: dict[str, SyntheticDataset] = {}  # the current synthesis' sets, by name
+        # one round per synthesis: its sets, then the students of the seeds that learn from them, so an
+        # interrupted synthesis_per_seed run keeps whole seeds and holds one seed's sets in memory
+        for i, offset in enumerate(exp.set_seeds()):
+            datasets.clear()
             for name in exp.sets_used():
-                ds = datasets[name, offset] = self.synthetic(name, h1, train, offset)
+                ds = datasets[name] = self.synthetic(name, h1, train, offset)
                 entry = {"config": to_dict(self.set_config(name, offset)), "stats": ds.meta["stats"],
                          "cache_key": self.set_key(name, h1, offset), "shard_size": exp.shard_size}
-                if offset == exp.set_seeds()[0]:  # the first set is the table's description and grid
+                if i == 0:  # the first synthesis is the table's description and grid
                     self.record["sets"][name] = dict(entry)
                     class_grid(ds.x, ds.target, ds.classes, self.out / f"grid-{name}.png",
                                title=f"set {name}: visualizations (seed {entry['config']['seed']})")
                 if exp.synthesis_per_seed:
                     self.record["sets"][name].setdefault("per_seed", []).append({"seed_offset": offset, **entry})
-            if offset == rounds[0][0] and exp.movement_grids:
+            if i == 0 and exp.movement_grids:
                 self._movement_grids(h1)
+            seeds = [s for s in exp.seeds if exp.set_offset(s) == offset]
             for col in exp.columns:
                 for student, n in col.cells():
                     self._cell(col, student, n, datasets, train, test, teacher_pred, h1, seeds)
         if exp.feature_distance:
-            self.record["feature_distance"] = {name: layer_distance(h1, ds.x, ds.target, train)  # the last seed's sets
-                                               for (name, _), ds in datasets.items()}
+            self.record["feature_distance"] = {name: layer_distance(h1, ds.x, ds.target, train)  # the last synthesis' sets
+                                               for name, ds in datasets.items()}
             self.record["feature_distance"]["real test data"] = layer_distance(h1, test.x, test.y, train)
         self.record["wall_seconds"] = time.perf_counter() - t_start
         self._write(final=True)
         return self.record
 
     def _cell(self, col, student, n, datasets, train, test, teacher_pred, h1, seeds: list[int]) -> None:
-        """Train and score ``seeds``' students of one cell; the cell keeps its other seeds' runs."""
-        if col.source != "synthetic" and n > len(train):
-            raise VistransferError(f"column {col.name!r} asks for {n} real examples but {self.exp.dataset} has {len(train)}")
+        """Train and score ``seeds``' students of one cell (all learn from ``datasets``, one synthesis' sets);
+        the cell keeps its other seeds' runs."""
+        if col.source == "synthetic":
+            set_key = self.set_key(col.set, h1, self.exp.set_offset(seeds[0]))
 
-        def data(offset: int) -> Callable[[], tuple[torch.Tensor, torch.Tensor]]:
-            def get():
-                if col.source == "synthetic":
-                    part = datasets[col.set, offset].subset(n)
-                    return part.x, part.targets(col.labels)
+            def data():
+                part = datasets[col.set].subset(n)
+                return part.x, part.targets(col.labels)
+        else:
+            if n > len(train):
+                raise VistransferError(f"column {col.name!r} asks for {n} real examples but {self.exp.dataset} has {len(train)}")
+            set_key = None
+
+            def data():
                 part = train.subset(n, seed=0)
                 return part.x, part.y
-            return get
-
         runs = []
         for seed in seeds:
-            offset = seed if self.exp.synthesis_per_seed else 0
-            set_key = self.set_key(col.set, h1, offset) if col.source == "synthetic" else None
             t0 = time.perf_counter()
-            run = self.student_run(col, student, n, seed, set_key, data(offset), test, teacher_pred, h1)
+            run = self.student_run(col, student, n, seed, set_key, data, test, teacher_pred, h1)
             runs.append(run)
             if time.perf_counter() - t0 > 1:
                 self.log(f"{col.name} | {PAPER_NAMES.get(student, student)} | n={n} | seed {seed}: "

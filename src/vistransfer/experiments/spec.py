@@ -104,9 +104,13 @@ class Experiment:
     # a cell's mean ± std covers synthesis and student seeds together; False: one set for all seeds
     synthesis_per_seed: bool = False
 
+    def set_offset(self, seed: int) -> int:
+        """What a seed-``seed`` student's set adds to the set's own seed: ``seed`` when sets vary with it, else 0."""
+        return seed if self.synthesis_per_seed else 0
+
     def set_seeds(self) -> list[int]:
-        """The offsets added to a set's seed: every experiment seed when sets vary with it, else 0 alone."""
-        return list(self.seeds) if self.synthesis_per_seed else [0]
+        """The offsets added to a set's seed, one per synthesis: every seed's when sets vary with it, else 0 alone."""
+        return list(dict.fromkeys(self.set_offset(s) for s in self.seeds))
 
     def sets_used(self) -> list[str]:
         """The sets that columns train on (a set only named by movement_grids is not synthesized in full)."""
