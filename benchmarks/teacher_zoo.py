@@ -43,7 +43,9 @@ teacher's decision rule, when a student of another architecture learns little fr
 ``--blend`` runs each teacher with each listed ``SynthesisConfig.blend`` (rows ``name+blend<r>``;
 students learn from the visualizations and the blends). ``--sets N`` synthesizes N sets (seeds
 0..N-1) per row and reports students as mean ± std over the sets (one student seed per set; the
-diagnostics are measured on the first set).
+diagnostics are measured on the first set). ``--jitter`` runs each teacher at each listed
+``SynthesisConfig.jitter`` (rows ``name+j<k>``: every AM step shifts each visualization by up to k
+pixels, transformation robustness).
 
 ``--gen-out-bias`` runs every teacher at each listed ``SynthesisConfig.gen_out_bias`` (rows
 ``name+b<v>``; -2 starts G at sigmoid(-2) = 0.12, about MNIST's mean). ``--bn-prior`` runs every teacher with batch norm at each listed weight of ``SynthesisConfig.bn_prior``
@@ -60,6 +62,7 @@ same setup into the same file are kept) and a table in ``.txt``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import time
@@ -193,14 +196,15 @@ def with_blends(net: nn.Module, out: dict, ratio: float, seed: int, classes: lis
 
 
 def run_arch(name: str, train, test, args, dev, bn_prior: float = 0.0, threshold: float = 0.99, out_bias: float = 0.0,
-             row: str = "", blend: float = 0.0) -> dict:
+             row: str = "", blend: float = 0.0, jitter: int = 0) -> dict:
     net, seconds = trained(name, train, args.epochs, dev)
     logits = predict_logits(net, test.x, dev)
     probs = logits.softmax(1)
     top2 = logits.topk(2, dim=1).values
-    syn_cfg = SynthesisConfig(n=args.n, seed=0, bn_prior=bn_prior, threshold=threshold, gen_out_bias=out_bias)
+    syn_cfg = SynthesisConfig(n=args.n, seed=0, bn_prior=bn_prior, threshold=threshold, gen_out_bias=out_bias,
+                              jitter=jitter)
     rec = {"arch": name, "what": ARCHS[name][1], "bn_prior": bn_prior, "threshold": threshold, "gen_out_bias": out_bias,
-           "blend": blend, "sets": args.sets,
+           "blend": blend, "jitter": jitter, "sets": args.sets,
            "train_seconds": seconds, "level_real": float(test.x.mean()),
            "test_accuracy": float((logits.argmax(1) == test.y).float().mean()),
            "real_above_T": float((probs.max(1).values > syn_cfg.threshold).float().mean()),
@@ -289,6 +293,7 @@ def main(argv=None) -> None:
     ap.add_argument("--threshold", default="0.99", help="comma-separated thresholds T, each run for every teacher (0.99: the default)")
     ap.add_argument("--gen-out-bias", default="0", help="comma-separated values of G's initial output bias, each run for every teacher")
     ap.add_argument("--blend", default="0", help="comma-separated blend ratios (SynthesisConfig.blend), each run for every teacher")
+    ap.add_argument("--jitter", default="0", help="comma-separated shifts (SynthesisConfig.jitter, pixels), each run for every teacher")
     ap.add_argument("--students", default="cnn_id", help="comma-separated, from cnn_id (the built-in student) and same "
                     "(a fresh network of the teacher's architecture)")
     ap.add_argument("--sets", type=int, default=1, help="synthesis sets per row (seeds 0..N-1); students are reported over them")
@@ -317,17 +322,16 @@ def main(argv=None) -> None:
     thresholds = [float(t) for t in args.threshold.split(",") if t]
     biases = [float(b) for b in args.gen_out_bias.split(",") if b]
     blends = [float(b) for b in args.blend.split(",") if b]
+    jitters = [int(j) for j in args.jitter.split(",") if j]
     for name in names:
         has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in ARCHS[name][0]().modules())
         runs = weights if has_bn else [0.0]  # without batch norm the prior does nothing: one run, labelled as such
-        for w in runs:
-            for t in thresholds:
-                for b in biases:
-                    for r in blends:
-                        row = (name + ("" if w == 0 else f"+bn{w:g}") + ("" if t == SynthesisConfig.threshold else f"+T{t:g}")
-                               + ("" if b == SynthesisConfig.gen_out_bias else f"+b{b:g}") + ("" if r == 0 else f"+blend{r:g}"))
-                        results["archs"][row] = {"row": row, **run_arch(name, train, test, args, dev, w, t, b, row, r)}
-                        write_json(args.out, results)  # each architecture survives an interruption of the next
+        for w, t, b, r, j in itertools.product(runs, thresholds, biases, blends, jitters):
+            row = (name + ("" if w == 0 else f"+bn{w:g}") + ("" if t == SynthesisConfig.threshold else f"+T{t:g}")
+                   + ("" if b == SynthesisConfig.gen_out_bias else f"+b{b:g}") + ("" if r == 0 else f"+blend{r:g}")
+                   + ("" if j == 0 else f"+j{j}"))
+            results["archs"][row] = {"row": row, **run_arch(name, train, test, args, dev, w, t, b, row, r, j)}
+            write_json(args.out, results)  # each architecture survives an interruption of the next
     text = report(results)
     with atomic_path(Path(args.out).with_suffix(".txt")) as tmp:
         tmp.write_text(text + "\n")

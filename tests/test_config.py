@@ -42,6 +42,7 @@ def test_train_config_checks():
 
 def test_a_later_knob_at_its_default_leaves_the_config_dict_and_so_cache_keys_unchanged():
     d = to_dict(SynthesisConfig())
-    assert "bn_prior" not in d and from_dict(SynthesisConfig, d) == SynthesisConfig()
-    on = to_dict(SynthesisConfig(bn_prior=0.5))
+    assert not {"bn_prior", "blend", "jitter"} & set(d) and from_dict(SynthesisConfig, d) == SynthesisConfig()
+    on = to_dict(SynthesisConfig(bn_prior=0.5, jitter=2))
     assert on["bn_prior"] == 0.5 and from_dict(SynthesisConfig, on).bn_prior == 0.5
+    assert on["jitter"] == 2 and from_dict(SynthesisConfig, on).jitter == 2

@@ -108,6 +108,12 @@ class SynthesisConfig:
     # visualizations of different classes, labelled by the teacher (synthesis/blend.py): the student
     # then sees where the teacher's boundary lies between the extremes AM makes (0: off, the paper's).
     blend: float = field(default=0.0, metadata={"omit_default": True})
+    # Beyond the paper: transformation robustness (Olah et al. 2017). At every AM step each
+    # visualization is shifted by a random whole number of samples in [-jitter, jitter] along every
+    # spatial axis (edges repeated) before the teacher sees it; the teacher judges, and the synthetic
+    # set keeps, the shifted one. AM then builds features that hold wherever they sit, not one
+    # teacher's pixel-exact quirks (0: off, the paper's).
+    jitter: int = field(default=0, metadata={"omit_default": True})
     # Engine: generators optimized at once. slots * group_size ~ 256 keeps a CPU's caches warm.
     slots: int = 32
 
@@ -139,6 +145,7 @@ class SynthesisConfig:
         _check(self.max_failed_groups is None or self.max_failed_groups > 0, f"max_failed_groups must be positive, got {self.max_failed_groups}")
         _check(0 < self.loss2_lr_ratio <= 1, f"loss2_lr_ratio must lie in (0, 1], got {self.loss2_lr_ratio}")
         _check(self.bn_prior >= 0, f"bn_prior must be >= 0, got {self.bn_prior}")
+        _check(isinstance(self.jitter, int) and self.jitter >= 0, f"jitter must be a whole number of samples >= 0, got {self.jitter!r}")
         _check(0 <= self.blend <= 100, f"blend must be a number of blends per visualization in [0, 100], got {self.blend}")
         _check(self.loss2_batch > 0, f"loss2_batch must be positive, got {self.loss2_batch}")
         _check(self.slots > 0, f"slots must be positive, got {self.slots}")

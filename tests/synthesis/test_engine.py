@@ -6,7 +6,7 @@ from vistransfer.models.train import fit_network, predict_logits
 from vistransfer.pipeline import make_synthetic
 from vistransfer.errors import VistransferError
 from vistransfer.synthesis.dataset import SyntheticDataset
-from vistransfer.synthesis.engine import synthesize
+from vistransfer.synthesis.engine import shift, synthesize
 from vistransfer.synthesis.objectives import BatchNormPrior
 
 SMALL = dict(n=60, slots=8, max_steps=150)
@@ -182,3 +182,28 @@ def test_bn_prior_brings_visualizations_to_the_teachers_statistics(bn_teacher, d
     assert bool((probs.argmax(1) == prior["target"]).all()) and bool((probs.max(1).values > 0.5).all())
     assert distance(prior["x"]) < 0.8 * distance(plain["x"])
     assert fast["teacher_passes_per_vis"] < 0.5 * slow["teacher_passes_per_vis"]
+
+
+def test_shift_moves_each_row_whole_and_repeats_the_edges():
+    x = torch.arange(10.0).repeat(4, 1, 1)  # (4, 1, 10): a ramp per row
+    out = shift(x, 3, torch.Generator().manual_seed(0))
+    for row in out[:, 0]:
+        s = int(5 - row[5])  # the value at 5 came from 5 - s
+        assert -3 <= s <= 3
+        assert torch.equal(row, torch.arange(10.0)[(torch.arange(10) - s).clamp(0, 9)])
+    assert torch.equal(shift(x, 0, torch.Generator()), x)
+    img = torch.zeros(2, 1, 5, 5, requires_grad=True)
+    moved = shift(img + torch.eye(5), 1, torch.Generator().manual_seed(1))
+    assert moved.shape == (2, 1, 5, 5)
+    moved.sum().backward()
+    assert img.grad is not None and img.grad.sum() == 2 * 25  # every output sample is some input sample
+
+
+def test_jitter_keeps_the_shifted_visualization_the_teacher_judged(digits_teacher, hard_set):
+    ds = make_synthetic(digits_teacher, SynthesisConfig(seed=3, jitter=2, **SMALL), progress=False)
+    probs = torch.softmax(predict_logits(digits_teacher.net, ds.x), 1)
+    assert torch.all(probs.gather(1, ds.target[:, None]).squeeze(1) > 0.99 - 1e-4)
+    assert torch.bincount(ds.target, minlength=10).tolist() == [6] * 10
+    assert not torch.equal(ds.x, hard_set.x)
+    with pytest.raises(VistransferError, match="jitter"):
+        SynthesisConfig(jitter=-1)

@@ -164,6 +164,8 @@ def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device:
         with record_function("generator"):
             x = spec.to_domain(bank(slots.z[rows], run))  # (B, g, *shape)
         xa = x[act]  # (A, C, H, W): the teacher sees only visualizations still being optimized
+        if cfg.jitter:
+            xa = shift(xa, cfg.jitter, gen)
         if channels_last:
             xa = xa.contiguous(memory_format=torch.channels_last)
         row_of = torch.nonzero(act)[:, 0]  # (A,) each visualization's row of act
@@ -227,6 +229,20 @@ def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device:
     out = {k: v[order] for k, v in out.items()}
     stats.update(summarize(stats, cfg.n))
     return out, stats
+
+
+def shift(x: torch.Tensor, j: int, gen: torch.Generator) -> torch.Tensor:
+    """Each row of ``x`` (N, C, *spatial) moved by a random whole shift in [-j, j] along every spatial
+    axis, the edge values repeated into the space it leaves; differentiable in ``x``."""
+    n = x.shape[0]
+    for axis in range(2, x.dim()):
+        length = x.shape[axis]
+        s = torch.randint(-j, j + 1, (n,), generator=gen).to(x.device)
+        idx = (torch.arange(length, device=x.device)[None] - s[:, None]).clamp_(0, length - 1)  # (n, L)
+        view = [n] + [1] * (x.dim() - 1)
+        view[axis] = length
+        x = x.gather(axis, idx.view(view).expand_as(x))
+    return x
 
 
 def _record(rec, slots, act, ok, xa, probs, slot_of, accepted, quota, stats, member_rows) -> None:
