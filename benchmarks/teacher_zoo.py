@@ -45,7 +45,8 @@ students learn from the visualizations and the blends). ``--sets N`` synthesizes
 0..N-1) per row and reports students as mean ± std over the sets (one student seed per set; the
 diagnostics are measured on the first set). ``--jitter`` runs each teacher at each listed
 ``SynthesisConfig.jitter`` (rows ``name+j<k>``: every AM step shifts each visualization by up to k
-pixels, transformation robustness).
+pixels, transformation robustness); ``--tv-prior`` at each listed weight of
+``SynthesisConfig.tv_prior`` (rows ``name+tv<w>``).
 
 ``--gen-out-bias`` runs every teacher at each listed ``SynthesisConfig.gen_out_bias`` (rows
 ``name+b<v>``; -2 starts G at sigmoid(-2) = 0.12, about MNIST's mean). ``--bn-prior`` runs every teacher with batch norm at each listed weight of ``SynthesisConfig.bn_prior``
@@ -196,15 +197,15 @@ def with_blends(net: nn.Module, out: dict, ratio: float, seed: int, classes: lis
 
 
 def run_arch(name: str, train, test, args, dev, bn_prior: float = 0.0, threshold: float = 0.99, out_bias: float = 0.0,
-             row: str = "", blend: float = 0.0, jitter: int = 0) -> dict:
+             row: str = "", blend: float = 0.0, jitter: int = 0, tv_prior: float = 0.0) -> dict:
     net, seconds = trained(name, train, args.epochs, dev)
     logits = predict_logits(net, test.x, dev)
     probs = logits.softmax(1)
     top2 = logits.topk(2, dim=1).values
     syn_cfg = SynthesisConfig(n=args.n, seed=0, bn_prior=bn_prior, threshold=threshold, gen_out_bias=out_bias,
-                              jitter=jitter)
+                              jitter=jitter, tv_prior=tv_prior)
     rec = {"arch": name, "what": ARCHS[name][1], "bn_prior": bn_prior, "threshold": threshold, "gen_out_bias": out_bias,
-           "blend": blend, "jitter": jitter, "sets": args.sets,
+           "blend": blend, "jitter": jitter, "tv_prior": tv_prior, "sets": args.sets,
            "train_seconds": seconds, "level_real": float(test.x.mean()),
            "test_accuracy": float((logits.argmax(1) == test.y).float().mean()),
            "real_above_T": float((probs.max(1).values > syn_cfg.threshold).float().mean()),
@@ -294,6 +295,7 @@ def main(argv=None) -> None:
     ap.add_argument("--gen-out-bias", default="0", help="comma-separated values of G's initial output bias, each run for every teacher")
     ap.add_argument("--blend", default="0", help="comma-separated blend ratios (SynthesisConfig.blend), each run for every teacher")
     ap.add_argument("--jitter", default="0", help="comma-separated shifts (SynthesisConfig.jitter, pixels), each run for every teacher")
+    ap.add_argument("--tv-prior", default="0", help="comma-separated weights of SynthesisConfig.tv_prior, each run for every teacher")
     ap.add_argument("--students", default="cnn_id", help="comma-separated, from cnn_id (the built-in student) and same "
                     "(a fresh network of the teacher's architecture)")
     ap.add_argument("--sets", type=int, default=1, help="synthesis sets per row (seeds 0..N-1); students are reported over them")
@@ -323,14 +325,15 @@ def main(argv=None) -> None:
     biases = [float(b) for b in args.gen_out_bias.split(",") if b]
     blends = [float(b) for b in args.blend.split(",") if b]
     jitters = [int(j) for j in args.jitter.split(",") if j]
+    tvs = [float(v) for v in args.tv_prior.split(",") if v]
     for name in names:
         has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in ARCHS[name][0]().modules())
         runs = weights if has_bn else [0.0]  # without batch norm the prior does nothing: one run, labelled as such
-        for w, t, b, r, j in itertools.product(runs, thresholds, biases, blends, jitters):
+        for w, t, b, r, j, v in itertools.product(runs, thresholds, biases, blends, jitters, tvs):
             row = (name + ("" if w == 0 else f"+bn{w:g}") + ("" if t == SynthesisConfig.threshold else f"+T{t:g}")
                    + ("" if b == SynthesisConfig.gen_out_bias else f"+b{b:g}") + ("" if r == 0 else f"+blend{r:g}")
-                   + ("" if j == 0 else f"+j{j}"))
-            results["archs"][row] = {"row": row, **run_arch(name, train, test, args, dev, w, t, b, row, r, j)}
+                   + ("" if j == 0 else f"+j{j}") + ("" if v == 0 else f"+tv{v:g}"))
+            results["archs"][row] = {"row": row, **run_arch(name, train, test, args, dev, w, t, b, row, r, j, v)}
             write_json(args.out, results)  # each architecture survives an interruption of the next
     text = report(results)
     with atomic_path(Path(args.out).with_suffix(".txt")) as tmp:

@@ -104,6 +104,10 @@ class SynthesisConfig:
     # visualization's BN-input statistics from the teacher's running statistics is subtracted from
     # the step objective, in both phases (0: off, the paper's; no effect on a teacher without BN).
     bn_prior: float = field(default=0.0, metadata={"omit_default": True})
+    # Beyond the paper: this weight times each visualization's total variation (the mean absolute
+    # difference of neighbouring values, objectives.total_variation) is subtracted from the step
+    # objective, which prefers smooth strokes to fine textures (DeepInversion's R_TV; 0: off).
+    tv_prior: float = field(default=0.0, metadata={"omit_default": True})
     # Beyond the paper: add this many blends per visualization, lam * a + (1 - lam) * b of two
     # visualizations of different classes, labelled by the teacher (synthesis/blend.py): the student
     # then sees where the teacher's boundary lies between the extremes AM makes (0: off, the paper's).
@@ -145,6 +149,7 @@ class SynthesisConfig:
         _check(self.max_failed_groups is None or self.max_failed_groups > 0, f"max_failed_groups must be positive, got {self.max_failed_groups}")
         _check(0 < self.loss2_lr_ratio <= 1, f"loss2_lr_ratio must lie in (0, 1], got {self.loss2_lr_ratio}")
         _check(self.bn_prior >= 0, f"bn_prior must be >= 0, got {self.bn_prior}")
+        _check(self.tv_prior >= 0, f"tv_prior must be >= 0, got {self.tv_prior}")
         _check(isinstance(self.jitter, int) and self.jitter >= 0, f"jitter must be a whole number of samples >= 0, got {self.jitter!r}")
         _check(0 <= self.blend <= 100, f"blend must be a number of blends per visualization in [0, 100], got {self.blend}")
         _check(self.loss2_batch > 0, f"loss2_batch must be positive, got {self.loss2_batch}")

@@ -3,7 +3,7 @@ import torch
 
 from vistransfer.errors import VistransferError
 from vistransfer.synthesis.objectives import (Batch, BatchNormPrior, class_log_softmax, class_logit, default_objective, during_am,
-                                              during_movement, l2_norm, movement, penultimate_distance)
+                                              during_movement, l2_norm, movement, penultimate_distance, total_variation)
 
 LOGITS = torch.tensor([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
 BATCH = Batch(LOGITS, torch.tensor([1, 2]), torch.tensor([[1.0, 0.0, -1.0], [1.0, 1.0, 0.0]]),
@@ -102,3 +102,15 @@ def test_bn_prior_names_the_fix_for_a_torchscript_teacher_and_ignores_a_teacher_
     with pytest.raises(VistransferError, match="TorchScript.*state_dict"):
         BatchNormPrior(torch.jit.script(_bn_net(0.0, 1.0)))
     assert not BatchNormPrior(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3)))
+
+
+def test_total_variation_is_zero_when_flat_and_counts_every_axis():
+    tv = total_variation()
+    flat = torch.full((2, 1, 4, 4), 0.3)
+    assert torch.equal(tv(Batch(None, None, None, None, flat)), torch.zeros(2))
+    step = torch.zeros(1, 1, 4)
+    step[..., 2:] = 1.0  # one jump of 1 among 3 neighbour pairs
+    torch.testing.assert_close(tv(Batch(None, None, None, None, step)), torch.tensor([1 / 3]))
+    img = torch.zeros(1, 1, 4, 4)
+    img[..., 2:, :] = 1.0  # a jump along H only: 4 of 12 vertical pairs, no horizontal
+    torch.testing.assert_close(tv(Batch(None, None, None, None, img)), torch.tensor([1 / 3]))

@@ -42,6 +42,7 @@ def synthesize(
     max_steps: Annotated[Optional[int], typer.Option(help="AM step budget per group.")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Adam learning rate of AM.")] = None,
     bn_prior: Annotated[Optional[float], typer.Option(help="Weight of the batch-norm statistics prior (DeepInversion's), for teachers with batch norm; 0: off.")] = None,
+    tv_prior: Annotated[Optional[float], typer.Option(help="Weight of the total-variation prior (smooth strokes over fine textures); 0: off.")] = None,
     jitter: Annotated[Optional[int], typer.Option(help="Shift each visualization by up to this many samples per axis at every AM step (transformation robustness); 0: off.")] = None,
     config: ConfigOpt = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed (default 0).")] = None,
@@ -60,7 +61,7 @@ def synthesize(
     """
     cfg = build_synthesis_config(config, n=n, threshold=threshold, threshold_range=parse_pair(threshold_range, "--threshold-range"),
                                  labels=labels, movement=movement, loss2=loss2, max_steps=max_steps, lr=lr, bn_prior=bn_prior,
-                                 jitter=jitter, seed=seed)
+                                 tv_prior=tv_prior, jitter=jitter, seed=seed)
     if (backend != "local" or ray_address) and shard_size is None:
         raise VistransferError("--backend ray and --ray-address need --shard-size (the unit of work sent to workers)")
     h1 = Teacher.load(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))

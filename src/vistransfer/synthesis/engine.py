@@ -28,7 +28,7 @@ from ..errors import VistransferError
 from ..io import progress_bar
 from ..models.generator import GeneratorBank
 from ..models.spec import InputSpec
-from .objectives import Batch, BatchNormPrior, Objective, default_objective, penultimate_distance
+from .objectives import Batch, BatchNormPrior, Objective, default_objective, penultimate_distance, total_variation
 from .slot_adam import SlotAdam
 from .slots import Slots
 
@@ -118,6 +118,8 @@ def synthesize(teacher: torch.nn.Module, cfg: SynthesisConfig, spec: InputSpec |
 
 def with_priors(objective: Objective, cfg: SynthesisConfig, teacher: torch.nn.Module):
     """``objective`` with the configured priors subtracted, and the context they need open while it runs."""
+    if cfg.tv_prior > 0:
+        objective = objective - cfg.tv_prior * total_variation()
     if cfg.bn_prior <= 0:
         return objective, contextlib.nullcontext()
     prior = BatchNormPrior(teacher)

@@ -12,6 +12,8 @@ so a new term is a new object, not an edit of the optimization loop (``engine.sy
 * :func:`class_logit` / :func:`class_log_softmax`: AM of the target class (Eq. 1);
 * :func:`movement`: the signed sum of a random class subset's logits (Section 3.3.2);
 * :func:`l2_norm`: the mean squared value of the visualization (a simple image prior);
+* :func:`total_variation`: how much neighbouring values differ (subtract it to prefer smooth
+  images and series over fine textures; Mahendran & Vedaldi 2015, DeepInversion's R_TV);
 * :class:`BatchNormPrior`: how far the teacher's batch-norm inputs sit from the statistics it was
   trained on (DeepInversion's feature prior, per visualization);
 * :func:`during_am` / :func:`during_movement`: restrict a term to one phase of a group's run.
@@ -94,6 +96,14 @@ def movement() -> Objective:
 def l2_norm() -> Objective:
     """Mean squared value of each visualization (subtract it to prefer quiet images)."""
     return Objective(lambda b: b.x.pow(2).flatten(1).mean(1), "l2_norm")
+
+
+def total_variation() -> Objective:
+    """Mean absolute difference between neighbouring values along every spatial axis of each
+    visualization (x is (A, C, *spatial)); 0 for a flat one."""
+    def tv(b: Batch) -> torch.Tensor:
+        return sum(b.x.diff(dim=axis).abs().flatten(1).mean(1) for axis in range(2, b.x.dim()))
+    return Objective(tv, "total_variation")
 
 
 def during_am(obj: Objective) -> Objective:
