@@ -285,6 +285,11 @@ def report(r: dict) -> str:
     return "\n".join(lines)
 
 
+def _values(option: str, kind=float) -> list:
+    """A comma-separated option's values ("0,1" -> [0.0, 1.0])."""
+    return [kind(v) for v in option.split(",") if v]
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--archs", default=",".join(ARCHS), help=f"comma-separated, from {', '.join(ARCHS)}")
@@ -304,10 +309,10 @@ def main(argv=None) -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "teacher_zoo.json"))
     args = ap.parse_args(argv)
-    names = [a for a in args.archs.split(",") if a]
+    names = _values(args.archs, str)
     if not names or set(names) - set(ARCHS):
         raise SystemExit(f"--archs {args.archs!r}: choose from {', '.join(ARCHS)}")
-    args.students = [a for a in args.students.split(",") if a]
+    args.students = _values(args.students, str)
     if not args.students or set(args.students) - {"cnn_id", "same"}:
         raise SystemExit(f"--students {','.join(args.students)!r}: choose from cnn_id, same")
     if args.sets < 1:
@@ -320,12 +325,9 @@ def main(argv=None) -> None:
     old = json.loads(out.read_text()) if out.is_file() else {}
     # rows of an earlier run of the same setup stay (a re-run of a row replaces it); another setup starts afresh
     results = {**setup, "versions": versions(), "archs": old.get("archs", {}) if all(old.get(k) == v for k, v in setup.items()) else {}}
-    weights = [float(w) for w in args.bn_prior.split(",") if w]
-    thresholds = [float(t) for t in args.threshold.split(",") if t]
-    biases = [float(b) for b in args.gen_out_bias.split(",") if b]
-    blends = [float(b) for b in args.blend.split(",") if b]
-    jitters = [int(j) for j in args.jitter.split(",") if j]
-    tvs = [float(v) for v in args.tv_prior.split(",") if v]
+    weights, thresholds, biases, blends, tvs = (_values(v) for v in (args.bn_prior, args.threshold, args.gen_out_bias,
+                                                                      args.blend, args.tv_prior))
+    jitters = _values(args.jitter, int)
     for name in names:
         has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in ARCHS[name][0]().modules())
         runs = weights if has_bn else [0.0]  # without batch norm the prior does nothing: one run, labelled as such
