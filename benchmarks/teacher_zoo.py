@@ -46,7 +46,10 @@ students learn from the visualizations and the blends). ``--sets N`` synthesizes
 diagnostics are measured on the first set). ``--jitter`` runs each teacher at each listed
 ``SynthesisConfig.jitter`` (rows ``name+j<k>``: every AM step shifts each visualization by up to k
 pixels, transformation robustness); ``--tv-prior`` at each listed weight of
-``SynthesisConfig.tv_prior`` (rows ``name+tv<w>``).
+``SynthesisConfig.tv_prior`` (rows ``name+tv<w>``); ``--bn-scope batch`` takes the batch-norm prior's
+statistics over the step's whole batch (DeepInversion's form; rows ``name+bn<w>+batch``); ``--layout-prior``
+at each listed weight of ``SynthesisConfig.layout_prior`` (rows ``name+lay<w>``: the class must not
+survive a shuffle of the visualization's tiles).
 
 ``--gen-out-bias`` runs every teacher at each listed ``SynthesisConfig.gen_out_bias`` (rows
 ``name+b<v>``; -2 starts G at sigmoid(-2) = 0.12, about MNIST's mean). ``--bn-prior`` runs every teacher with batch norm at each listed weight of ``SynthesisConfig.bn_prior``
@@ -150,11 +153,12 @@ def blank_verdicts(net: nn.Module, dev) -> dict:
 
 def layout_free(net: nn.Module, x: torch.Tensor, y: torch.Tensor, dev, patch: int = 7) -> float:
     """Share of images x (N, 1, 28, 28) still called y by the teacher after their patch x patch tiles are
-    shuffled (one seeded permutation per image, never the identity)."""
+    shuffled (one seeded random permutation per image; about one tile in 16 stays put, as the figures
+    committed so far were measured; objectives.shuffle_tiles, which the layout prior uses, moves every tile)."""
     n, g = len(x), x.shape[-1] // patch
     tiles = x.unfold(2, patch, patch).unfold(3, patch, patch).reshape(n, 1, g * g, patch, patch)
     gen = torch.Generator().manual_seed(0)
-    perm = torch.stack([torch.roll(torch.randperm(g * g, generator=gen), 1) for _ in range(n)])  # roll: no tile stays put
+    perm = torch.stack([torch.roll(torch.randperm(g * g, generator=gen), 1) for _ in range(n)])
     shuffled = tiles[torch.arange(n)[:, None], :, perm].transpose(1, 2)  # (N, 1, g*g, p, p)
     img = shuffled.reshape(n, 1, g, g, patch, patch).permute(0, 1, 2, 4, 3, 5).reshape(n, 1, g * patch, g * patch)
     return float((predict_logits(net, img, dev).argmax(1).cpu() == y.cpu()).float().mean())
@@ -197,15 +201,17 @@ def with_blends(net: nn.Module, out: dict, ratio: float, seed: int, classes: lis
 
 
 def run_arch(name: str, train, test, args, dev, bn_prior: float = 0.0, threshold: float = 0.99, out_bias: float = 0.0,
-             row: str = "", blend: float = 0.0, jitter: int = 0, tv_prior: float = 0.0) -> dict:
+             row: str = "", blend: float = 0.0, jitter: int = 0, tv_prior: float = 0.0, scope: str = "image",
+             layout: float = 0.0) -> dict:
     net, seconds = trained(name, train, args.epochs, dev)
     logits = predict_logits(net, test.x, dev)
     probs = logits.softmax(1)
     top2 = logits.topk(2, dim=1).values
     syn_cfg = SynthesisConfig(n=args.n, seed=0, bn_prior=bn_prior, threshold=threshold, gen_out_bias=out_bias,
-                              jitter=jitter, tv_prior=tv_prior)
+                              jitter=jitter, tv_prior=tv_prior, bn_prior_scope=scope, layout_prior=layout)
     rec = {"arch": name, "what": ARCHS[name][1], "bn_prior": bn_prior, "threshold": threshold, "gen_out_bias": out_bias,
-           "blend": blend, "jitter": jitter, "tv_prior": tv_prior, "sets": args.sets,
+           "blend": blend, "jitter": jitter, "tv_prior": tv_prior, "bn_prior_scope": scope, "layout_prior": layout,
+           "sets": args.sets,
            "train_seconds": seconds, "level_real": float(test.x.mean()),
            "test_accuracy": float((logits.argmax(1) == test.y).float().mean()),
            "real_above_T": float((probs.max(1).values > syn_cfg.threshold).float().mean()),
@@ -301,6 +307,9 @@ def main(argv=None) -> None:
     ap.add_argument("--blend", default="0", help="comma-separated blend ratios (SynthesisConfig.blend), each run for every teacher")
     ap.add_argument("--jitter", default="0", help="comma-separated shifts (SynthesisConfig.jitter, pixels), each run for every teacher")
     ap.add_argument("--tv-prior", default="0", help="comma-separated weights of SynthesisConfig.tv_prior, each run for every teacher")
+    ap.add_argument("--bn-scope", default="image", help="comma-separated SynthesisConfig.bn_prior_scope values (image, batch), "
+                    "each run for every teacher with batch norm and a prior")
+    ap.add_argument("--layout-prior", default="0", help="comma-separated weights of SynthesisConfig.layout_prior, each run for every teacher")
     ap.add_argument("--students", default="cnn_id", help="comma-separated, from cnn_id (the built-in student) and same "
                     "(a fresh network of the teacher's architecture)")
     ap.add_argument("--sets", type=int, default=1, help="synthesis sets per row (seeds 0..N-1); students are reported over them")
@@ -327,15 +336,21 @@ def main(argv=None) -> None:
     results = {**setup, "versions": versions(), "archs": old.get("archs", {}) if all(old.get(k) == v for k, v in setup.items()) else {}}
     weights, thresholds, biases, blends, tvs = (_values(v) for v in (args.bn_prior, args.threshold, args.gen_out_bias,
                                                                       args.blend, args.tv_prior))
-    jitters = _values(args.jitter, int)
+    jitters, layouts, scopes = _values(args.jitter, int), _values(args.layout_prior), _values(args.bn_scope, str)
+    if not scopes or set(scopes) - {"image", "batch"}:
+        raise SystemExit(f"--bn-scope {args.bn_scope!r}: choose from image, batch")
     for name in names:
         has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in ARCHS[name][0]().modules())
         runs = weights if has_bn else [0.0]  # without batch norm the prior does nothing: one run, labelled as such
-        for w, t, b, r, j, v in itertools.product(runs, thresholds, biases, blends, jitters, tvs):
+        for w, t, b, r, j, v, sc, lay in itertools.product(runs, thresholds, biases, blends, jitters, tvs, scopes, layouts):
+            if w == 0 and sc != scopes[0]:
+                continue  # without the prior its scope changes nothing
             row = (name + ("" if w == 0 else f"+bn{w:g}") + ("" if t == SynthesisConfig.threshold else f"+T{t:g}")
                    + ("" if b == SynthesisConfig.gen_out_bias else f"+b{b:g}") + ("" if r == 0 else f"+blend{r:g}")
-                   + ("" if j == 0 else f"+j{j}") + ("" if v == 0 else f"+tv{v:g}"))
-            results["archs"][row] = {"row": row, **run_arch(name, train, test, args, dev, w, t, b, row, r, j, v)}
+                   + ("" if j == 0 else f"+j{j}") + ("" if v == 0 else f"+tv{v:g}")
+                   + ("" if w == 0 or sc == "image" else f"+{sc}") + ("" if lay == 0 else f"+lay{lay:g}"))
+            results["archs"][row] = {"row": row, **run_arch(name, train, test, args, dev, w, t, b, row, r, j, v,
+                                                            sc if w else "image", lay)}
             write_json(args.out, results)  # each architecture survives an interruption of the next
     text = report(results)
     with atomic_path(Path(args.out).with_suffix(".txt")) as tmp:

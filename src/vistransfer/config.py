@@ -104,6 +104,16 @@ class SynthesisConfig:
     # visualization's BN-input statistics from the teacher's running statistics is subtracted from
     # the step objective, in both phases (0: off, the paper's; no effect on a teacher without BN).
     bn_prior: float = field(default=0.0, metadata={"omit_default": True})
+    # Over what the prior takes the BN inputs' statistics: "image" (each visualization's positions,
+    # one distance per visualization) or "batch" (the step's visualizations and their positions
+    # together, DeepInversion's form: the set must match, single visualizations may differ).
+    bn_prior_scope: str = field(default="image", metadata={"omit_default": True})
+    # Beyond the paper: this weight times how strongly the teacher still sees the target class once
+    # each visualization's tiles are shuffled (objectives.LayoutPrior, layout_tiles per axis) is
+    # subtracted from the step objective: a class must live in where the parts are, not in local
+    # texture alone. One more teacher pass per step (counted in the passes). 0: off.
+    layout_prior: float = field(default=0.0, metadata={"omit_default": True})
+    layout_tiles: int = field(default=4, metadata={"omit_default": True})
     # Beyond the paper: this weight times each visualization's total variation (the mean absolute
     # difference of neighbouring values, objectives.total_variation) is subtracted from the step
     # objective, which prefers smooth strokes to fine textures (DeepInversion's R_TV; 0: off).
@@ -149,7 +159,11 @@ class SynthesisConfig:
         _check(self.max_failed_groups is None or self.max_failed_groups > 0, f"max_failed_groups must be positive, got {self.max_failed_groups}")
         _check(0 < self.loss2_lr_ratio <= 1, f"loss2_lr_ratio must lie in (0, 1], got {self.loss2_lr_ratio}")
         _check(self.bn_prior >= 0, f"bn_prior must be >= 0, got {self.bn_prior}")
+        _check(self.bn_prior_scope in ("image", "batch"), f"bn_prior_scope must be 'image' or 'batch', got {self.bn_prior_scope!r}")
         _check(self.tv_prior >= 0, f"tv_prior must be >= 0, got {self.tv_prior}")
+        _check(self.layout_prior >= 0, f"layout_prior must be >= 0, got {self.layout_prior}")
+        _check(isinstance(self.layout_tiles, int) and self.layout_tiles >= 2,
+               f"layout_tiles must be a whole number of tiles per axis >= 2, got {self.layout_tiles!r}")
         _check(isinstance(self.jitter, int) and self.jitter >= 0, f"jitter must be a whole number of samples >= 0, got {self.jitter!r}")
         _check(0 <= self.blend <= 100, f"blend must be a number of blends per visualization in [0, 100], got {self.blend}")
         _check(self.loss2_batch > 0, f"loss2_batch must be positive, got {self.loss2_batch}")

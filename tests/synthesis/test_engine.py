@@ -216,3 +216,37 @@ def test_tv_prior_smooths_the_visualizations(digits_teacher, hard_set):
     assert after < 0.9 * before  # measured: 0.25 against 0.31
     with pytest.raises(VistransferError, match="tv_prior"):
         SynthesisConfig(tv_prior=-1.0)
+
+
+class _Counting(torch.nn.Module):
+    """A teacher that counts the rows of every forward pass."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net, self.rows = net, 0
+
+    def forward(self, x):
+        self.rows += x.shape[0]
+        return self.net(x)
+
+
+def test_layout_prior_passes_are_counted_and_every_visualization_still_passes(digits_teacher):
+    counting = _Counting(digits_teacher.net)
+    out, stats = synthesize(counting, SynthesisConfig(seed=2, layout_prior=1.0, **SMALL), (1, 8, 8), 10, progress=False)
+    # the prior's pass on shuffled tiles is a teacher pass too: uncounted, stats would hold half of them
+    assert stats["teacher_rows"] == counting.rows
+    with torch.no_grad():
+        probs = torch.softmax(digits_teacher.net(out["x"]), 1)
+    assert torch.all(probs.gather(1, out["target"][:, None]).squeeze(1) > 0.99 - 1e-4)
+    for bad in (dict(layout_prior=-1.0), dict(layout_tiles=1), dict(bn_prior_scope="layer")):
+        with pytest.raises(VistransferError, match=next(iter(bad))):
+            SynthesisConfig(**bad)
+
+
+def test_bn_prior_over_the_batch_runs_and_leaves_no_hooks(bn_teacher, digits):
+    shape = tuple(digits[0].x.shape[1:])
+    out, stats = synthesize(bn_teacher, SynthesisConfig(seed=1, bn_prior=3.0, bn_prior_scope="batch",
+                                                        **dict(SMALL, n=20, threshold=0.5, max_steps=300)), shape, 10, progress=False)
+    assert len(out["x"]) == 20 and not any(m._forward_hooks for m in bn_teacher.modules())
+    with torch.no_grad():
+        assert bool((bn_teacher(out["x"]).argmax(1) == out["target"]).all())

@@ -2,8 +2,9 @@ import pytest
 import torch
 
 from vistransfer.errors import VistransferError
-from vistransfer.synthesis.objectives import (Batch, BatchNormPrior, class_log_softmax, class_logit, default_objective, during_am,
-                                              during_movement, l2_norm, movement, penultimate_distance, total_variation)
+from vistransfer.synthesis.objectives import (Batch, BatchNormPrior, LayoutPrior, class_log_softmax, class_logit, default_objective,
+                                              during_am, during_movement, l2_norm, movement, penultimate_distance, shuffle_tiles,
+                                              total_variation)
 
 LOGITS = torch.tensor([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
 BATCH = Batch(LOGITS, torch.tensor([1, 2]), torch.tensor([[1.0, 0.0, -1.0], [1.0, 1.0, 0.0]]),
@@ -82,6 +83,22 @@ def test_bn_prior_is_zero_at_the_running_statistics_and_grows_away_from_them():
     assert not any(m._forward_hooks for m in net.modules())  # hooks removed on exit
 
 
+def test_bn_prior_over_the_batch_lets_single_images_differ_when_the_batch_matches():
+    net = _bn_net(mean=0.5, var=0.25)
+    low, high = torch.zeros(1, 1, 4, 4), torch.ones(1, 1, 4, 4)  # each flat and off the mean; together mean 0.5, variance 0.25
+    pair = torch.cat([low, high])
+    with BatchNormPrior(net, scope="batch") as prior:
+        net(pair)
+        together = prior.distance(2)
+    with BatchNormPrior(net) as prior:
+        net(pair)
+        alone = prior.distance(2)
+    torch.testing.assert_close(together, torch.zeros(2), atol=1e-6, rtol=0)  # one value, scored for both
+    assert alone.min().item() == pytest.approx(1.0 + 1.0, rel=1e-5)  # 1 std off the mean and variance 0 each
+    with pytest.raises(VistransferError, match="bn_prior_scope"):
+        BatchNormPrior(net, scope="layer")
+
+
 def test_bn_prior_pulls_a_visualization_towards_the_training_statistics():
     net = _bn_net(mean=0.5, var=0.25)
     x = torch.full((1, 1, 4, 4), 2.0).add_(0.01 * torch.randn(1, 1, 4, 4)).requires_grad_(True)
@@ -114,3 +131,44 @@ def test_total_variation_is_zero_when_flat_and_counts_every_axis():
     img = torch.zeros(1, 1, 4, 4)
     img[..., 2:, :] = 1.0  # a jump along H only: 4 of 12 vertical pairs, no horizontal
     torch.testing.assert_close(tv(Batch(None, None, None, None, img)), torch.tensor([1 / 3]))
+
+
+def test_shuffle_tiles_moves_every_tile_and_keeps_the_rest():
+    x = torch.arange(2 * 30.0).reshape(2, 1, 30)  # 3 tiles of 10, then 0 samples left; and 2-D below
+    out = shuffle_tiles(x, 3, torch.Generator().manual_seed(0))
+    for row, orig in zip(out[:, 0], x[:, 0]):
+        tiles = row.reshape(3, 10)
+        starts = [int(t[0] - orig[0]) for t in tiles]
+        assert sorted(starts) == [0, 10, 20] and all(s != 10 * i for i, s in enumerate(starts))  # a derangement
+        assert all(torch.equal(t, orig[s:s + 10]) for t, s in zip(tiles, starts))
+    img = torch.arange(16 * 9.0).reshape(1, 1, 9, 16)  # 4 tiles per axis: 2x4 tiles, the 9th row stays
+    moved = shuffle_tiles(img, 4, torch.Generator().manual_seed(1))
+    assert torch.equal(moved[..., 8, :], img[..., 8, :])
+    assert sorted(moved[..., :8, :].flatten().tolist()) == sorted(img[..., :8, :].flatten().tolist())
+    for r in range(4):
+        for c in range(4):
+            tile = moved[0, 0, 2 * r:2 * r + 2, 4 * c:4 * c + 4]
+            assert not torch.equal(tile, img[0, 0, 2 * r:2 * r + 2, 4 * c:4 * c + 4])  # no tile stays put
+            r0, c0 = int(tile[0, 0]) // 16, int(tile[0, 0]) % 16
+            assert torch.equal(tile, img[0, 0, r0:r0 + 2, c0:c0 + 4])  # whole tiles move
+    grad = torch.zeros(1, 1, 8, 8, requires_grad=True)
+    shuffle_tiles(grad * 2, 2, torch.Generator()).sum().backward()
+    assert torch.equal(grad.grad, torch.full((1, 1, 8, 8), 2.0))
+    with pytest.raises(VistransferError, match="fewer tiles"):
+        shuffle_tiles(torch.zeros(1, 1, 3), 4, torch.Generator())
+
+
+def test_layout_prior_scores_only_a_class_that_survives_the_shuffle():
+    x = torch.zeros(2, 1, 4, 4)
+    x[0, 0, 0, 0] = 1.0  # evidence in the top-left tile: the net below reads class 0 from there only
+    x[1, 0, :, :] = 1.0  # everywhere: a shuffle changes nothing
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2, bias=False))
+    with torch.no_grad():
+        net[1].weight.zero_()
+        net[1].weight[0, 0] = 5.0  # class 0 if the top-left pixel is lit
+        net[1].weight[1, 8] = 1.0  # class 1 a little from one pixel of the lower half
+    prior = LayoutPrior(net, tiles=2, seed=0)
+    score = prior.objective()(Batch(net(x), torch.tensor([0, 0]), None, None, x))
+    assert score[0].item() == 0.0  # the top-left tile moved away: no longer class 0, nothing to pay
+    assert score[1].item() == pytest.approx(5.0 - 1.0)  # still class 0 by log-odds 4
+    assert prior.rows == 2

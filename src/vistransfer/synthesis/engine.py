@@ -28,7 +28,7 @@ from ..errors import VistransferError
 from ..io import progress_bar
 from ..models.generator import GeneratorBank
 from ..models.spec import InputSpec
-from .objectives import Batch, BatchNormPrior, Objective, default_objective, penultimate_distance, total_variation
+from .objectives import Batch, BatchNormPrior, LayoutPrior, Objective, default_objective, penultimate_distance, total_variation
 from .slot_adam import SlotAdam
 from .slots import Slots
 
@@ -107,30 +107,47 @@ def synthesize(teacher: torch.nn.Module, cfg: SynthesisConfig, spec: InputSpec |
         channels_last = len(spec.shape) == 3 and device.type == "cpu"
     if channels_last:
         teacher.to(memory_format=torch.channels_last)
-    objective, prior = with_priors(objective, cfg, teacher)
+    objective, priors = with_priors(objective, cfg, teacher)
     try:
-        with prior:
-            return _run(teacher, cfg, spec, n_classes, device, real, quota, progress, objective, channels_last)
+        with priors:
+            return _run(teacher, cfg, spec, n_classes, device, real, quota, progress, objective, channels_last, priors)
     finally:
         if channels_last:
             teacher.to(memory_format=torch.contiguous_format)
 
 
-def with_priors(objective: Objective, cfg: SynthesisConfig, teacher: torch.nn.Module):
-    """``objective`` with the configured priors subtracted, and the context they need open while it runs."""
+class Priors(contextlib.ExitStack):
+    """The context the configured priors need open while the objective runs (batch-norm hooks), and the
+    teacher passes they make beyond the step's own (:attr:`rows`)."""
+
+    def __init__(self, layout: LayoutPrior | None = None):
+        super().__init__()
+        self.layout = layout
+
+    @property
+    def rows(self) -> int:
+        return self.layout.rows if self.layout is not None else 0
+
+
+def with_priors(objective: Objective, cfg: SynthesisConfig, teacher: torch.nn.Module) -> tuple[Objective, Priors]:
+    """``objective`` with the configured priors subtracted, and the :class:`Priors` to open while it runs."""
+    priors = Priors(LayoutPrior(teacher, cfg.layout_tiles, cfg.seed) if cfg.layout_prior > 0 else None)
     if cfg.tv_prior > 0:
         objective = objective - cfg.tv_prior * total_variation()
-    if cfg.bn_prior <= 0:
-        return objective, contextlib.nullcontext()
-    prior = BatchNormPrior(teacher)
-    if not prior:
-        log.info("bn_prior: the teacher has no batch norm with running statistics, so the prior has no effect")
-        return objective, contextlib.nullcontext()
-    return objective - cfg.bn_prior * prior.objective(), prior
+    if cfg.bn_prior > 0:
+        bn = BatchNormPrior(teacher, cfg.bn_prior_scope)
+        if bn:
+            priors.enter_context(bn)
+            objective = objective - cfg.bn_prior * bn.objective()
+        else:
+            log.info("bn_prior: the teacher has no batch norm with running statistics, so the prior has no effect")
+    if priors.layout is not None:  # last: its extra pass overwrites what the batch-norm hooks saw
+        objective = objective - cfg.layout_prior * priors.layout.objective()
+    return objective, priors
 
 
 def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device: torch.device, real, quota,
-         progress: bool, objective: Objective, channels_last: bool) -> tuple[dict[str, torch.Tensor], dict]:
+         progress: bool, objective: Objective, channels_last: bool, priors: Priors) -> tuple[dict[str, torch.Tensor], dict]:
     K, S = n_classes, cfg.slots
     gen = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)  # nothing below should draw from it; belt and braces
@@ -226,6 +243,7 @@ def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device:
         bar.update(int(accepted.sum()) - bar.n)  # throttled by tqdm, not one line per step
     bar.close()
     stats["wall_s"], stats["gen_upsample"] = time.perf_counter() - t0, bank.upsample
+    stats["teacher_rows"] += priors.rows  # the layout prior's passes are teacher passes too
     out = rec.cat()
     order = torch.argsort(out["group"] * cfg.group_size * 4 + out["passed_step"], stable=True)
     out = {k: v[order] for k, v in out.items()}

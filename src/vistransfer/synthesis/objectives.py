@@ -15,7 +15,9 @@ so a new term is a new object, not an edit of the optimization loop (``engine.sy
 * :func:`total_variation`: how much neighbouring values differ (subtract it to prefer smooth
   images and series over fine textures; Mahendran & Vedaldi 2015, DeepInversion's R_TV);
 * :class:`BatchNormPrior`: how far the teacher's batch-norm inputs sit from the statistics it was
-  trained on (DeepInversion's feature prior, per visualization);
+  trained on (DeepInversion's feature prior, per visualization or over the step's batch);
+* :class:`LayoutPrior`: how strongly the teacher still sees the target class once the
+  visualization's tiles are shuffled (subtract it to ask for a layout, not a texture);
 * :func:`during_am` / :func:`during_movement`: restrict a term to one phase of a group's run.
 
 :func:`penultimate_distance` is Loss2 of Eq. 3, used by the engine's separate Loss2 step.
@@ -132,6 +134,9 @@ def penultimate_distance(features: torch.Tensor, real_features: torch.Tensor) ->
     return torch.linalg.vector_norm(real_features - features.unsqueeze(1), dim=2).sum(1)
 
 
+BN_SCOPES = ("image", "batch")
+
+
 class BatchNormPrior:
     """DeepInversion's feature prior (Yin et al., 2020), one score per visualization.
 
@@ -142,17 +147,27 @@ class BatchNormPrior:
         r_l(x) = rms_c((mu_c - running_mean_c) / s_c) + rms_c((v_c - running_var_c) / s_c^2),  s_c^2 = running_var_c + eps
 
     and :meth:`objective` scores the mean of r_l over layers (0 when x's statistics match the
-    training data's; subtract it, weighted, from the AM objective). DeepInversion compares batch
-    statistics; one image's statistics over its positions are the per-visualization analogue (the
-    engine optimizes and stops each visualization on its own), and normalizing by the running
-    variance makes layers of any scale count alike.
+    training data's; subtract it, weighted, from the AM objective). Normalizing by the running
+    variance makes layers of any scale count alike. ``scope`` says over what mu and v are taken:
+
+    * ``"image"``: each visualization's own positions, one r per visualization (the engine
+      optimizes and stops each visualization on its own). Every visualization is held to the
+      statistics of the whole training set, which a single real "1" (few strokes) does not have.
+    * ``"batch"``: all visualizations of the step and their positions, DeepInversion's form: one
+      r for the batch, scored for each of its visualizations, so the set as a whole must match the
+      training statistics while single visualizations may differ as real examples do. A
+      visualization's gradient from it is of the same order as from ``"image"`` (r is summed over
+      the batch, each visualization moves it by about 1/batch).
 
     Use as a context manager: forward hooks record each BN layer's latest input while it is open,
     so :meth:`objective` must be called after the teacher's forward pass on the same batch. Needs
     an eager ``nn.Module`` teacher; a TorchScript or exported graph hides its layers from hooks.
     """
 
-    def __init__(self, teacher: nn.Module):
+    def __init__(self, teacher: nn.Module, scope: str = "image"):
+        if scope not in BN_SCOPES:
+            raise VistransferError(f"bn_prior_scope must be one of {list(BN_SCOPES)}, got {scope!r}")
+        self.scope = scope
         self.layers = [m for m in teacher.modules()
                        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats and m.running_var is not None]
         hidden = [n for n, m in teacher.named_modules() if isinstance(m, torch.jit.ScriptModule) and "BatchNorm" in getattr(m, "original_name", "")]
@@ -184,11 +199,13 @@ class BatchNormPrior:
             if h is None or h.dim() < 3 or h.shape[0] != n:  # (N, C) inputs have no positions to take statistics over
                 continue
             h = h.flatten(2).float()
-            mu, var = h.mean(2), h.var(2, unbiased=False)  # (n, C)
+            if self.scope == "batch":  # DeepInversion's own form: over the batch and positions, one value for all
+                h = h.transpose(0, 1).flatten(1)[None]  # (1, C, n * P)
+            mu, var = h.mean(2), h.var(2, unbiased=False)  # (n, C), or (1, C)
             s2 = m.running_var.float() + m.eps
             shift = ((mu - m.running_mean.float()) / s2.sqrt()).pow(2).mean(1).sqrt()
             spread = ((var - m.running_var.float()) / s2).pow(2).mean(1).sqrt()
-            terms.append(shift + spread)
+            terms.append((shift + spread).expand(n))
         if not terms:
             raise VistransferError("bn_prior found no batch-norm input with spatial extent in the last forward pass: "
                                    "the teacher's BN layers never ran, or run on flat features; set bn_prior = 0")
@@ -197,3 +214,68 @@ class BatchNormPrior:
     def objective(self) -> Objective:
         """The distance as an objective term (higher = further from the training statistics)."""
         return Objective(lambda b: self.distance(b.logits.shape[0]), "bn_prior")
+
+
+def shuffle_tiles(x: torch.Tensor, tiles: int, gen: torch.Generator) -> torch.Tensor:
+    """``x`` (N, C, *spatial) with each row's tiles moved along one random cycle through all of them,
+    so that no tile stays where it was; differentiable in ``x``.
+
+    Every spatial axis is cut into ``tiles`` equal pieces (a 28x28 image at 4: sixteen 7x7 tiles; a
+    series of 1,200 samples: four of 300); samples past the last whole piece stay in place.
+    """
+    n, c, spatial = x.shape[0], x.shape[1], x.shape[2:]
+    size = [s // tiles for s in spatial]
+    if min(size) < 1:
+        raise VistransferError(f"cannot cut {tuple(spatial)} into {tiles} tiles per axis: use fewer tiles")
+    d = len(spatial)
+    core = x[(slice(None), slice(None)) + tuple(slice(0, tiles * s) for s in size)]
+    # (N, C, t, s1, t, s2, ...) -> (N, C, t, t, ..., s1, s2, ...) -> (N, C, t**d, s1, s2, ...)
+    split = core.reshape(n, c, *[v for s in size for v in (tiles, s)])
+    order = [0, 1] + [2 + 2 * i for i in range(d)] + [3 + 2 * i for i in range(d)]
+    blocks = split.permute(order).reshape(n, c, tiles ** d, *size)
+    m = tiles ** d
+    cycle = torch.stack([torch.randperm(m, generator=gen) for _ in range(n)])  # (N, m): a random cyclic order
+    source = torch.empty_like(cycle)
+    source.scatter_(1, cycle.roll(-1, 1), cycle)  # the tile at cycle[k] moves to cycle[k + 1]
+    source = source.to(x.device)
+    moved = blocks.gather(2, source.view(n, 1, m, *[1] * d).expand_as(blocks))
+    back = [0, 1] + [v for i in range(d) for v in (2 + i, 2 + d + i)]
+    out = moved.reshape(n, c, *[tiles] * d, *size).permute(back).reshape(core.shape)
+    if list(core.shape) == list(x.shape):
+        return out
+    x = x.clone()
+    x[(slice(None), slice(None)) + tuple(slice(0, tiles * s) for s in size)] = out
+    return x
+
+
+class LayoutPrior:
+    """A visualization's class must live in where its parts are, not only in what they are.
+
+    At every step each visualization's tiles are shuffled (:func:`shuffle_tiles`, a new random cycle
+    per visualization and step) and the teacher judges the result once more. :meth:`objective` scores
+    how strongly it still sees the target class there, as log-odds ``logit_target -
+    logsumexp(other logits)``, counted only above 0 (the shuffled visualization more likely the
+    target than not): subtract it, weighted, from the AM objective. A teacher that decides by local
+    texture (global average pooling) lets AM satisfy it with texture; this asks for a layout a
+    shuffle destroys, as a real digit's is. Costs one more teacher pass per visualization and step,
+    counted in :attr:`rows`. The teacher must be the one whose logits the step already computed.
+
+    Compose it after any :class:`BatchNormPrior` term: its pass overwrites what that prior's hooks
+    recorded from the step's own pass.
+    """
+
+    def __init__(self, teacher: nn.Module, tiles: int = 4, seed: int = 0):
+        self.teacher, self.tiles = teacher, tiles
+        self.gen = torch.Generator().manual_seed(seed)
+        self.rows = 0
+
+    def score(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """(A,) the clipped target log-odds of each visualization after one shuffle of its tiles."""
+        logits = self.teacher(shuffle_tiles(x, self.tiles, self.gen))
+        self.rows += x.shape[0]
+        own = logits.gather(1, target[:, None]).squeeze(1)
+        others = logits.scatter(1, target[:, None], float("-inf")).logsumexp(1)
+        return F.relu(own - others)
+
+    def objective(self) -> Objective:
+        return Objective(lambda b: self.score(b.x, b.target), f"layout_prior(tiles={self.tiles})")

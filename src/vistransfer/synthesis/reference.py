@@ -33,8 +33,8 @@ def synthesize_reference(teacher: nn.Module, cfg: SynthesisConfig, spec: InputSp
     teacher = teacher.to(device).eval()
     for p in teacher.parameters():
         p.requires_grad_(False)
-    objective, prior = with_priors(objective, cfg, teacher)
-    with prior:
+    objective, priors = with_priors(objective, cfg, teacher)
+    with priors:
         gen = torch.Generator().manual_seed(cfg.seed)
         quota = class_quota(cfg.n, n_classes)
         accepted = torch.zeros(n_classes, dtype=torch.long)
@@ -82,5 +82,6 @@ def synthesize_reference(teacher: nn.Module, cfg: SynthesisConfig, spec: InputSp
                 stats["discarded"] += g
                 stats["rows_discarded"] += g * (int(move_steps[0]) + cfg.max_steps)
     stats["wall_s"], stats["gen_upsample"] = time.perf_counter() - t0, G.upsample
+    stats["teacher_rows"] += priors.rows
     stats.update(summarize(stats, cfg.n))
     return {k: torch.cat(v) for k, v in rec.items()}, stats
