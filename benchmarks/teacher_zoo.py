@@ -49,7 +49,8 @@ pixels, transformation robustness); ``--tv-prior`` at each listed weight of
 ``SynthesisConfig.tv_prior`` (rows ``name+tv<w>``); ``--bn-scope batch`` takes the batch-norm prior's
 statistics over the step's whole batch (DeepInversion's form; rows ``name+bn<w>+batch``); ``--layout-prior``
 at each listed weight of ``SynthesisConfig.layout_prior`` (rows ``name+lay<w>``: the class must not
-survive a shuffle of the visualization's tiles).
+survive a shuffle of the visualization's tiles); ``--objective log_softmax`` runs AM on log p(target) instead of
+the raw logit (rows ``name+logsoftmax``: other classes pushed down, not every logit up).
 
 ``--gen-out-bias`` runs every teacher at each listed ``SynthesisConfig.gen_out_bias`` (rows
 ``name+b<v>``; -2 starts G at sigmoid(-2) = 0.12, about MNIST's mean). ``--bn-prior`` runs every teacher with batch norm at each listed weight of ``SynthesisConfig.bn_prior``
@@ -202,15 +203,17 @@ def with_blends(net: nn.Module, out: dict, ratio: float, seed: int, classes: lis
 
 def run_arch(name: str, train, test, args, dev, bn_prior: float = 0.0, threshold: float = 0.99, out_bias: float = 0.0,
              row: str = "", blend: float = 0.0, jitter: int = 0, tv_prior: float = 0.0, scope: str = "image",
-             layout: float = 0.0) -> dict:
+             layout: float = 0.0, objective: str = "logit") -> dict:
     net, seconds = trained(name, train, args.epochs, dev)
     logits = predict_logits(net, test.x, dev)
     probs = logits.softmax(1)
     top2 = logits.topk(2, dim=1).values
     syn_cfg = SynthesisConfig(n=args.n, seed=0, bn_prior=bn_prior, threshold=threshold, gen_out_bias=out_bias,
-                              jitter=jitter, tv_prior=tv_prior, bn_prior_scope=scope, layout_prior=layout)
+                              jitter=jitter, tv_prior=tv_prior, bn_prior_scope=scope, layout_prior=layout,
+                              objective=objective)
     rec = {"arch": name, "what": ARCHS[name][1], "bn_prior": bn_prior, "threshold": threshold, "gen_out_bias": out_bias,
            "blend": blend, "jitter": jitter, "tv_prior": tv_prior, "bn_prior_scope": scope, "layout_prior": layout,
+           "objective": objective,
            "sets": args.sets,
            "train_seconds": seconds, "level_real": float(test.x.mean()),
            "test_accuracy": float((logits.argmax(1) == test.y).float().mean()),
@@ -310,6 +313,8 @@ def main(argv=None) -> None:
     ap.add_argument("--bn-scope", default="image", help="comma-separated SynthesisConfig.bn_prior_scope values (image, batch), "
                     "each run for every teacher with batch norm and a prior")
     ap.add_argument("--layout-prior", default="0", help="comma-separated weights of SynthesisConfig.layout_prior, each run for every teacher")
+    ap.add_argument("--objective", default="logit", help="comma-separated AM objectives (SynthesisConfig.objective: logit, "
+                    "log_softmax), each run for every teacher")
     ap.add_argument("--students", default="cnn_id", help="comma-separated, from cnn_id (the built-in student) and same "
                     "(a fresh network of the teacher's architecture)")
     ap.add_argument("--sets", type=int, default=1, help="synthesis sets per row (seeds 0..N-1); students are reported over them")
@@ -326,6 +331,14 @@ def main(argv=None) -> None:
         raise SystemExit(f"--students {','.join(args.students)!r}: choose from cnn_id, same")
     if args.sets < 1:
         raise SystemExit(f"--sets must be at least 1, got {args.sets}")
+    weights, thresholds, biases, blends, tvs = (_values(v) for v in (args.bn_prior, args.threshold, args.gen_out_bias,
+                                                                      args.blend, args.tv_prior))
+    jitters, layouts, scopes = _values(args.jitter, int), _values(args.layout_prior), _values(args.bn_scope, str)
+    objectives = _values(args.objective, str)
+    if not objectives or set(objectives) - {"logit", "log_softmax"}:
+        raise SystemExit(f"--objective {args.objective!r}: choose from logit, log_softmax")
+    if not scopes or set(scopes) - {"image", "batch"}:
+        raise SystemExit(f"--bn-scope {args.bn_scope!r}: choose from image, batch")
     dev = resolve_device(args.device)
     train, test = load_dataset("mnist", "train", args.data_dir), load_dataset("mnist", "test", args.data_dir)
     setup = {"device": str(dev), "threads": torch.get_num_threads(), "n": args.n, "epochs": args.epochs,
@@ -334,23 +347,20 @@ def main(argv=None) -> None:
     old = json.loads(out.read_text()) if out.is_file() else {}
     # rows of an earlier run of the same setup stay (a re-run of a row replaces it); another setup starts afresh
     results = {**setup, "versions": versions(), "archs": old.get("archs", {}) if all(old.get(k) == v for k, v in setup.items()) else {}}
-    weights, thresholds, biases, blends, tvs = (_values(v) for v in (args.bn_prior, args.threshold, args.gen_out_bias,
-                                                                      args.blend, args.tv_prior))
-    jitters, layouts, scopes = _values(args.jitter, int), _values(args.layout_prior), _values(args.bn_scope, str)
-    if not scopes or set(scopes) - {"image", "batch"}:
-        raise SystemExit(f"--bn-scope {args.bn_scope!r}: choose from image, batch")
     for name in names:
         has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in ARCHS[name][0]().modules())
         runs = weights if has_bn else [0.0]  # without batch norm the prior does nothing: one run, labelled as such
-        for w, t, b, r, j, v, sc, lay in itertools.product(runs, thresholds, biases, blends, jitters, tvs, scopes, layouts):
+        for w, t, b, r, j, v, sc, lay, obj in itertools.product(runs, thresholds, biases, blends, jitters, tvs, scopes, layouts,
+                                                                objectives):
             if w == 0 and sc != scopes[0]:
                 continue  # without the prior its scope changes nothing
             row = (name + ("" if w == 0 else f"+bn{w:g}") + ("" if t == SynthesisConfig.threshold else f"+T{t:g}")
                    + ("" if b == SynthesisConfig.gen_out_bias else f"+b{b:g}") + ("" if r == 0 else f"+blend{r:g}")
                    + ("" if j == 0 else f"+j{j}") + ("" if v == 0 else f"+tv{v:g}")
-                   + ("" if w == 0 or sc == "image" else f"+{sc}") + ("" if lay == 0 else f"+lay{lay:g}"))
+                   + ("" if w == 0 or sc == "image" else f"+{sc}") + ("" if lay == 0 else f"+lay{lay:g}")
+                   + ("" if obj == "logit" else "+logsoftmax"))
             results["archs"][row] = {"row": row, **run_arch(name, train, test, args, dev, w, t, b, row, r, j, v,
-                                                            sc if w else "image", lay)}
+                                                            sc if w else "image", lay, obj)}
             write_json(args.out, results)  # each architecture survives an interruption of the next
     text = report(results)
     with atomic_path(Path(args.out).with_suffix(".txt")) as tmp:
