@@ -195,3 +195,22 @@ def test_threshold_share_calibrates_T_on_held_out_data(digits_teacher, digits, t
     cal = ds.meta["threshold_calibration"]
     assert cal["share"] == 0.6 and cal["n"] == len(test) and ds.meta["config"]["threshold"] == pytest.approx(t)
     assert bool((ds.probs.max(1).values > t).all())  # every visualization passed the calibrated T
+
+
+def test_sigterm_removes_the_artifact_being_written(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    script = (  # the CLI's handler, then a kill in the middle of an atomic write
+        "import os, signal, sys, time\n"
+        "from vistransfer.cli.main import _exit_on_sigterm\n"
+        "from vistransfer.io import atomic_path\n"
+        "_exit_on_sigterm()\n"
+        "with atomic_path(sys.argv[1]) as tmp:\n"
+        "    tmp.write_text('half')\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    time.sleep(30)\n")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "grid.png")], timeout=60)
+    assert done.returncode == 128 + signal.SIGTERM
+    assert list(tmp_path.iterdir()) == []  # neither the artifact nor its temporary

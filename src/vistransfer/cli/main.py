@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 import typer
@@ -37,8 +38,18 @@ def _warnings_as_lines() -> None:
         log.propagate = False
 
 
+def _exit_on_sigterm() -> None:
+    """SIGTERM (``kill``, a job scheduler, the end of a session) unwinds like Ctrl-C: every ``finally``
+    runs, so an artifact being written is removed as a temporary, never left half-written beside the
+    results. Exit status 143 (128 + 15), as the default handler's."""
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, stop)
+
+
 def main(argv: list[str] | None = None) -> None:
     _warnings_as_lines()
+    _exit_on_sigterm()
     try:
         app(args=argv, standalone_mode=True)
     except VistransferError as e:
