@@ -41,9 +41,10 @@ def synthesize_with(method: str, teacher: Teacher, cfg: SynthesisConfig, device)
 STUDENT = load_experiment(find_experiment("table1", Path(__file__).resolve().parents[1] / "experiments")).student
 
 
-def student_accuracy(sets: list[tuple[torch.Tensor, torch.Tensor]], test, seeds: list[int], device) -> dict:
-    """Real-test accuracy of CNN_ID students: mean_std over every (set, student seed), and each set's mean."""
-    per_set = [learn_students(x, t, ["cnn_id"], seeds, test, student_kwargs={**STUDENT, "device": str(device)},
+def student_accuracy(sets: list[tuple[torch.Tensor, torch.Tensor]], test, seeds: list[int], device, **options) -> dict:
+    """Real-test accuracy of CNN_ID students: mean_std over every (set, student seed), and each set's mean.
+    Targets are labels (N,) or distributions (N, K); ``options`` override the student's (``temperature=4``)."""
+    per_set = [learn_students(x, t, ["cnn_id"], seeds, test, student_kwargs={**STUDENT, "device": str(device), **options},
                               progress=False)["cnn_id"]["accuracy"] for x, t in sets]
     pooled = mean_std([v for a in per_set for v in a["values"]])
     pooled["per_set_mean"] = [a["mean"] for a in per_set]

@@ -40,7 +40,9 @@ that say why a teacher is hard to visualize (measured, not guessed):
 the same recipe as CNN_ID: 10 epochs, at least 1,500 steps, hard labels; column ``same-arch %``):
 whether what a teacher's visualizations carry is there for a student that can represent the
 teacher's decision rule, when a student of another architecture learns little from them.
-``--blend`` runs each teacher with each listed ``SynthesisConfig.blend`` (rows ``name+blend<r>``;
+``--soft-tau 4`` also trains CNN_ID on the teacher's softmax (recorded with every visualization) distilled at
+temperature 4 (column ``soft %``): whether the teacher's outputs on its visualizations carry what their argmax
+does not. ``--blend`` runs each teacher with each listed ``SynthesisConfig.blend`` (rows ``name+blend<r>``;
 students learn from the visualizations and the blends). ``--sets N`` synthesizes N sets (seeds
 0..N-1) per row and reports students as mean ± std over the sets (one student seed per set; the
 diagnostics are measured on the first set). ``--jitter`` runs each teacher at each listed
@@ -193,12 +195,13 @@ def same_arch_accuracy(name: str, x: torch.Tensor, target: torch.Tensor, test, d
     return float((predict_logits(net.eval(), test.x, dev).argmax(1).cpu() == test.y).float().mean())
 
 
-def with_blends(net: nn.Module, out: dict, ratio: float, seed: int, classes: list[str], dev) -> tuple[torch.Tensor, torch.Tensor]:
-    """The engine's visualizations followed by ``ratio`` blends each (synthesis/blend.py), as (x, hard labels)."""
+def with_blends(net: nn.Module, out: dict, ratio: float, seed: int, classes: list[str], dev) -> tuple[torch.Tensor, ...]:
+    """The engine's visualizations followed by ``ratio`` blends each (synthesis/blend.py), as (x, hard labels,
+    the teacher's softmax)."""
     ds = SyntheticDataset(out["x"], out["probs"], out["target"], out["passed_step"], out["threshold"], out["group"],
                           out["kind"], classes, {})
     ds = add_blends(ds, net, ratio, seed, dev)
-    return ds.x, ds.target
+    return ds.x, ds.target, ds.probs
 
 
 def run_arch(name: str, train, test, args, dev, bn_prior: float = 0.0, threshold: float = 0.99, out_bias: float = 0.0,
@@ -243,19 +246,23 @@ def run_arch(name: str, train, test, args, dev, bn_prior: float = 0.0, threshold
         class_grid(out["x"], out["target"], test.classes, grid, per_class=8)
         rec["grid"] = grid.name
     same = "same" in args.students and name != "builtin"  # the built-in teacher's own architecture is CNN_ID's
-    cnn, own = [], []
+    cnn, own, soft = [], [], []
     for seed in range(args.sets):
         if seed:  # further sets: the same settings, another synthesis seed
             print(f"[{name}] set {seed + 1} of {args.sets} ...", file=sys.stderr, flush=True)
             out, _ = synthesize(net, replace(syn_cfg, seed=seed), (1, 28, 28), 10, dev, progress=False)
-        x, t = with_blends(net, out, blend, seed, test.classes, dev)
+        x, t, p = with_blends(net, out, blend, seed, test.classes, dev)
         print(f"[{name}] students on {len(x)} examples ...", file=sys.stderr, flush=True)
         if "cnn_id" in args.students:
             cnn.append(student_accuracy([(x, t)], test, [0], dev)["mean"])
+        if args.soft_tau:
+            soft.append(student_accuracy([(x, p)], test, [0], dev, temperature=args.soft_tau)["mean"])
         if same:
             own.append(same_arch_accuracy(name, x, t, test, dev))
     if cnn:
         rec["student_accuracy"], rec["student_per_set"] = mean_std(cnn)["mean"], cnn
+    if soft:
+        rec["soft_tau"], rec["student_soft"], rec["student_soft_per_set"] = args.soft_tau, mean_std(soft)["mean"], soft
     if own:
         rec["student_same_arch"], rec["student_same_arch_per_set"] = mean_std(own)["mean"], own
     return rec
@@ -273,6 +280,7 @@ def report(r: dict) -> str:
     lines = [f"device {r['device']} ({r['threads']} threads); {r['n']} visualizations per teacher, default synthesis "
              f"settings; teachers: {r['epochs']} epochs of Adam on MNIST",
              f"{'teacher':14}{'test %':>8}{'vis/s':>8}{'passes/vis':>12}{'groups over budget':>20}{'student %':>16}{'same-arch %':>16}"
+             f"{'soft %':>16}"
              f"{'real > T':>10}{'logit margin':>14}{'BN shift vis / real':>21}{'level vis / real':>18}"
              f"{'blank black / white':>22}{'flat vis':>10}{'student w/o flat %':>20}{'layout-free vis / real':>24}"]
     for a in r["archs"].values():
@@ -289,7 +297,7 @@ def report(r: dict) -> str:
         lines.append(f"{a.get('row', a['arch']):14}{100 * a['test_accuracy']:>8.2f}{s['vis_per_s']:>8.1f}{s['teacher_passes_per_vis']:>12.1f}"
                      f"{s['groups_discarded']:>10} of {s['groups_started']:<7}"
                      f"{_pm(a.get('student_per_set', [a['student_accuracy']] if 'student_accuracy' in a else None)):>16}"
-                     f"{_pm(a.get('student_same_arch_per_set')):>16}"
+                     f"{_pm(a.get('student_same_arch_per_set')):>16}{_pm(a.get('student_soft_per_set')):>16}"
                      f"{100 * a['real_above_T']:>9.1f}%{a['logit_margin_real']:>14.1f}{bn:>21}{level:>18}{blank:>22}{flat:>10}{structured:>20}{free:>24}")
     return "\n".join(lines)
 
@@ -317,6 +325,8 @@ def main(argv=None) -> None:
                     "log_softmax), each run for every teacher")
     ap.add_argument("--students", default="cnn_id", help="comma-separated, from cnn_id (the built-in student) and same "
                     "(a fresh network of the teacher's architecture)")
+    ap.add_argument("--soft-tau", type=float, default=None, help="also train CNN_ID on the teacher's softmax at this "
+                    "temperature (column 'soft %%'; e.g. 4)")
     ap.add_argument("--sets", type=int, default=1, help="synthesis sets per row (seeds 0..N-1); students are reported over them")
     ap.add_argument("--grids", default=None, help="folder for a grid of each row's visualizations (teacher_zoo_<row>.png)")
     ap.add_argument("--data-dir", default=None)
@@ -329,6 +339,8 @@ def main(argv=None) -> None:
     args.students = _values(args.students, str)
     if not args.students or set(args.students) - {"cnn_id", "same"}:
         raise SystemExit(f"--students {','.join(args.students)!r}: choose from cnn_id, same")
+    if args.soft_tau is not None and args.soft_tau <= 0:
+        raise SystemExit(f"--soft-tau must be positive, got {args.soft_tau}")
     if args.sets < 1:
         raise SystemExit(f"--sets must be at least 1, got {args.sets}")
     weights, thresholds, biases, blends, tvs = (_values(v) for v in (args.bn_prior, args.threshold, args.gen_out_bias,
