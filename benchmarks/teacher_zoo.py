@@ -31,6 +31,10 @@ that say why a teacher is hard to visualize (measured, not guessed):
   shuffled (a 4x4 grid, one fixed permutation per image), on real test digits and on the accepted
   visualizations. A digit's class lives in where its strokes are; a teacher that keeps it anyway
   decides by local texture, and AM can satisfy it with texture.
+* ``diversity``: the mean RMS pixel difference between two visualizations of one class (mean over classes),
+  against the same on real test digits. A generator that ignores its input z makes its group of
+  ``group_size`` visualizations near copies of one image, and a student then sees fewer images than
+  the set holds; ``--group-size 1`` (Table 1's setting) gives every visualization its own generator.
 * ``level``: the mean pixel value of the accepted visualizations against real test images' (MNIST:
   0.13, a black background). G's sigmoid starts every image at sigmoid(``gen_out_bias``), mid-grey
   at the default 0; a teacher that normalizes by its training statistics (batch norm) may read a
@@ -167,6 +171,18 @@ def layout_free(net: nn.Module, x: torch.Tensor, y: torch.Tensor, dev, patch: in
     return float((predict_logits(net, img, dev).argmax(1).cpu() == y.cpu()).float().mean())
 
 
+def diversity(x: torch.Tensor, y: torch.Tensor) -> float:
+    """Mean over classes of the mean RMS pixel difference between two different images of that class."""
+    per_class = []
+    for c in torch.unique(y):
+        xc = x[y == c].flatten(1).float()
+        if len(xc) < 2:
+            continue
+        d = torch.cdist(xc, xc) / xc.shape[1] ** 0.5
+        per_class.append(float(d.sum() / (len(xc) * (len(xc) - 1))))
+    return sum(per_class) / len(per_class)
+
+
 def trained(name: str, train, epochs: int, dev) -> tuple[nn.Module, float]:
     """The architecture trained on MNIST (seed 0), from the cache when it was trained before; and the seconds it took."""
     path = cache_dir() / "bench" / "zoo" / f"{name}-e{epochs}.pt"
@@ -206,24 +222,26 @@ def with_blends(net: nn.Module, out: dict, ratio: float, seed: int, classes: lis
 
 def run_arch(name: str, train, test, args, dev, bn_prior: float = 0.0, threshold: float = 0.99, out_bias: float = 0.0,
              row: str = "", blend: float = 0.0, jitter: int = 0, tv_prior: float = 0.0, scope: str = "image",
-             layout: float = 0.0, objective: str = "logit") -> dict:
+             layout: float = 0.0, objective: str = "logit", group_size: int = 9) -> dict:
     net, seconds = trained(name, train, args.epochs, dev)
     logits = predict_logits(net, test.x, dev)
     probs = logits.softmax(1)
     top2 = logits.topk(2, dim=1).values
     syn_cfg = SynthesisConfig(n=args.n, seed=0, bn_prior=bn_prior, threshold=threshold, gen_out_bias=out_bias,
                               jitter=jitter, tv_prior=tv_prior, bn_prior_scope=scope, layout_prior=layout,
-                              objective=objective)
+                              objective=objective, group_size=group_size,
+                              slots=max(1, 32 * 9 // group_size))  # as many visualizations at once as the default's 32 x 9
     rec = {"arch": name, "what": ARCHS[name][1], "bn_prior": bn_prior, "threshold": threshold, "gen_out_bias": out_bias,
            "blend": blend, "jitter": jitter, "tv_prior": tv_prior, "bn_prior_scope": scope, "layout_prior": layout,
-           "objective": objective,
+           "objective": objective, "group_size": group_size,
            "sets": args.sets,
            "train_seconds": seconds, "level_real": float(test.x.mean()),
            "test_accuracy": float((logits.argmax(1) == test.y).float().mean()),
            "real_above_T": float((probs.max(1).values > syn_cfg.threshold).float().mean()),
            "logit_margin_real": float((top2[:, 0] - top2[:, 1]).median()),
            "bn_shift_real": first_bn_shift(net, test.x[:2000], dev), "blank": blank_verdicts(net, dev),
-           "layout_free_real": layout_free(net, test.x[:2000], logits[:2000].argmax(1), dev)}
+           "layout_free_real": layout_free(net, test.x[:2000], logits[:2000].argmax(1), dev),
+           "diversity_real": diversity(test.x[:2000], test.y[:2000])}
     print(f"[{name}] teacher {100 * rec['test_accuracy']:.2f}%; synthesizing {args.n} ...", file=sys.stderr, flush=True)
     try:
         out, stats = synthesize(net, syn_cfg, (1, 28, 28), 10, dev, progress=False)
@@ -235,6 +253,7 @@ def run_arch(name: str, train, test, args, dev, bn_prior: float = 0.0, threshold
     rec["bn_shift"] = first_bn_shift(net, out["x"][:2000], dev)
     rec["level"] = float(out["x"].mean())
     rec["layout_free"] = layout_free(net, out["x"], out["target"], dev)
+    rec["diversity"] = diversity(out["x"], out["target"])
     structured = out["x"].flatten(1).std(1) >= FLAT_STD
     rec["flat_share"] = float(1 - structured.float().mean())
     if rec["flat_share"] > 0:
@@ -282,7 +301,8 @@ def report(r: dict) -> str:
              f"{'teacher':14}{'test %':>8}{'vis/s':>8}{'passes/vis':>12}{'groups over budget':>20}{'student %':>16}{'same-arch %':>16}"
              f"{'soft %':>16}"
              f"{'real > T':>10}{'logit margin':>14}{'BN shift vis / real':>21}{'level vis / real':>18}"
-             f"{'blank black / white':>22}{'flat vis':>10}{'student w/o flat %':>20}{'layout-free vis / real':>24}"]
+             f"{'blank black / white':>22}{'flat vis':>10}{'student w/o flat %':>20}{'layout-free vis / real':>24}"
+             f"{'diversity vis / real':>22}"]
     for a in r["archs"].values():
         s = a.get("synthesis")
         bn = "-" if a.get("bn_shift_real") is None else f"{a.get('bn_shift', float('nan')):.2f} / {a['bn_shift_real']:.2f}"
@@ -291,6 +311,7 @@ def report(r: dict) -> str:
         flat = f"{100 * a['flat_share']:.1f}%" if "flat_share" in a else "-"
         structured = f"{100 * a['student_structured']:.2f}" if "student_structured" in a else "-"
         free = f"{100 * a['layout_free']:.0f}% / {100 * a['layout_free_real']:.0f}%" if "layout_free" in a else "-"
+        spread = f"{a['diversity']:.2f} / {a['diversity_real']:.2f}" if "diversity" in a else "-"
         if s is None:
             lines.append(f"{a.get('row', a['arch']):14}{100 * a['test_accuracy']:>8.2f}  synthesis failed: {a['synthesis_error'][:90]}")
             continue
@@ -298,7 +319,7 @@ def report(r: dict) -> str:
                      f"{s['groups_discarded']:>10} of {s['groups_started']:<7}"
                      f"{_pm(a.get('student_per_set', [a['student_accuracy']] if 'student_accuracy' in a else None)):>16}"
                      f"{_pm(a.get('student_same_arch_per_set')):>16}{_pm(a.get('student_soft_per_set')):>16}"
-                     f"{100 * a['real_above_T']:>9.1f}%{a['logit_margin_real']:>14.1f}{bn:>21}{level:>18}{blank:>22}{flat:>10}{structured:>20}{free:>24}")
+                     f"{100 * a['real_above_T']:>9.1f}%{a['logit_margin_real']:>14.1f}{bn:>21}{level:>18}{blank:>22}{flat:>10}{structured:>20}{free:>24}{spread:>22}")
     return "\n".join(lines)
 
 
@@ -323,6 +344,8 @@ def main(argv=None) -> None:
     ap.add_argument("--layout-prior", default="0", help="comma-separated weights of SynthesisConfig.layout_prior, each run for every teacher")
     ap.add_argument("--objective", default="logit", help="comma-separated AM objectives (SynthesisConfig.objective: logit, "
                     "log_softmax), each run for every teacher")
+    ap.add_argument("--group-size", default="9", help="comma-separated SynthesisConfig.group_size values (visualizations "
+                    "per generator; 9: the default, 1: Table 1's), each run for every teacher")
     ap.add_argument("--students", default="cnn_id", help="comma-separated, from cnn_id (the built-in student) and same "
                     "(a fresh network of the teacher's architecture)")
     ap.add_argument("--soft-tau", type=float, default=None, help="also train CNN_ID on the teacher's softmax at this "
@@ -346,7 +369,9 @@ def main(argv=None) -> None:
     weights, thresholds, biases, blends, tvs = (_values(v) for v in (args.bn_prior, args.threshold, args.gen_out_bias,
                                                                       args.blend, args.tv_prior))
     jitters, layouts, scopes = _values(args.jitter, int), _values(args.layout_prior), _values(args.bn_scope, str)
-    objectives = _values(args.objective, str)
+    objectives, groups = _values(args.objective, str), _values(args.group_size, int)
+    if not groups or min(groups) < 1:
+        raise SystemExit(f"--group-size {args.group_size!r}: positive whole numbers")
     if not objectives or set(objectives) - {"logit", "log_softmax"}:
         raise SystemExit(f"--objective {args.objective!r}: choose from logit, log_softmax")
     if not scopes or set(scopes) - {"image", "batch"}:
@@ -362,17 +387,17 @@ def main(argv=None) -> None:
     for name in names:
         has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in ARCHS[name][0]().modules())
         runs = weights if has_bn else [0.0]  # without batch norm the prior does nothing: one run, labelled as such
-        for w, t, b, r, j, v, sc, lay, obj in itertools.product(runs, thresholds, biases, blends, jitters, tvs, scopes, layouts,
-                                                                objectives):
+        for w, t, b, r, j, v, sc, lay, obj, g in itertools.product(runs, thresholds, biases, blends, jitters, tvs, scopes,
+                                                                   layouts, objectives, groups):
             if w == 0 and sc != scopes[0]:
                 continue  # without the prior its scope changes nothing
             row = (name + ("" if w == 0 else f"+bn{w:g}") + ("" if t == SynthesisConfig.threshold else f"+T{t:g}")
                    + ("" if b == SynthesisConfig.gen_out_bias else f"+b{b:g}") + ("" if r == 0 else f"+blend{r:g}")
                    + ("" if j == 0 else f"+j{j}") + ("" if v == 0 else f"+tv{v:g}")
                    + ("" if w == 0 or sc == "image" else f"+{sc}") + ("" if lay == 0 else f"+lay{lay:g}")
-                   + ("" if obj == "logit" else "+logsoftmax"))
+                   + ("" if obj == "logit" else "+logsoftmax") + ("" if g == SynthesisConfig.group_size else f"+g{g}"))
             results["archs"][row] = {"row": row, **run_arch(name, train, test, args, dev, w, t, b, row, r, j, v,
-                                                            sc if w else "image", lay, obj)}
+                                                            sc if w else "image", lay, obj, g)}
             write_json(args.out, results)  # each architecture survives an interruption of the next
     text = report(results)
     with atomic_path(Path(args.out).with_suffix(".txt")) as tmp:
