@@ -84,7 +84,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vistransfer.config import SynthesisConfig, TrainConfig, teacher_preset, to_dict
+from vistransfer.config import BN_SCOPES, SynthesisConfig, TrainConfig, teacher_preset, to_dict
 from vistransfer.data import load_dataset
 from vistransfer.evaluation import mean_std
 from vistransfer.errors import VistransferError
@@ -95,6 +95,7 @@ from vistransfer.students.neural import NeuralStudent
 from vistransfer.synthesis.blend import add_blends
 from vistransfer.synthesis.dataset import SyntheticDataset
 from vistransfer.synthesis.engine import synthesize
+from vistransfer.synthesis.objectives import AM_OBJECTIVES
 
 from benchmarks.common import STUDENT, student_accuracy
 
@@ -372,10 +373,10 @@ def main(argv=None) -> None:
     objectives, groups = _values(args.objective, str), _values(args.group_size, int)
     if not groups or min(groups) < 1:
         raise SystemExit(f"--group-size {args.group_size!r}: positive whole numbers")
-    if not objectives or set(objectives) - {"logit", "log_softmax"}:
-        raise SystemExit(f"--objective {args.objective!r}: choose from logit, log_softmax")
-    if not scopes or set(scopes) - {"image", "batch"}:
-        raise SystemExit(f"--bn-scope {args.bn_scope!r}: choose from image, batch")
+    if not objectives or set(objectives) - set(AM_OBJECTIVES):
+        raise SystemExit(f"--objective {args.objective!r}: choose from {', '.join(AM_OBJECTIVES)}")
+    if not scopes or set(scopes) - set(BN_SCOPES):
+        raise SystemExit(f"--bn-scope {args.bn_scope!r}: choose from {', '.join(BN_SCOPES)}")
     dev = resolve_device(args.device)
     train, test = load_dataset("mnist", "train", args.data_dir), load_dataset("mnist", "test", args.data_dir)
     setup = {"device": str(dev), "threads": torch.get_num_threads(), "n": args.n, "epochs": args.epochs,

@@ -18,6 +18,7 @@ from .errors import VistransferError
 MOVEMENT_KINDS = ("attract_one", "repel_many", "attract_many")
 RACE_MODES = ("stragglers", "all", "off")  # SynthesisConfig.race_tail
 GEN_UPSAMPLING = ("auto", "deconv", "resize")  # SynthesisConfig.gen_upsample, GeneratorBank's upsample
+BN_SCOPES = ("image", "batch")  # SynthesisConfig.bn_prior_scope, BatchNormPrior's scope
 
 
 def _check(cond: bool, msg: str) -> None:
@@ -159,7 +160,7 @@ class SynthesisConfig:
         _check(self.max_failed_groups is None or self.max_failed_groups > 0, f"max_failed_groups must be positive, got {self.max_failed_groups}")
         _check(0 < self.loss2_lr_ratio <= 1, f"loss2_lr_ratio must lie in (0, 1], got {self.loss2_lr_ratio}")
         _check(self.bn_prior >= 0, f"bn_prior must be >= 0, got {self.bn_prior}")
-        _check(self.bn_prior_scope in ("image", "batch"), f"bn_prior_scope must be 'image' or 'batch', got {self.bn_prior_scope!r}")
+        _check(self.bn_prior_scope in BN_SCOPES, f"bn_prior_scope must be one of {list(BN_SCOPES)}, got {self.bn_prior_scope!r}")
         _check(self.tv_prior >= 0, f"tv_prior must be >= 0, got {self.tv_prior}")
         _check(self.layout_prior >= 0, f"layout_prior must be >= 0, got {self.layout_prior}")
         _check(isinstance(self.layout_tiles, int) and self.layout_tiles >= 2,

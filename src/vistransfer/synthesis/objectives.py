@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import BN_SCOPES
 from ..errors import VistransferError
 
 
@@ -132,9 +133,6 @@ def penultimate_distance(features: torch.Tensor, real_features: torch.Tensor) ->
     features: (A, D) of the visualizations; real_features: (A, Bs, D). Returns (A,).
     """
     return torch.linalg.vector_norm(real_features - features.unsqueeze(1), dim=2).sum(1)
-
-
-BN_SCOPES = ("image", "batch")
 
 
 class BatchNormPrior:
