@@ -221,21 +221,28 @@ def with_blends(net: nn.Module, out: dict, ratio: float, seed: int, classes: lis
     return ds.x, ds.target, ds.probs
 
 
-def run_arch(name: str, train, test, args, dev, bn_prior: float = 0.0, threshold: float = 0.99, out_bias: float = 0.0,
-             row: str = "", blend: float = 0.0, jitter: int = 0, tv_prior: float = 0.0, scope: str = "image",
-             layout: float = 0.0, objective: str = "logit", group_size: int = 9) -> dict:
+# The SynthesisConfig fields a row varies, in the order of its name's suffixes, each with its suffix when the value is
+# not SynthesisConfig's default (bn_gap+bn10+T0.7+g1). ``blend`` is applied here (with_blends), not by the engine.
+AXES = (("bn_prior", lambda v: f"+bn{v:g}"), ("threshold", lambda v: f"+T{v:g}"), ("gen_out_bias", lambda v: f"+b{v:g}"),
+        ("blend", lambda v: f"+blend{v:g}"), ("jitter", lambda v: f"+j{v}"), ("tv_prior", lambda v: f"+tv{v:g}"),
+        ("bn_prior_scope", lambda v: f"+{v}"), ("layout_prior", lambda v: f"+lay{v:g}"),
+        ("objective", lambda v: "+" + v.replace("_", "")), ("group_size", lambda v: f"+g{v}"))
+
+
+def row_name(name: str, axes: dict) -> str:
+    """The architecture's name and a suffix for every field of ``axes`` off SynthesisConfig's default."""
+    return name + "".join(suffix(axes[k]) for k, suffix in AXES if axes[k] != getattr(SynthesisConfig, k))
+
+
+def run_arch(name: str, train, test, args, dev, axes: dict, row: str = "") -> dict:
+    """One row: ``axes`` holds a value for every field of AXES."""
     net, seconds = trained(name, train, args.epochs, dev)
     logits = predict_logits(net, test.x, dev)
     probs = logits.softmax(1)
     top2 = logits.topk(2, dim=1).values
-    syn_cfg = SynthesisConfig(n=args.n, seed=0, bn_prior=bn_prior, threshold=threshold, gen_out_bias=out_bias,
-                              jitter=jitter, tv_prior=tv_prior, bn_prior_scope=scope, layout_prior=layout,
-                              objective=objective, group_size=group_size,
-                              slots=max(1, 32 * 9 // group_size))  # as many visualizations at once as the default's 32 x 9
-    rec = {"arch": name, "what": ARCHS[name][1], "bn_prior": bn_prior, "threshold": threshold, "gen_out_bias": out_bias,
-           "blend": blend, "jitter": jitter, "tv_prior": tv_prior, "bn_prior_scope": scope, "layout_prior": layout,
-           "objective": objective, "group_size": group_size,
-           "sets": args.sets,
+    # as many visualizations at once as the default's 32 slots x 9
+    syn_cfg = SynthesisConfig(n=args.n, seed=0, slots=max(1, 32 * 9 // axes["group_size"]), **axes)
+    rec = {"arch": name, "what": ARCHS[name][1], **axes, "sets": args.sets,
            "train_seconds": seconds, "level_real": float(test.x.mean()),
            "test_accuracy": float((logits.argmax(1) == test.y).float().mean()),
            "real_above_T": float((probs.max(1).values > syn_cfg.threshold).float().mean()),
@@ -271,7 +278,7 @@ def run_arch(name: str, train, test, args, dev, bn_prior: float = 0.0, threshold
         if seed:  # further sets: the same settings, another synthesis seed
             print(f"[{name}] set {seed + 1} of {args.sets} ...", file=sys.stderr, flush=True)
             out, _ = synthesize(net, replace(syn_cfg, seed=seed), (1, 28, 28), 10, dev, progress=False)
-        x, t, p = with_blends(net, out, blend, seed, test.classes, dev)
+        x, t, p = with_blends(net, out, axes["blend"], seed, test.classes, dev)
         print(f"[{name}] students on {len(x)} examples ...", file=sys.stderr, flush=True)
         if "cnn_id" in args.students:
             cnn.append(student_accuracy([(x, t)], test, [0], dev)["mean"])
@@ -388,17 +395,14 @@ def main(argv=None) -> None:
     for name in names:
         has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in ARCHS[name][0]().modules())
         runs = weights if has_bn else [0.0]  # without batch norm the prior does nothing: one run, labelled as such
-        for w, t, b, r, j, v, sc, lay, obj, g in itertools.product(runs, thresholds, biases, blends, jitters, tvs, scopes,
-                                                                   layouts, objectives, groups):
-            if w == 0 and sc != scopes[0]:
-                continue  # without the prior its scope changes nothing
-            row = (name + ("" if w == 0 else f"+bn{w:g}") + ("" if t == SynthesisConfig.threshold else f"+T{t:g}")
-                   + ("" if b == SynthesisConfig.gen_out_bias else f"+b{b:g}") + ("" if r == 0 else f"+blend{r:g}")
-                   + ("" if j == 0 else f"+j{j}") + ("" if v == 0 else f"+tv{v:g}")
-                   + ("" if w == 0 or sc == "image" else f"+{sc}") + ("" if lay == 0 else f"+lay{lay:g}")
-                   + ("" if obj == "logit" else "+logsoftmax") + ("" if g == SynthesisConfig.group_size else f"+g{g}"))
-            results["archs"][row] = {"row": row, **run_arch(name, train, test, args, dev, w, t, b, row, r, j, v,
-                                                            sc if w else "image", lay, obj, g)}
+        for combo in itertools.product(runs, thresholds, biases, blends, jitters, tvs, scopes, layouts, objectives, groups):
+            axes = dict(zip((k for k, _ in AXES), combo))
+            if axes["bn_prior"] == 0:
+                if axes["bn_prior_scope"] != scopes[0]:
+                    continue  # without the prior its scope changes nothing: one run
+                axes["bn_prior_scope"] = SynthesisConfig.bn_prior_scope
+            row = row_name(name, axes)
+            results["archs"][row] = {"row": row, **run_arch(name, train, test, args, dev, axes, row)}
             write_json(args.out, results)  # each architecture survives an interruption of the next
     text = report(results)
     with atomic_path(Path(args.out).with_suffix(".txt")) as tmp:
