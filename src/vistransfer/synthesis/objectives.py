@@ -197,12 +197,11 @@ class BatchNormPrior:
             if h is None or h.dim() < 3 or h.shape[0] != n:  # (N, C) inputs have no positions to take statistics over
                 continue
             h = h.flatten(2).float()
-            if self.scope == "batch":  # DeepInversion's own form: over the batch and positions, one value for all
-                h = h.transpose(0, 1).flatten(1)[None]  # (1, C, n * P)
-            mu, var = h.mean(2), h.var(2, unbiased=False)  # (n, C), or (1, C)
+            dims = (0, 2) if self.scope == "batch" else 2  # "batch": DeepInversion's own form, one value for all
+            mu, var = h.mean(dims), h.var(dims, unbiased=False)  # (n, C), or (C,)
             s2 = m.running_var.float() + m.eps
-            shift = ((mu - m.running_mean.float()) / s2.sqrt()).pow(2).mean(1).sqrt()
-            spread = ((var - m.running_var.float()) / s2).pow(2).mean(1).sqrt()
+            shift = ((mu - m.running_mean.float()) / s2.sqrt()).pow(2).mean(-1).sqrt()
+            spread = ((var - m.running_var.float()) / s2).pow(2).mean(-1).sqrt()
             terms.append((shift + spread).expand(n))
         if not terms:
             raise VistransferError("bn_prior found no batch-norm input with spatial extent in the last forward pass: "
