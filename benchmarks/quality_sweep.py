@@ -27,12 +27,12 @@ from vistransfer.data import load_dataset
 from vistransfer.io import resolve_device, versions, write_json
 from vistransfer.models.teacher import Teacher
 
-from benchmarks.common import get_teacher, set_mean_difference, student_accuracy, synthesize_with  # same teacher and students
+from benchmarks.common import PAPER_GROUPS, get_teacher, set_mean_difference, student_accuracy, synthesize_with  # same teacher and students
 
 # name -> (method, overrides of SynthesisConfig, what it isolates)
 VARIANTS = {
     "reference": ("reference", {}, "the paper's procedure: one G at a time, each group until all 9 pass"),
-    "engine": ("engine", {}, "the engine's defaults: 32 slots, per-member stop, racing the stragglers"),
+    "engine": ("engine", {}, "the engine, groups of 9 (PAPER_GROUPS): 32 slots, per-member stop, racing the stragglers"),
     "race_all": ("engine", {"race_tail": "all"}, "the 0.3 engine's racing: every class from the first step"),
     "resize": ("engine", {"gen_upsample": "resize"}, "resize-convolution G: no checkerboard artifacts"),
     "group_norace": ("engine", {"stop": "group", "race_tail": False},
@@ -54,13 +54,13 @@ def run_variant(name: str, teacher: Teacher, n: int, sets: int, seeds: list[int]
     method, overrides, _ = VARIANTS[name]
     data, runs = [], []
     for k in range(sets):
-        out, stats = synthesize_with(method, teacher, SynthesisConfig(n=n, seed=k, **overrides), dev)
+        out, stats = synthesize_with(method, teacher, SynthesisConfig(n=n, seed=k, **{**PAPER_GROUPS, **overrides}), dev)
         data.append((out["x"], out["target"]))
         runs.append({key: stats[key] for key in ("wall_s", "vis_per_s", "teacher_passes_per_vis", "groups_started",
                                                  "groups_discarded", "over_quota")})
     t0 = time.perf_counter()
     acc = student_accuracy(data, test, seeds, dev)
-    return {"method": method, "overrides": overrides, "config": to_dict(SynthesisConfig(n=n, seed=0, **overrides)),
+    return {"method": method, "overrides": overrides, "config": to_dict(SynthesisConfig(n=n, seed=0, **{**PAPER_GROUPS, **overrides})),
             "synthesis": runs, "student_seconds": time.perf_counter() - t0, "cnn_id_accuracy": acc}
 
 

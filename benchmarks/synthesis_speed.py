@@ -40,7 +40,7 @@ from vistransfer.models.nets import conv_flops
 from vistransfer.models.teacher import Teacher
 from vistransfer.synthesis.engine import summarize
 
-from benchmarks.common import PREVIOUS_ENGINE, STUDENT, get_teacher, set_mean_difference, student_accuracy, synthesize_with
+from benchmarks.common import PAPER_GROUPS, PREVIOUS_ENGINE, STUDENT, get_teacher, set_mean_difference, student_accuracy, synthesize_with
 
 
 def matmul_gflops(device: torch.device, size: int = 2048, reps: int = 10) -> float:
@@ -146,7 +146,7 @@ def main(argv=None) -> None:
     teacher_path = get_teacher(args.data_dir, dev)
     teacher = Teacher.load(teacher_path)
     test = load_dataset("mnist", "test", args.data_dir)
-    cfg = SynthesisConfig(n=args.n)  # the paper's settings: T=0.99, movement on, hard labels
+    cfg = SynthesisConfig(n=args.n, **PAPER_GROUPS)  # the paper's settings: T=0.99, movement on, hard labels, groups of 9
     peak = matmul_gflops(dev)
     flops = conv_flops(teacher.net)
     results = {"device": str(dev), "device_name": device_name(dev), "cpu_bf16_units": cpu_bf16_units(),
@@ -181,7 +181,7 @@ def main(argv=None) -> None:
             continue
         results[key] = []
         for n in [int(s) for s in args.sizes.split(",") if s]:
-            st = run_method(method, teacher_path, SynthesisConfig(n=n, seed=100, **engine_options), dev)
+            st = run_method(method, teacher_path, SynthesisConfig(n=n, seed=100, **{**PAPER_GROUPS, **engine_options}), dev)
             results[key].append({"n": n, "wall_s": st["wall_s"], "vis_per_s": st["vis_per_s"],
                                  "teacher_passes_per_vis": st["teacher_passes_per_vis"]})
             write_json(args.out, results)

@@ -34,7 +34,8 @@ that say why a teacher is hard to visualize (measured, not guessed):
 * ``diversity``: the mean RMS pixel difference between two visualizations of one class (mean over classes),
   against the same on real test digits. A generator that ignores its input z makes its group of
   ``group_size`` visualizations near copies of one image, and a student then sees fewer images than
-  the set holds; ``--group-size 1`` (Table 1's setting) gives every visualization its own generator.
+  the set holds; ``--group-size 1`` (the default, Table 1's setting) gives every visualization its own
+  generator, ``--group-size 9`` is Appendix C's grouping.
 * ``level``: the mean pixel value of the accepted visualizations against real test images' (MNIST:
   0.13, a black background). G's sigmoid starts every image at sigmoid(``gen_out_bias``), mid-grey
   at the default 0; a teacher that normalizes by its training statistics (batch norm) may read a
@@ -100,12 +101,27 @@ from vistransfer.synthesis.objectives import AM_OBJECTIVES
 from benchmarks.common import STUDENT, student_accuracy
 
 
-def _bn_gap() -> nn.Module:  # the issue's teacher: 3 conv-BN-ReLU (32/64/64), global average pooling, linear
+def _conv3(batchnorm: bool) -> tuple[list[nn.Module], int]:  # bn_gap's three 3x3 convolutions, with or without batch norm
     layers, c = [], 1
     for w in (32, 64, 64):
-        layers += [nn.Conv2d(c, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU()]
+        layers += [nn.Conv2d(c, w, 3, padding=1)] + ([nn.BatchNorm2d(w)] if batchnorm else []) + [nn.ReLU()]
         c = w
+    return layers, c
+
+
+def _bn_gap() -> nn.Module:  # the issue's teacher: 3 conv-BN-ReLU (32/64/64), global average pooling, linear
+    layers, c = _conv3(batchnorm=True)
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 10))
+
+
+def _gap() -> nn.Module:  # bn_gap without batch norm: what global average pooling alone does
+    layers, c = _conv3(batchnorm=False)
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 10))
+
+
+def _bn_flat() -> nn.Module:  # bn_gap with a linear layer over every position instead of the average: batch norm alone
+    layers, c = _conv3(batchnorm=True)
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * 28 * 28, 10))
 
 
 def _vgg_bn() -> nn.Module:  # deeper: 6 conv-BN-ReLU in 3 blocks with max pooling, GAP, linear
@@ -128,6 +144,10 @@ def _mlp() -> nn.Module:  # no convolutions at all
 ARCHS = {
     "builtin": (lambda: ConvNet((1, 28, 28), 10, TEACHER_ARCH), "our MNIST teacher: conv5-pool-conv5-pool-fc128 (16/32)"),
     "bn_gap": (_bn_gap, "3x conv3-BN-ReLU (32/64/64), global average pooling, linear"),
+    "gap": (_gap, "bn_gap without batch norm: 3x conv3-ReLU (32/64/64), global average pooling, linear"),
+    "bn_flat": (_bn_flat, "bn_gap with a linear layer over all positions instead of global average pooling"),
+    "builtin_bn": (lambda: ConvNet((1, 28, 28), 10, replace(TEACHER_ARCH, batchnorm=True)),
+                   "our MNIST teacher with batch norm after each convolution"),
     "vgg_bn": (_vgg_bn, "6x conv3-BN-ReLU in 3 max-pooled blocks (32/64/128), global average pooling"),
     "elu_avg": (_elu_avg, "the built-in layout with ELU and average pooling"),
     "mlp": (_mlp, "MLP 784-256-128-10, ReLU"),
@@ -226,7 +246,8 @@ def with_blends(net: nn.Module, out: dict, ratio: float, seed: int, classes: lis
 AXES = (("bn_prior", lambda v: f"+bn{v:g}"), ("threshold", lambda v: f"+T{v:g}"), ("gen_out_bias", lambda v: f"+b{v:g}"),
         ("blend", lambda v: f"+blend{v:g}"), ("jitter", lambda v: f"+j{v}"), ("tv_prior", lambda v: f"+tv{v:g}"),
         ("bn_prior_scope", lambda v: f"+{v}"), ("layout_prior", lambda v: f"+lay{v:g}"),
-        ("objective", lambda v: "+" + v.replace("_", "")), ("group_size", lambda v: f"+g{v}"))
+        ("objective", lambda v: "+" + v.replace("_", "")), ("group_size", lambda v: f"+g{v}"),
+        ("gen_downscale", lambda v: f"+ds{v}"))
 
 
 def row_name(name: str, axes: dict) -> str:
@@ -240,7 +261,7 @@ def run_arch(name: str, train, test, args, dev, axes: dict, row: str = "") -> di
     logits = predict_logits(net, test.x, dev)
     probs = logits.softmax(1)
     top2 = logits.topk(2, dim=1).values
-    # as many visualizations at once as the default's 32 slots x 9
+    # as many visualizations in flight at every group size (Appendix C's 32 slots x 9), so rows differ in grouping alone
     syn_cfg = SynthesisConfig(n=args.n, seed=0, slots=max(1, 32 * 9 // axes["group_size"]), **axes)
     rec = {"arch": name, "what": ARCHS[name][1], **axes, "sets": args.sets,
            "train_seconds": seconds, "level_real": float(test.x.mean()),
@@ -352,8 +373,11 @@ def main(argv=None) -> None:
     ap.add_argument("--layout-prior", default="0", help="comma-separated weights of SynthesisConfig.layout_prior, each run for every teacher")
     ap.add_argument("--objective", default="logit", help="comma-separated AM objectives (SynthesisConfig.objective: logit, "
                     "log_softmax), each run for every teacher")
-    ap.add_argument("--group-size", default="9", help="comma-separated SynthesisConfig.group_size values (visualizations "
-                    "per generator; 9: the default, 1: Table 1's), each run for every teacher")
+    ap.add_argument("--group-size", default=str(SynthesisConfig.group_size), help="comma-separated SynthesisConfig.group_size "
+                    "values (visualizations per generator; 1: the default and Table 1's, 9: Appendix C's), each run for every teacher")
+    ap.add_argument("--gen-downscale", default=str(SynthesisConfig.gen_downscale), help="comma-separated "
+                    "SynthesisConfig.gen_downscale values (G draws at 1/k of the resolution, interpolated up: a band limit "
+                    "on what AM can draw; 1: the default), each run for every teacher")
     ap.add_argument("--students", default="cnn_id", help="comma-separated, from cnn_id (the built-in student) and same "
                     "(a fresh network of the teacher's architecture)")
     ap.add_argument("--soft-tau", type=float, default=None, help="also train CNN_ID on the teacher's softmax at this "
@@ -377,9 +401,10 @@ def main(argv=None) -> None:
     weights, thresholds, biases, blends, tvs = (_values(v) for v in (args.bn_prior, args.threshold, args.gen_out_bias,
                                                                       args.blend, args.tv_prior))
     jitters, layouts, scopes = _values(args.jitter, int), _values(args.layout_prior), _values(args.bn_scope, str)
-    objectives, groups = _values(args.objective, str), _values(args.group_size, int)
-    if not groups or min(groups) < 1:
-        raise SystemExit(f"--group-size {args.group_size!r}: positive whole numbers")
+    objectives, groups, downscales = _values(args.objective, str), _values(args.group_size, int), _values(args.gen_downscale, int)
+    for option, values in (("--group-size", groups), ("--gen-downscale", downscales)):
+        if not values or min(values) < 1:
+            raise SystemExit(f"{option} {','.join(map(str, values))!r}: positive whole numbers")
     if not objectives or set(objectives) - set(AM_OBJECTIVES):
         raise SystemExit(f"--objective {args.objective!r}: choose from {', '.join(AM_OBJECTIVES)}")
     if not scopes or set(scopes) - set(BN_SCOPES):
@@ -395,7 +420,8 @@ def main(argv=None) -> None:
     for name in names:
         has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in ARCHS[name][0]().modules())
         runs = weights if has_bn else [0.0]  # without batch norm the prior does nothing: one run, labelled as such
-        for combo in itertools.product(runs, thresholds, biases, blends, jitters, tvs, scopes, layouts, objectives, groups):
+        for combo in itertools.product(runs, thresholds, biases, blends, jitters, tvs, scopes, layouts, objectives, groups,
+                                       downscales):
             axes = dict(zip((k for k, _ in AXES), combo))
             if axes["bn_prior"] == 0:
                 if axes["bn_prior_scope"] != scopes[0]:

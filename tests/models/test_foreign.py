@@ -149,5 +149,5 @@ def test_workers_rebuild_the_teacher_from_plain_data(fmt, bn_files, tmp_path):
     x = torch.rand(4, 1, 8, 8)
     torch.testing.assert_close(back.module(x), t.module(x))
     # a low T: this checks the rebuilt teacher and the shards, not how well a BN teacher visualizes (slow at 0.99)
-    ds = synthesize_sharded(t, SynthesisConfig(n=20, seed=1, slots=4, threshold=0.5), tmp_path / "job", 10, progress=False)
+    ds = synthesize_sharded(t, SynthesisConfig(n=20, seed=1, group_size=9, slots=4, threshold=0.5), tmp_path / "job", 10, progress=False)
     assert len(ds) == 20 and ds.meta["shards"]["count"] == 2

@@ -9,7 +9,8 @@ from vistransfer.synthesis.dataset import SyntheticDataset
 from vistransfer.synthesis.engine import shift, synthesize
 from vistransfer.synthesis.objectives import Batch, BatchNormPrior, total_variation
 
-SMALL = dict(n=60, slots=8, max_steps=150)
+# Appendix C's groups of 9 (the default is one per generator): what most of these tests exercise, 72 at once
+SMALL = dict(n=60, group_size=9, slots=8, max_steps=150)
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +64,7 @@ def test_threshold_drawn_per_group_is_respected(digits_teacher):
 def test_budget_misses_are_discarded_and_counted(digits_teacher, hard_set):
     """A budget of the median AM step count makes many groups miss T: counted, none kept."""
     budget = max(1, int(hard_set.passed_step.float().median()))
-    cfg = SynthesisConfig(seed=0, n=30, slots=8, max_steps=budget, max_failed_groups=100_000)
+    cfg = SynthesisConfig(seed=0, n=30, group_size=9, slots=8, max_steps=budget, max_failed_groups=100_000)
     out, stats = synthesize(digits_teacher.net, cfg, digits_teacher.in_shape, 10, progress=False)
     assert stats["discarded"] > 0 and stats["groups_discarded"] > 0
     assert torch.all(out["probs"].gather(1, out["target"][:, None]).squeeze(1) > 0.99)
@@ -127,7 +128,8 @@ def test_a_small_run_costs_about_what_a_large_one_costs(digits_teacher):
     cost = {}
     for mode in ("all", "stragglers"):
         for n in (90, 900):
-            st = make_synthetic(digits_teacher, SynthesisConfig(n=n, seed=1, threshold=0.95, race_tail=mode, gen_upsample="deconv"),
+            st = make_synthetic(digits_teacher, SynthesisConfig(n=n, seed=1, threshold=0.95, race_tail=mode, gen_upsample="deconv",
+                                                                 group_size=9, slots=32),
                                 progress=False).meta["stats"]
             cost[mode, n] = st["teacher_passes_per_vis"]
     assert cost["all", 90] > 1.5 * cost["all", 900], cost

@@ -6,7 +6,7 @@ from vistransfer.synthesis.reference import synthesize_reference
 
 
 def test_reference_groups_pass_together(digits_teacher):
-    out, stats = synthesize_reference(digits_teacher.net, SynthesisConfig(n=20, seed=0), digits_teacher.in_shape, 10)
+    out, stats = synthesize_reference(digits_teacher.net, SynthesisConfig(n=20, seed=0, group_size=9), digits_teacher.in_shape, 10)
     assert len(out["x"]) == 20 and torch.bincount(out["target"], minlength=10).tolist() == [2] * 10
     probs = torch.softmax(predict_logits(digits_teacher.net, out["x"]), 1)
     assert torch.all(probs.gather(1, out["target"][:, None]) > 0.99 - 1e-4)

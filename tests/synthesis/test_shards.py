@@ -9,7 +9,8 @@ from vistransfer.config import SynthesisConfig
 from vistransfer.errors import VistransferError
 from vistransfer.synthesis.shards import GROUP_STRIDE, shard_quota, shard_seed, shard_sizes, synthesize_sharded
 
-CFG = SynthesisConfig(n=30, seed=7, slots=4, max_steps=150)
+# Appendix C's groups of 9 (the default is one per generator): 36 visualizations in flight keep these runs short
+CFG = SynthesisConfig(n=30, seed=7, group_size=9, slots=4, max_steps=150)
 
 
 def test_plan_quota_and_seeds():
@@ -47,15 +48,15 @@ def test_a_larger_job_extends_a_smaller_one(digits_teacher, tmp_path):
 
 
 def test_a_folder_never_mixes_jobs(digits_teacher, tmp_path):
-    small = SynthesisConfig(n=10, seed=7, slots=2)
+    small = SynthesisConfig(n=10, seed=7, group_size=9, slots=2)
     synthesize_sharded(digits_teacher, small, tmp_path / "a", 10, progress=False)
     with pytest.raises(VistransferError, match="another job"):
-        synthesize_sharded(digits_teacher, SynthesisConfig(n=10, seed=8, slots=2), tmp_path / "a", 10, progress=False)
+        synthesize_sharded(digits_teacher, SynthesisConfig(n=10, seed=8, group_size=9, slots=2), tmp_path / "a", 10, progress=False)
 
 
 def test_ray_backend_matches_local(digits_teacher, tmp_path):
     ray = pytest.importorskip("ray")
-    small = SynthesisConfig(n=20, seed=7, slots=2)
+    small = SynthesisConfig(n=20, seed=7, group_size=9, slots=2)
     local = synthesize_sharded(digits_teacher, small, tmp_path / "local", 10, progress=False, threads=1)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
     try:
