@@ -119,7 +119,7 @@ def _gap() -> nn.Module:  # bn_gap without batch norm: what global average pooli
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 10))
 
 
-def _bn_flat() -> nn.Module:  # bn_gap with a linear layer over every position instead of the average: batch norm alone
+def _bn_flat() -> nn.Module:  # bn_gap with a linear layer over every position instead of the average: its body without GAP
     layers, c = _conv3(batchnorm=True)
     return nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * 28 * 28, 10))
 

@@ -55,7 +55,7 @@ class SynthesisConfig:
     objective: str = "logit"
     # Visualizations (values of Z) that share one generator theta_G. Appendix C's 9 lets a generator
     # answer its whole group with nearly one image; one per generator (Table 1's sets) taught CNN_ID
-    # +17.7 points at 300 MNIST visualizations and +3.4 at 6,000, at 12% fewer teacher passes per
+    # +17.7 points at 300 MNIST visualizations (3 sets each) and +3.4 at 6,000 (two machines), at 12% fewer teacher passes per
     # visualization and about 2.3x the wall time on 2 cores (docs/visualization-quality.md).
     group_size: int = 1
     # Section 3.3: Z is mainly uniform noise; its range is the Z-variance knob the paper discusses.
