@@ -20,6 +20,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from vistransfer.config import SynthesisConfig, to_dict
@@ -52,15 +53,16 @@ VARIANTS = {
 
 def run_variant(name: str, teacher: Teacher, n: int, sets: int, seeds: list[int], test, dev) -> dict:
     method, overrides, _ = VARIANTS[name]
+    cfg = SynthesisConfig(n=n, seed=0, **{**PAPER_GROUPS, **overrides})
     data, runs = [], []
     for k in range(sets):
-        out, stats = synthesize_with(method, teacher, SynthesisConfig(n=n, seed=k, **{**PAPER_GROUPS, **overrides}), dev)
+        out, stats = synthesize_with(method, teacher, replace(cfg, seed=k), dev)
         data.append((out["x"], out["target"]))
         runs.append({key: stats[key] for key in ("wall_s", "vis_per_s", "teacher_passes_per_vis", "groups_started",
                                                  "groups_discarded", "over_quota")})
     t0 = time.perf_counter()
     acc = student_accuracy(data, test, seeds, dev)
-    return {"method": method, "overrides": overrides, "config": to_dict(SynthesisConfig(n=n, seed=0, **{**PAPER_GROUPS, **overrides})),
+    return {"method": method, "overrides": overrides, "config": to_dict(cfg),
             "synthesis": runs, "student_seconds": time.perf_counter() - t0, "cnn_id_accuracy": acc}
 
 

@@ -98,7 +98,7 @@ from vistransfer.synthesis.dataset import SyntheticDataset
 from vistransfer.synthesis.engine import synthesize
 from vistransfer.synthesis.objectives import AM_OBJECTIVES
 
-from benchmarks.common import STUDENT, student_accuracy
+from benchmarks.common import PAPER_GROUPS, STUDENT, student_accuracy
 
 
 def _conv3(batchnorm: bool) -> tuple[list[nn.Module], int]:  # bn_gap's three 3x3 convolutions, with or without batch norm
@@ -109,13 +109,8 @@ def _conv3(batchnorm: bool) -> tuple[list[nn.Module], int]:  # bn_gap's three 3x
     return layers, c
 
 
-def _bn_gap() -> nn.Module:  # the issue's teacher: 3 conv-BN-ReLU (32/64/64), global average pooling, linear
-    layers, c = _conv3(batchnorm=True)
-    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 10))
-
-
-def _gap() -> nn.Module:  # bn_gap without batch norm: what global average pooling alone does
-    layers, c = _conv3(batchnorm=False)
+def _conv3_gap(batchnorm: bool) -> nn.Module:  # the issue's teacher (with batch norm, bn_gap) or it without (gap)
+    layers, c = _conv3(batchnorm)
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 10))
 
 
@@ -143,8 +138,8 @@ def _mlp() -> nn.Module:  # no convolutions at all
 
 ARCHS = {
     "builtin": (lambda: ConvNet((1, 28, 28), 10, TEACHER_ARCH), "our MNIST teacher: conv5-pool-conv5-pool-fc128 (16/32)"),
-    "bn_gap": (_bn_gap, "3x conv3-BN-ReLU (32/64/64), global average pooling, linear"),
-    "gap": (_gap, "bn_gap without batch norm: 3x conv3-ReLU (32/64/64), global average pooling, linear"),
+    "bn_gap": (lambda: _conv3_gap(batchnorm=True), "3x conv3-BN-ReLU (32/64/64), global average pooling, linear"),
+    "gap": (lambda: _conv3_gap(batchnorm=False), "bn_gap without batch norm: 3x conv3-ReLU (32/64/64), global average pooling, linear"),
     "bn_flat": (_bn_flat, "bn_gap with a linear layer over all positions instead of global average pooling"),
     "builtin_bn": (lambda: ConvNet((1, 28, 28), 10, replace(TEACHER_ARCH, batchnorm=True)),
                    "our MNIST teacher with batch norm after each convolution"),
@@ -261,8 +256,9 @@ def run_arch(name: str, train, test, args, dev, axes: dict, row: str = "") -> di
     logits = predict_logits(net, test.x, dev)
     probs = logits.softmax(1)
     top2 = logits.topk(2, dim=1).values
-    # as many visualizations in flight at every group size (Appendix C's 32 slots x 9), so rows differ in grouping alone
-    syn_cfg = SynthesisConfig(n=args.n, seed=0, slots=max(1, 32 * 9 // axes["group_size"]), **axes)
+    # as many visualizations in flight at every group size (PAPER_GROUPS' 32 slots x 9), so rows differ in grouping alone
+    in_flight = PAPER_GROUPS["slots"] * PAPER_GROUPS["group_size"]
+    syn_cfg = SynthesisConfig(n=args.n, seed=0, slots=max(1, in_flight // axes["group_size"]), **axes)
     rec = {"arch": name, "what": ARCHS[name][1], **axes, "sets": args.sets,
            "train_seconds": seconds, "level_real": float(test.x.mean()),
            "test_accuracy": float((logits.argmax(1) == test.y).float().mean()),
