@@ -25,9 +25,10 @@ from vistransfer.synthesis.reference import synthesize_reference
 # the paper's, groups of 9) and which made their committed results; SynthesisConfig's default is one per generator.
 PAPER_GROUPS = {"group_size": 9, "slots": 32}
 
-# The engine as it was up to vistransfer 0.3: every class raced from the first step, the teacher in
-# its own memory layout. "engine_previous" runs it, so a change is measured against it in one run.
-PREVIOUS_ENGINE = {"race_tail": "all"}
+# The engine as it was up to vistransfer 0.3: every class raced from the first step, a generator in
+# flight counted as one visualization to come, the teacher in its own memory layout. "engine_previous"
+# runs it, so a change is measured against it in one run.
+PREVIOUS_ENGINE = {"race_tail": "all", "plan": "count"}
 
 
 def synthesize_with(method: str, teacher: Teacher, cfg: SynthesisConfig, device) -> tuple[dict, dict]:

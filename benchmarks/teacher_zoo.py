@@ -63,7 +63,9 @@ the raw logit (rows ``name+logsoftmax``: other classes pushed down, not every lo
 ``name+b<v>``; -2 starts G at sigmoid(-2) = 0.12, about MNIST's mean). ``--bn-prior`` runs every teacher with batch norm at each listed weight of ``SynthesisConfig.bn_prior``
 (rows ``name+bn<w>``); a teacher without batch norm runs once. ``--threshold`` likewise runs each
 teacher at each listed T (rows ``name+T<t>``): whether T is reachable for a teacher whose softmax is
-less confident than ours. Trained teachers are cached in
+less confident than ours. ``--plan count,yield`` runs each teacher with each way the engine plans the
+generators a class needs (``SynthesisConfig.plan``; rows ``name+count`` for the engine up to 0.4.1).
+Trained teachers are cached in
 ``<cache>/bench/zoo/`` (state_dicts, keyed by architecture and epochs), so a second run, or another
 weight, synthesizes at once.
 
@@ -85,7 +87,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vistransfer.config import BN_SCOPES, SynthesisConfig, TrainConfig, teacher_preset, to_dict
+from vistransfer.config import BN_SCOPES, PLANS, SynthesisConfig, TrainConfig, teacher_preset, to_dict
 from vistransfer.data import load_dataset
 from vistransfer.evaluation import mean_std
 from vistransfer.errors import VistransferError
@@ -242,7 +244,7 @@ AXES = (("bn_prior", lambda v: f"+bn{v:g}"), ("threshold", lambda v: f"+T{v:g}")
         ("blend", lambda v: f"+blend{v:g}"), ("jitter", lambda v: f"+j{v}"), ("tv_prior", lambda v: f"+tv{v:g}"),
         ("bn_prior_scope", lambda v: f"+{v}"), ("layout_prior", lambda v: f"+lay{v:g}"),
         ("objective", lambda v: "+" + v.replace("_", "")), ("group_size", lambda v: f"+g{v}"),
-        ("gen_downscale", lambda v: f"+ds{v}"))
+        ("gen_downscale", lambda v: f"+ds{v}"), ("plan", lambda v: f"+{v}"))
 
 
 def row_name(name: str, axes: dict) -> str:
@@ -374,6 +376,8 @@ def main(argv=None) -> None:
     ap.add_argument("--gen-downscale", default=str(SynthesisConfig.gen_downscale), help="comma-separated "
                     "SynthesisConfig.gen_downscale values (G draws at 1/k of the resolution, interpolated up: a band limit "
                     "on what AM can draw; 1: the default), each run for every teacher")
+    ap.add_argument("--plan", default=SynthesisConfig.plan, help="comma-separated SynthesisConfig.plan values (yield: "
+                    "the default; count: the engine up to 0.4.1), each run for every teacher")
     ap.add_argument("--students", default="cnn_id", help="comma-separated, from cnn_id (the built-in student) and same "
                     "(a fresh network of the teacher's architecture)")
     ap.add_argument("--soft-tau", type=float, default=None, help="also train CNN_ID on the teacher's softmax at this "
@@ -398,6 +402,9 @@ def main(argv=None) -> None:
                                                                       args.blend, args.tv_prior))
     jitters, layouts, scopes = _values(args.jitter, int), _values(args.layout_prior), _values(args.bn_scope, str)
     objectives, groups, downscales = _values(args.objective, str), _values(args.group_size, int), _values(args.gen_downscale, int)
+    plans = _values(args.plan, str)
+    if not plans or set(plans) - set(PLANS):
+        raise SystemExit(f"--plan {args.plan!r}: choose from {', '.join(PLANS)}")
     for option, values in (("--group-size", groups), ("--gen-downscale", downscales)):
         if not values or min(values) < 1:
             raise SystemExit(f"{option} {','.join(map(str, values))!r}: positive whole numbers")
@@ -417,7 +424,7 @@ def main(argv=None) -> None:
         has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in ARCHS[name][0]().modules())
         runs = weights if has_bn else [0.0]  # without batch norm the prior does nothing: one run, labelled as such
         for combo in itertools.product(runs, thresholds, biases, blends, jitters, tvs, scopes, layouts, objectives, groups,
-                                       downscales):
+                                       downscales, plans):
             axes = dict(zip((k for k, _ in AXES), combo))
             if axes["bn_prior"] == 0:
                 if axes["bn_prior_scope"] != scopes[0]:

@@ -17,6 +17,7 @@ from .errors import VistransferError
 
 MOVEMENT_KINDS = ("attract_one", "repel_many", "attract_many")
 RACE_MODES = ("stragglers", "all", "off")  # SynthesisConfig.race_tail
+PLANS = ("yield", "count")  # SynthesisConfig.plan
 GEN_UPSAMPLING = ("auto", "deconv", "resize")  # SynthesisConfig.gen_upsample, GeneratorBank's upsample
 BN_SCOPES = ("image", "batch")  # SynthesisConfig.bn_prior_scope, BatchNormPrior's scope
 
@@ -91,10 +92,19 @@ class SynthesisConfig:
     stop: str = "member"
     # Tail of a run: free slots race the groups still in flight for the last visualizations
     # (first to pass wins; the others count as over quota) instead of idling. "stragglers": one
-    # racer per group slower than 9 in 10 of the run's passes so far; "all" (the engine up to
+    # racer per group slower than 9 in 10 of the run's passes so far, once 20 have passed (half of n
+    # in runs under 40: up to 0.4.1 a run of 20 never raced and waited out max_steps); "all" (the engine up to
     # 0.3, `true` in older configs): any group in flight, from the first step, which makes small
     # runs cost 2-3x per visualization; "off" (`false`): free slots idle.
     race_tail: str = "stragglers"
+    # How many generators a class gets started while it is short. "yield": each visualization in
+    # flight counts as the share of its class's visualizations that pass T within the budget so far
+    # (shrunk towards the run's share while a class has few; 1 until something misses), so a teacher
+    # that often misses T gets enough generators at once instead of one round of max_steps after
+    # another (those that pass once the class is full count as over quota). "count" (the engine up to
+    # 0.4.1, which made the committed results; records without this field): each counts as one
+    # visualization to come. The two differ only once a member misses (benchmarks/engine_plan.py).
+    plan: str = "yield"
     # Step budget of AM per group; members not passing by then are discarded and counted.
     max_steps: int = 300
     # Give up (with an error naming the fix) after this many groups missed the budget;
@@ -160,6 +170,7 @@ class SynthesisConfig:
         _check(not bad and len(self.movement_kinds) > 0, f"movement_kinds must be a non-empty subset of {list(MOVEMENT_KINDS)}, got {list(self.movement_kinds)}")
         _check(self.stop in ("member", "group"), f"stop must be 'member' or 'group', got {self.stop!r}")
         _check(self.race_tail in RACE_MODES, f"race_tail must be one of {list(RACE_MODES)}, got {self.race_tail!r}")
+        _check(self.plan in PLANS, f"plan must be one of {list(PLANS)}, got {self.plan!r}")
         _check(self.max_subset >= 2, f"max_subset must be at least 2, got {self.max_subset}")
         _check(self.max_steps > 0, f"max_steps must be positive, got {self.max_steps}")
         _check(self.max_failed_groups is None or self.max_failed_groups > 0, f"max_failed_groups must be positive, got {self.max_failed_groups}")

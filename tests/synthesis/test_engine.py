@@ -7,6 +7,7 @@ from vistransfer.pipeline import make_synthetic
 from vistransfer.errors import VistransferError
 from vistransfer.synthesis.dataset import SyntheticDataset
 from vistransfer.synthesis.engine import shift, synthesize
+from vistransfer.synthesis.slots import Slots
 from vistransfer.synthesis.objectives import Batch, BatchNormPrior, total_variation
 
 # Appendix C's groups of 9 (the default is one per generator): what most of these tests exercise, 72 at once
@@ -107,7 +108,8 @@ def test_save_load_roundtrip_without_teacher(hard_set, tmp_path):
 
 
 def test_free_slots_race_the_tail_and_never_break_the_quota(digits_teacher):
-    base = dict(n=40, seed=4, group_size=1, slots=16, threshold=0.95, max_steps=150)
+    # "count": with "yield" a class that misses gets more generators than it needs even without racing
+    base = dict(n=40, seed=4, group_size=1, slots=16, threshold=0.95, max_steps=150, plan="count")
     raced = make_synthetic(digits_teacher, SynthesisConfig(race_tail=True, **base), progress=False)
     idle = make_synthetic(digits_teacher, SynthesisConfig(race_tail=False, **base), progress=False)
     assert raced.meta["config"]["race_tail"] == "all" and idle.meta["config"]["race_tail"] == "off"  # older configs' bools
@@ -135,6 +137,49 @@ def test_a_small_run_costs_about_what_a_large_one_costs(digits_teacher):
     assert cost["all", 90] > 1.5 * cost["all", 900], cost
     assert cost["stragglers", 90] < 1.3 * cost["stragglers", 900]
     assert cost["stragglers", 90] < 0.8 * cost["all", 90], cost
+
+
+def test_a_small_run_races_its_stragglers_instead_of_waiting_out_the_budget(digits_teacher):
+    """20 visualizations at T = 0.99 with one generator each: up to 0.4.1 racing began after 20
+    passes, so a run of 20 never raced and a slow class waited out max_steps (640-990 steps on 3
+    of 4 seeds); racing after half of n took 91-159."""
+    st = make_synthetic(digits_teacher, SynthesisConfig(n=20, seed=0, threshold=0.99), progress=False).meta["stats"]
+    assert st["over_quota"] > 0, st  # racers ran, and those that lost were dropped
+    assert st["iterations"] < 300, st  # less than one step budget
+
+
+def _planned(plan: str, misses: list[int]) -> list[int]:
+    """Classes given to 16 free slots of a 2-class run short of 4 each, after 4 passes of class 1 and
+    ``misses`` (per slot, all of class 0) over the budget; racing off so only the plan places them."""
+    cfg = SynthesisConfig(n=8, group_size=1, slots=16, plan=plan, race_tail="off")
+    slots = Slots(cfg, 2, torch.tensor([4, 4]), torch.device("cpu"))
+    slots.note_passes(torch.full((4,), 10), torch.ones(4, dtype=torch.long))
+    slots.note_misses(torch.tensor(misses + [0] * (16 - len(misses))))  # every slot's target is still 0
+    slots.fill(torch.arange(16), torch.zeros(2, dtype=torch.long), torch.Generator().manual_seed(0))
+    return torch.bincount(slots.target[~slots.idle()], minlength=2).tolist()
+
+
+def test_a_class_that_misses_gets_generators_for_its_expected_yield():
+    assert _planned("count", [3]) == [4, 4]  # 0.4's plan: one generator per visualization missing
+    assert _planned("yield", []) == [4, 4]  # nothing missed yet: the same plan
+    by_yield = _planned("yield", [3])  # class 0: 0 of 3 passed, the run 4 of 7
+    assert by_yield[0] >= 10 and 4 <= by_yield[1] < by_yield[0], by_yield
+    with pytest.raises(VistransferError, match="plan must be one of"):
+        SynthesisConfig(plan="sometimes")
+
+
+def test_planning_by_yield_shortens_a_run_that_often_misses(digits_teacher):
+    """A budget of 60 AM steps makes about a third of the visualizations miss T = 0.99: counted as
+    what they yield, generators for them start at once instead of after each miss (measured: 315 ->
+    222 steps), at about the same teacher passes per visualization."""
+    base = dict(n=200, seed=0, threshold=0.99, max_steps=60, max_failed_groups=100_000)
+    sets = {plan: make_synthetic(digits_teacher, SynthesisConfig(plan=plan, **base), progress=False) for plan in ("count", "yield")}
+    st = {plan: ds.meta["stats"] for plan, ds in sets.items()}
+    assert st["count"]["discarded"] > 50, st["count"]  # the premise: many miss
+    assert st["yield"]["iterations"] < 0.85 * st["count"]["iterations"], st
+    assert st["yield"]["teacher_passes_per_vis"] < 1.2 * st["count"]["teacher_passes_per_vis"], st
+    for ds in sets.values():
+        assert torch.bincount(ds.target, minlength=10).tolist() == [20] * 10
 
 
 def test_idle_slots_skip_the_generator_and_the_teacher_keeps_its_layout(digits_teacher):
@@ -213,9 +258,15 @@ def test_jitter_keeps_the_shifted_visualization_the_teacher_judged(digits_teache
 
 def test_tv_prior_smooths_the_visualizations(digits_teacher, hard_set):
     tv = total_variation()
-    smooth = make_synthetic(digits_teacher, SynthesisConfig(seed=3, tv_prior=10.0, **SMALL), progress=False)
-    before, after = (float(tv(Batch(None, None, None, None, d.x)).mean()) for d in (hard_set, smooth))
-    assert after < 0.9 * before  # measured: 0.25 against 0.31
+
+    def mean_tv(sets):
+        return sum(float(tv(Batch(None, None, None, None, d.x)).mean()) for d in sets) / len(sets)
+
+    # two seeds: on seed 3 alone the ratio was 0.89 with 2 threads and 0.90 with 1
+    plain = [hard_set, make_synthetic(digits_teacher, SynthesisConfig(seed=4, **SMALL), progress=False)]
+    smooth = [make_synthetic(digits_teacher, SynthesisConfig(seed=s, tv_prior=10.0, **SMALL), progress=False) for s in (3, 4)]
+    before, after = mean_tv(plain), mean_tv(smooth)
+    assert after < 0.9 * before, (after, before)  # measured: 0.24-0.25 against 0.30 (1 and 2 threads)
     with pytest.raises(VistransferError, match="tv_prior"):
         SynthesisConfig(tv_prior=-1.0)
 

@@ -272,7 +272,7 @@ def _record(rec, slots, act, ok, xa, probs, slot_of, accepted, quota, stats, mem
     idx = torch.nonzero(ok).flatten()
     s, m = slot_of[idx], member[idx]
     slots.active[s, m] = False
-    slots.note_passes(slots.step[s] - slots.move_steps[s])
+    slots.note_passes(slots.step[s] - slots.move_steps[s], slots.target[s])
     tgt = slots.target[s].cpu()
     keep = torch.zeros(len(idx), dtype=torch.bool)
     for i, c in enumerate(tgt.tolist()):
@@ -302,6 +302,7 @@ def _retire(slots, done, abandoned, stats, member_rows) -> None:
     left = slots.active & done.unsqueeze(1)
     quit_ = left & abandoned.unsqueeze(1)
     failed = left & ~abandoned.unsqueeze(1)
+    slots.note_misses(failed.sum(1))
     stats["discarded"] += int(failed.sum())
     stats["over_quota"] += int(quit_.sum())
     stats["rows_discarded"] += int(member_rows[left].sum())

@@ -33,19 +33,45 @@ class Slots:
         self.racer = torch.zeros(S, dtype=torch.bool)  # CPU: the slot's group was started to race the tail
         self.next_group = 0
         self._passes = torch.zeros(0)  # AM steps at which recent members passed (CPU), for stragglers
+        self.passed = torch.zeros(K)  # members that passed T, per class (CPU), for the expected yield
+        self.missed = torch.zeros(K)  # members that missed T within the step budget, per class (CPU)
 
     # A group is a straggler once its AM steps exceed this quantile of the run's recent passes.
-    STRAGGLER_QUANTILE, PASS_WINDOW, MIN_PASSES = 0.9, 512, 20
+    # Racing starts after MIN_PASSES passes, or RACE_AFTER_SHARE of the run's visualizations in a
+    # smaller run (the engine up to 0.4.1 waited for MIN_PASSES: a run of 20 never raced).
+    STRAGGLER_QUANTILE, PASS_WINDOW, MIN_PASSES, RACE_AFTER_SHARE = 0.9, 512, 20, 0.5
+    # Expected yield: a class's pass share is shrunk towards the run's by this many members' worth,
+    # and never planned below MIN_YIELD (at most 1 / MIN_YIELD generators per visualization missing).
+    YIELD_PRIOR, MIN_YIELD = 4.0, 0.05
 
-    def note_passes(self, am_steps: torch.Tensor) -> None:
-        """Remember the AM steps at which members just passed (a window of the most recent)."""
+    def note_passes(self, am_steps: torch.Tensor, classes: torch.Tensor) -> None:
+        """Remember the AM steps at which members of ``classes`` just passed (a window of the most
+        recent) and count them per class."""
         self._passes = torch.cat([self._passes, am_steps.float().cpu()])[-self.PASS_WINDOW:]
+        self.passed += torch.bincount(classes.cpu(), minlength=self.K)
+
+    def note_misses(self, members: torch.Tensor) -> None:
+        """Count, per class, the ``members`` (S,) of each slot that just missed the step budget."""
+        self.missed.index_add_(0, self.target.cpu(), members.float().cpu())
+
+    def expected_yield(self) -> torch.Tensor:
+        """(K,) the share of a class's visualizations in flight expected to pass T (``cfg.plan``).
+
+        "yield": (passed + YIELD_PRIOR * run share) / (passed + missed + YIELD_PRIOR) per class, where
+        the run's share is (all passed + 1) / (all finished + 1): exactly 1 until a member misses, so a
+        run without misses plans as "count" does. "count": 1, every member counts as one to come."""
+        if self.cfg.plan == "count":
+            return torch.ones(self.K)
+        run = (self.passed.sum() + 1) / (self.passed.sum() + self.missed.sum() + 1)
+        share = (self.passed + self.YIELD_PRIOR * run) / (self.passed + self.missed + self.YIELD_PRIOR)
+        return share.clamp(min=self.MIN_YIELD)
 
     def _race_limit(self, among: torch.Tensor) -> torch.Tensor:
         """(K,) racers still allowed per class: one per straggler among the busy slots of ``among``
         (bool, CPU; AM steps past the run's STRAGGLER_QUANTILE of passes), less the racers already
-        out. All zero before MIN_PASSES members have passed."""
-        if len(self._passes) < self.MIN_PASSES:
+        out. All zero before MIN_PASSES members have passed, or RACE_AFTER_SHARE of the run's
+        visualizations in a smaller run (at least 3), so a small run races its stragglers too."""
+        if len(self._passes) < min(self.MIN_PASSES, max(3, int(self.RACE_AFTER_SHARE * int(self.quota.sum())))):
             return torch.zeros(self.K, dtype=torch.long)
         slow_after = float(torch.quantile(self._passes, self.STRAGGLER_QUANTILE))
         busy = among & self.active.cpu().any(1)
@@ -89,7 +115,8 @@ class Slots:
 
     def _balanced_targets(self, n: int, accepted: torch.Tensor, idx: torch.Tensor,
                           gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """Give each new slot the class furthest below its quota, counting groups in flight.
+        """Give each new slot the class furthest below its quota, counting groups in flight (each
+        member as its class's expected yield, ``cfg.plan``).
 
         When no class is short any more, the run is in its tail: the groups in flight cover
         every quota, but some of them will take hundreds of steps or miss the budget. Free
@@ -104,9 +131,10 @@ class Slots:
         """
         others = torch.ones(len(self.target), dtype=torch.bool)
         others[idx.cpu()] = False
-        in_flight = torch.zeros(self.K)
-        act = self.active.cpu()[others].sum(1).float()
-        in_flight.index_add_(0, self.target.cpu()[others], act)
+        y = self.expected_yield()
+        in_flight = torch.zeros(self.K)  # visualizations expected from the members in flight
+        tgt = self.target.cpu()[others]
+        in_flight.index_add_(0, tgt, self.active.cpu()[others].sum(1).float() * y[tgt])
         missing = self.quota.float() - accepted.float().cpu()  # accepted never exceeds the quota
         out, racer = torch.empty(n, dtype=torch.long), torch.zeros(n, dtype=torch.bool)
         for i in range(n):  # n is the handful of slots that finished this step
@@ -116,16 +144,17 @@ class Slots:
             if deficit[c] <= 0:
                 mode = self.cfg.race_tail
                 limit = self._race_limit(others) if mode == "stragglers" else None
-                out[i:] = -1 if mode == "off" else self._racers(n - i, missing, in_flight, limit)
+                out[i:] = -1 if mode == "off" else self._racers(n - i, missing, in_flight, y, limit)
                 racer[i:] = out[i:] >= 0
                 break
             out[i] = c
-            in_flight[c] += self.cfg.group_size
+            in_flight[c] += self.cfg.group_size * y[c]
         return out, racer
 
-    def _racers(self, n: int, missing: torch.Tensor, in_flight: torch.Tensor,
+    def _racers(self, n: int, missing: torch.Tensor, in_flight: torch.Tensor, y: torch.Tensor,
                 limit: torch.Tensor | None = None) -> torch.Tensor:
-        """Classes for n free slots in the tail; ``limit`` (K,): at most that many racers per class."""
+        """Classes for n free slots in the tail; ``y`` (K,): expected yields; ``limit`` (K,): at most
+        that many racers per class."""
         out = torch.full((n,), -1, dtype=torch.long)
         left = (missing > 0).long() * (n if limit is None else limit)
         for i in range(n):
@@ -134,7 +163,7 @@ class Slots:
             c = int(torch.argmax(torch.where(left > 0, missing / (1 + in_flight), -1.0)))
             out[i] = c
             left[c] -= 1
-            in_flight[c] += self.cfg.group_size
+            in_flight[c] += self.cfg.group_size * y[c]
         return out
 
 
