@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 from vistransfer.synthesis.dataset import SyntheticDataset
 
@@ -50,8 +51,17 @@ def test_a_larger_job_extends_a_smaller_one(digits_teacher, tmp_path):
 def test_a_folder_never_mixes_jobs(digits_teacher, tmp_path):
     small = SynthesisConfig(n=10, seed=7, group_size=9, slots=2)
     synthesize_sharded(digits_teacher, small, tmp_path / "a", 10, progress=False)
-    with pytest.raises(VistransferError, match="another job"):
+    with pytest.raises(VistransferError, match="another job \\(seed: 7 there, 8 here\\)"):
         synthesize_sharded(digits_teacher, SynthesisConfig(n=10, seed=8, group_size=9, slots=2), tmp_path / "a", 10, progress=False)
+    # a folder of 0.4.1, whose manifest has no plan, planned by count: it resumes with "count" only
+    manifest = tmp_path / "a" / "manifest.json"
+    old = json.loads(manifest.read_text())
+    del old["config"]["plan"]
+    manifest.write_text(json.dumps(old))
+    with pytest.raises(VistransferError, match="plan: 'count' there, 'yield' here"):
+        synthesize_sharded(digits_teacher, small, tmp_path / "a", 10, progress=False)
+    again = synthesize_sharded(digits_teacher, replace(small, plan="count"), tmp_path / "a", 10, progress=False)
+    assert len(again) == 10
 
 
 def test_ray_backend_matches_local(digits_teacher, tmp_path):

@@ -82,11 +82,23 @@ def _check_manifest(job_dir: Path, manifest: dict) -> None:
     path = job_dir / "manifest.json"
     if path.is_file():
         old = json.loads(path.read_text())
+        old.setdefault("config", {}).setdefault("plan", "count")  # folders of 0.4.1 and before planned by count
         if old != manifest:
-            raise VistransferError(f"{job_dir} holds shards of another job (different config or teacher); "
+            raise VistransferError(f"{job_dir} holds shards of another job ({_manifest_difference(old, manifest)}); "
                                    "use a new --shard-dir or delete that folder")
     else:
         write_json(path, manifest)
+
+
+def _manifest_difference(old: dict, new: dict) -> str:
+    """What differs between two manifests, in words: "plan: 'count' there, 'yield' here; teacher"."""
+    diff = [f"{k}: {old['config'].get(k)!r} there, {new['config'].get(k)!r} here"
+            for k in sorted(set(old["config"]) | set(new["config"])) if old["config"].get(k) != new["config"].get(k)]
+    if old.get("shard_size") != new.get("shard_size"):
+        diff.append(f"shard_size: {old.get('shard_size')} there, {new.get('shard_size')} here")
+    if old.get("teacher_fingerprint") != new.get("teacher_fingerprint"):
+        diff.append("another teacher")
+    return "; ".join(diff) or "another manifest"
 
 
 def shard_path(job_dir: Path, index: int, size: int, shard_size: int) -> Path:
