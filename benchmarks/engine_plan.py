@@ -19,10 +19,11 @@ Variants, each run on the same teacher, cases and seeds in one process:
 
 The teacher is the tests' 8x8 digits ConvNet (scikit-learn's digits, 20 epochs, seconds to train),
 which misses T = 0.99 often: a teacher that is hard to visualize, like the foreign teachers of
-``teacher_zoo``. Cases: the CLI tests' 20 at T = 0.99; 200 with a budget of 60 AM steps (about a
-third miss); 1,000 with the default budget (large, few misses: nothing should change there).
+``teacher_zoo``. Cases: the CLI tests' 20 at T = 0.99; 200 with a budget of 60 AM steps (more
+than a third of the generators miss); 1,000 with the default budget (a run larger than the 128
+generators in flight, where a quarter still miss).
 
-    python -m benchmarks.engine_plan                 # ~6 min on 2 cores
+    python -m benchmarks.engine_plan                 # ~4 min on 2 cores
     python -m benchmarks.engine_plan --seeds 2 --cases 20:0.99:300
 
 Reports per case and variant the mean over seeds of engine steps, wall seconds, teacher passes per
