@@ -42,7 +42,7 @@ import torch
 
 from vistransfer.config import SynthesisConfig, TrainConfig, to_dict
 from vistransfer.data import load_dataset
-from vistransfer.io import atomic_path, versions, write_json
+from vistransfer.io import versions, write_json, write_text
 from vistransfer.models.teacher import train_teacher
 from vistransfer.pipeline import make_synthetic
 from vistransfer.synthesis.slots import Slots
@@ -118,8 +118,7 @@ def main(argv=None) -> None:
         results["cases"][f"n={n} T={t:g} budget {b}"] = run_case(teacher, n, t, b, args.seeds)
         write_json(args.out, results)  # each case survives an interruption of the next
     text = report(results)
-    with atomic_path(Path(args.out).with_suffix(".txt")) as tmp:
-        tmp.write_text(text + "\n")
+    write_text(Path(args.out).with_suffix(".txt"), text + "\n")
     print(text)
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from torch.profiler import ProfilerActivity, profile
 
 from vistransfer.config import SynthesisConfig
-from vistransfer.io import atomic_path, resolve_device
+from vistransfer.io import resolve_device, write_text
 from vistransfer.models.teacher import Teacher
 from vistransfer.synthesis.engine import synthesize
 
@@ -57,8 +57,7 @@ def main(argv=None) -> None:
     lines += ["", "operators by self CPU time:",
               averages.table(sort_by="self_cpu_time_total", row_limit=15, max_name_column_width=40)]
     text = "\n".join(lines)
-    with atomic_path(Path(args.out)) as tmp:
-        tmp.write_text(text + "\n")
+    write_text(Path(args.out), text + "\n")
     print(text)
 
 

@@ -35,7 +35,7 @@ import torch
 from vistransfer.config import SynthesisConfig, to_dict
 from vistransfer.data import load_dataset
 from vistransfer.errors import VistransferError
-from vistransfer.io import atomic_path, device_name, resolve_device, versions, write_json
+from vistransfer.io import device_name, resolve_device, versions, write_json, write_text
 from vistransfer.models.nets import conv_flops
 from vistransfer.models.teacher import Teacher
 from vistransfer.synthesis.engine import summarize
@@ -245,8 +245,7 @@ def parse_options(items: list[str]) -> dict:
 
 def _write_report(results: dict, out: Path) -> None:
     text = report(results)
-    with atomic_path(out.with_suffix(".txt")) as tmp:
-        tmp.write_text(text + "\n")
+    write_text(out.with_suffix(".txt"), text + "\n")
     print(text)
 
 

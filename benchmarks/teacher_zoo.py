@@ -91,7 +91,7 @@ from vistransfer.config import BN_SCOPES, PLANS, SynthesisConfig, TrainConfig, t
 from vistransfer.data import load_dataset
 from vistransfer.evaluation import mean_std
 from vistransfer.errors import VistransferError
-from vistransfer.io import atomic_path, cache_dir, resolve_device, save_torch, load_torch, versions, write_json
+from vistransfer.io import cache_dir, load_torch, resolve_device, save_torch, versions, write_json, write_text
 from vistransfer.models.nets import TEACHER_ARCH, ConvNet
 from vistransfer.models.train import fit_network, predict_logits
 from vistransfer.students.neural import NeuralStudent
@@ -434,8 +434,7 @@ def main(argv=None) -> None:
             results["archs"][row] = {"row": row, **run_arch(name, train, test, args, dev, axes, row)}
             write_json(args.out, results)  # each architecture survives an interruption of the next
     text = report(results)
-    with atomic_path(Path(args.out).with_suffix(".txt")) as tmp:
-        tmp.write_text(text + "\n")
+    write_text(Path(args.out).with_suffix(".txt"), text + "\n")
     print(text)
 
 

@@ -50,9 +50,14 @@ def _umask() -> int:
     return mask
 
 
-def write_json(path: str | Path, obj: Any) -> None:
+def write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (a temporary file beside it, then a rename)."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+        tmp.write_text(text)
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
 def plain(obj: Any) -> Any:
