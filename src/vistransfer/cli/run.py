@@ -12,7 +12,7 @@ import typer
 from ..config import dataset_defaults, load_config, teacher_preset, to_dict
 from ..data import load_dataset
 from ..evaluation import fmt_pct
-from ..io import atomic_path, resolve_device, versions, write_json
+from ..io import resolve_device, versions, write_json, write_text
 from ..models.nets import ARCH_PRESETS
 from ..models.spec import dataset_spec
 from ..models.teacher import Teacher, train_teacher
@@ -109,8 +109,7 @@ def _pipeline(out_dir, dataset, h1, train, test, cfg, names, seed_list, kw, tcfg
                "student_config": kw, "seeds": seed_list, "timings_s": timings, "versions": versions()}
     write_json(out_dir / "results.json", results)
     report = _report(dataset, teacher_eval, st, res, base, timings, cfg, ds.describe_size())
-    with atomic_path(out_dir / "report.md") as tmp:
-        tmp.write_text(report)
+    write_text(out_dir / "report.md", report)
     typer.echo(_summary_table(teacher_eval, res, base))
     typer.echo(f"report: {out_dir / 'report.md'}")
 

@@ -33,7 +33,7 @@ from ..data import Split
 from ..ecg.apnea import CLASSES, VALUE_RANGE, load_minutes
 from ..errors import VistransferError
 from ..evaluation import mean_std
-from ..io import atomic_path, cache_dir, versions, write_json
+from ..io import cache_dir, versions, write_json, write_text
 from ..models.nets import ConvArch
 from ..models.spec import InputSpec, train_range
 from ..models.teacher import Teacher, load_builtin, train_teacher
@@ -483,8 +483,7 @@ class ApneaRunner:
 
         self.record["complete"] = final
         write_json(self.out / "results.json", self.record)
-        with atomic_path(self.out / "table.md") as tmp:
-            tmp.write_text(render(self.record))
+        write_text(self.out / "table.md", render(self.record))
 
 
 def recording_level(per_record: dict) -> dict:

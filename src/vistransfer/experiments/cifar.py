@@ -35,7 +35,7 @@ from ..data import Split, load_dataset
 from ..data.cifar import LOSSY_NOTE
 from ..errors import VistransferError
 from ..evaluation import mean_std
-from ..io import atomic_path, cache_dir, device_name, versions, write_json
+from ..io import cache_dir, device_name, versions, write_json, write_text
 from ..models.nets import ARCH_PRESETS, ConvArch
 from ..models.spec import InputSpec, dataset_spec
 from ..models.teacher import Teacher, load_builtin, train_teacher
@@ -335,8 +335,7 @@ class CifarRunner:
         from .cifar_report import render_table3
 
         write_json(self.out / "results.json", self.record)
-        with atomic_path(self.out / "table.md") as tmp:
-            tmp.write_text(render_table3(self.record))
+        write_text(self.out / "table.md", render_table3(self.record))
 
     def run(self, parts: tuple[str, ...] = PARTS) -> None:
         unknown = [p for p in parts if p not in self.PARTS]

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from ..errors import VistransferError
-from ..io import atomic_path
+from ..io import atomic_path, write_text
 from .apnea_report import missing_parts
 from .spec import PAPER_NAMES, Column, Experiment
 
@@ -178,9 +178,8 @@ def write_summary(results_dir: str | Path = "results", readme: str | Path | None
     """Write ``results_dir/README.md`` and, if given, replace the block between the results markers of ``readme``."""
     table = summary_markdown(results_dir)
     out = Path(results_dir) / "README.md"
-    with atomic_path(out) as tmp:
-        tmp.write_text("# Results\n\nEvery number below comes from `results/*/results.json`, written by "
-                       "`vistransfer experiment NAME`; this file by `vistransfer summarize`.\n\n" + table + "\n")
+    write_text(out, "# Results\n\nEvery number below comes from `results/*/results.json`, written by "
+               "`vistransfer experiment NAME`; this file by `vistransfer summarize`.\n\n" + table + "\n")
     if readme is not None:
         prefix = Path(os.path.relpath(Path(results_dir).resolve(), Path(readme).resolve().parent)).as_posix() + "/"
         table = summary_markdown(results_dir, prefix)
@@ -189,6 +188,5 @@ def write_summary(results_dir: str | Path = "results", readme: str | Path | None
             raise VistransferError(f"{readme} has no {MARK_START} ... {MARK_END} block to fill; add the two markers")
         head, rest = text.split(MARK_START, 1)
         tail = rest.split(MARK_END, 1)[1]
-        with atomic_path(readme) as tmp:
-            tmp.write_text(f"{head}{MARK_START}\n{table}\n{MARK_END}{tail}")
+        write_text(readme, f"{head}{MARK_START}\n{table}\n{MARK_END}{tail}")
     return out

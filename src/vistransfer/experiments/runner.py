@@ -26,7 +26,7 @@ from ..config import to_dict
 from ..data import Split, load_dataset
 from ..errors import VistransferError
 from ..evaluation import evaluate_predictions, mean_std
-from ..io import atomic_path, cache_dir, versions, write_json
+from ..io import cache_dir, versions, write_json, write_text
 from ..models.teacher import Teacher, load_builtin, train_teacher
 from ..pipeline import synthesis_meta, teacher_summary
 from ..students import create_student, is_neural
@@ -206,8 +206,7 @@ class Runner:
     def _write(self, final: bool) -> None:
         self.record["complete"] = final
         write_json(self.out / "results.json", self.record)
-        with atomic_path(self.out / "table.md") as tmp:
-            tmp.write_text(render_markdown(self.exp, self.record))
+        write_text(self.out / "table.md", render_markdown(self.exp, self.record))
         if final and any(len(c.sizes) > 1 for c in self.exp.columns):
             size_plot(self.exp, self.record, self.out / "accuracy-vs-size.png")
 

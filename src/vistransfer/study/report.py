@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .. import metrics
-from ..io import atomic_path, versions, write_json
+from ..io import atomic_path, versions, write_json, write_text
 from .store import Store
 
 # Table 4 of the paper (five people, 100 images per set)
@@ -113,6 +113,5 @@ def write_report(store: Store, out_dir: str | Path) -> Path:
     rec = table4(store)
     write_json(out / "results.json", rec)
     write_export(store, out / "labels.csv")
-    with atomic_path(out / "table.md") as tmp:
-        tmp.write_text(render(rec))
+    write_text(out / "table.md", render(rec))
     return out / "table.md"
