@@ -6,4 +6,4 @@ Data flow (one subpackage per stage)::
           -> SyntheticDataset -> students/ -> evaluation -> report
 """
 
-__version__ = "0.4.1"
+__version__ = "0.5.0"
