@@ -302,8 +302,10 @@ def _retire(slots, done, abandoned, stats, member_rows) -> None:
     left = slots.active & done.unsqueeze(1)
     quit_ = left & abandoned.unsqueeze(1)
     failed = left & ~abandoned.unsqueeze(1)
-    slots.note_misses(failed.sum(1))
-    stats["discarded"] += int(failed.sum())
+    missed = int(failed.sum())
+    if missed:
+        slots.note_misses(failed.sum(1))
+    stats["discarded"] += missed
     stats["over_quota"] += int(quit_.sum())
     stats["rows_discarded"] += int(member_rows[left].sum())
     stats["groups_discarded"] += int(failed.any(1).sum())

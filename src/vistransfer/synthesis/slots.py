@@ -35,6 +35,8 @@ class Slots:
         self._passes = torch.zeros(0)  # AM steps at which recent members passed (CPU), for stragglers
         self.passed = torch.zeros(K)  # members that passed T, per class (CPU), for the expected yield
         self.missed = torch.zeros(K)  # members that missed T within the step budget, per class (CPU)
+        # passes before racing starts: MIN_PASSES, or RACE_AFTER_SHARE of a smaller run (at least 3)
+        self.race_after = min(self.MIN_PASSES, max(3, int(self.RACE_AFTER_SHARE * int(quota.sum()))))
 
     # A group is a straggler once its AM steps exceed this quantile of the run's recent passes.
     # Racing starts after MIN_PASSES passes, or RACE_AFTER_SHARE of the run's visualizations in a
@@ -71,7 +73,7 @@ class Slots:
         (bool, CPU; AM steps past the run's STRAGGLER_QUANTILE of passes), less the racers already
         out. All zero before MIN_PASSES members have passed, or RACE_AFTER_SHARE of the run's
         visualizations in a smaller run (at least 3), so a small run races its stragglers too."""
-        if len(self._passes) < min(self.MIN_PASSES, max(3, int(self.RACE_AFTER_SHARE * int(self.quota.sum())))):
+        if len(self._passes) < self.race_after:
             return torch.zeros(self.K, dtype=torch.long)
         slow_after = float(torch.quantile(self._passes, self.STRAGGLER_QUANTILE))
         busy = among & self.active.cpu().any(1)
