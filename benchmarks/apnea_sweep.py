@@ -33,7 +33,9 @@ from vistransfer.experiments.runner import _key
 from vistransfer.io import cache_dir, versions, write_json
 from vistransfer.models.train import predict_logits
 from vistransfer.pipeline import make_synthetic
+from vistransfer.synthesis.blend import add_blends
 from vistransfer.synthesis.dataset import SyntheticDataset
+from vistransfer.synthesis.probe import add_probes
 
 VARIANTS = {
     "full_rate": ({"gen_downscale": 1}, "the paper's G: draws at the input's full rate (4 Hz)"),
@@ -46,6 +48,11 @@ VARIANTS = {
     "tv": ({"tv_prior": 10.0}, "total-variation prior at weight 10: series as smooth as the teacher allows"),
     "jitter_blend": ({"jitter": 32, "blend": 1.0}, "jitter and blend"),
     "blend": ({"blend": 1.0}, "one blend per visualization between classes, labelled by the teacher (synthesis/blend.py)"),
+    "blend3": ({"blend": 3.0}, "three blends per visualization"),
+    "t_range_blend": ({"threshold_range": (0.6, 0.99), "blend": 1.0}, "t_range and blend"),
+    "n4_blend": ({"n": 4800, "blend": 1.0}, "four times as many visualizations (4,800), and as many blends"),
+    "blend_probe": ({"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3}},
+                    "blend, then one probe per visualization in 3 rounds where a student (soft, tau 4) disagrees with h1 (synthesis/probe.py)"),
     "group9": ({"group_size": 9, "slots": 16, "max_steps": 300}, "the paper's grouping with movement: 9 per G"),
     "downscale8_group9": ({"gen_downscale": 8, "group_size": 9, "slots": 16, "max_steps": 300}, "downscale8 and group9"),
     "downscale8_t_range": ({"gen_downscale": 8, "threshold_range": (0.6, 0.99)}, "downscale8 and t_range"),
@@ -53,7 +60,8 @@ VARIANTS = {
 
 
 def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]]) -> dict:
-    overrides = VARIANTS[name][0]
+    overrides = dict(VARIANTS[name][0])
+    probe = overrides.pop("probe", None)  # not a synthesis setting: probes need the students' training
     base_cfg = runner.exp.synthesis
     rows = []
     for team, seed in units:
@@ -61,31 +69,38 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]]) ->
         h1 = runner.teacher(f"apnea-{team}", d["train"], d["test"], seed)
         other = runner.teacher(f"apnea-{team}-other", d["train"], d["test"], seed + 100)
         cfg = replace(base_cfg, seed=seed, **overrides)
-        path = runner.cache / "sweep-synth" / f"{_key({'teacher': h1.fingerprint, 'cfg': to_dict(cfg)})}.pt"
+        am_cfg = replace(cfg, blend=0.0)  # visualizations are kept without blends, so variants that differ only in blends share them
+        path = runner.cache / "sweep-synth" / f"{_key({'teacher': h1.fingerprint, 'cfg': to_dict(am_cfg)})}.pt"
         if path.is_file():  # kept, so a re-run only trains the students again
             ds = SyntheticDataset.load(path)
         else:
-            ds = make_synthetic(h1, cfg, runner.device, progress=False)
+            ds = make_synthetic(h1, am_cfg, runner.device, progress=False)
             ds.save(path)
+        vis, ds = ds, add_blends(ds, h1.module, cfg.blend, seed, runner.device)
+        if probe:  # made once, with soft (tau 4) round students, and learnt by both final students
+            fit = lambda x, t: runner.student(x, t, seed, temperature=4.0, teacher=h1).net_  # noqa: E731
+            ds = add_probes(ds, h1.module, fit, labels="soft", low=h1.spec.low, high=h1.spec.high, seed=seed,
+                            device=runner.device, **probe)
         synth_s = ds.meta["stats"]["wall_s"]
-        labels = ds.targets("hard").argmax(1)
         y = d["test"].y.numpy()
         hard = runner.student(ds.x, ds.targets("hard"), seed, teacher=h1)
         soft = runner.student(ds.x, ds.targets("soft"), seed, temperature=4.0, teacher=h1)
-        agree = float((predict_logits(other.module, ds.x).argmax(1) == labels).float().mean())
+        vis_labels = vis.targets("hard").argmax(1)  # on the visualizations alone: blends sit between the classes
+        agree = float((predict_logits(other.module, vis.x).argmax(1) == vis_labels).float().mean())
         stats = ds.meta["stats"]
         rows.append({"team": team, "seed": seed, "synthesis_s": synth_s,
                      "teacher_passes_per_vis": stats["teacher_passes_per_vis"], "discarded": stats["discarded"],
-                     "apnea_share": float(labels.float().mean()), "other_teacher_agrees": agree,
+                     "apnea_share": float(vis_labels.float().mean()), "other_teacher_agrees": agree,
                      "base": binary_metrics(y, torch.softmax(predict_logits(h1.module, d["test"].x), 1)[:, 1].numpy()),
                      "h2_hard": binary_metrics(y, hard.predict_proba(d["test"].x)[:, 1]),
-                     "h2_soft": binary_metrics(y, soft.predict_proba(d["test"].x)[:, 1])})
+                     "h2_soft": binary_metrics(y, soft.predict_proba(d["test"].x)[:, 1]),
+                     **({"probes": ds.meta["probes"]["history"]} if probe else {})})
         r = rows[-1]
         print(f"  {name} {team} seed {seed}: base {100 * r['base']['accuracy']:.1f}, h2 hard {100 * r['h2_hard']['accuracy']:.1f}, "
               f"soft {100 * r['h2_soft']['accuracy']:.1f}, other teacher agrees {100 * agree:.1f}%, "
               f"{r['teacher_passes_per_vis']:.1f} passes/vis, {synth_s:.0f} s", flush=True)
     pick = lambda f: mean_std([f(r) for r in rows])  # noqa: E731
-    return {"overrides": overrides, "what": VARIANTS[name][1], "units": rows,
+    return {"overrides": VARIANTS[name][0], "what": VARIANTS[name][1], "units": rows,
             "h2_hard": pick(lambda r: r["h2_hard"]["accuracy"]), "h2_soft": pick(lambda r: r["h2_soft"]["accuracy"]),
             "base": pick(lambda r: r["base"]["accuracy"]), "other_teacher_agrees": pick(lambda r: r["other_teacher_agrees"]),
             "teacher_passes_per_vis": pick(lambda r: r["teacher_passes_per_vis"])}

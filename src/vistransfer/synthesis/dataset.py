@@ -19,6 +19,7 @@ from ..io import load_torch, save_torch, write_json
 
 _FIELDS = ("x", "probs", "target", "passed_step", "threshold", "group", "kind")
 BLEND_KIND = -2  # ``kind`` of a blend of two visualizations (synthesis/blend.py), not an AM result
+PROBE_KIND = -3  # ``kind`` of a probe where a student disagreed with the teacher (synthesis/probe.py)
 
 
 @dataclass
@@ -27,7 +28,8 @@ class SyntheticDataset:
     target: (N,) int64 class the visualization was made for (= teacher argmax, Eq. 2);
     passed_step: AM steps taken before Eq. 2 held; threshold: T of its group; group: id of
     the generator (theta_G) that made it; kind: index into MOVEMENT_KINDS (-1: no movement;
-    BLEND_KIND: a blend of two visualizations labelled by the teacher, see synthesis/blend.py).
+    BLEND_KIND: a blend of two visualizations labelled by the teacher, see synthesis/blend.py;
+    PROBE_KIND: a probe labelled by the teacher, see synthesis/probe.py).
     """
 
     x: torch.Tensor
@@ -56,7 +58,7 @@ class SyntheticDataset:
 
     def movement_name(self, i: int) -> str:
         k = int(self.kind[i])
-        return "blend" if k == BLEND_KIND else "none" if k < 0 else MOVEMENT_KINDS[k]
+        return "blend" if k == BLEND_KIND else "probe" if k == PROBE_KIND else "none" if k < 0 else MOVEMENT_KINDS[k]
 
     @property
     def n_blends(self) -> int:

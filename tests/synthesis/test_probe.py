@@ -1,0 +1,98 @@
+"""Probes where a student disagrees with the teacher (synthesis/probe.py), on a toy 1-D task."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from vistransfer.errors import VistransferError
+from vistransfer.synthesis.dataset import PROBE_KIND, SyntheticDataset
+from vistransfer.synthesis.probe import add_probes, disagreement, search
+
+L = 16
+
+
+def _teacher() -> nn.Module:
+    """Class 1 when the series' first half sits above its second half (a fixed linear rule)."""
+    lin = nn.Linear(L, 2)
+    with torch.no_grad():
+        w = torch.cat([torch.ones(L // 2), -torch.ones(L // 2)]) * 4.0
+        lin.weight.copy_(torch.stack([-w, w]))
+        lin.bias.zero_()
+    return nn.Sequential(nn.Flatten(), lin).eval()
+
+
+def _extremes(teacher: nn.Module, n: int = 64) -> SyntheticDataset:
+    """What AM at T near 1 hands a student: each class only far from the boundary."""
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(n) % 2
+    hi, lo = 0.9 + 0.1 * torch.rand(n, L // 2, generator=g), 0.1 * torch.rand(n, L // 2, generator=g)
+    x = torch.where(y[:, None] == 1, torch.cat([hi, lo], 1), torch.cat([lo, hi], 1)).unsqueeze(1)
+    probs = torch.softmax(teacher(x), 1).detach()
+    minus = torch.full((n,), -1, dtype=torch.long)
+    return SyntheticDataset(x, probs, y, minus, torch.full((n,), 0.99), torch.arange(n), minus.clone(), ("0", "1"), {})
+
+
+def _fit(x: torch.Tensor, t: torch.Tensor) -> nn.Module:
+    torch.manual_seed(1)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(L, 16), nn.ReLU(), nn.Linear(16, 2))
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    for _ in range(150):
+        opt.zero_grad()
+        (-(t * torch.log_softmax(net(x), 1)).sum(1).mean()).backward()
+        opt.step()
+    return net.eval()
+
+
+def _agreement(teacher: nn.Module, student: nn.Module) -> float:
+    x = torch.rand(4000, 1, L, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        return float((teacher(x).argmax(1) == student(x).argmax(1)).float().mean())
+
+
+def test_search_moves_to_disagreement_inside_the_domain():
+    teacher = _teacher()
+    ds = _extremes(teacher)
+    student = _fit(ds.x, ds.targets("hard"))
+    for p in student.parameters():
+        p.requires_grad_(False)
+    start = ds.x[:32]
+    end = search(teacher, student, start, steps=20, lr=0.02, low=0.0, high=1.0)
+    with torch.no_grad():
+        before, after = disagreement(teacher, student, start), disagreement(teacher, student, end)
+    assert end.min() >= 0 and end.max() <= 1
+    assert after.mean() > 10 * before.mean() and after.mean() > 0.05
+
+
+def test_probes_are_labelled_by_the_teacher_and_teach_the_boundary():
+    teacher = _teacher()
+    ds = _extremes(teacher)
+    plain = _fit(ds.x, ds.targets("soft"))
+    out = add_probes(ds, teacher, _fit, labels="soft", ratio=2.0, rounds=4, low=0.0, high=1.0, seed=0)
+    assert len(out) == 3 * len(ds)
+    assert torch.equal(out.x[:len(ds)], ds.x)  # the visualizations are kept as they were
+    probe = out.kind == PROBE_KIND
+    assert int(probe.sum()) == 128 and out.movement_name(len(ds)) == "probe"
+    assert out.x[probe].min() >= 0 and out.x[probe].max() <= 1
+    with torch.no_grad():
+        assert torch.allclose(out.probs[probe], torch.softmax(teacher(out.x[probe]), 1), atol=1e-6)
+    hist = out.meta["probes"]["history"]
+    assert [h["n"] for h in hist] == [32, 32, 32, 32]
+    assert sum(h["disagree_at_end"] for h in hist) > sum(h["disagree_at_start"] for h in hist)
+    # a student of extremes leaves its boundary to chance; one that also saw the probes follows the teacher's
+    taught = _fit(out.x, out.targets("soft"))
+    assert _agreement(teacher, taught) > _agreement(teacher, plain) + 0.04
+    # a seed reproduces them
+    again = add_probes(ds, teacher, _fit, labels="soft", ratio=2.0, rounds=4, low=0.0, high=1.0, seed=0)
+    assert torch.equal(again.x, out.x)
+
+
+def test_probes_reject_bad_settings():
+    teacher = _teacher()
+    ds = _extremes(teacher, 8)
+    assert add_probes(ds, teacher, _fit, labels="hard", ratio=0.0, rounds=1, low=0.0, high=1.0, seed=0) is ds
+    with pytest.raises(VistransferError, match="rounds >= 1"):
+        add_probes(ds, teacher, _fit, labels="hard", ratio=1.0, rounds=0, low=0.0, high=1.0, seed=0)
+    with pytest.raises(VistransferError, match="labels must be"):
+        add_probes(ds, teacher, _fit, labels="argmax", ratio=1.0, rounds=1, low=0.0, high=1.0, seed=0)
