@@ -172,3 +172,29 @@ def test_window_norm_networks_see_the_rhythm_not_the_level(tmp_path):
     assert torch.allclose(h1.module(x), h1.module(shifted), atol=1e-4)
     h2 = runner.student(x, d["test"].y[:8], 0, teacher=h1, epochs=1, min_steps=1)
     assert h2.standardize == "window" and abs(h2.predict_proba(x) - h2.predict_proba(shifted)).max() < 1e-4
+
+
+def test_probes_join_the_students_set_and_are_kept(tmp_path):
+    exp = _tiny(tmp_path)
+    spec = tmp_path / "tiny5_probe.toml"
+    spec.write_text('kind = "apnea"\nextends = "tiny5"\ntitle = "probes"\n[synthesis]\nblend = 1.0\n'
+                    '[probe]\nratio = 0.5\nrounds = 2\n')
+    probed = load_any(spec)
+    assert probed.probe == {"ratio": 0.5, "rounds": 2, "steps": 10, "step_size": 0.05}
+    assert "probe" in probed.identity() and "probe" not in exp.identity()  # earlier caches stay valid
+    runner = ApneaRunner(probed, tmp_path, tmp_path / "results", tmp_path / "cache", log=lambda m: None)
+    rows = runner.run(("table5",))["table5"]["rows"]
+    assert rows["team1"]["n_probes"] == 24
+    assert "24 + 24 blends + 24 probes" in (tmp_path / "results" / "tiny5_probe" / "table.md").read_text()
+    kept = sorted((tmp_path / "cache" / "apnea" / "synth").glob("*-probes.pt"))
+    assert len(kept) == 2  # one per team
+    d = runner.team_data("team1", 0)
+    h1 = runner.teacher("apnea-team1", d["train"], d["test"], 0)
+    ds = runner.synthetic("team1", h1, 0)  # from the cache: no student is trained again
+    assert ds.n_blends == 24 and ds.movement_name(len(ds) - 1) == "probe"
+    assert len(ds) == 24 + 24 + 24 and [h["n"] for h in ds.meta["probes"]["history"]] == [12, 12]
+    assert ds.x.min() >= h1.spec.low and ds.x.max() <= h1.spec.high
+    assert sorted((tmp_path / "cache" / "apnea" / "synth").glob("*-probes.pt")) == kept
+    spec.write_text('kind = "apnea"\nextends = "tiny5"\ntitle = "probes"\n[probe]\nratio = 0.5\nround = 2\n')
+    with pytest.raises(VistransferError, match="round"):
+        load_any(spec)

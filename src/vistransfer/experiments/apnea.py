@@ -41,7 +41,8 @@ from ..models.train import predict_logits
 from ..pipeline import make_synthetic
 from ..students import create_student
 from ..synthesis.blend import add_blends
-from ..synthesis.dataset import SyntheticDataset
+from ..synthesis.dataset import PROBE_KIND, SyntheticDataset
+from ..synthesis.probe import add_probes
 from .apnea_report import PARTS as APNEA_PARTS, missing_parts
 from .runner import _key
 from .spec import ExperimentHeader, parse_file
@@ -49,6 +50,15 @@ from .spec import ExperimentHeader, parse_file
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class ProbeOptions(_Strict):
+    """[probe]: probes where a student disagrees with h1, added after the blends (synthesis/probe.py)."""
+
+    ratio: float = Field(gt=0, le=100, description="probes per example of the set (visualizations and blends)")
+    rounds: int = Field(3, ge=1, le=20)
+    steps: int = Field(10, ge=1, le=1000)
+    step_size: float = Field(0.05, gt=0, le=1)
 
 
 class ApneaFile(ExperimentHeader):
@@ -65,6 +75,7 @@ class ApneaFile(ExperimentHeader):
     paper: dict[str, list[float]] = {}
     recordwise: dict[str, Any] = {}
     privacy: dict[str, Any] = {}
+    probe: ProbeOptions | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,7 @@ class ApneaExperiment:
     recordwise: dict[str, Any]
     privacy: dict[str, Any]
     source: str
+    probe: dict[str, Any] | None = None  # ProbeOptions as a dict; None: no probes
 
     def identity(self, domain: bool = True) -> dict:
         """What the results depend on. Without ``domain``: what trained weights depend on (the domain
@@ -93,6 +105,8 @@ class ApneaExperiment:
                  "student": self.student, "synthesis": to_dict(self.synthesis)}
         if domain and self.domain is not None:  # absent at the default, so earlier caches stay valid
             ident["domain"] = list(self.domain)
+        if self.probe is not None:  # likewise
+            ident["probe"] = self.probe
         return ident
 
 
@@ -111,7 +125,8 @@ def load_apnea_experiment(path: Path, raw: dict) -> ApneaExperiment:
                                f"{VALUE_RANGE[0]} <= low < high <= {VALUE_RANGE[1]} (the cleaned RR range); got {list(domain)}")
     return ApneaExperiment(path.stem, f.title, f.paper_table, f.description, tuple(f.seeds), tuple(f.split),
                            {k: tuple(v) for k, v in f.teams.items()}, arch, teacher,
-                           student_options(f.student, f"{path} [student]"), synth, domain, f.paper, f.recordwise, f.privacy, str(path))
+                           student_options(f.student, f"{path} [student]"), synth, domain, f.paper, f.recordwise, f.privacy, str(path),
+                           f.probe.model_dump() if f.probe is not None else None)
 
 
 def binary_metrics(y: np.ndarray, p_apnea: np.ndarray) -> dict:
@@ -197,7 +212,21 @@ class ApneaRunner:
         else:
             ds = make_synthetic(h1, cfg, self.device, progress=False)
             ds.save(path)
-        return add_blends(ds, h1.module, full.blend, seed, self.device)
+        ds = add_blends(ds, h1.module, full.blend, seed, self.device)
+        if self.exp.probe is None:
+            return ds
+        ident["blend"], ident["probe"] = full.blend, self.exp.probe
+        path = self.cache / "synth" / f"{_key(ident)}-probes.pt"  # probes cost student trainings: kept
+        if path.is_file():
+            return SyntheticDataset.load(path)
+
+        def fit(x, t):  # the round students: h2, soft labels at tau 4
+            return self.student(x, t, seed, temperature=4.0, teacher=h1).net_
+
+        ds = add_probes(ds, h1.module, fit, labels="soft", low=h1.spec.low, high=h1.spec.high, seed=seed,
+                        device=self.device, **self.exp.probe)
+        ds.save(path)
+        return ds
 
     def student(self, x, targets, seed: int, temperature: float = 1.0, teacher: Teacher | None = None, **over):
         """h2 (the teacher's architecture). With ``teacher``, inputs are standardized with the teacher's
@@ -269,7 +298,8 @@ class ApneaRunner:
                 soft = self.student(ds.x, ds.targets("soft"), seed, temperature=4.0, teacher=h1)
                 return {"base": binary_metrics(y, p_real), "h2_hard": binary_metrics(y, hard.predict_proba(d["test"].x)[:, 1]),
                         "h2_soft": binary_metrics(y, soft.predict_proba(d["test"].x)[:, 1]), "synthesis": ds.meta["stats"],
-                        "n_train": len(d["train"]), "n_test": len(d["test"])}
+                        "n_train": len(d["train"]), "n_test": len(d["test"]), "n_probes": int((ds.kind == PROBE_KIND).sum()),
+                        **({"probes": ds.meta["probes"]["history"]} if "probes" in ds.meta else {})}
 
             res = {t: self.cached("table5-team", {"team": t, "seed": seed}, lambda t=t: unit(t)) for t in teams}
 
@@ -307,7 +337,8 @@ class ApneaRunner:
                        "domains": [s["idt"][t].get("domain") for s in per_seed],
                        "n_test": per_seed[0]["teams"][t]["n_test"],
                        "n_train": per_seed[0]["teams"][t]["n_train"], "n_synthetic": self.exp.synthesis.n,
-                       "n_blends": round(self.exp.synthesis.blend * self.exp.synthesis.n)}
+                       "n_blends": round(self.exp.synthesis.blend * self.exp.synthesis.n),
+                       "n_probes": per_seed[0]["teams"][t].get("n_probes", 0)}
         self.record["table5"] = {"rows": rows, "per_seed": per_seed}
         if len(teams) == 2:  # h_idt on both teams' sets at once: balanced accuracy (chance 50%) and AUC (chance 0.5)
             self.record["table5"]["idt_both"] = {

@@ -41,7 +41,8 @@ def render(rec: dict) -> str:
         for t, r in t5["rows"].items():
             out.append(f"| ours, {t} | {_pct(r['base'])} | {_pct(r['h2_hard'])} | {_pct(r['h2_soft'])} | {_pct(r['idt_real'])} | "
                        f"{_pct(r['idt_synthetic'])} | {r['n_test']} | {r['n_synthetic']}"
-                       f"{' + %d blends' % r['n_blends'] if r.get('n_blends') else ''} |")
+                       f"{' + %d blends' % r['n_blends'] if r.get('n_blends') else ''}"
+                       f"{' + %d probes' % r['n_probes'] if r.get('n_probes') else ''} |")
             p = rec.get("paper", {}).get(t)
             if p:
                 out.append(f"| paper, {t} | {p[0]:.2f} | {p[1]:.2f} | — | {p[2]:.2f} | {p[3]:.2f} | | |")
