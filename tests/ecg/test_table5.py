@@ -5,6 +5,7 @@ import json
 import pytest
 
 from tests.ecg.test_apnea import write_record, write_sums
+from vistransfer.ecg.apnea import load_minutes
 from vistransfer.errors import VistransferError
 from vistransfer.experiments import load_any
 from vistransfer.experiments.apnea import ApneaRunner
@@ -182,8 +183,14 @@ def test_probes_join_the_students_set_and_are_kept(tmp_path):
     probed = load_any(spec)
     assert probed.probe == {"ratio": 0.5, "rounds": 2, "steps": 10, "step_size": 0.05}
     assert "probe" in probed.identity() and "probe" not in exp.identity()  # earlier caches stay valid
+    plain = ApneaRunner(exp, tmp_path, tmp_path / "results", tmp_path / "cache", log=lambda m: None)
+    plain.minutes = {t: load_minutes(tmp_path, recs) for t, recs in exp.teams.items()}
+    d = plain.team_data("team1", 0)
+    plain.teacher("apnea-team1", d["train"], d["test"], 0)
     runner = ApneaRunner(probed, tmp_path, tmp_path / "results", tmp_path / "cache", log=lambda m: None)
     rows = runner.run(("table5",))["table5"]["rows"]
+    # probes change what the teachers are asked, not their weights: team 1's h1 is the plain experiment's
+    assert len(list((tmp_path / "cache" / "apnea" / "teachers").iterdir())) == 3  # h1 of each team, h_idt
     assert rows["team1"]["n_probes"] == 24
     assert "24 + 24 blends + 24 probes" in (tmp_path / "results" / "tiny5_probe" / "table.md").read_text()
     kept = sorted((tmp_path / "cache" / "apnea" / "synth").glob("*-probes.pt"))

@@ -189,7 +189,7 @@ class ApneaRunner:
         cfg = replace(cfg or self.exp.teacher, seed=seed)
         unit = {"teacher": name, "seed": seed, "cfg": to_dict(cfg), "n": len(train)}
         # the weights depend on the data, the split and the training, not on how they are probed or taught
-        weights = {k: v for k, v in self.exp.identity(domain=False).items() if k not in ("synthesis", "student")}
+        weights = {k: v for k, v in self.exp.identity(domain=False).items() if k not in ("synthesis", "student", "probe")}
         path = self.cache / "teachers" / f"{_key({**weights, **unit})}.pt"
         legacy = self.cache / "teachers" / f"{_key({**self.exp.identity(domain=False), **unit})}.pt"
         if not path.is_file() and legacy.is_file():  # keyed with synthesis and student up to 0.4.1
