@@ -55,10 +55,9 @@ def test_search_moves_to_disagreement_inside_the_domain():
     teacher = _teacher()
     ds = _extremes(teacher)
     student = _fit(ds.x, ds.targets("hard"))
-    for p in student.parameters():
-        p.requires_grad_(False)
     start = ds.x[:32]
     end = search(teacher, student, start, steps=20, lr=0.02, low=0.0, high=1.0)
+    assert all(p.grad is None for p in teacher.parameters())  # the teacher is left as it was
     with torch.no_grad():
         before, after = disagreement(teacher, student, start), disagreement(teacher, student, end)
     assert end.min() >= 0 and end.max() <= 1

@@ -46,8 +46,9 @@ def search(teacher: torch.nn.Module, student: torch.nn.Module, start: torch.Tens
         x = chunk.clone().requires_grad_(True)
         opt = torch.optim.Adam([x], lr=lr)
         for _ in range(steps):
-            opt.zero_grad(set_to_none=True)
-            (-disagreement(teacher, student, x).sum()).backward()
+            # the gradient with respect to x only: neither network's parameters gather gradients
+            (grad,) = torch.autograd.grad(disagreement(teacher, student, x).sum(), x)
+            x.grad = -grad
             opt.step()
             with torch.no_grad():
                 x.clamp_(low, high)
@@ -79,8 +80,6 @@ def add_probes(ds: SyntheticDataset, teacher: torch.nn.Module, fit: Callable[[to
     history = []
     for r, k in enumerate(per_round):
         student = fit(ds.x, ds.targets(labels)).to(device).eval()
-        for p in student.parameters():
-            p.requires_grad_(False)
         start = ds.x[torch.randint(len(ds), (k,), generator=g)].to(device)
         x = search(teacher, student, start, steps, step_size * (high - low), low, high)
         with torch.no_grad():
