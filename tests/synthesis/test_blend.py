@@ -31,6 +31,7 @@ def test_blends_lie_between_two_classes_and_carry_the_teachers_label(digits_teac
     blend = ds.kind == BLEND_KIND
     assert blend[len(plain):].all() and not blend[:len(plain)].any()
     assert ds.movement_name(len(plain)) == "blend"
+    assert torch.equal(ds.from_am, ~blend) and plain.from_am.all()
     assert plain.describe_size() == "20 visualizations" and ds.describe_size() == "20 visualizations + 30 blends"
     xb = ds.x[blend]
     # every blend is lam * a + (1 - lam) * b of two visualizations the teacher labels differently

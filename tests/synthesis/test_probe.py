@@ -73,6 +73,7 @@ def test_probes_are_labelled_by_the_teacher_and_teach_the_boundary():
     assert torch.equal(out.x[:len(ds)], ds.x)  # the visualizations are kept as they were
     probe = out.kind == PROBE_KIND
     assert int(probe.sum()) == 128 and out.movement_name(len(ds)) == "probe"
+    assert torch.equal(out.from_am, ~probe)
     assert out.x[probe].min() >= 0 and out.x[probe].max() <= 1
     with torch.no_grad():
         assert torch.allclose(out.probs[probe], torch.softmax(teacher(out.x[probe]), 1), atol=1e-6)

@@ -17,7 +17,6 @@ from ..models.nets import ARCH_PRESETS
 from ..models.spec import dataset_spec
 from ..models.teacher import Teacher, train_teacher
 from ..pipeline import check_compatible, learn_students, make_synthetic, teacher_summary
-from ..synthesis.dataset import BLEND_KIND
 from ..viz import class_grid
 from .learn import parse_students, student_kwargs
 from .options import (ArchOpt, ConfigOpt, DataDirOpt, DeviceOpt, DownloadOpt, FeaturesLayerOpt, InputShapeOpt, NormalizeOpt,
@@ -90,7 +89,7 @@ def _pipeline(out_dir, dataset, h1, train, test, cfg, names, seed_list, kw, tcfg
     timings["synthesize"] = time.perf_counter() - t0
     st = ds.meta["stats"]
     typer.echo(f"synthesized {ds.describe_size()} ({st['vis_per_s']:.1f} visualizations/s)")
-    vis = ds.kind != BLEND_KIND  # the grid shows what AM made
+    vis = ds.from_am  # the grid shows what AM made
     class_grid(ds.x[vis], ds.target[vis], ds.classes, out_dir / "grid.png", title=f"{dataset}: visualizations, T={cfg.threshold}",
                value_range=(h1.spec.low, h1.spec.high))
 

@@ -392,7 +392,7 @@ class ApneaRunner:
         g = np.random.default_rng(0)
         for c in (0, 1):
             real = d["test"].x[d["test"].y == c]
-            syn = ds.x[ds.target == c]
+            syn = ds.x[(ds.target == c) & ds.from_am]  # visualizations, not the blends or probes beside them
             for j in g.choice(len(real), min(3, len(real)), replace=False):
                 axes[c, 0].plot(t, real[j, 0].numpy(), lw=0.8)
             for j in g.choice(len(syn), min(3, len(syn)), replace=False):

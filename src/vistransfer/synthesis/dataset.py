@@ -61,6 +61,11 @@ class SyntheticDataset:
         return "blend" if k == BLEND_KIND else "probe" if k == PROBE_KIND else "none" if k < 0 else MOVEMENT_KINDS[k]
 
     @property
+    def from_am(self) -> torch.Tensor:
+        """(N,) bool: True for visualizations made by AM, False for blends and probes."""
+        return (self.kind != BLEND_KIND) & (self.kind != PROBE_KIND)
+
+    @property
     def n_blends(self) -> int:
         return int((self.kind == BLEND_KIND).sum())
 
