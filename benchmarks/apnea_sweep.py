@@ -100,7 +100,7 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]]) ->
               f"soft {100 * r['h2_soft']['accuracy']:.1f}, other teacher agrees {100 * agree:.1f}%, "
               f"{r['teacher_passes_per_vis']:.1f} passes/vis, {synth_s:.0f} s", flush=True)
     pick = lambda f: mean_std([f(r) for r in rows])  # noqa: E731
-    return {"overrides": VARIANTS[name][0], "what": VARIANTS[name][1], "units": rows,
+    return {"overrides": VARIANTS[name][0], "what": VARIANTS[name][1], "vistransfer": versions()["vistransfer"], "units": rows,
             "h2_hard": pick(lambda r: r["h2_hard"]["accuracy"]), "h2_soft": pick(lambda r: r["h2_soft"]["accuracy"]),
             "base": pick(lambda r: r["base"]["accuracy"]), "other_teacher_agrees": pick(lambda r: r["other_teacher_agrees"]),
             "teacher_passes_per_vis": pick(lambda r: r["teacher_passes_per_vis"])}
