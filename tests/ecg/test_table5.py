@@ -1,6 +1,7 @@
 """The apnea experiment end to end on tiny WFDB records: every part runs, writes its table and is cached."""
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -202,6 +203,10 @@ def test_probes_join_the_students_set_and_are_kept(tmp_path):
     assert len(ds) == 24 + 24 + 24 and [h["n"] for h in ds.meta["probes"]["history"]] == [12, 12]
     assert ds.x.min() >= h1.spec.low and ds.x.max() <= h1.spec.high
     assert sorted((tmp_path / "cache" / "apnea" / "synth").glob("*-probes.pt")) == kept
+    other = ApneaRunner(replace(probed, student={**probed.student, "epochs": 1}), tmp_path, tmp_path / "results",
+                        tmp_path / "cache", log=lambda m: None)
+    other.synthetic("team1", h1, 0)  # other round students make other probes: not served from the cache
+    assert len(list((tmp_path / "cache" / "apnea" / "synth").glob("*-probes.pt"))) == 3
     spec.write_text('kind = "apnea"\nextends = "tiny5"\ntitle = "probes"\n[probe]\nratio = 0.5\nround = 2\n')
     with pytest.raises(VistransferError, match="round"):
         load_any(spec)

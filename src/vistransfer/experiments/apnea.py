@@ -215,7 +215,8 @@ class ApneaRunner:
         ds = add_blends(ds, h1.module, full.blend, seed, self.device)
         if self.exp.probe is None:
             return ds
-        ident["blend"], ident["probe"] = full.blend, self.exp.probe
+        # the round students' training shapes the probes too
+        ident.update(blend=full.blend, probe=self.exp.probe, student=self.exp.student)
         path = self.cache / "synth" / f"{_key(ident)}-probes.pt"  # probes cost student trainings: kept
         if path.is_file():
             return SyntheticDataset.load(path)
