@@ -35,7 +35,6 @@ from vistransfer.models.train import predict_logits
 from vistransfer.pipeline import make_synthetic
 from vistransfer.synthesis.blend import add_blends
 from vistransfer.synthesis.dataset import SyntheticDataset
-from vistransfer.synthesis.probe import add_probes
 
 VARIANTS = {
     "full_rate": ({"gen_downscale": 1}, "the paper's G: draws at the input's full rate (4 Hz)"),
@@ -78,9 +77,7 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]]) ->
             ds.save(path)
         vis, ds = ds, add_blends(ds, h1.module, cfg.blend, seed, runner.device)
         if probe:  # made once, with soft (tau 4) round students, and learnt by both final students
-            fit = lambda x, t: runner.student(x, t, seed, temperature=4.0, teacher=h1).net_  # noqa: E731
-            ds = add_probes(ds, h1.module, fit, labels="soft", low=h1.spec.low, high=h1.spec.high, seed=seed,
-                            device=runner.device, **probe)
+            ds = runner.add_probes(ds, h1, seed, probe)
         synth_s = ds.meta["stats"]["wall_s"]
         y = d["test"].y.numpy()
         hard = runner.student(ds.x, ds.targets("hard"), seed, teacher=h1)

@@ -220,14 +220,17 @@ class ApneaRunner:
         path = self.cache / "synth" / f"{_key(ident)}-probes.pt"  # probes cost student trainings: kept
         if path.is_file():
             return SyntheticDataset.load(path)
-
-        def fit(x, t):  # the round students: h2, soft labels at tau 4
-            return self.student(x, t, seed, temperature=4.0, teacher=h1).net_
-
-        ds = add_probes(ds, h1.module, fit, labels="soft", low=h1.spec.low, high=h1.spec.high, seed=seed,
-                        device=self.device, **self.exp.probe)
+        ds = self.add_probes(ds, h1, seed, self.exp.probe)
         ds.save(path)
         return ds
+
+    def add_probes(self, ds: SyntheticDataset, h1: Teacher, seed: int, options: dict) -> SyntheticDataset:
+        """``ds`` with probes (ProbeOptions as a dict) found against h2 round students (soft labels, tau 4)."""
+        def fit(x, t):
+            return self.student(x, t, seed, temperature=4.0, teacher=h1).net_
+
+        return add_probes(ds, h1.module, fit, labels="soft", low=h1.spec.low, high=h1.spec.high, seed=seed,
+                          device=self.device, **options)
 
     def student(self, x, targets, seed: int, temperature: float = 1.0, teacher: Teacher | None = None, **over):
         """h2 (the teacher's architecture). With ``teacher``, inputs are standardized with the teacher's

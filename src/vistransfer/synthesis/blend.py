@@ -44,9 +44,7 @@ def add_blends(ds: SyntheticDataset, teacher: torch.nn.Module, ratio: float, see
     lam = torch.rand((k,) + (1,) * (ds.x.dim() - 1), generator=g)
     x = lam * ds.x[a] + (1 - lam) * ds.x[b]
     probs = torch.softmax(predict_logits(teacher, x, device), 1)
-    minus = torch.full((k,), -1, dtype=torch.long)
-    blends = SyntheticDataset(x, probs, probs.argmax(1), minus, torch.zeros(k), minus.clone(),
-                              torch.full((k,), BLEND_KIND, dtype=torch.long), ds.classes, {})
+    blends = SyntheticDataset.labelled(x, probs, BLEND_KIND, ds.classes)
     share = torch.bincount(blends.target, minlength=len(ds.classes)).float() / k
     meta = dict(ds.meta, blends={"n": k, "ratio": ratio, "visualizations": len(ds),
                                  "class_share": {c: round(float(s), 4) for c, s in zip(ds.classes, share)}})

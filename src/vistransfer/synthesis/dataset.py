@@ -60,6 +60,14 @@ class SyntheticDataset:
         k = int(self.kind[i])
         return "blend" if k == BLEND_KIND else "probe" if k == PROBE_KIND else "none" if k < 0 else MOVEMENT_KINDS[k]
 
+    @classmethod
+    def labelled(cls, x: torch.Tensor, probs: torch.Tensor, kind: int, classes: tuple[str, ...]) -> "SyntheticDataset":
+        """Points that AM did not make (``kind``: BLEND_KIND, PROBE_KIND), labelled by the teacher's ``probs``:
+        no group, step or threshold."""
+        k = len(x)
+        minus = torch.full((k,), -1, dtype=torch.long)
+        return cls(x, probs, probs.argmax(1), minus, torch.zeros(k), minus.clone(), torch.full((k,), kind, dtype=torch.long), classes, {})
+
     @property
     def from_am(self) -> torch.Tensor:
         """(N,) bool: True for visualizations made by AM, False for blends and probes."""

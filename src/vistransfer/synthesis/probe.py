@@ -89,10 +89,7 @@ def add_probes(ds: SyntheticDataset, teacher: torch.nn.Module, fit: Callable[[to
             s_after = predict_logits(student, x, device).argmax(1)
         history.append({"round": r, "n": k, "disagree_at_start": float((t_before != s_before).float().mean()),
                         "disagree_at_end": float((probs.argmax(1) != s_after).float().mean())})
-        minus = torch.full((k,), -1, dtype=torch.long)
-        probes = SyntheticDataset(x.cpu(), probs, probs.argmax(1), minus, torch.zeros(k), minus.clone(),
-                                  torch.full((k,), PROBE_KIND, dtype=torch.long), ds.classes, {})
-        ds = SyntheticDataset.concat([ds, probes], ds.meta)
+        ds = SyntheticDataset.concat([ds, SyntheticDataset.labelled(x.cpu(), probs, PROBE_KIND, ds.classes)], ds.meta)
     meta = dict(ds.meta, probes={"n": total, "ratio": ratio, "rounds": rounds, "steps": steps, "step_size": step_size,
                                  "labels": labels, "history": history})
     return replace(ds, meta=meta)
