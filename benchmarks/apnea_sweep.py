@@ -33,6 +33,7 @@ from vistransfer.experiments.runner import _key
 from vistransfer.io import cache_dir, versions, write_json
 from vistransfer.models.train import predict_logits
 from vistransfer.pipeline import make_synthetic
+from vistransfer.privacy import nearest_distances
 from vistransfer.synthesis.blend import add_blends
 from vistransfer.synthesis.dataset import SyntheticDataset
 
@@ -52,10 +53,34 @@ VARIANTS = {
     "n4_blend": ({"n": 4800, "blend": 1.0}, "four times as many visualizations (4,800), and as many blends"),
     "blend_probe": ({"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3}},
                     "blend, then one probe per visualization in 3 rounds where a student (soft, tau 4) disagrees with h1 (synthesis/probe.py)"),
+    "blend_probe_fine": ({"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01}},
+                         "blend_probe with Adam steps of 1% of the domain (not 5%): a search that stays near where it starts"),
+    "blend_probe_fine_more": ({"blend": 1.0, "probe": {"ratio": 1.0, "rounds": 6, "step_size": 0.01}},
+                              "blend_probe_fine with twice the probes in twice the rounds"),
     "group9": ({"group_size": 9, "slots": 16, "max_steps": 300}, "the paper's grouping with movement: 9 per G"),
     "downscale8_group9": ({"gen_downscale": 8, "group_size": 9, "slots": 16, "max_steps": 300}, "downscale8 and group9"),
     "downscale8_t_range": ({"gen_downscale": 8, "threshold_range": (0.6, 0.99)}, "downscale8 and t_range"),
 }
+
+
+def coverage(h1, h2, ds: SyntheticDataset, train_x: torch.Tensor, test_x: torch.Tensor) -> dict:
+    """Where the student h2 departs from h1 on the real test minutes (a diagnostic: nothing is trained on them).
+
+    Distances are RMS differences between series in the input's unit (seconds of RR interval), from each
+    test minute to its nearest example of the student's set and to its nearest real training minute. The
+    test minutes are split at the median distance to the set, and by h1's confidence (softmax max >= 0.9)."""
+    probs = torch.softmax(predict_logits(h1.module, test_x), 1)
+    agree = torch.as_tensor(h2.predict_proba(test_x).argmax(1)) == probs.argmax(1)
+    scale = test_x[0].numel() ** 0.5
+    to_set = torch.as_tensor(nearest_distances(test_x, ds.x)) / scale
+    to_train = torch.as_tensor(nearest_distances(test_x, train_x)) / scale
+    far = to_set > to_set.median()
+    sure = probs.max(1).values >= 0.9
+    share = lambda m: float(agree[m].float().mean()) if bool(m.any()) else float("nan")  # noqa: E731
+    return {"h2_agrees_with_h1": float(agree.float().mean()),
+            "rms_to_set_median": float(to_set.median()), "rms_to_train_median": float(to_train.median()),
+            "agree_near_half": share(~far), "agree_far_half": share(far),
+            "h1_sure_share": float(sure.float().mean()), "agree_h1_sure": share(sure), "agree_h1_unsure": share(~sure)}
 
 
 def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]]) -> dict:
@@ -91,11 +116,18 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]]) ->
                      "base": binary_metrics(y, torch.softmax(predict_logits(h1.module, d["test"].x), 1)[:, 1].numpy()),
                      "h2_hard": binary_metrics(y, hard.predict_proba(d["test"].x)[:, 1]),
                      "h2_soft": binary_metrics(y, soft.predict_proba(d["test"].x)[:, 1]),
+                     "coverage_hard": coverage(h1, hard, ds, d["train"].x, d["test"].x),
                      **({"probes": ds.meta["probes"]["history"]} if probe else {})})
         r = rows[-1]
         print(f"  {name} {team} seed {seed}: base {100 * r['base']['accuracy']:.1f}, h2 hard {100 * r['h2_hard']['accuracy']:.1f}, "
               f"soft {100 * r['h2_soft']['accuracy']:.1f}, other teacher agrees {100 * agree:.1f}%, "
               f"{r['teacher_passes_per_vis']:.1f} passes/vis, {synth_s:.0f} s", flush=True)
+        c = r["coverage_hard"]
+        print(f"    hard h2 agrees with h1 on {100 * c['h2_agrees_with_h1']:.1f}% of test minutes: near half of the set "
+              f"{100 * c['agree_near_half']:.1f}%, far half {100 * c['agree_far_half']:.1f}%; h1 sure (>= 0.9) on "
+              f"{100 * c['h1_sure_share']:.1f}%: {100 * c['agree_h1_sure']:.1f}% there, {100 * c['agree_h1_unsure']:.1f}% elsewhere; "
+              f"median RMS to the set {c['rms_to_set_median']:.3f} s, to real training minutes {c['rms_to_train_median']:.3f} s",
+              flush=True)
     pick = lambda f: mean_std([f(r) for r in rows])  # noqa: E731
     return {"overrides": VARIANTS[name][0], "what": VARIANTS[name][1], "vistransfer": versions()["vistransfer"], "units": rows,
             "h2_hard": pick(lambda r: r["h2_hard"]["accuracy"]), "h2_soft": pick(lambda r: r["h2_soft"]["accuracy"]),

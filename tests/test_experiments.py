@@ -1,4 +1,5 @@
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -207,3 +208,43 @@ def test_presets_are_extended_and_overridden(tmp_path):
     exp = load_experiment(write(tmp_path, text=text))
     assert exp.teacher.epochs == 4 and exp.teacher.weight_decay == 0.001 and exp.teacher.lr == 0.003  # preset, then the file
     assert exp.sets["main"].threshold == 0.9 and exp.sets["main"].slots == 16  # the file's slots = 16 wins
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_an_interrupted_student_continues_from_its_last_epoch(tmp_path, monkeypatch):
+    import vistransfer.models.train as train
+
+    spec = SPEC.split("[sets.main]")[0].replace("seeds = [0, 1]", "seeds = [0]").replace("epochs = 15", "epochs = 1") + """
+[[columns]]
+name = "Real"
+source = "real"
+sizes = [60]
+"""
+    exp = load_experiment(write(tmp_path, text=spec))
+    run = lambda cache: Runner(exp, results_dir=tmp_path / "results", cache=cache, progress=False,  # noqa: E731
+                               log=lambda m: None).run()
+    whole = run(tmp_path / "whole")["cells"][0]["accuracy"]
+
+    save, saved = train.save_torch, []
+
+    def save_then_stop(path, obj):  # the process dies right after the student's second epoch is kept
+        save(path, obj)
+        if obj.get("artifact") == "training-checkpoint":
+            saved.append(path)
+            if len(saved) == 2:
+                raise _Stop
+
+    cache = tmp_path / "cache"
+    shutil.copytree(tmp_path / "whole" / "teachers", cache / "teachers")  # the interrupted run stops in the student
+    monkeypatch.setattr(train, "save_torch", save_then_stop)
+    with pytest.raises(_Stop):
+        run(cache)
+    monkeypatch.undo()
+    ckpt = Path(saved[-1])
+    assert ckpt.parent == cache / "runs" and ckpt.is_file()
+    assert len(train.load_torch(ckpt, "training-checkpoint")["losses"]) == 2
+    again = run(cache)["cells"][0]["accuracy"]
+    assert again == whole and not ckpt.exists()  # the same student as one uninterrupted run, and no leftover

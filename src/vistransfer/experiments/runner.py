@@ -28,6 +28,7 @@ from ..errors import VistransferError
 from ..evaluation import evaluate_predictions, mean_std
 from ..io import cache_dir, versions, write_json, write_text
 from ..models.teacher import Teacher, load_builtin, train_teacher
+from ..models.train import checkpoint_seconds
 from ..pipeline import synthesis_meta, teacher_summary
 from ..students import create_student, is_neural
 from ..synthesis.dataset import SyntheticDataset
@@ -99,9 +100,15 @@ class Runner:
         x, t = data()
         t0 = time.perf_counter()
         model = create_student(student, progress=False, **kwargs)
-        model.fit(x, t)
+        if is_neural(student):  # an interrupted run continues from its last finished epoch
+            ckpt = path.with_suffix(".ckpt.pt")
+            before = checkpoint_seconds(ckpt)
+            model.fit(x, t, checkpoint=ckpt)
+        else:
+            before = 0.0
+            model.fit(x, t)
         run = evaluate_predictions(model.predict(test.x), test, teacher_pred)
-        run.update(seed=seed, fit_seconds=time.perf_counter() - t0)
+        run.update(seed=seed, fit_seconds=before + time.perf_counter() - t0)
         write_json(path, {"identity": ident, "run": run})
         return run
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 from torch import nn
@@ -81,7 +83,10 @@ class NeuralStudent(Student):
             return WindowStandardize(net)
         return Standardize(net, in_shape[0], len(in_shape) - 1) if self.standardize else net
 
-    def fit(self, X, y) -> "NeuralStudent":
+    def fit(self, X, y, checkpoint: str | Path | None = None) -> "NeuralStudent":
+        """Train on inputs X and labels y (class indices or (N, K) target rows). checkpoint: a file
+        that keeps the training state after every epoch, so an interrupted fit continues from there
+        (``fit_network``); it is removed when training finishes."""
         x = as_inputs(X)
         t = as_targets(y)
         one_hot = bool((t.max(1).values == 1).all())
@@ -101,7 +106,8 @@ class NeuralStudent(Student):
             dims = [0] + list(range(2, x.dim()))
             self.net_.mean.copy_(x.mean(dims, keepdim=True))
             self.net_.std.copy_(x.std(dims, keepdim=True).clamp_min(1e-6))
-        self.loss_curve_ = fit_network(self.net_, x, t, cfg, self.device_, self.progress, desc=f"learn {self.arch}")
+        self.loss_curve_ = fit_network(self.net_, x, t, cfg, self.device_, self.progress, desc=f"learn {self.arch}",
+                                       checkpoint=checkpoint)
         self.classes_ = np.arange(t.shape[1])
         self.n_classes_ = t.shape[1]
         self.in_shape_ = tuple(x.shape[1:])
