@@ -137,6 +137,17 @@ class SynthesisConfig:
     # visualizations of different classes, labelled by the teacher (synthesis/blend.py): the student
     # then sees where the teacher's boundary lies between the extremes AM makes (0: off, the paper's).
     blend: float = field(default=0.0, metadata={"omit_default": True})
+    # Beyond the paper: add this many probes per example of the set (visualizations and blends), made
+    # in probe_rounds rounds (synthesis/probe.py): each round trains a student (probe_student: a
+    # neural student's name, "auto" for cnn_id on images and cnn_ecg on series; soft labels at
+    # tau 4), moves points of the set by probe_steps Adam steps (learning rate probe_step_size times
+    # the domain's width) of ascent on KL(teacher || student), and the teacher labels where they end.
+    # 0: off, the paper's.
+    probe: float = field(default=0.0, metadata={"omit_default": True})
+    probe_rounds: int = field(default=3, metadata={"omit_default": True})
+    probe_steps: int = field(default=10, metadata={"omit_default": True})
+    probe_step_size: float = field(default=0.05, metadata={"omit_default": True})
+    probe_student: str = field(default="auto", metadata={"omit_default": True})
     # Beyond the paper: transformation robustness (Olah et al. 2017). At every AM step each
     # visualization is shifted by a random whole number of samples in [-jitter, jitter] along every
     # spatial axis (edges repeated) before the teacher sees it; the teacher judges, and the synthetic
@@ -183,6 +194,11 @@ class SynthesisConfig:
                f"layout_tiles must be a whole number of tiles per axis >= 2, got {self.layout_tiles!r}")
         _check(isinstance(self.jitter, int) and self.jitter >= 0, f"jitter must be a whole number of samples >= 0, got {self.jitter!r}")
         _check(0 <= self.blend <= 100, f"blend must be a number of blends per visualization in [0, 100], got {self.blend}")
+        _check(0 <= self.probe <= 100, f"probe must be a number of probes per example of the set in [0, 100], got {self.probe}")
+        _check(isinstance(self.probe_rounds, int) and 1 <= self.probe_rounds <= 20,
+               f"probe_rounds must be a whole number in [1, 20], got {self.probe_rounds!r}")
+        _check(isinstance(self.probe_steps, int) and self.probe_steps >= 1, f"probe_steps must be a positive whole number, got {self.probe_steps!r}")
+        _check(0 < self.probe_step_size <= 1, f"probe_step_size must be a share of the domain's width in (0, 1], got {self.probe_step_size}")
         _check(self.loss2_batch > 0, f"loss2_batch must be positive, got {self.loss2_batch}")
         _check(self.slots > 0, f"slots must be positive, got {self.slots}")
 

@@ -210,3 +210,6 @@ def test_probes_join_the_students_set_and_are_kept(tmp_path):
     spec.write_text('kind = "apnea"\nextends = "tiny5"\ntitle = "probes"\n[probe]\nratio = 0.5\nround = 2\n')
     with pytest.raises(VistransferError, match="round"):
         load_any(spec)
+    spec.write_text('kind = "apnea"\nextends = "tiny5"\ntitle = "probes"\n[synthesis]\nprobe = 0.5\n')
+    with pytest.raises(VistransferError, match=r"own \[probe\] section"):
+        load_any(spec)

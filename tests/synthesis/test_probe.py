@@ -96,3 +96,31 @@ def test_probes_reject_bad_settings():
         add_probes(ds, teacher, _fit, labels="hard", ratio=1.0, rounds=0, low=0.0, high=1.0, seed=0)
     with pytest.raises(VistransferError, match="labels must be"):
         add_probes(ds, teacher, _fit, labels="argmax", ratio=1.0, rounds=1, low=0.0, high=1.0, seed=0)
+
+
+def test_synthesis_config_adds_probes_in_one_pass_and_in_shards(digits_teacher, tmp_path):
+    from vistransfer.config import SynthesisConfig
+    from vistransfer.pipeline import make_synthetic
+    from vistransfer.synthesis.shards import synthesize_sharded
+
+    cfg = SynthesisConfig(n=20, threshold=0.9, group_size=1, slots=16, max_steps=150, blend=0.5, probe=0.5,
+                          probe_rounds=2, probe_steps=3, seed=0)
+    ds = make_synthetic(digits_teacher, cfg, progress=False)
+    kinds = [ds.movement_name(i) for i in range(len(ds))]
+    assert len(ds) == 20 + 10 + 15 and kinds.count("probe") == 15 and kinds.count("blend") == 10
+    assert [h["n"] for h in ds.meta["probes"]["history"]] == [8, 7] and ds.meta["probes"]["seconds"] > 0
+    assert ds.x.min() >= digits_teacher.spec.low and ds.x.max() <= digits_teacher.spec.high
+    assert ds.from_am.sum() == 20  # the grids show the visualizations only
+    assert ds.describe_size() == "20 visualizations + 10 blends + 15 probes"
+    with pytest.raises(VistransferError, match="10 blends and 15 probes"):
+        ds.subset(10)
+    sharded = synthesize_sharded(digits_teacher, cfg, tmp_path / "job", shard_size=10, progress=False)
+    assert torch.equal(sharded.kind.clamp(max=0), ds.kind.clamp(max=0))  # the same blends and probes follow
+    # the shards do not depend on how many probes follow them: a run without probes reuses them
+    plain = synthesize_sharded(digits_teacher, SynthesisConfig(**{**cfg.__dict__, "probe": 0.0}), tmp_path / "job",
+                               shard_size=10, progress=False)
+    assert len(plain) == 30 and torch.equal(plain.x, sharded.x[:30])
+    with pytest.raises(VistransferError, match="probe_rounds"):
+        SynthesisConfig(probe=1.0, probe_rounds=0)
+    with pytest.raises(VistransferError, match="neural student"):
+        make_synthetic(digits_teacher, SynthesisConfig(**{**cfg.__dict__, "probe_student": "rf"}), progress=False)

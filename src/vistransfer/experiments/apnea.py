@@ -119,6 +119,9 @@ def load_apnea_experiment(path: Path, raw: dict) -> ApneaExperiment:
     arch = ConvArch.from_dict({**ConvArch().to_dict(), **f.arch})
     teacher = from_dict(TrainConfig, {"epochs": 30, "batch_size": 64, "lr": 2e-3, **f.teacher})
     synth = from_dict(SynthesisConfig, {**f.synthesis, "n": f.n_synthetic})
+    if any(k.startswith("probe") for k in f.synthesis):
+        raise VistransferError(f"{path}: probes of the apnea experiments are set in their own [probe] section "
+                               "(ratio, rounds, steps, step_size: their round students are h2), not in [synthesis]")
     domain = None if f.domain == "team" else tuple(float(v) for v in f.domain)
     if domain is not None and not VALUE_RANGE[0] <= domain[0] < domain[1] <= VALUE_RANGE[1]:
         raise VistransferError(f"{path}: domain must be \"team\" or [low, high] seconds with "

@@ -77,15 +77,21 @@ class SyntheticDataset:
     def n_blends(self) -> int:
         return int((self.kind == BLEND_KIND).sum())
 
+    @property
+    def n_probes(self) -> int:
+        return int((self.kind == PROBE_KIND).sum())
+
     def describe_size(self) -> str:
-        """"N visualizations", or "N visualizations + M blends" when the set holds blends."""
-        b = self.n_blends
-        return f"{len(self) - b} visualizations" + (f" + {b} blends" if b else "")
+        """"N visualizations", followed by " + M blends" and " + P probes" when the set holds them."""
+        b, p = self.n_blends, self.n_probes
+        return f"{len(self) - b - p} visualizations" + (f" + {b} blends" if b else "") + (f" + {p} probes" if p else "")
 
     def subset(self, n: int) -> "SyntheticDataset":
         """The first ``n`` visualizations in class-balanced order (for size sweeps)."""
-        if self.n_blends:
-            raise VistransferError(f"this set holds {self.n_blends} blends of its visualizations and cannot be cut to a "
+        made = {"blends": self.n_blends, "probes": self.n_probes}
+        if any(made.values()):
+            held = " and ".join(f"{v} {k}" for k, v in made.items() if v)
+            raise VistransferError(f"this set holds {held} of its visualizations and cannot be cut to a "
                                    "size; synthesize it at the size you need")
         if n > len(self):
             raise VistransferError(f"asked for {n} visualizations but the set holds {len(self)}; synthesize more")

@@ -26,7 +26,6 @@ from ..errors import VistransferError
 from ..io import progress_bar, write_json
 from ..models.foreign import teacher_from_blob
 from ..models.teacher import Teacher
-from .blend import add_blends
 from .dataset import SyntheticDataset
 from .engine import summarize, synthesize
 
@@ -128,7 +127,8 @@ def synthesize_sharded(teacher: Teacher, cfg: SynthesisConfig, job_dir: str | Pa
     job_dir = Path(job_dir)
     job_dir.mkdir(parents=True, exist_ok=True)
     sizes = shard_sizes(cfg.n, shard_size)
-    job_cfg = {k: v for k, v in to_dict(cfg).items() if k not in ("n", "blend")}  # blends are made after the shards
+    job_cfg = {k: v for k, v in to_dict(cfg).items()  # blends and probes are made after the shards
+               if k != "n" and k != "blend" and not k.startswith("probe")}
     _check_manifest(job_dir, {"config": job_cfg, "shard_size": shard_size, "teacher_fingerprint": teacher.fingerprint})
     path_of = lambda i: shard_path(job_dir, i, sizes[i], shard_size)  # noqa: E731
     todo = [i for i in range(len(sizes)) if not path_of(i).is_file()]
@@ -145,7 +145,9 @@ def synthesize_sharded(teacher: Teacher, cfg: SynthesisConfig, job_dir: str | Pa
     parts = [SyntheticDataset.load(path_of(i)) for i in range(len(sizes))]
     merged_stats = _merge_stats([p.meta["stats"] for p in parts])
     full_meta = dict(meta or {}, stats=merged_stats, shards={"size": shard_size, "count": len(sizes), "backend": backend})
-    return add_blends(SyntheticDataset.concat(parts, full_meta), teacher.module, cfg.blend, cfg.seed, device)
+    from ..pipeline import extend_synthetic  # probes train students, which the engine's layer does not know
+
+    return extend_synthetic(SyntheticDataset.concat(parts, full_meta), teacher, cfg, device, progress)
 
 
 def _run_local(blob, cfg_dict, todo, shard_size, device, save, progress, ray_address, threads, real) -> None:
