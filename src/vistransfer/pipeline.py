@@ -63,48 +63,55 @@ def calibrated_threshold(teacher: Teacher, held_out: Split, share: float, cap: f
 
 
 def make_synthetic(teacher: Teacher, cfg: SynthesisConfig, device: torch.device | str = "cpu",
-                   real: Split | None = None, progress: bool = True) -> SyntheticDataset:
+                   real: Split | None = None, progress: bool = True, student_options: dict | None = None) -> SyntheticDataset:
     """Gen{h1}: synthesize ``cfg.n`` visualizations (real data is used only by Loss2), followed by
     ``cfg.blend`` blends per visualization and ``cfg.probe`` probes per example when asked
-    (synthesis/blend.py, synthesis/probe.py)."""
+    (synthesis/blend.py, synthesis/probe.py; ``student_options``: the probes' round students' training,
+    see :func:`probe_fitter`)."""
     if real is not None:
         check_compatible(teacher, real, "the real data for Loss2")
     out, stats = synthesize(teacher.module, cfg, teacher.spec, teacher.n_classes, device,
                             real=(real.x, real.y) if (cfg.loss2 and real is not None) else None, progress=progress)
     ds = SyntheticDataset(out["x"], out["probs"], out["target"], out["passed_step"], out["threshold"],
                           out["group"], out["kind"], teacher.classes, synthesis_meta(teacher, cfg, stats))
-    return extend_synthetic(ds, teacher, cfg, device, progress)
+    return extend_synthetic(ds, teacher, cfg, device, progress, student_options)
 
 
 def extend_synthetic(ds: SyntheticDataset, teacher: Teacher, cfg: SynthesisConfig, device: torch.device | str = "cpu",
-                     progress: bool = False) -> SyntheticDataset:
+                     progress: bool = False, student_options: dict | None = None) -> SyntheticDataset:
     """The visualizations ``ds`` followed by ``cfg.blend`` blends per visualization, then ``cfg.probe``
     probes per example (none when both are 0, the paper's setting)."""
     ds = add_blends(ds, teacher.module, cfg.blend, cfg.seed, device)
     if cfg.probe <= 0:
         return ds
     t0 = time.perf_counter()
-    ds = add_probes(ds, teacher.module, probe_fitter(teacher, cfg, device, progress), labels="soft", ratio=cfg.probe,
+    ds = add_probes(ds, teacher.module, probe_fitter(teacher, cfg, device, progress, student_options), labels="soft", ratio=cfg.probe,
                     rounds=cfg.probe_rounds, low=teacher.spec.low, high=teacher.spec.high, seed=cfg.seed,
                     steps=cfg.probe_steps, step_size=cfg.probe_step_size, device=device)
     ds.meta["probes"]["seconds"] = time.perf_counter() - t0
     return ds
 
 
-def probe_fitter(teacher: Teacher, cfg: SynthesisConfig, device: torch.device | str = "cpu", progress: bool = False):
+def probe_fitter(teacher: Teacher, cfg: SynthesisConfig, device: torch.device | str = "cpu", progress: bool = False,
+                 student_options: dict | None = None):
     """fit(x, targets) -> network, the round students of ``cfg.probe``: ``cfg.probe_student`` ("auto":
-    cnn_id for images, cnn_ecg for series) with its default training, soft labels at tau 4, seeded by
-    the synthesis, on inputs standardized with the teacher's normalization when it has one (the
-    visualizations' own spread is not the data's)."""
+    cnn_id for images, cnn_ecg for series) trained with ``student_options`` (the final students'
+    options, when the caller has them; else the student's defaults and at least 500 steps, as a student
+    of a small set that barely trained disagrees with the teacher everywhere), soft labels at tau 4, seeded by
+    the synthesis, on inputs standardized with the teacher's normalization when it has one and the
+    options ask for standardization or leave it open (the visualizations' own spread is not the data's)."""
     name = cfg.probe_student
     if name == "auto":
         name = "cnn_id" if len(teacher.in_shape) == 3 else "cnn_ecg"
     if not is_neural(name):
         raise VistransferError(f"probe_student must be a neural student (probes follow its gradients), got {name!r}")
-    norm = {"standardize": (teacher.spec.mean, teacher.spec.std)} if teacher.spec.mean is not None else {}
+    given = student_options if student_options is not None else {"min_steps": 500}
+    kw = {k: v for k, v in given.items() if k not in ("seed", "temperature", "device", "progress")}
+    if teacher.spec.mean is not None and kw.get("standardize", True) is True:
+        kw["standardize"] = (teacher.spec.mean, teacher.spec.std)
 
     def fit(x: torch.Tensor, targets: torch.Tensor) -> torch.nn.Module:
-        student = create_student(name, seed=cfg.seed, temperature=4.0, device=str(device), progress=progress, **norm)
+        student = create_student(name, seed=cfg.seed, temperature=4.0, device=str(device), progress=progress, **kw)
         return student.fit(x, targets).net_
 
     return fit

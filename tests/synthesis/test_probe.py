@@ -105,7 +105,7 @@ def test_synthesis_config_adds_probes_in_one_pass_and_in_shards(digits_teacher, 
 
     cfg = SynthesisConfig(n=20, threshold=0.9, group_size=1, slots=16, max_steps=150, blend=0.5, probe=0.5,
                           probe_rounds=2, probe_steps=3, seed=0)
-    ds = make_synthetic(digits_teacher, cfg, progress=False)
+    ds = make_synthetic(digits_teacher, cfg, progress=False, student_options={"epochs": 2, "min_steps": 50})
     kinds = [ds.movement_name(i) for i in range(len(ds))]
     assert len(ds) == 20 + 10 + 15 and kinds.count("probe") == 15 and kinds.count("blend") == 10
     assert [h["n"] for h in ds.meta["probes"]["history"]] == [8, 7] and ds.meta["probes"]["seconds"] > 0
@@ -114,8 +114,10 @@ def test_synthesis_config_adds_probes_in_one_pass_and_in_shards(digits_teacher, 
     assert ds.describe_size() == "20 visualizations + 10 blends + 15 probes"
     with pytest.raises(VistransferError, match="10 blends and 15 probes"):
         ds.subset(10)
-    sharded = synthesize_sharded(digits_teacher, cfg, tmp_path / "job", shard_size=10, progress=False)
+    one_round = SynthesisConfig(**{**cfg.__dict__, "probe_rounds": 1})  # round students of 500 steps (the default)
+    sharded = synthesize_sharded(digits_teacher, one_round, tmp_path / "job", shard_size=10, progress=False)
     assert torch.equal(sharded.kind.clamp(max=0), ds.kind.clamp(max=0))  # the same blends and probes follow
+    assert sharded.meta["probes"]["history"][0]["disagree_at_start"] < 0.5  # a student that learnt the set
     # the shards do not depend on how many probes follow them: a run without probes reuses them
     plain = synthesize_sharded(digits_teacher, SynthesisConfig(**{**cfg.__dict__, "probe": 0.0}), tmp_path / "job",
                                shard_size=10, progress=False)

@@ -84,7 +84,8 @@ def _pipeline(out_dir, dataset, h1, train, test, cfg, names, seed_list, kw, tcfg
     typer.echo(f"teacher: test accuracy {100 * teacher_eval['accuracy']:.2f}%")
 
     t0 = time.perf_counter()
-    ds = make_synthetic(h1, cfg, dev, real=train if cfg.loss2 else None, progress=not quiet)
+    ds = make_synthetic(h1, cfg, dev, real=train if cfg.loss2 else None, progress=not quiet,
+                        student_options={"min_steps": 500, **kw})
     ds.save(out_dir / "synthetic.pt")
     timings["synthesize"] = time.perf_counter() - t0
     st = ds.meta["stats"]
@@ -107,7 +108,7 @@ def _pipeline(out_dir, dataset, h1, train, test, cfg, names, seed_list, kw, tcfg
                "synthesis": {"config": to_dict(cfg), "stats": st}, "students": res, "baseline": base,
                "student_config": kw, "seeds": seed_list, "timings_s": timings, "versions": versions()}
     write_json(out_dir / "results.json", results)
-    report = _report(dataset, teacher_eval, st, res, base, timings, cfg, ds.describe_size())
+    report = _report(dataset, teacher_eval, st, res, base, timings, cfg, ds.describe_size(), ds.meta.get("probes"))
     write_text(out_dir / "report.md", report)
     typer.echo(_summary_table(teacher_eval, res, base))
     typer.echo(f"report: {out_dir / 'report.md'}")
@@ -121,7 +122,16 @@ def _summary_table(teacher_eval: dict, res: dict, base: dict | None) -> str:
     return "\n".join(lines)
 
 
-def _report(dataset, teacher_eval, st, res, base, timings, cfg, size: str) -> str:
+def _probe_line(probes: dict | None) -> str:
+    if not probes:
+        return ""
+    rounds = "; ".join(f"round {h['round'] + 1}: {100 * h['disagree_at_start']:.1f}% -> {100 * h['disagree_at_end']:.1f}%"
+                       for h in probes["history"])
+    return (f"\nProbes: {probes['n']} in {probes['rounds']} rounds ({probes.get('seconds', 0):.0f} s); the share of them on which "
+            f"each round's student disagreed with the teacher, where the search started -> where it ended: {rounds}.")
+
+
+def _report(dataset, teacher_eval, st, res, base, timings, cfg, size: str, probes: dict | None = None) -> str:
     rows = ["| student | trained on visualizations (%) | trained on real data (%) | agreement with teacher (%) |", "|---|---|---|---|"]
     for name, r in res.items():
         b = fmt_pct(base[name]["accuracy"]) if base else "-"
@@ -136,7 +146,7 @@ Teacher h1 test accuracy: **{100 * teacher_eval['accuracy']:.2f}%**.
 {size}, T = {cfg.threshold if cfg.threshold_range is None else list(cfg.threshold_range)}, {cfg.labels} labels,
 movement {'on' if cfg.movement else 'off'}, Loss2 {'on' if cfg.loss2 else 'off'}, seed {cfg.seed}.
 Synthesis: {st['vis_per_s']:.1f} visualizations/s, {st['teacher_passes_per_vis']:.1f} teacher passes per accepted one,
-{st['discarded']} discarded over the step budget.
+{st['discarded']} discarded over the step budget.{_probe_line(probes)}
 
 ## Students (real test set, mean ± std over seeds)
 
