@@ -51,10 +51,10 @@ VARIANTS = {
     "blend3": ({"blend": 3.0}, "three blends per visualization"),
     "t_range_blend": ({"threshold_range": (0.6, 0.99), "blend": 1.0}, "t_range and blend"),
     "n4_blend": ({"n": 4800, "blend": 1.0}, "four times as many visualizations (4,800), and as many blends"),
-    "blend_probe": ({"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3}},
+    "blend_probe": ({"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.05}},
                     "blend, then one probe per visualization in 3 rounds where a student (soft, tau 4) disagrees with h1 (synthesis/probe.py)"),
     "blend_probe_fine": ({"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01}},
-                         "blend_probe with Adam steps of 1% of the domain (not 5%): a search that stays near where it starts"),
+                         "blend_probe with Adam steps of 1% of the domain (not 5%; the default since): a search that stays near where it starts"),
     "blend_probe_fine_more": ({"blend": 1.0, "probe": {"ratio": 1.0, "rounds": 6, "step_size": 0.01}},
                               "blend_probe_fine with twice the probes in twice the rounds"),
     "group9": ({"group_size": 9, "slots": 16, "max_steps": 300}, "the paper's grouping with movement: 9 per G"),
@@ -68,7 +68,8 @@ def coverage(h1, h2, ds: SyntheticDataset, train_x: torch.Tensor, test_x: torch.
 
     Distances are RMS differences between series in the input's unit (seconds of RR interval), from each
     test minute to its nearest example of the student's set and to its nearest real training minute. The
-    test minutes are split at the median distance to the set, and by h1's confidence (softmax max >= 0.9)."""
+    test minutes are split at the median distance to the set, and by h1's confidence (softmax max >= 0.9).
+    For scale, as many points of the set moved by Gaussian noise of the median distance's RMS."""
     probs = torch.softmax(predict_logits(h1.module, test_x), 1)
     agree = torch.as_tensor(h2.predict_proba(test_x).argmax(1)) == probs.argmax(1)
     scale = test_x[0].numel() ** 0.5
@@ -76,11 +77,19 @@ def coverage(h1, h2, ds: SyntheticDataset, train_x: torch.Tensor, test_x: torch.
     to_train = torch.as_tensor(nearest_distances(test_x, train_x)) / scale
     far = to_set > to_set.median()
     sure = probs.max(1).values >= 0.9
+    # the set's own points moved as far as the median test minute sits from the set, in random
+    # directions (Gaussian, clamped to the domain): does h2 part from h1 at that distance anyway?
+    g = torch.Generator().manual_seed(0)
+    pick = ds.x[torch.randint(len(ds), (len(test_x),), generator=g)]
+    noisy = (pick + torch.randn(pick.shape, generator=g) * float(to_set.median())).clamp(h1.spec.low, h1.spec.high)
+    at_noise = float((torch.as_tensor(h2.predict_proba(noisy).argmax(1)) == predict_logits(h1.module, noisy).argmax(1))
+                     .float().mean())
     share = lambda m: float(agree[m].float().mean()) if bool(m.any()) else float("nan")  # noqa: E731
     return {"h2_agrees_with_h1": float(agree.float().mean()),
             "rms_to_set_median": float(to_set.median()), "rms_to_train_median": float(to_train.median()),
             "agree_near_half": share(~far), "agree_far_half": share(far),
-            "h1_sure_share": float(sure.float().mean()), "agree_h1_sure": share(sure), "agree_h1_unsure": share(~sure)}
+            "h1_sure_share": float(sure.float().mean()), "agree_h1_sure": share(sure), "agree_h1_unsure": share(~sure),
+            "agree_set_plus_noise": at_noise}
 
 
 def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]]) -> dict:
@@ -126,7 +135,8 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]]) ->
         print(f"    hard h2 agrees with h1 on {100 * c['h2_agrees_with_h1']:.1f}% of test minutes: near half of the set "
               f"{100 * c['agree_near_half']:.1f}%, far half {100 * c['agree_far_half']:.1f}%; h1 sure (>= 0.9) on "
               f"{100 * c['h1_sure_share']:.1f}%: {100 * c['agree_h1_sure']:.1f}% there, {100 * c['agree_h1_unsure']:.1f}% elsewhere; "
-              f"median RMS to the set {c['rms_to_set_median']:.3f} s, to real training minutes {c['rms_to_train_median']:.3f} s",
+              f"median RMS to the set {c['rms_to_set_median']:.3f} s, to real training minutes {c['rms_to_train_median']:.3f} s; "
+              f"set + noise of that RMS: {100 * c['agree_set_plus_noise']:.1f}%",
               flush=True)
     pick = lambda f: mean_std([f(r) for r in rows])  # noqa: E731
     return {"overrides": VARIANTS[name][0], "what": VARIANTS[name][1], "vistransfer": versions()["vistransfer"], "units": rows,

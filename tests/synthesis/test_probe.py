@@ -68,7 +68,9 @@ def test_probes_are_labelled_by_the_teacher_and_teach_the_boundary():
     teacher = _teacher()
     ds = _extremes(teacher)
     plain = _fit(ds.x, ds.targets("soft"))
-    out = add_probes(ds, teacher, _fit, labels="soft", ratio=2.0, rounds=4, low=0.0, high=1.0, seed=0)
+    # steps of 5% of the domain: this toy's extremes sit half the domain away from the boundary, farther
+    # than ten steps of the default 1% reach
+    out = add_probes(ds, teacher, _fit, labels="soft", ratio=2.0, rounds=4, low=0.0, high=1.0, seed=0, step_size=0.05)
     assert len(out) == 3 * len(ds)
     assert torch.equal(out.x[:len(ds)], ds.x)  # the visualizations are kept as they were
     probe = out.kind == PROBE_KIND
@@ -84,7 +86,7 @@ def test_probes_are_labelled_by_the_teacher_and_teach_the_boundary():
     taught = _fit(out.x, out.targets("soft"))
     assert _agreement(teacher, taught) > _agreement(teacher, plain) + 0.04
     # a seed reproduces them
-    again = add_probes(ds, teacher, _fit, labels="soft", ratio=2.0, rounds=4, low=0.0, high=1.0, seed=0)
+    again = add_probes(ds, teacher, _fit, labels="soft", ratio=2.0, rounds=4, low=0.0, high=1.0, seed=0, step_size=0.05)
     assert torch.equal(again.x, out.x)
 
 

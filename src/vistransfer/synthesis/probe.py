@@ -58,7 +58,7 @@ def search(teacher: torch.nn.Module, student: torch.nn.Module, start: torch.Tens
 
 def add_probes(ds: SyntheticDataset, teacher: torch.nn.Module, fit: Callable[[torch.Tensor, torch.Tensor], torch.nn.Module],
                *, labels: str, ratio: float, rounds: int, low: float, high: float, seed: int, steps: int = 10,
-               step_size: float = 0.05, device: torch.device | str = "cpu") -> SyntheticDataset:
+               step_size: float = 0.01, device: torch.device | str = "cpu") -> SyntheticDataset:
     """``ds`` followed by round(ratio * len(ds)) probes made in ``rounds`` rounds (the module docstring).
 
     fit(x, targets) trains a student on inputs and (N, K) targets and returns its network on raw inputs
