@@ -16,7 +16,7 @@ from .errors import VistransferError
 from .evaluation import evaluate_predictions, mean_std, teacher_predictions
 from .io import versions
 from .models.teacher import Teacher
-from .students import canonical_name, create_student, is_neural
+from .students import canonical_name, create_student
 from .synthesis.blend import add_blends
 from .synthesis.dataset import SyntheticDataset
 from .synthesis.engine import synthesize
@@ -103,8 +103,6 @@ def probe_fitter(teacher: Teacher, cfg: SynthesisConfig, device: torch.device | 
     name = cfg.probe_student
     if name == "auto":
         name = "cnn_id" if len(teacher.in_shape) == 3 else "cnn_ecg"
-    if not is_neural(name):
-        raise VistransferError(f"probe_student must be a neural student (probes follow its gradients), got {name!r}")
     given = student_options if student_options is not None else {"min_steps": 500}
     kw = {k: v for k, v in given.items() if k not in ("seed", "temperature", "device", "progress")}
     if teacher.spec.mean is not None and kw.get("standardize", True) is True:

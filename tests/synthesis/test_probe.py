@@ -126,5 +126,7 @@ def test_synthesis_config_adds_probes_in_one_pass_and_in_shards(digits_teacher, 
     assert len(plain) == 30 and torch.equal(plain.x, sharded.x[:30])
     with pytest.raises(VistransferError, match="probe_rounds"):
         SynthesisConfig(probe=1.0, probe_rounds=0)
-    with pytest.raises(VistransferError, match="neural student"):
-        make_synthetic(digits_teacher, SynthesisConfig(**{**cfg.__dict__, "probe_student": "rf"}), progress=False)
+    with pytest.raises(VistransferError, match="neural student"):  # refused before any synthesis
+        SynthesisConfig(**{**cfg.__dict__, "probe_student": "rf"})
+    with pytest.raises(VistransferError, match="probe_student: unknown student 'resnet'"):
+        SynthesisConfig(probe=1.0, probe_student="resnet")
