@@ -182,7 +182,7 @@ def test_probes_join_the_students_set_and_are_kept(tmp_path):
     spec.write_text('kind = "apnea"\nextends = "tiny5"\ntitle = "probes"\n[synthesis]\nblend = 1.0\n'
                     '[probe]\nratio = 0.5\nrounds = 2\n')
     probed = load_any(spec)
-    assert probed.probe == {"ratio": 0.5, "rounds": 2, "steps": 10, "step_size": 0.05}
+    assert probed.probe == {"ratio": 0.5, "rounds": 2, "steps": 10, "step_size": 0.01}
     assert "probe" in probed.identity() and "probe" not in exp.identity()  # earlier caches stay valid
     plain = ApneaRunner(exp, tmp_path, tmp_path / "results", tmp_path / "cache", log=lambda m: None)
     plain.minutes = {t: load_minutes(tmp_path, recs) for t, recs in exp.teams.items()}
