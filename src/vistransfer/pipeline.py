@@ -84,12 +84,9 @@ def extend_synthetic(ds: SyntheticDataset, teacher: Teacher, cfg: SynthesisConfi
     ds = add_blends(ds, teacher.module, cfg.blend, cfg.seed, device)
     if cfg.probe <= 0:
         return ds
-    t0 = time.perf_counter()
-    ds = add_probes(ds, teacher.module, probe_fitter(teacher, cfg, device, progress, student_options), labels="soft", ratio=cfg.probe,
-                    rounds=cfg.probe_rounds, low=teacher.spec.low, high=teacher.spec.high, seed=cfg.seed,
-                    steps=cfg.probe_steps, step_size=cfg.probe_step_size, device=device)
-    ds.meta["probes"]["seconds"] = time.perf_counter() - t0
-    return ds
+    return add_probes(ds, teacher.module, probe_fitter(teacher, cfg, device, progress, student_options), labels="soft",
+                      ratio=cfg.probe, rounds=cfg.probe_rounds, low=teacher.spec.low, high=teacher.spec.high,
+                      seed=cfg.seed, steps=cfg.probe_steps, step_size=cfg.probe_step_size, device=device)
 
 
 def probe_fitter(teacher: Teacher, cfg: SynthesisConfig, device: torch.device | str = "cpu", progress: bool = False,
@@ -105,8 +102,7 @@ def probe_fitter(teacher: Teacher, cfg: SynthesisConfig, device: torch.device | 
         name = "cnn_id" if len(teacher.in_shape) == 3 else "cnn_ecg"
     given = student_options if student_options is not None else {"min_steps": 500}
     kw = {k: v for k, v in given.items() if k not in ("seed", "temperature", "device", "progress")}
-    if teacher.spec.mean is not None and kw.get("standardize", True) is True:
-        kw["standardize"] = (teacher.spec.mean, teacher.spec.std)
+    kw["standardize"] = teacher.standardization(kw.get("standardize", teacher.spec.mean is not None))
 
     def fit(x: torch.Tensor, targets: torch.Tensor) -> torch.nn.Module:
         student = create_student(name, seed=cfg.seed, temperature=4.0, device=str(device), progress=progress, **kw)

@@ -239,8 +239,8 @@ class ApneaRunner:
         """h2 (the teacher's architecture). With ``teacher``, inputs are standardized with the teacher's
         normalization (part of its input spec), not with the visualizations' own spread."""
         kw = {**self.exp.student, **over, "seed": seed, "device": self.device, "temperature": temperature}
-        if teacher is not None and kw.get("standardize") is True and teacher.spec.mean is not None:
-            kw["standardize"] = (teacher.spec.mean, teacher.spec.std)
+        if teacher is not None:
+            kw["standardize"] = teacher.standardization(kw.get("standardize", False))
         return create_student("cnn_ecg", **kw).fit(x, targets)
 
     # --- the experiment -------------------------------------------------------------------

@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable
 
+import time
+
 import torch
 import torch.nn.functional as F
 
@@ -65,13 +67,14 @@ def add_probes(ds: SyntheticDataset, teacher: torch.nn.Module, fit: Callable[[to
     (logits). labels: "hard" or "soft", the targets the students learn. step_size: Adam's learning
     rate as a share of the domain's width. The set's meta gains ``probes``: per round, how many probes
     and the share of them on which that round's student disagreed with the teacher (argmax), at the
-    starting points and where the search ended."""
+    starting points and where the search ended, and ``seconds``, the time it all took."""
     if ratio <= 0:
         return ds
     if rounds < 1 or steps < 1:
         raise VistransferError(f"probes need rounds >= 1 and steps >= 1, got rounds={rounds}, steps={steps}")
     if labels not in ("hard", "soft"):
         raise VistransferError(f"labels must be 'hard' or 'soft', got {labels!r}")
+    t0 = time.perf_counter()
     device = torch.device(device)
     teacher = teacher.to(device).eval()
     g = torch.Generator().manual_seed(int(seed) + 104729)  # apart from the synthesis' and the blends' streams
@@ -91,5 +94,5 @@ def add_probes(ds: SyntheticDataset, teacher: torch.nn.Module, fit: Callable[[to
                         "disagree_at_end": float((probs.argmax(1) != s_after).float().mean())})
         ds = SyntheticDataset.concat([ds, SyntheticDataset.labelled(x.cpu(), probs, PROBE_KIND, ds.classes)], ds.meta)
     meta = dict(ds.meta, probes={"n": total, "ratio": ratio, "rounds": rounds, "steps": steps, "step_size": step_size,
-                                 "labels": labels, "history": history})
+                                 "labels": labels, "history": history, "seconds": time.perf_counter() - t0})
     return replace(ds, meta=meta)
