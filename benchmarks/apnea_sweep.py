@@ -9,7 +9,8 @@ minutes. Also reported, as a diagnostic of what the visualizations carry: the sh
 second teacher (same data, another seed) labels as h1 does. Visualizations that only h1 believes
 are h1's quirks, not the task's features, and cannot teach another network.
 
-Results are written (atomically) after each variant; re-running a variant replaces its entry.
+Results are written (atomically) after each unit; re-running a variant at the same vistransfer version
+keeps the units it already measured (same overrides) and runs the rest, so a stopped run loses one unit at most.
 
     python -m benchmarks.apnea_sweep --data-dir ../shared/datasets --list
     python -m benchmarks.apnea_sweep --data-dir ../shared/datasets --variants full_rate,downscale8,downscale4
@@ -92,12 +93,21 @@ def coverage(h1, h2, ds: SyntheticDataset, train_x: torch.Tensor, test_x: torch.
             "agree_set_plus_noise": at_noise}
 
 
-def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]]) -> dict:
+def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]], done: list[dict] = (),
+                on_unit=None) -> dict:
+    """The variant on every unit; rows of ``done`` (an earlier run of this variant and version) are kept
+    for their units, and ``on_unit(summary so far)`` is called after each new unit."""
+    kept = {(r["team"], r["seed"]): r for r in done}
     overrides = dict(VARIANTS[name][0])
     probe = overrides.pop("probe", None)  # not a synthesis setting: probes need the students' training
     base_cfg = runner.exp.synthesis
     rows = []
     for team, seed in units:
+        if (team, seed) in kept:
+            rows.append(kept[(team, seed)])
+            print(f"  {name} {team} seed {seed}: kept from the earlier run, h2 hard {100 * rows[-1]['h2_hard']['accuracy']:.1f}",
+                  flush=True)
+            continue
         d = runner.team_data(team, seed)
         h1 = runner.teacher(f"apnea-{team}", d["train"], d["test"], seed)
         other = runner.teacher(f"apnea-{team}-other", d["train"], d["test"], seed + 100)
@@ -138,6 +148,12 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]]) ->
               f"median RMS to the set {c['rms_to_set_median']:.3f} s, to real training minutes {c['rms_to_train_median']:.3f} s; "
               f"set + noise of that RMS: {100 * c['agree_set_plus_noise']:.1f}%",
               flush=True)
+        if on_unit is not None:
+            on_unit(summarize(name, rows))
+    return summarize(name, rows)
+
+
+def summarize(name: str, rows: list[dict]) -> dict:
     pick = lambda f: mean_std([f(r) for r in rows])  # noqa: E731
     return {"overrides": VARIANTS[name][0], "what": VARIANTS[name][1], "vistransfer": versions()["vistransfer"], "units": rows,
             "h2_hard": pick(lambda r: r["h2_hard"]["accuracy"]), "h2_soft": pick(lambda r: r["h2_soft"]["accuracy"]),
@@ -176,8 +192,17 @@ def main(argv: list[str] | None = None) -> int:
                    "command": "python -m benchmarks.apnea_sweep " + " ".join(sys.argv[1:] if argv is None else argv)})
     for name in names:
         print(f"{name}: {VARIANTS[name][1]}", flush=True)
-        record["variants"][name] = run_variant(runner, name, units)
-        write_json(out, record)
+        earlier = record["variants"].get(name, {})
+        same = (earlier.get("vistransfer") == versions()["vistransfer"]
+                and earlier.get("overrides") == json.loads(json.dumps(VARIANTS[name][0])))
+        wanted = set(units)
+
+        def save(summary: dict, name: str = name) -> None:  # after every unit, so a stopped run keeps what it measured
+            record["variants"][name] = summary
+            write_json(out, record)
+
+        done = [r for r in earlier.get("units", []) if (r["team"], r["seed"]) in wanted] if same else []
+        save(run_variant(runner, name, units, done, on_unit=save))
     print(f"\n{'variant':20s} {'h2 hard %':>14s} {'h2 soft %':>14s} {'other h1 agrees %':>18s} {'passes/vis':>11s}")
     for name, v in record["variants"].items():
         f = lambda m: f"{100 * m['mean']:.2f} ± {100 * m['std']:.2f}"  # noqa: E731
