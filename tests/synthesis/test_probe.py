@@ -100,7 +100,7 @@ def test_probes_reject_bad_settings():
         add_probes(ds, teacher, _fit, labels="argmax", ratio=1.0, rounds=1, low=0.0, high=1.0, seed=0)
 
 
-def test_synthesis_config_adds_probes_in_one_pass_and_in_shards(digits_teacher, tmp_path):
+def test_synthesis_config_adds_probes_in_one_pass_and_in_shards(digits_teacher, tmp_path, monkeypatch):
     from vistransfer.config import SynthesisConfig
     from vistransfer.pipeline import make_synthetic
     from vistransfer.synthesis.shards import synthesize_sharded
@@ -120,6 +120,13 @@ def test_synthesis_config_adds_probes_in_one_pass_and_in_shards(digits_teacher, 
     sharded = synthesize_sharded(digits_teacher, one_round, tmp_path / "job", shard_size=10, progress=False)
     assert torch.equal(sharded.kind.clamp(max=0), ds.kind.clamp(max=0))  # the same blends and probes follow
     assert sharded.meta["probes"]["history"][0]["disagree_at_start"] < 0.5  # a student that learnt the set
+    # the set with its probes is kept: the same job again loads it and trains no round student
+    monkeypatch.setattr("vistransfer.pipeline.add_probes", lambda *a, **k: pytest.fail("probes made again"))
+    again = synthesize_sharded(digits_teacher, one_round, tmp_path / "job", shard_size=10, progress=False)
+    assert torch.equal(again.x, sharded.x) and again.meta["probes"] == sharded.meta["probes"]
+    with pytest.raises(pytest.fail.Exception, match="probes made again"):  # other round students: other probes
+        synthesize_sharded(digits_teacher, one_round, tmp_path / "job", shard_size=10, progress=False,
+                           student_options={"epochs": 1})
     # the shards do not depend on how many probes follow them: a run without probes reuses them
     plain = synthesize_sharded(digits_teacher, SynthesisConfig(**{**cfg.__dict__, "probe": 0.0}), tmp_path / "job",
                                shard_size=10, progress=False)

@@ -9,11 +9,17 @@ killed job resumes by skipping the shards already there, losing only those in fl
 never mixes two jobs. A full shard does not depend on ``n``: a job for more visualizations
 reuses the shards of a smaller one and only synthesizes the rest. A last, partial shard is
 kept under its own name (``shard-00007-n400.pt``), so it never stands in for a full one.
+
+Blends and probes (``cfg.blend``, ``cfg.probe``) follow the merged shards and are not sharded: blends
+are cheap and made again; a set with probes, whose round students take minutes, is kept whole in the
+folder as ``probed-<key>.pt``, keyed by the full config, the round students' options and the package
+version, so re-running the same job loads it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from pathlib import Path
 from typing import Callable
@@ -21,6 +27,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .. import __version__
 from ..config import SynthesisConfig, to_dict
 from ..errors import VistransferError
 from ..io import progress_bar, write_json
@@ -107,7 +114,8 @@ def shard_path(job_dir: Path, index: int, size: int, shard_size: int) -> Path:
 def synthesize_sharded(teacher: Teacher, cfg: SynthesisConfig, job_dir: str | Path, shard_size: int,
                        backend: str = "local", ray_address: str | None = None, device: str = "cpu",
                        progress: bool = True, meta: dict | None = None, threads: int | None = None,
-                       real: tuple[torch.Tensor, torch.Tensor] | None = None) -> SyntheticDataset:
+                       real: tuple[torch.Tensor, torch.Tensor] | None = None,
+                       student_options: dict | None = None) -> SyntheticDataset:
     """Synthesize ``cfg.n`` visualizations as shards in ``job_dir`` and return them merged.
 
     backend "local" runs missing shards one after another in this process; "ray" submits
@@ -115,6 +123,7 @@ def synthesize_sharded(teacher: Teacher, cfg: SynthesisConfig, job_dir: str | Pa
     threads: CPU threads per shard (default: all of this process's for local, 1 per Ray task,
     which is also Ray's CPU unit). Shards are bit-identical for the same seed and threads.
     real: (x, y) real training data, required by Loss2 and ignored otherwise.
+    student_options: the probes' round students' training (``pipeline.probe_fitter``).
     """
     threads = threads or (torch.get_num_threads() if backend == "local" else 1)
     if cfg.loss2 and real is None:
@@ -142,12 +151,23 @@ def synthesize_sharded(teacher: Teacher, cfg: SynthesisConfig, job_dir: str | Pa
 
     runner: Callable = _run_ray if backend == "ray" else _run_local
     runner(blob, cfg_dict, todo, shard_size, device, save, progress, ray_address, threads, real)
+    probed = job_dir / f"probed-{_probed_key(cfg, student_options)}.pt"
+    if cfg.probe > 0 and probed.is_file():
+        return SyntheticDataset.load(probed)
     parts = [SyntheticDataset.load(path_of(i)) for i in range(len(sizes))]
     merged_stats = _merge_stats([p.meta["stats"] for p in parts])
     full_meta = dict(meta or {}, stats=merged_stats, shards={"size": shard_size, "count": len(sizes), "backend": backend})
     from ..pipeline import extend_synthetic  # probes train students, which the engine's layer does not know
 
-    return extend_synthetic(SyntheticDataset.concat(parts, full_meta), teacher, cfg, device, progress)
+    ds = extend_synthetic(SyntheticDataset.concat(parts, full_meta), teacher, cfg, device, progress, student_options)
+    if cfg.probe > 0:
+        ds.save(probed)
+    return ds
+
+
+def _probed_key(cfg: SynthesisConfig, student_options: dict | None) -> str:
+    ident = {"vistransfer": __version__, "config": to_dict(cfg), "student_options": student_options}
+    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _run_local(blob, cfg_dict, todo, shard_size, device, save, progress, ray_address, threads, real) -> None:
