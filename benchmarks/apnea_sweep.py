@@ -58,10 +58,39 @@ VARIANTS = {
                          "blend_probe with Adam steps of 1% of the domain (not 5%; the default since): a search that stays near where it starts"),
     "blend_probe_fine_more": ({"blend": 1.0, "probe": {"ratio": 1.0, "rounds": 6, "step_size": 0.01}},
                               "blend_probe_fine with twice the probes in twice the rounds"),
+    "blend_neighbours": ({"blend": 1.0, "neighbours": {"ratio": 1.0, "scale": 0.05}},
+                         "blend, then one neighbour per example: a point of the set moved by white Gaussian noise of 5% of the "
+                         "domain's width, labelled by h1 (no student in the loop)"),
+    "blend_neighbours_smooth": ({"blend": 1.0, "neighbours": {"ratio": 1.0, "scale": 0.05, "smooth": 4}},
+                                "blend_neighbours with noise drawn at 1 Hz and interpolated (as slow as G draws)"),
+    "blend_probe_fine_neighbours": ({"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01},
+                                     "neighbours": {"ratio": 1.0, "scale": 0.05, "smooth": 4}},
+                                    "blend_probe_fine, then blend_neighbours_smooth's neighbours of the whole set"),
     "group9": ({"group_size": 9, "slots": 16, "max_steps": 300}, "the paper's grouping with movement: 9 per G"),
     "downscale8_group9": ({"gen_downscale": 8, "group_size": 9, "slots": 16, "max_steps": 300}, "downscale8 and group9"),
     "downscale8_t_range": ({"gen_downscale": 8, "threshold_range": (0.6, 0.99)}, "downscale8 and t_range"),
 }
+
+
+NEIGHBOUR_KIND = -4  # this benchmark's own mark: a point of the set moved by noise, labelled by h1
+
+
+def add_neighbours(ds: SyntheticDataset, h1, ratio: float, scale: float, seed: int, smooth: int = 1) -> SyntheticDataset:
+    """``ds`` followed by round(ratio * len(ds)) of its points moved by Gaussian noise of std ``scale`` times
+    the teacher's domain width (drawn at 1/``smooth`` of the rate and interpolated linearly: noise as
+    slow as G draws), clamped to the domain and labelled by h1's softmax: density around the set, from
+    queries of the teacher only (a prototype, measured here before it becomes a synthesis setting)."""
+    g = torch.Generator().manual_seed(int(seed) + 15485863)
+    k = round(ratio * len(ds))
+    pick = ds.x[torch.randint(len(ds), (k,), generator=g)]
+    width = h1.spec.high - h1.spec.low
+    noise = torch.randn((k, pick.shape[1], -(-pick.shape[-1] // smooth)), generator=g) * scale * width
+    if smooth > 1:
+        noise = torch.nn.functional.interpolate(noise, size=pick.shape[-1], mode="linear", align_corners=False)
+    x = (pick + noise).clamp(h1.spec.low, h1.spec.high)
+    probs = torch.softmax(predict_logits(h1.module, x), 1)
+    meta = dict(ds.meta, neighbours={"n": k, "ratio": ratio, "scale": scale, "smooth": smooth})
+    return SyntheticDataset.concat([ds, SyntheticDataset.labelled(x, probs, NEIGHBOUR_KIND, ds.classes)], meta)
 
 
 def coverage(h1, h2, ds: SyntheticDataset, train_x: torch.Tensor, test_x: torch.Tensor) -> dict:
@@ -100,6 +129,7 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]], do
     kept = {(r["team"], r["seed"]): r for r in done}
     overrides = dict(VARIANTS[name][0])
     probe = overrides.pop("probe", None)  # not a synthesis setting: probes need the students' training
+    neighbours = overrides.pop("neighbours", None)
     base_cfg = runner.exp.synthesis
     rows = []
     for team, seed in units:
@@ -122,6 +152,8 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]], do
         vis, ds = ds, add_blends(ds, h1.module, cfg.blend, seed, runner.device)
         if probe:  # made once, with soft (tau 4) round students, and learnt by both final students
             ds = runner.add_probes(ds, h1, seed, probe)
+        if neighbours:
+            ds = add_neighbours(ds, h1, seed=seed, **neighbours)
         synth_s = ds.meta["stats"]["wall_s"]
         y = d["test"].y.numpy()
         hard = runner.student(ds.x, ds.targets("hard"), seed, teacher=h1)
