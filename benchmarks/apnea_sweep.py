@@ -63,6 +63,8 @@ VARIANTS = {
                          "domain's width, labelled by h1 (no student in the loop)"),
     "blend_neighbours_smooth": ({"blend": 1.0, "neighbours": {"ratio": 1.0, "scale": 0.05, "smooth": 4}},
                                 "blend_neighbours with noise drawn at 1 Hz and interpolated (as slow as G draws)"),
+    "blend_shift": ({"blend": 1.0, "neighbours": {"ratio": 1.0, "scale": 0.0, "shift": 32}},
+                    "blend, then one neighbour per example: a point of the set shifted in time by up to 8 s, labelled by h1"),
     "blend_probe_fine_neighbours": ({"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01},
                                      "neighbours": {"ratio": 1.0, "scale": 0.05, "smooth": 4}},
                                     "blend_probe_fine, then blend_neighbours_smooth's neighbours of the whole set"),
@@ -75,21 +77,27 @@ VARIANTS = {
 NEIGHBOUR_KIND = -4  # this benchmark's own mark: a point of the set moved by noise, labelled by h1
 
 
-def add_neighbours(ds: SyntheticDataset, h1, ratio: float, scale: float, seed: int, smooth: int = 1) -> SyntheticDataset:
-    """``ds`` followed by round(ratio * len(ds)) of its points moved by Gaussian noise of std ``scale`` times
+def add_neighbours(ds: SyntheticDataset, h1, ratio: float, scale: float, seed: int, smooth: int = 1,
+                   shift: int = 0) -> SyntheticDataset:
+    """``ds`` followed by round(ratio * len(ds)) of its points, each shifted in time by up to ``shift``
+    samples either way (the window's ends repeated) and moved by Gaussian noise of std ``scale`` times
     the teacher's domain width (drawn at 1/``smooth`` of the rate and interpolated linearly: noise as
     slow as G draws), clamped to the domain and labelled by h1's softmax: density around the set, from
     queries of the teacher only (a prototype, measured here before it becomes a synthesis setting)."""
     g = torch.Generator().manual_seed(int(seed) + 15485863)
     k = round(ratio * len(ds))
     pick = ds.x[torch.randint(len(ds), (k,), generator=g)]
+    if shift:
+        steps = torch.randint(-shift, shift + 1, (k, 1, 1), generator=g)
+        where = (torch.arange(pick.shape[-1]).view(1, 1, -1) - steps).clamp(0, pick.shape[-1] - 1)
+        pick = pick.gather(-1, where.expand_as(pick))
     width = h1.spec.high - h1.spec.low
     noise = torch.randn((k, pick.shape[1], -(-pick.shape[-1] // smooth)), generator=g) * scale * width
     if smooth > 1:
         noise = torch.nn.functional.interpolate(noise, size=pick.shape[-1], mode="linear", align_corners=False)
     x = (pick + noise).clamp(h1.spec.low, h1.spec.high)
     probs = torch.softmax(predict_logits(h1.module, x), 1)
-    meta = dict(ds.meta, neighbours={"n": k, "ratio": ratio, "scale": scale, "smooth": smooth})
+    meta = dict(ds.meta, neighbours={"n": k, "ratio": ratio, "scale": scale, "smooth": smooth, "shift": shift})
     return SyntheticDataset.concat([ds, SyntheticDataset.labelled(x, probs, NEIGHBOUR_KIND, ds.classes)], meta)
 
 
