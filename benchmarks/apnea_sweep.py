@@ -159,7 +159,13 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]], do
             ds.save(path)
         vis, ds = ds, add_blends(ds, h1.module, cfg.blend, seed, runner.device)
         if probe:  # made once, with soft (tau 4) round students, and learnt by both final students
-            ds = runner.add_probes(ds, h1, seed, probe)
+            probed = path.with_name(f"{_key({'set': path.stem, 'blend': cfg.blend, 'probe': probe, 'student': runner.exp.student})}"
+                                    "-probes.pt")
+            if probed.is_file():  # kept: the round students cost minutes, and variants of what follows share them
+                ds = SyntheticDataset.load(probed)
+            else:
+                ds = runner.add_probes(ds, h1, seed, probe)
+                ds.save(probed)
         if neighbours:
             ds = add_neighbours(ds, h1, seed=seed, **neighbours)
         synth_s = ds.meta["stats"]["wall_s"]
