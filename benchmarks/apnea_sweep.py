@@ -63,6 +63,13 @@ VARIANTS = {
                          "domain's width, labelled by h1 (no student in the loop)"),
     "blend_neighbours_smooth": ({"blend": 1.0, "neighbours": {"ratio": 1.0, "scale": 0.05, "smooth": 4}},
                                 "blend_neighbours with noise drawn at 1 Hz and interpolated (as slow as G draws)"),
+    "blend_probe_fine_s1": ({"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01}, "student_seed": 1000},
+                            "blend_probe_fine's set (the same probes), final students of another seed: the students' own spread"),
+    "blend_probe_fine_s2": ({"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01}, "student_seed": 2000},
+                            "blend_probe_fine's set, final students of a third seed"),
+    "blend_probe_fine_wd": ({"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01},
+                             "student": {"weight_decay": 0.01}},
+                            "blend_probe_fine's set, final students with weight decay 0.01"),
     "blend_shift": ({"blend": 1.0, "neighbours": {"ratio": 1.0, "scale": 0.0, "shift": 32}},
                     "blend, then one neighbour per example: a point of the set shifted in time by up to 8 s, labelled by h1"),
     "blend_probe_fine_neighbours": ({"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01},
@@ -138,6 +145,8 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]], do
     overrides = dict(VARIANTS[name][0])
     probe = overrides.pop("probe", None)  # not a synthesis setting: probes need the students' training
     neighbours = overrides.pop("neighbours", None)
+    # the final students only (the probes' round students keep the experiment's training and seed)
+    student_over, student_seed = overrides.pop("student", {}), overrides.pop("student_seed", 0)
     base_cfg = runner.exp.synthesis
     rows = []
     for team, seed in units:
@@ -170,8 +179,8 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]], do
             ds = add_neighbours(ds, h1, seed=seed, **neighbours)
         synth_s = ds.meta["stats"]["wall_s"]
         y = d["test"].y.numpy()
-        hard = runner.student(ds.x, ds.targets("hard"), seed, teacher=h1)
-        soft = runner.student(ds.x, ds.targets("soft"), seed, temperature=4.0, teacher=h1)
+        hard = runner.student(ds.x, ds.targets("hard"), seed + student_seed, teacher=h1, **student_over)
+        soft = runner.student(ds.x, ds.targets("soft"), seed + student_seed, temperature=4.0, teacher=h1, **student_over)
         vis_labels = vis.targets("hard").argmax(1)  # on the visualizations alone: blends sit between the classes
         agree = float((predict_logits(other.module, vis.x).argmax(1) == vis_labels).float().mean())
         stats = ds.meta["stats"]
