@@ -30,8 +30,7 @@ import torch
 from vistransfer.evaluation import mean_std
 from vistransfer.config import to_dict
 from vistransfer.experiments.apnea import ApneaRunner, binary_metrics, load_apnea_experiment
-from vistransfer.experiments.runner import _key
-from vistransfer.io import cache_dir, versions, write_json
+from vistransfer.io import cache_dir, cache_key, versions, write_json
 from vistransfer.models.train import predict_logits
 from vistransfer.pipeline import make_synthetic
 from vistransfer.privacy import nearest_distances
@@ -160,7 +159,7 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]], do
         other = runner.teacher(f"apnea-{team}-other", d["train"], d["test"], seed + 100)
         cfg = replace(base_cfg, seed=seed, **overrides)
         am_cfg = replace(cfg, blend=0.0)  # visualizations are kept without blends, so variants that differ only in blends share them
-        path = runner.cache / "sweep-synth" / f"{_key({'teacher': h1.fingerprint, 'cfg': to_dict(am_cfg)})}.pt"
+        path = runner.cache / "sweep-synth" / f"{cache_key({'teacher': h1.fingerprint, 'cfg': to_dict(am_cfg)})}.pt"
         if path.is_file():  # kept, so a re-run only trains the students again
             ds = SyntheticDataset.load(path)
         else:
@@ -168,7 +167,7 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]], do
             ds.save(path)
         vis, ds = ds, add_blends(ds, h1.module, cfg.blend, seed, runner.device)
         if probe:  # made once, with soft (tau 4) round students, and learnt by both final students
-            probed = path.with_name(f"{_key({'set': path.stem, 'blend': cfg.blend, 'probe': probe, 'student': runner.exp.student})}"
+            probed = path.with_name(f"{cache_key({'set': path.stem, 'blend': cfg.blend, 'probe': probe, 'student': runner.exp.student})}"
                                     "-probes.pt")
             if probed.is_file():  # kept: the round students cost minutes, and variants of what follows share them
                 ds = SyntheticDataset.load(probed)

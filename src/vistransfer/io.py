@@ -19,6 +19,13 @@ from . import __version__
 from .errors import VistransferError
 
 
+def cache_key(obj: Any) -> str:
+    """A cache key of ``obj`` (JSON-able, or made so by ``str``) and the package version: a new release
+    never reuses a stale result."""
+    ident = {"vistransfer": __version__, "of": obj}
+    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def versions() -> dict[str, str]:
     """Versions of Python, vistransfer and the libraries whose behaviour shapes results."""
     import numpy

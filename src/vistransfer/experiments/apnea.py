@@ -33,7 +33,7 @@ from ..data import Split
 from ..ecg.apnea import CLASSES, VALUE_RANGE, load_minutes
 from ..errors import VistransferError
 from ..evaluation import mean_std
-from ..io import cache_dir, versions, write_json, write_text
+from ..io import cache_dir, cache_key, versions, write_json, write_text
 from ..models.nets import ConvArch
 from ..models.spec import InputSpec, train_range
 from ..models.teacher import Teacher, load_builtin, train_teacher
@@ -44,7 +44,6 @@ from ..synthesis.blend import add_blends
 from ..synthesis.dataset import PROBE_KIND, SyntheticDataset
 from ..synthesis.probe import add_probes
 from .apnea_report import PARTS as APNEA_PARTS, missing_parts
-from .runner import _key
 from .spec import ExperimentHeader, parse_file
 
 
@@ -177,7 +176,7 @@ class ApneaRunner:
 
     # --- cached units ---------------------------------------------------------------------
     def cached(self, kind: str, ident: dict, make: Callable[[], dict]) -> dict:
-        path = self.cache / kind / f"{_key({**self.exp.identity(), **ident})}.json"
+        path = self.cache / kind / f"{cache_key({**self.exp.identity(), **ident})}.json"
         if path.is_file():
             res = json.loads(path.read_text())
             self._cached_s += res.get("seconds", 0.0)
@@ -193,8 +192,8 @@ class ApneaRunner:
         unit = {"teacher": name, "seed": seed, "cfg": to_dict(cfg), "n": len(train)}
         # the weights depend on the data, the split and the training, not on how they are probed or taught
         weights = {k: v for k, v in self.exp.identity(domain=False).items() if k not in ("synthesis", "student", "probe")}
-        path = self.cache / "teachers" / f"{_key({**weights, **unit})}.pt"
-        legacy = self.cache / "teachers" / f"{_key({**self.exp.identity(domain=False), **unit})}.pt"
+        path = self.cache / "teachers" / f"{cache_key({**weights, **unit})}.pt"
+        legacy = self.cache / "teachers" / f"{cache_key({**self.exp.identity(domain=False), **unit})}.pt"
         if not path.is_file() and legacy.is_file():  # keyed with synthesis and student up to 0.4.1
             os.replace(legacy, path)
         if path.is_file():
@@ -209,7 +208,7 @@ class ApneaRunner:
         ident = {"teacher": h1.fingerprint, "cfg": to_dict(cfg)}
         if self.exp.domain is not None:  # the fingerprint names the weights, not the domain they are probed in
             ident["domain"] = [h1.spec.low, h1.spec.high]
-        path = self.cache / "synth" / f"{_key(ident)}.pt"
+        path = self.cache / "synth" / f"{cache_key(ident)}.pt"
         if path.is_file():
             ds = SyntheticDataset.load(path)
         else:
@@ -220,7 +219,7 @@ class ApneaRunner:
             return ds
         # the round students' training shapes the probes too
         ident.update(blend=full.blend, probe=self.exp.probe, student=self.exp.student)
-        path = self.cache / "synth" / f"{_key(ident)}-probes.pt"  # probes cost student trainings: kept
+        path = self.cache / "synth" / f"{cache_key(ident)}-probes.pt"  # probes cost student trainings: kept
         if path.is_file():
             return SyntheticDataset.load(path)
         ds = self.add_probes(ds, h1, seed, self.exp.probe)
@@ -425,7 +424,7 @@ class ApneaRunner:
         out = {}
         for name, model in (("teacher h1 (real minutes)", NeuralStudent.from_net("cnn_ecg", h1.module, h1.in_shape, h1.n_classes)),
                             ("student h2 (visualizations, hard)", self.student(ds.x, ds.targets("hard"), seed, teacher=h1))):
-            path = self.cache / "onnx" / f"{name.split()[0]}-{_key({'fp': h1.fingerprint, 'name': name})}.onnx"
+            path = self.cache / "onnx" / f"{name.split()[0]}-{cache_key({'fp': h1.fingerprint, 'name': name})}.onnx"
             export_onnx(model, path)
             p = onnx_predict(path, d["test"].x.numpy())[:, 1]
             diff = float(np.abs(p - model.predict_proba(d["test"].x)[:, 1]).max())

@@ -35,7 +35,7 @@ from ..data import Split, load_dataset
 from ..data.cifar import LOSSY_NOTE
 from ..errors import VistransferError
 from ..evaluation import mean_std
-from ..io import cache_dir, device_name, versions, write_json, write_text
+from ..io import cache_dir, cache_key, device_name, versions, write_json, write_text
 from ..models.nets import ARCH_PRESETS, ConvArch
 from ..models.spec import InputSpec, dataset_spec
 from ..models.teacher import Teacher, load_builtin, train_teacher
@@ -43,7 +43,6 @@ from ..models.train import predict_logits
 from ..pipeline import make_synthetic, synthesis_meta
 from ..synthesis.dataset import SyntheticDataset
 from ..synthesis.shards import synthesize_sharded
-from .runner import _key
 from .spec import ExperimentHeader, parse_file
 
 
@@ -173,7 +172,7 @@ class CifarRunner:
             return self._nets[name]
         arch, cfg = self.exp.nets[name]
         subset = {"n_train": self.exp.n_train} if self.exp.n_train else {}
-        key = _key({"dataset": self.exp.dataset, **subset, "arch": arch.to_dict(), "config": to_dict(cfg),
+        key = cache_key({"dataset": self.exp.dataset, **subset, "arch": arch.to_dict(), "config": to_dict(cfg),
                     "spec": self.spec.to_dict()})
         path = self.cache / "nets" / f"{name}-{key}.pt"
         if not path.is_file():
@@ -200,7 +199,7 @@ class CifarRunner:
         """IMGS ("imgs") or IMGS+L ("imgs_l") of h1 for one synthesis seed, cached."""
         h1 = self.net("h1")
         cfg = replace(self.exp.synthesis if which == "imgs" else self.exp.loss2, seed=seed)
-        path = self.cache / "sets" / f"{which}-{_key({'teacher': h1.fingerprint, 'config': to_dict(cfg)})}.pt"
+        path = self.cache / "sets" / f"{which}-{cache_key({'teacher': h1.fingerprint, 'config': to_dict(cfg)})}.pt"
         if path.is_file():
             return SyntheticDataset.load(path)
         ds = make_synthetic(h1, cfg, self.device, real=self.data("train") if cfg.loss2 else None, progress=self.progress)
@@ -298,7 +297,7 @@ class CifarRunner:
         h1 = self.net("h1")
         cfg = replace(self.exp.synthesis, n=st.n_synthetic, seed=0, slots=32)
         # shards of 1,000: an interrupted synthesis keeps every finished shard and continues
-        job = self.cache / "synth" / f"student-{_key({'teacher': h1.fingerprint, 'config': to_dict(cfg)})}"
+        job = self.cache / "synth" / f"student-{cache_key({'teacher': h1.fingerprint, 'config': to_dict(cfg)})}"
         self.log(f"[{self.exp.name}] the data-free student's set: {st.n_synthetic} visualizations in {job}")
         ds = synthesize_sharded(h1, cfg, job, 1000, device=self.device, progress=self.progress, meta=synthesis_meta(h1, cfg))
         test = self.data("test")
@@ -311,7 +310,7 @@ class CifarRunner:
         for labels, tau in (("hard", 1.0), ("soft", st.temperature)):
             for seed in st.seeds:
                 cell = f"{labels}-seed{seed}"
-                key = _key({"set": job.name, "student": st.model_dump(), "labels": labels, "seed": seed})
+                key = cache_key({"set": job.name, "student": st.model_dump(), "labels": labels, "seed": seed})
                 done = self.cache / "students" / f"{key}.json"
                 if done.is_file():
                     rec["runs"][cell] = json.loads(done.read_text())

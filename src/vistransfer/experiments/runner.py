@@ -12,7 +12,6 @@ layout, the paper's numbers beside ours) and figures.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -21,12 +20,11 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .. import __version__
 from ..config import to_dict
 from ..data import Split, load_dataset
 from ..errors import VistransferError
 from ..evaluation import evaluate_predictions, mean_std
-from ..io import cache_dir, versions, write_json, write_text
+from ..io import cache_dir, cache_key, versions, write_json, write_text
 from ..models.teacher import Teacher, load_builtin, train_teacher
 from ..models.train import checkpoint_seconds
 from ..pipeline import synthesis_meta, teacher_summary
@@ -35,12 +33,6 @@ from ..synthesis.dataset import SyntheticDataset
 from ..synthesis.shards import synthesize_sharded
 from .report import _paper_cell, render_markdown, size_plot
 from .spec import PAPER_NAMES, Column, Experiment
-
-
-def _key(obj: Any) -> str:
-    """A cache key of ``obj`` and the package version."""
-    ident = {"vistransfer": __version__, "of": obj}
-    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 class Runner:
@@ -57,7 +49,7 @@ class Runner:
 
     # --- cached artifacts -------------------------------------------------------------------
     def teacher(self, train: Split, test: Split) -> Teacher:
-        key = _key({"dataset": self.exp.dataset, "config": to_dict(self.exp.teacher), "n_train": len(train)})
+        key = cache_key({"dataset": self.exp.dataset, "config": to_dict(self.exp.teacher), "n_train": len(train)})
         path = self.cache / "teachers" / f"{self.exp.dataset}-{key}.pt"
         if path.is_file():
             self.log(f"teacher: cached {path}")
@@ -74,7 +66,7 @@ class Runner:
 
     def set_key(self, name: str, h1: Teacher, offset: int = 0) -> str:
         cfg = {k: v for k, v in to_dict(self.set_config(name, offset)).items() if k != "n"}
-        return _key({"config": cfg, "shard_size": self.exp.shard_size, "teacher": h1.fingerprint})
+        return cache_key({"config": cfg, "shard_size": self.exp.shard_size, "teacher": h1.fingerprint})
 
     def synthetic(self, name: str, h1: Teacher, train: Split, offset: int = 0) -> SyntheticDataset:
         cfg = self.set_config(name, offset)
@@ -94,7 +86,7 @@ class Runner:
             kwargs.update(device=self.device, temperature=col.temperature)
         ident = {"dataset": self.exp.dataset, "teacher": h1.fingerprint, "source": col.source, "set": set_key,
                  "labels": col.labels, "n": n, "student": student, "kwargs": {k: v for k, v in kwargs.items() if k != "device"}}
-        path = self.cache / "runs" / f"{_key(ident)}.json"
+        path = self.cache / "runs" / f"{cache_key(ident)}.json"
         if path.is_file():
             return json.loads(path.read_text())["run"]
         x, t = data()
@@ -204,7 +196,7 @@ class Runner:
         per_class = int(g.get("per_class", 9))
         for kind in base.movement_kinds:
             cfg = dataclasses.replace(base, movement_kinds=(kind,), n=10 * per_class)
-            job = self.cache / "synth" / _key({"config": to_dict(cfg), "teacher": h1.fingerprint, "grid": kind})
+            job = self.cache / "synth" / cache_key({"config": to_dict(cfg), "teacher": h1.fingerprint, "grid": kind})
             ds = synthesize_sharded(h1, cfg, job, cfg.n, device=self.device, progress=False)
             class_grid(ds.x, ds.target, ds.classes, self.out / f"movement-{kind}.png", per_class=per_class,
                        title=f"pre-AM movement: {kind.replace('_', ' ')} (T={cfg.threshold})")

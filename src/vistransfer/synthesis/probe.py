@@ -20,10 +20,9 @@ teacher, as AM queries it. They are marked ``kind == PROBE_KIND``.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import Callable
-
-import time
 
 import torch
 import torch.nn.functional as F

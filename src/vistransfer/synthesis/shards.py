@@ -19,7 +19,6 @@ version, so re-running the same job loads it.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from pathlib import Path
 from typing import Callable
@@ -27,10 +26,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .. import __version__
 from ..config import SynthesisConfig, to_dict
 from ..errors import VistransferError
-from ..io import progress_bar, write_json
+from ..io import cache_key, progress_bar, write_json
 from ..models.foreign import teacher_from_blob
 from ..models.teacher import Teacher
 from .dataset import SyntheticDataset
@@ -141,6 +139,9 @@ def synthesize_sharded(teacher: Teacher, cfg: SynthesisConfig, job_dir: str | Pa
     _check_manifest(job_dir, {"config": job_cfg, "shard_size": shard_size, "teacher_fingerprint": teacher.fingerprint})
     path_of = lambda i: shard_path(job_dir, i, sizes[i], shard_size)  # noqa: E731
     todo = [i for i in range(len(sizes)) if not path_of(i).is_file()]
+    probed = job_dir / f"probed-{cache_key({'config': to_dict(cfg), 'student_options': student_options})}.pt"
+    if cfg.probe > 0 and probed.is_file():
+        return SyntheticDataset.load(probed)
     blob, cfg_dict = teacher.to_blob(), to_dict(cfg)
 
     def save(result: dict) -> None:
@@ -151,9 +152,6 @@ def synthesize_sharded(teacher: Teacher, cfg: SynthesisConfig, job_dir: str | Pa
 
     runner: Callable = _run_ray if backend == "ray" else _run_local
     runner(blob, cfg_dict, todo, shard_size, device, save, progress, ray_address, threads, real)
-    probed = job_dir / f"probed-{_probed_key(cfg, student_options)}.pt"
-    if cfg.probe > 0 and probed.is_file():
-        return SyntheticDataset.load(probed)
     parts = [SyntheticDataset.load(path_of(i)) for i in range(len(sizes))]
     merged_stats = _merge_stats([p.meta["stats"] for p in parts])
     full_meta = dict(meta or {}, stats=merged_stats, shards={"size": shard_size, "count": len(sizes), "backend": backend})
@@ -163,11 +161,6 @@ def synthesize_sharded(teacher: Teacher, cfg: SynthesisConfig, job_dir: str | Pa
     if cfg.probe > 0:
         ds.save(probed)
     return ds
-
-
-def _probed_key(cfg: SynthesisConfig, student_options: dict | None) -> str:
-    ident = {"vistransfer": __version__, "config": to_dict(cfg), "student_options": student_options}
-    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _run_local(blob, cfg_dict, todo, shard_size, device, save, progress, ray_address, threads, real) -> None:
