@@ -69,6 +69,15 @@ VARIANTS = {
     "blend_probe_fine_wd": ({"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01},
                              "student": {"weight_decay": 0.001}},
                             "blend_probe_fine's set, final students with weight decay 0.001 (Adam's L2)"),
+    "blend_probe_fine_wd_s1": ({"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01},
+                                "student": {"weight_decay": 0.001}, "student_seed": 1000},
+                               "blend_probe_fine_wd, final students of blend_probe_fine_s1's seed"),
+    "blend_probe_fine_wd_s2": ({"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01},
+                                "student": {"weight_decay": 0.001}, "student_seed": 2000},
+                               "blend_probe_fine_wd, final students of blend_probe_fine_s2's seed"),
+    "blend_probe_fine_ens3": ({"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01}, "ensemble": 3},
+                              "blend_probe_fine's set, three final students per label kind (blend_probe_fine, _s1 and _s2's seeds), "
+                              "their probabilities averaged"),
     "blend_shift": ({"blend": 1.0, "neighbours": {"ratio": 1.0, "scale": 0.0, "shift": 32}},
                     "blend, then one neighbour per example: a point of the set shifted in time by up to 8 s, labelled by h1"),
     "blend_probe_fine_neighbours": ({"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01},
@@ -146,6 +155,7 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]], do
     neighbours = overrides.pop("neighbours", None)
     # the final students only (the probes' round students keep the experiment's training and seed)
     student_over, student_seed = overrides.pop("student", {}), overrides.pop("student_seed", 0)
+    members = overrides.pop("ensemble", 1)  # final students as ensembles of this many (NeuralStudent's members)
     base_cfg = runner.exp.synthesis
     rows = []
     for team, seed in units:
@@ -167,7 +177,7 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]], do
             ds.save(path)
         vis, ds = ds, add_blends(ds, h1.module, cfg.blend, seed, runner.device)
         if probe:  # made once, with soft (tau 4) round students, and learnt by both final students
-            probed = path.with_name(f"{cache_key({'set': path.stem, 'blend': cfg.blend, 'probe': probe, 'student': runner.exp.student})}"
+            probed = path.with_name(f"{cache_key({'set': path.stem, 'blend': cfg.blend, 'probe': probe, 'student': runner.round_student})}"
                                     "-probes.pt")
             if probed.is_file():  # kept: the round students cost minutes, and variants of what follows share them
                 ds = SyntheticDataset.load(probed)
@@ -178,8 +188,9 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]], do
             ds = add_neighbours(ds, h1, seed=seed, **neighbours)
         synth_s = ds.meta["stats"]["wall_s"]
         y = d["test"].y.numpy()
-        hard = runner.student(ds.x, ds.targets("hard"), seed + student_seed, teacher=h1, **student_over)
-        soft = runner.student(ds.x, ds.targets("soft"), seed + student_seed, temperature=4.0, teacher=h1, **student_over)
+        hard = runner.student(ds.x, ds.targets("hard"), seed + student_seed, teacher=h1, members=members, **student_over)
+        soft = runner.student(ds.x, ds.targets("soft"), seed + student_seed, temperature=4.0, teacher=h1, members=members,
+                              **student_over)
         vis_labels = vis.targets("hard").argmax(1)  # on the visualizations alone: blends sit between the classes
         agree = float((predict_logits(other.module, vis.x).argmax(1) == vis_labels).float().mean())
         stats = ds.meta["stats"]
@@ -190,6 +201,9 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]], do
                      "h2_hard": binary_metrics(y, hard.predict_proba(d["test"].x)[:, 1]),
                      "h2_soft": binary_metrics(y, soft.predict_proba(d["test"].x)[:, 1]),
                      "coverage_hard": coverage(h1, hard, ds, d["train"].x, d["test"].x),
+                     **({"members": {k: [binary_metrics(y, torch.softmax(predict_logits(m, d["test"].x), 1)[:, 1].numpy())
+                                         for m in h2.net_.members]
+                                     for k, h2 in (("h2_hard", hard), ("h2_soft", soft))}} if members > 1 else {}),
                      **({"probes": ds.meta["probes"]["history"]} if probe else {})})
         r = rows[-1]
         print(f"  {name} {team} seed {seed}: base {100 * r['base']['accuracy']:.1f}, h2 hard {100 * r['h2_hard']['accuracy']:.1f}, "

@@ -6,6 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from vistransfer.cli.main import app, main
+from vistransfer.students.persist import load_student
 
 runner = CliRunner()
 
@@ -107,14 +108,19 @@ def test_config_tables_are_checked_and_student_options_are_read(teacher_file, tm
     bad.write_text("[student]\nepoch = 3\n")
     code, out = run_main(["learn", str(syn), "-c", str(bad), "-q"], capsys)
     assert code == 2 and "unknown" in out.err and "'epoch'" in out.err
+    bad.write_text("[student]\nmembers = 0\n")
+    code, out = run_main(["learn", str(syn), "-c", str(bad), "-q"], capsys)
+    assert code == 2 and "members must be at least 1" in out.err
     good = tmp_path / "good.toml"
     good.write_text("[student]\nepochs = 2\nmin_steps = 5\n")
     res = tmp_path / "r.json"
-    r = runner.invoke(app, ["learn", str(syn), "-c", str(good), "--seeds", "1", "--temperature", "2", "-o", str(res), "-q"])
+    r = runner.invoke(app, ["learn", str(syn), "-c", str(good), "--seeds", "1", "--temperature", "2", "--members", "2", "-o", str(res),
+                            "-q"])
     assert r.exit_code == 0, r.output
     opts = json.loads(res.read_text())["student_options"]
-    assert opts["epochs"] == 2 and opts["min_steps"] == 5 and opts["temperature"] == 2.0
-    assert (tmp_path / "r.json.students" / "cnn_id-seed0.pt").is_file()
+    assert opts["epochs"] == 2 and opts["min_steps"] == 5 and opts["temperature"] == 2.0 and opts["members"] == 2
+    _, saved, _ = load_student(tmp_path / "r.json.students" / "cnn_id-seed0.pt")
+    assert len(saved.net_.members) == 2  # the ensemble is saved and loaded whole
 
 
 def test_help_shows_table_names(capsys):

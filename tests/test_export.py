@@ -14,10 +14,11 @@ from vistransfer.students.persist import load_student, save_student, student_suf
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("name", ["cnn_tiny", "mlp", "rf", "svm"])
-def test_save_load_export_round_trip(name, digits, tmp_path):
+@pytest.mark.parametrize("name, extra", [("cnn_tiny", {}), ("cnn_tiny", {"members": 2}), ("mlp", {}), ("rf", {}), ("svm", {})],
+                         ids=["cnn_tiny", "cnn_tiny-ensemble", "mlp", "rf", "svm"])
+def test_save_load_export_round_trip(name, extra, digits, tmp_path):
     train, test = digits
-    student = create_student(name, epochs=3, seed=0).fit(train.x, train.y)
+    student = create_student(name, epochs=3, seed=0, **extra).fit(train.x, train.y)
     path = save_student(tmp_path / f"s{student_suffix(student)}", name, student, {"dataset": "digits"})
     back_name, back, head = load_student(path)
     assert back_name == name and head["info"]["dataset"] == "digits"

@@ -306,7 +306,7 @@ def teacher_preset(dataset: str, **overrides: Any) -> TrainConfig:
 
 STUDENT_OPTIONS = {"epochs": int, "batch_size": int, "lr": float, "weight_decay": float, "min_steps": int,
                    "temperature": float, "C": float, "kernel": str, "n_estimators": int, "soft": str, "standardize": bool,
-                   "amp": bool, "augment": str}
+                   "amp": bool, "augment": str, "members": int}
 
 
 def student_options(d: dict[str, Any], where: str = "[student]") -> dict[str, Any]:
@@ -326,6 +326,7 @@ def student_options(d: dict[str, Any], where: str = "[student]") -> dict[str, An
     _check(out.get("epochs", 1) > 0 and out.get("batch_size", 1) > 0 and out.get("lr", 1) > 0 and out.get("temperature", 1) > 0,
            f"{where}: epochs, batch_size, lr and temperature must be positive")
     _check(out.get("soft", "argmax") in ("argmax", "weighted"), f"{where} soft must be 'argmax' or 'weighted'")
+    _check(out.get("members", 1) >= 1, f"{where} members must be at least 1 (one network), got {out.get('members')}")
     return out
 
 

@@ -101,7 +101,8 @@ def probe_fitter(teacher: Teacher, cfg: SynthesisConfig, device: torch.device | 
     if name == "auto":
         name = "cnn_id" if len(teacher.in_shape) == 3 else "cnn_ecg"
     given = student_options if student_options is not None else {"min_steps": 500}
-    kw = {k: v for k, v in given.items() if k not in ("seed", "temperature", "device", "progress")}
+    # one network per round student: an ensemble ("members") is for the students that are scored and shipped
+    kw = {k: v for k, v in given.items() if k not in ("seed", "temperature", "device", "progress", "members")}
     kw["standardize"] = teacher.standardization(kw.get("standardize", teacher.spec.mean is not None))
 
     def fit(x: torch.Tensor, targets: torch.Tensor) -> torch.nn.Module:

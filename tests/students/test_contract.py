@@ -70,3 +70,17 @@ def test_names_and_aliases():
     assert canonical_name("CNN_s") == "cnn_tiny" and canonical_name("CNN_S") == "cnn_small"
     with pytest.raises(VistransferError, match="unknown student 'resnet'"):
         create_student("resnet")
+
+
+def test_an_ensemble_is_the_mean_of_its_members():
+    """members=3: member i is exactly the student of seed + 1000 * i, and the ensemble's probabilities
+    are the mean of theirs (what an apnea student's operating point needs, docs/apnea.md)."""
+    x, y = blobs(120)
+    xt, _ = blobs(60, seed=1)
+    ens = create_student("cnn_tiny", seed=5, members=3, **FAST).fit(x, y)
+    singles = [create_student("cnn_tiny", seed=5 + 1000 * i, **FAST).fit(x, y).predict_proba(xt) for i in range(3)]
+    np.testing.assert_allclose(ens.predict_proba(xt), np.mean(singles, 0), atol=1e-5)
+    assert not np.allclose(singles[0], singles[1], atol=1e-3)  # the members differ: an ensemble, not one net thrice
+    assert len(ens.loss_curve_) == 3
+    with pytest.raises(VistransferError, match="members must be at least 1"):
+        create_student("cnn_tiny", members=0)

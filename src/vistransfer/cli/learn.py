@@ -21,6 +21,8 @@ from .options import (ArchOpt, ConfigOpt, DataDirOpt, DeviceOpt, FeaturesLayerOp
                       ValueRangeOpt, parse_seeds, teacher_options)
 
 StudentsOpt = Annotated[str, typer.Option("--students", "-s", help="Comma list of: cnn_id, cnn_small, cnn_large, cnn_tiny, mlp, svm, rf.")]
+MEMBERS_HELP = ("Neural students as ensembles of this many networks (seeds 1000 apart, class probabilities averaged): "
+                "a steadier decision threshold, at that many times the size and time.")
 DatasetTestOpt = Annotated[Optional[str], typer.Option("--dataset", help="Real test data: a name (digits, mnist, ...), an .npz file or an image folder (default: the teacher's dataset).")]
 
 
@@ -57,6 +59,7 @@ def learn(
     temperature: Annotated[Optional[float], typer.Option(help="Distillation temperature for soft labels (4 gave our best MNIST results).")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Peak Adam learning rate of neural students.")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Minibatch size of neural students.")] = None,
+    members: Annotated[Optional[int], typer.Option(help=MEMBERS_HELP)] = None,
     labels: Annotated[Optional[str], typer.Option(help="Override the set's labels: 'hard' or 'soft'.")] = None,
     dataset: DatasetTestOpt = None,
     teacher: Annotated[Optional[Path], typer.Option("--teacher", "-t", help="Teacher file, for agreement.")] = None,
@@ -77,7 +80,8 @@ def learn(
     if test_name is None:
         raise VistransferError(f"{synthetic} was made from a teacher without a known dataset; pass --dataset "
                                "(a name, an .npz file or an image folder) with the real test data")
-    kw = student_kwargs(config, test_name, epochs=epochs, min_steps=min_steps, temperature=temperature, lr=lr, batch_size=batch_size)
+    kw = student_kwargs(config, test_name, epochs=epochs, min_steps=min_steps, temperature=temperature, lr=lr, batch_size=batch_size,
+                        members=members)
     kw["device"] = device
     test = load_dataset(test_name, "test", data_dir)
     if tuple(test.shape) != tuple(ds.x.shape[1:]) or len(test.classes) != len(ds.classes):

@@ -18,7 +18,7 @@ from ..models.spec import dataset_spec
 from ..models.teacher import Teacher, train_teacher
 from ..pipeline import check_compatible, learn_students, make_synthetic, teacher_summary
 from ..viz import class_grid
-from .learn import parse_students, student_kwargs
+from .learn import MEMBERS_HELP, parse_students, student_kwargs
 from .options import (ArchOpt, ConfigOpt, DataDirOpt, DeviceOpt, DownloadOpt, FeaturesLayerOpt, InputShapeOpt, NormalizeOpt,
                       QuietOpt, ValueRangeOpt, parse_pair, parse_seeds, teacher_options)
 from .synthesize import build_synthesis_config
@@ -39,6 +39,7 @@ def run(
     student_epochs: Annotated[Optional[int], typer.Option(help="Neural student epochs (default: 30 digits, 10 otherwise).")] = None,
     min_steps: Annotated[Optional[int], typer.Option(help="Neural students train at least this many steps.")] = None,
     temperature: Annotated[Optional[float], typer.Option(help="Distillation temperature for soft labels.")] = None,
+    members: Annotated[Optional[int], typer.Option(help=MEMBERS_HELP)] = None,
     teacher: Annotated[Optional[Path], typer.Option("--teacher", "-t", help="Use this teacher file (any format) instead of training one.")] = None,
     baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Also train each student on the real data (Table 1 'Base').")] = True,
     seed: Annotated[int, typer.Option("--seed", help="Seed of teacher and synthesis.")] = 0,
@@ -52,7 +53,7 @@ def run(
     seed_list = parse_seeds(seeds)
     cfg = build_synthesis_config(config, defaults=dict(dd.synthesis), n=n if n is not None else (None if config else 2000), threshold=threshold,
                                  threshold_range=parse_pair(threshold_range, "--threshold-range"), labels=labels, loss2=loss2, seed=seed)
-    kw = student_kwargs(config, dataset, epochs=student_epochs, min_steps=min_steps, temperature=temperature)
+    kw = student_kwargs(config, dataset, epochs=student_epochs, min_steps=min_steps, temperature=temperature, members=members)
     dev = resolve_device(device)
     out_dir = out_dir or Path("runs") / Path(dataset).stem
     train = load_dataset(dataset, "train", data_dir, download)

@@ -218,7 +218,7 @@ class ApneaRunner:
         if self.exp.probe is None:
             return ds
         # the round students' training shapes the probes too
-        ident.update(blend=full.blend, probe=self.exp.probe, student=self.exp.student)
+        ident.update(blend=full.blend, probe=self.exp.probe, student=self.round_student)
         path = self.cache / "synth" / f"{cache_key(ident)}-probes.pt"  # probes cost student trainings: kept
         if path.is_file():
             return SyntheticDataset.load(path)
@@ -226,10 +226,16 @@ class ApneaRunner:
         ds.save(path)
         return ds
 
+    @property
+    def round_student(self) -> dict:
+        """The probes' round students' options: [student]'s, one network each (an ensemble is for the
+        students that are scored and shipped)."""
+        return {k: v for k, v in self.exp.student.items() if k != "members"}
+
     def add_probes(self, ds: SyntheticDataset, h1: Teacher, seed: int, options: dict) -> SyntheticDataset:
         """``ds`` with probes (ProbeOptions as a dict) found against h2 round students (soft labels, tau 4)."""
         def fit(x, t):
-            return self.student(x, t, seed, temperature=4.0, teacher=h1).net_
+            return self.student(x, t, seed, temperature=4.0, teacher=h1, members=1).net_
 
         return add_probes(ds, h1.module, fit, labels="soft", low=h1.spec.low, high=h1.spec.high, seed=seed,
                           device=self.device, **options)

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from ..config import TrainConfig
+from ..errors import VistransferError
 from ..io import resolve_device
 from ..models.nets import (CIFAR_CNN1, CIFAR_CNN2, CIFAR_CNN3, ECG_ARCH, LARGE_ARCH, MLP, SMALL_ARCH, TEACHER_ARCH,
                            TINY_ARCH, ConvNet, MLPArch, window_standardize)
@@ -44,6 +45,22 @@ class WindowStandardize(nn.Module):
         return self.net(window_standardize(x))
 
 
+class MeanProbabilities(nn.Module):
+    """An ensemble: the members' class probabilities averaged. Returns the log of the mean, so a
+    softmax of the output (``predict_proba``, the exported model) is the mean itself."""
+
+    def __init__(self, nets: list[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(nets)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = torch.stack([torch.softmax(m(x).float(), 1) for m in self.members]).mean(0)
+        return torch.log(p.clamp_min(1e-30))
+
+
+MEMBER_SEED_STEP = 1000  # member i of an ensemble trains as the student of seed ``seed + 1000 * i``
+
+
 class NeuralStudent(Student):
     """A network student. arch: "cnn_id", "cnn_small", "cnn_large", "cnn_tiny" or "mlp".
 
@@ -57,17 +74,24 @@ class NeuralStudent(Student):
     (means, stds) fixes it, e.g. to the teacher's normalization when the inputs are visualizations,
     whose spread is not the real data's; "window" standardizes each input by its own mean and std
     (for a teacher built with ``window_norm``, whose inputs' level carries no label). ``amp``: bf16 autocast and channels-last; ``augment``: a batch
-    augmentation by name (see :class:`vistransfer.config.TrainConfig`).
+    augmentation by name (see :class:`vistransfer.config.TrainConfig`). ``members`` > 1: an ensemble
+    of that many networks, member i trained exactly as the student of seed ``seed + 1000 * i``, whose
+    class probabilities are averaged (saved and exported as one model, ``members`` times the size and
+    time of one network). On
+    Apnea-ECG a student's decision threshold on real data moves from seed to seed while its ranking
+    holds; the mean of several holds it better (docs/apnea.md, "Ensembles").
     """
 
     def __init__(self, arch: str = "cnn_id", epochs: int = 10, batch_size: int = 128, lr: float = 2e-3,
                  weight_decay: float = 0.0, seed: int = 0, device: str = "auto", progress: bool = False,
                  min_steps: int = 0, temperature: float = 1.0, standardize: bool | str | tuple = False, amp: bool = False,
-                 augment: str = ""):
+                 augment: str = "", members: int = 1):
+        if int(members) < 1:
+            raise VistransferError(f"members must be at least 1 (one network), got {members}")
         self.arch, self.epochs, self.batch_size, self.lr = arch, epochs, batch_size, lr
         self.weight_decay, self.seed, self.device, self.progress = weight_decay, seed, device, progress
         self.min_steps, self.temperature, self.standardize = min_steps, temperature, standardize
-        self.amp, self.augment = amp, augment
+        self.amp, self.augment, self.members = amp, augment, int(members)
 
     @classmethod
     def from_net(cls, arch: str, net: nn.Module, in_shape: tuple[int, ...], n_classes: int, **params) -> "NeuralStudent":
@@ -78,6 +102,8 @@ class NeuralStudent(Student):
         return student
 
     def _build(self, in_shape, k):
+        if self.members > 1:
+            return MeanProbabilities([self._member(i)._build(in_shape, k) for i in range(self.members)])
         net = MLP(in_shape, k, MLPArch()) if self.arch == "mlp" else ConvNet(in_shape, k, ARCHS[self.arch])
         if self.standardize == "window":
             return WindowStandardize(net)
@@ -87,6 +113,8 @@ class NeuralStudent(Student):
         """Train on inputs X and labels y (class indices or (N, K) target rows). checkpoint: a file
         that keeps the training state after every epoch, so an interrupted fit continues from there
         (``fit_network``); it is removed when training finishes."""
+        if self.members > 1:
+            return self._fit_members(X, y, checkpoint)
         x = as_inputs(X)
         t = as_targets(y)
         one_hot = bool((t.max(1).values == 1).all())
@@ -111,6 +139,21 @@ class NeuralStudent(Student):
         self.classes_ = np.arange(t.shape[1])
         self.n_classes_ = t.shape[1]
         self.in_shape_ = tuple(x.shape[1:])
+        return self
+
+    def _member(self, i: int) -> "NeuralStudent":
+        """Member i of the ensemble: this student as one network, of seed ``seed + 1000 * i``."""
+        return type(self)(**{**self.get_params(), "members": 1, "seed": self.seed + MEMBER_SEED_STEP * i})
+
+    def _fit_members(self, X, y, checkpoint: str | Path | None) -> "NeuralStudent":
+        fitted = []
+        for i in range(self.members):
+            at = None if checkpoint is None else Path(checkpoint).with_name(f"{Path(checkpoint).name}.member{i}")
+            fitted.append(self._member(i).fit(X, y, checkpoint=at))
+        self.net_ = MeanProbabilities([m.net_ for m in fitted])
+        self.loss_curve_ = [m.loss_curve_ for m in fitted]  # one curve per member
+        self.device_, self.classes_, self.n_classes_, self.in_shape_ = (fitted[0].device_, fitted[0].classes_,
+                                                                        fitted[0].n_classes_, fitted[0].in_shape_)
         return self
 
     def predict_proba(self, X) -> np.ndarray:

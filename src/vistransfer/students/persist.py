@@ -52,7 +52,7 @@ def load_student(path: str | Path) -> tuple[str, Student, dict]:
     if _is_skops(path):
         return _load_sklearn(path)
     d = load_torch(path, "student")
-    params = {k: v for k, v in d.get("params", {}).items() if k in ("seed", "standardize")}
+    params = {k: v for k, v in d.get("params", {}).items() if k in ("seed", "standardize", "members")}
     net = NeuralStudent(arch=d["arch"], **params)._build(tuple(d["in_shape"]), d["n_classes"])
     net.load_state_dict(d["state_dict"])
     return d["arch"], NeuralStudent.from_net(d["arch"], net, d["in_shape"], d["n_classes"], **params), d
