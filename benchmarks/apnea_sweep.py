@@ -75,7 +75,7 @@ VARIANTS = {
     "blend_probe_fine_wd_s2": ({"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01},
                                 "student": {"weight_decay": 0.001}, "student_seed": 2000},
                                "blend_probe_fine_wd, final students of blend_probe_fine_s2's seed"),
-    "blend_probe_fine_ens3": ({"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01}, "ensemble": 3},
+    "blend_probe_fine_ens3": ({"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01}, "student": {"members": 3}},
                               "blend_probe_fine's set, three final students per label kind (blend_probe_fine, _s1 and _s2's seeds), "
                               "their probabilities averaged"),
     "blend_shift": ({"blend": 1.0, "neighbours": {"ratio": 1.0, "scale": 0.0, "shift": 32}},
@@ -155,7 +155,6 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]], do
     neighbours = overrides.pop("neighbours", None)
     # the final students only (the probes' round students keep the experiment's training and seed)
     student_over, student_seed = overrides.pop("student", {}), overrides.pop("student_seed", 0)
-    members = overrides.pop("ensemble", 1)  # final students as ensembles of this many (NeuralStudent's members)
     base_cfg = runner.exp.synthesis
     rows = []
     for team, seed in units:
@@ -188,9 +187,8 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]], do
             ds = add_neighbours(ds, h1, seed=seed, **neighbours)
         synth_s = ds.meta["stats"]["wall_s"]
         y = d["test"].y.numpy()
-        hard = runner.student(ds.x, ds.targets("hard"), seed + student_seed, teacher=h1, members=members, **student_over)
-        soft = runner.student(ds.x, ds.targets("soft"), seed + student_seed, temperature=4.0, teacher=h1, members=members,
-                              **student_over)
+        hard = runner.student(ds.x, ds.targets("hard"), seed + student_seed, teacher=h1, **student_over)
+        soft = runner.student(ds.x, ds.targets("soft"), seed + student_seed, temperature=4.0, teacher=h1, **student_over)
         vis_labels = vis.targets("hard").argmax(1)  # on the visualizations alone: blends sit between the classes
         agree = float((predict_logits(other.module, vis.x).argmax(1) == vis_labels).float().mean())
         stats = ds.meta["stats"]
@@ -203,7 +201,7 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]], do
                      "coverage_hard": coverage(h1, hard, ds, d["train"].x, d["test"].x),
                      **({"members": {k: [binary_metrics(y, torch.softmax(predict_logits(m, d["test"].x), 1)[:, 1].numpy())
                                          for m in h2.net_.members]
-                                     for k, h2 in (("h2_hard", hard), ("h2_soft", soft))}} if members > 1 else {}),
+                                     for k, h2 in (("h2_hard", hard), ("h2_soft", soft))}} if student_over.get("members", 1) > 1 else {}),
                      **({"probes": ds.meta["probes"]["history"]} if probe else {})})
         r = rows[-1]
         print(f"  {name} {team} seed {seed}: base {100 * r['base']['accuracy']:.1f}, h2 hard {100 * r['h2_hard']['accuracy']:.1f}, "

@@ -89,6 +89,12 @@ def extend_synthetic(ds: SyntheticDataset, teacher: Teacher, cfg: SynthesisConfi
                       seed=cfg.seed, steps=cfg.probe_steps, step_size=cfg.probe_step_size, device=device)
 
 
+def round_student_options(options: dict) -> dict:
+    """The probes' round students' options from the final students': one network each (an ensemble,
+    ``members``, is for the students that are scored and shipped)."""
+    return {k: v for k, v in options.items() if k != "members"}
+
+
 def probe_fitter(teacher: Teacher, cfg: SynthesisConfig, device: torch.device | str = "cpu", progress: bool = False,
                  student_options: dict | None = None):
     """fit(x, targets) -> network, the round students of ``cfg.probe``: ``cfg.probe_student`` ("auto":
@@ -101,8 +107,7 @@ def probe_fitter(teacher: Teacher, cfg: SynthesisConfig, device: torch.device | 
     if name == "auto":
         name = "cnn_id" if len(teacher.in_shape) == 3 else "cnn_ecg"
     given = student_options if student_options is not None else {"min_steps": 500}
-    # one network per round student: an ensemble ("members") is for the students that are scored and shipped
-    kw = {k: v for k, v in given.items() if k not in ("seed", "temperature", "device", "progress", "members")}
+    kw = {k: v for k, v in round_student_options(given).items() if k not in ("seed", "temperature", "device", "progress")}
     kw["standardize"] = teacher.standardization(kw.get("standardize", teacher.spec.mean is not None))
 
     def fit(x: torch.Tensor, targets: torch.Tensor) -> torch.nn.Module:

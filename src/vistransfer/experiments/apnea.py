@@ -38,7 +38,7 @@ from ..models.nets import ConvArch
 from ..models.spec import InputSpec, train_range
 from ..models.teacher import Teacher, load_builtin, train_teacher
 from ..models.train import predict_logits
-from ..pipeline import make_synthetic
+from ..pipeline import make_synthetic, round_student_options
 from ..students import create_student
 from ..synthesis.blend import add_blends
 from ..synthesis.dataset import PROBE_KIND, SyntheticDataset
@@ -228,9 +228,8 @@ class ApneaRunner:
 
     @property
     def round_student(self) -> dict:
-        """The probes' round students' options: [student]'s, one network each (an ensemble is for the
-        students that are scored and shipped)."""
-        return {k: v for k, v in self.exp.student.items() if k != "members"}
+        """The probes' round students' options ([student]'s as pipeline.round_student_options makes them)."""
+        return round_student_options(self.exp.student)
 
     def add_probes(self, ds: SyntheticDataset, h1: Teacher, seed: int, options: dict) -> SyntheticDataset:
         """``ds`` with probes (ProbeOptions as a dict) found against h2 round students (soft labels, tau 4)."""
