@@ -66,6 +66,15 @@ def test_nearest_distances():
 def test_binary_metrics_and_recording_level():
     m = binary_metrics(np.array([1, 1, 0, 0]), np.array([0.9, 0.2, 0.1, 0.6]))
     assert (m["accuracy"], m["sensitivity"], m["specificity"], m["auc"]) == (0.5, 0.5, 0.5, 0.75)
+    # the oracle threshold: 0.9 (and 0.2) get 3 of 4 right; the accuracy it reports is the one it gets
+    assert (m["best_accuracy"], m["best_threshold"]) == (0.75, 0.9)
+    rng = np.random.default_rng(0)
+    y, p = rng.integers(0, 2, 200), rng.random(200)
+    m = binary_metrics(y, p)
+    assert m["best_accuracy"] >= m["accuracy"]
+    assert m["best_accuracy"] == pytest.approx(((p >= m["best_threshold"]) == y).mean())
+    assert m["best_accuracy"] == pytest.approx(max(((p >= t) == y).mean() for t in np.r_[p, 2.0]))
+    assert np.isnan(binary_metrics(np.ones(3, int), np.full(3, 0.7))["best_accuracy"])  # one class: no ROC
     rl = recording_level({"a01": {"true_apnea_minutes": 400, "teacher_apnea_minutes": 350, "student_apnea_minutes": 50},
                           "c01": {"true_apnea_minutes": 0, "teacher_apnea_minutes": 2, "student_apnea_minutes": 120},
                           "b01": {"true_apnea_minutes": 20, "teacher_apnea_minutes": 0, "student_apnea_minutes": 0}})

@@ -78,8 +78,11 @@ def test_every_part_runs_and_is_cached(tmp_path):
     assert 0 <= both["auc_synthetic"]["mean"] <= 1 and 0 <= both["auc_real"]["mean"] <= 1
     assert set(saved["phone"]["models"]) and all(m["onnx_vs_torch_max_diff"] <= 1e-4 for m in saved["phone"]["models"].values())
     assert {"teacher", "student", "nearest_real_training_series"} <= set(saved["privacy"])
-    assert saved["recordwise"]["folds"] == 2 and len(saved["recordwise"]["per_fold"]) == 2
+    rw = saved["recordwise"]
+    assert rw["folds"] == 2 and len(rw["per_fold"]) == 2
+    assert all(f[m]["best_accuracy"] >= f[m]["accuracy"] for f in rw["per_fold"] for m in ("teacher", "student"))
     table = (out / "table.md").read_text()
+    assert "accuracy at the best threshold (oracle)" in table
     assert "| paper, team1 | 92.49 |" in table and "LiRA" in table and "in the other team's domain" in table and "balanced accuracy" in table and (out / "figure4.png").is_file()
     cached = sorted(p.name for p in (tmp_path / "cache" / "apnea").rglob("*.json"))
     again = run()  # everything cached: the same numbers
