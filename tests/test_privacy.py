@@ -68,6 +68,8 @@ def test_binary_metrics_and_recording_level():
     assert (m["accuracy"], m["sensitivity"], m["specificity"], m["auc"]) == (0.5, 0.5, 0.5, 0.75)
     # the oracle threshold: 0.9 (and 0.2) get 3 of 4 right; the accuracy it reports is the one it gets
     assert (m["best_accuracy"], m["best_threshold"]) == (0.75, 0.9)
+    at = binary_metrics(np.array([1, 1, 0, 0]), np.array([0.9, 0.2, 0.1, 0.6]), threshold=0.9)
+    assert (at["threshold"], at["accuracy"], at["sensitivity"], at["specificity"]) == (0.9, 0.75, 0.5, 1.0)
     rng = np.random.default_rng(0)
     y, p = rng.integers(0, 2, 200), rng.random(200)
     m = binary_metrics(y, p)
@@ -79,3 +81,4 @@ def test_binary_metrics_and_recording_level():
                           "c01": {"true_apnea_minutes": 0, "teacher_apnea_minutes": 2, "student_apnea_minutes": 120},
                           "b01": {"true_apnea_minutes": 20, "teacher_apnea_minutes": 0, "student_apnea_minutes": 0}})
     assert rl["teacher"]["a_vs_c_correct"] == 2 and rl["student"]["a_vs_c_correct"] == 0 and rl["teacher"]["a_vs_c_records"] == 2
+    assert "student_calibrated" not in rl  # records made before the calibrated student have no such count

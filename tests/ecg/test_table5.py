@@ -81,8 +81,13 @@ def test_every_part_runs_and_is_cached(tmp_path):
     rw = saved["recordwise"]
     assert rw["folds"] == 2 and len(rw["per_fold"]) == 2
     assert all(f[m]["best_accuracy"] >= f[m]["accuracy"] for f in rw["per_fold"] for m in ("teacher", "student"))
+    for f in rw["per_fold"]:  # the calibrated student is the same student at another threshold
+        cal, raw = f["student_calibrated"], f["student"]
+        assert (cal["auc"], cal["best_accuracy"]) == (raw["auc"], raw["best_accuracy"]) and 0 <= cal["threshold"] <= 1
+        assert sum(r["student_calibrated_apnea_minutes"] for r in f["records"].values()) <= sum(r["minutes"] for r in f["records"].values())
+    assert set(rw["pooled"]) == set(rw["recording_level"]) == {"teacher", "student", "student_calibrated"}
     table = (out / "table.md").read_text()
-    assert "accuracy at the best threshold (oracle)" in table
+    assert "accuracy at the best threshold (oracle)" in table and "threshold from the training people's minutes" in table
     assert "| paper, team1 | 92.49 |" in table and "LiRA" in table and "in the other team's domain" in table and "balanced accuracy" in table and (out / "figure4.png").is_file()
     cached = sorted(p.name for p in (tmp_path / "cache" / "apnea").rglob("*.json"))
     again = run()  # everything cached: the same numbers
