@@ -9,8 +9,13 @@ minutes. Also reported, as a diagnostic of what the visualizations carry: the sh
 second teacher (same data, another seed) labels as h1 does. Visualizations that only h1 believes
 are h1's quirks, not the task's features, and cannot teach another network.
 
+Also per student: its accuracy at the threshold the team's real validation minutes choose for it
+(``*_val_threshold``): one number the data's owner could compute and ship with the student, which never
+trains on those minutes. Beside the accuracy at 0.5 it tells the operating point from the ranking.
+
 Results are written (atomically) after each unit; re-running a variant at the same vistransfer version
-keeps the units it already measured (same overrides) and runs the rest, so a stopped run loses one unit at most.
+keeps the units it already measured (same overrides) and runs the rest, so a stopped run loses one unit at most
+(``--remeasure`` measures the chosen units again, e.g. for a metric added since).
 
     python -m benchmarks.apnea_sweep --data-dir ../shared/datasets --list
     python -m benchmarks.apnea_sweep --data-dir ../shared/datasets --variants full_rate,downscale8,downscale4
@@ -189,6 +194,10 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]], do
         y = d["test"].y.numpy()
         hard = runner.student(ds.x, ds.targets("hard"), seed + student_seed, teacher=h1, **student_over)
         soft = runner.student(ds.x, ds.targets("soft"), seed + student_seed, temperature=4.0, teacher=h1, **student_over)
+        yv = d["val"].y.numpy()
+        at_val = {k: binary_metrics(y, h2.predict_proba(d["test"].x)[:, 1],
+                                    binary_metrics(yv, h2.predict_proba(d["val"].x)[:, 1])["best_threshold"])
+                  for k, h2 in (("h2_hard_val_threshold", hard), ("h2_soft_val_threshold", soft))}
         vis_labels = vis.targets("hard").argmax(1)  # on the visualizations alone: blends sit between the classes
         agree = float((predict_logits(other.module, vis.x).argmax(1) == vis_labels).float().mean())
         stats = ds.meta["stats"]
@@ -197,7 +206,7 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]], do
                      "apnea_share": float(vis_labels.float().mean()), "other_teacher_agrees": agree,
                      "base": binary_metrics(y, torch.softmax(predict_logits(h1.module, d["test"].x), 1)[:, 1].numpy()),
                      "h2_hard": binary_metrics(y, hard.predict_proba(d["test"].x)[:, 1]),
-                     "h2_soft": binary_metrics(y, soft.predict_proba(d["test"].x)[:, 1]),
+                     "h2_soft": binary_metrics(y, soft.predict_proba(d["test"].x)[:, 1]), **at_val,
                      "coverage_hard": coverage(h1, hard, ds, d["train"].x, d["test"].x),
                      **({"members": {k: [binary_metrics(y, torch.softmax(predict_logits(m, d["test"].x), 1)[:, 1].numpy())
                                          for m in h2.net_.members]
@@ -205,7 +214,8 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]], do
                      **({"probes": ds.meta["probes"]["history"]} if probe else {})})
         r = rows[-1]
         print(f"  {name} {team} seed {seed}: base {100 * r['base']['accuracy']:.1f}, h2 hard {100 * r['h2_hard']['accuracy']:.1f}, "
-              f"soft {100 * r['h2_soft']['accuracy']:.1f}, other teacher agrees {100 * agree:.1f}%, "
+              f"soft {100 * r['h2_soft']['accuracy']:.1f} (at the validation minutes' threshold: hard "
+              f"{100 * r['h2_hard_val_threshold']['accuracy']:.1f}, soft {100 * r['h2_soft_val_threshold']['accuracy']:.1f}), other teacher agrees {100 * agree:.1f}%, "
               f"{r['teacher_passes_per_vis']:.1f} passes/vis, {synth_s:.0f} s", flush=True)
         c = r["coverage_hard"]
         print(f"    hard h2 agrees with h1 on {100 * c['h2_agrees_with_h1']:.1f}% of test minutes: near half of the set "
@@ -224,7 +234,10 @@ def summarize(name: str, rows: list[dict]) -> dict:
     return {"overrides": VARIANTS[name][0], "what": VARIANTS[name][1], "vistransfer": versions()["vistransfer"], "units": rows,
             "h2_hard": pick(lambda r: r["h2_hard"]["accuracy"]), "h2_soft": pick(lambda r: r["h2_soft"]["accuracy"]),
             "base": pick(lambda r: r["base"]["accuracy"]), "other_teacher_agrees": pick(lambda r: r["other_teacher_agrees"]),
-            "teacher_passes_per_vis": pick(lambda r: r["teacher_passes_per_vis"])}
+            "teacher_passes_per_vis": pick(lambda r: r["teacher_passes_per_vis"]),
+            # units measured before the validation threshold was: none
+            **{k: pick(lambda r, k=k: r[k]["accuracy"]) for k in ("h2_hard_val_threshold", "h2_soft_val_threshold")
+               if all(k in r for r in rows)}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -234,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variants", default="full_rate,downscale8,downscale4")
     ap.add_argument("--units", default="team1:0,team1:1,team2:0,team2:1", help="team:seed pairs")
     ap.add_argument("--out", default="benchmarks/results/apnea_sweep.json", help="JSON of every variant run (merged into an existing file)")
+    ap.add_argument("--remeasure", action="store_true", help="measure the chosen units again instead of keeping earlier ones")
     ap.add_argument("--list", action="store_true")
     a = ap.parse_args(argv)
     if a.list:
@@ -267,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
             record["variants"][name] = summary
             write_json(out, record)
 
-        done = [r for r in earlier.get("units", []) if (r["team"], r["seed"]) in wanted] if same else []
+        done = [r for r in earlier.get("units", []) if (r["team"], r["seed"]) in wanted] if same and not a.remeasure else []
         save(run_variant(runner, name, units, done, on_unit=save))
     print(f"\n{'variant':20s} {'h2 hard %':>14s} {'h2 soft %':>14s} {'other h1 agrees %':>18s} {'passes/vis':>11s}")
     for name, v in record["variants"].items():
