@@ -195,9 +195,11 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]], do
         hard = runner.student(ds.x, ds.targets("hard"), seed + student_seed, teacher=h1, **student_over)
         soft = runner.student(ds.x, ds.targets("soft"), seed + student_seed, temperature=4.0, teacher=h1, **student_over)
         yv = d["val"].y.numpy()
-        at_val = {k: binary_metrics(y, h2.predict_proba(d["test"].x)[:, 1],
-                                    binary_metrics(yv, h2.predict_proba(d["val"].x)[:, 1])["best_threshold"])
-                  for k, h2 in (("h2_hard_val_threshold", hard), ("h2_soft_val_threshold", soft))}
+        at = {}  # each student at 0.5 and at the threshold the validation minutes choose for it
+        for k, h2 in (("h2_hard", hard), ("h2_soft", soft)):
+            p = h2.predict_proba(d["test"].x)[:, 1]
+            at[k] = binary_metrics(y, p)
+            at[f"{k}_val_threshold"] = binary_metrics(y, p, binary_metrics(yv, h2.predict_proba(d["val"].x)[:, 1])["best_threshold"])
         vis_labels = vis.targets("hard").argmax(1)  # on the visualizations alone: blends sit between the classes
         agree = float((predict_logits(other.module, vis.x).argmax(1) == vis_labels).float().mean())
         stats = ds.meta["stats"]
@@ -205,8 +207,7 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]], do
                      "teacher_passes_per_vis": stats["teacher_passes_per_vis"], "discarded": stats["discarded"],
                      "apnea_share": float(vis_labels.float().mean()), "other_teacher_agrees": agree,
                      "base": binary_metrics(y, torch.softmax(predict_logits(h1.module, d["test"].x), 1)[:, 1].numpy()),
-                     "h2_hard": binary_metrics(y, hard.predict_proba(d["test"].x)[:, 1]),
-                     "h2_soft": binary_metrics(y, soft.predict_proba(d["test"].x)[:, 1]), **at_val,
+                     **at,
                      "coverage_hard": coverage(h1, hard, ds, d["train"].x, d["test"].x),
                      **({"members": {k: [binary_metrics(y, torch.softmax(predict_logits(m, d["test"].x), 1)[:, 1].numpy())
                                          for m in h2.net_.members]
