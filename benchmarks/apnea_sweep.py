@@ -33,13 +33,14 @@ from pathlib import Path
 import torch
 
 from vistransfer.evaluation import mean_std
-from vistransfer.config import to_dict
+from vistransfer.config import SynthesisConfig, to_dict
 from vistransfer.experiments.apnea import ApneaRunner, binary_metrics, load_apnea_experiment
 from vistransfer.io import cache_dir, cache_key, versions, write_json
 from vistransfer.models.train import predict_logits
 from vistransfer.pipeline import make_synthetic
 from vistransfer.privacy import nearest_distances
 from vistransfer.synthesis.blend import add_blends
+from vistransfer.synthesis.offset import add_offsets
 from vistransfer.synthesis.dataset import SyntheticDataset
 
 VARIANTS = {
@@ -88,6 +89,11 @@ VARIANTS = {
     "blend_probe_fine_neighbours": ({"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01},
                                      "neighbours": {"ratio": 1.0, "scale": 0.05, "smooth": 4}},
                                     "blend_probe_fine, then blend_neighbours_smooth's neighbours of the whole set"),
+    "blend_offset": ({"blend": 1.0, "offset": 1.0},
+                     "blend, then one offset per example: a point of the set plus one constant from +-30% of the domain's width, "
+                     "labelled by h1 (synthesis/offset.py): levels (heart periods) AM did not make"),
+    "blend_offset_probe_fine": ({"blend": 1.0, "offset": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01}},
+                                "blend_offset, then blend_probe_fine's probes (found against students of the set with offsets)"),
     "group9": ({"group_size": 9, "slots": 16, "max_steps": 300}, "the paper's grouping with movement: 9 per G"),
     "downscale8_group9": ({"gen_downscale": 8, "group_size": 9, "slots": 16, "max_steps": 300}, "downscale8 and group9"),
     "downscale8_t_range": ({"gen_downscale": 8, "threshold_range": (0.6, 0.99)}, "downscale8 and t_range"),
@@ -172,7 +178,8 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]], do
         h1 = runner.teacher(f"apnea-{team}", d["train"], d["test"], seed)
         other = runner.teacher(f"apnea-{team}-other", d["train"], d["test"], seed + 100)
         cfg = replace(base_cfg, seed=seed, **overrides)
-        am_cfg = replace(cfg, blend=0.0)  # visualizations are kept without blends, so variants that differ only in blends share them
+        # visualizations are kept without blends and offsets, so variants that differ only in those share them
+        am_cfg = replace(cfg, blend=0.0, offset=0.0, offset_scale=SynthesisConfig.offset_scale)
         path = runner.cache / "sweep-synth" / f"{cache_key({'teacher': h1.fingerprint, 'cfg': to_dict(am_cfg)})}.pt"
         if path.is_file():  # kept, so a re-run only trains the students again
             ds = SyntheticDataset.load(path)
@@ -180,9 +187,12 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]], do
             ds = make_synthetic(h1, am_cfg, runner.device, progress=False)
             ds.save(path)
         vis, ds = ds, add_blends(ds, h1.module, cfg.blend, seed, runner.device)
+        ds = add_offsets(ds, h1.module, cfg.offset, cfg.offset_scale, h1.spec.low, h1.spec.high, seed, runner.device)
         if probe:  # made once, with soft (tau 4) round students, and learnt by both final students
-            probed = path.with_name(f"{cache_key({'set': path.stem, 'blend': cfg.blend, 'probe': probe, 'student': runner.round_student})}"
-                                    "-probes.pt")
+            made = {"set": path.stem, "blend": cfg.blend, "probe": probe, "student": runner.round_student}
+            if cfg.offset > 0:  # probed sets without offsets keep their keys
+                made.update(offset=cfg.offset, offset_scale=cfg.offset_scale)
+            probed = path.with_name(f"{cache_key(made)}-probes.pt")
             if probed.is_file():  # kept: the round students cost minutes, and variants of what follows share them
                 ds = SyntheticDataset.load(probed)
             else:

@@ -137,6 +137,13 @@ class SynthesisConfig:
     # visualizations of different classes, labelled by the teacher (synthesis/blend.py): the student
     # then sees where the teacher's boundary lies between the extremes AM makes (0: off, the paper's).
     blend: float = field(default=0.0, metadata={"omit_default": True})
+    # Beyond the paper: add this many offsets per example of the set (visualizations and blends), each a
+    # point of the set with one constant drawn from [-offset_scale, offset_scale] times the domain's width
+    # added to every value, clamped, labelled by the teacher (synthesis/offset.py): the student learns
+    # what the teacher does with levels AM never made (a person's heart period; an image's brightness).
+    # 0: off, the paper's.
+    offset: float = field(default=0.0, metadata={"omit_default": True})
+    offset_scale: float = field(default=0.3, metadata={"omit_default": True})
     # Beyond the paper: add this many probes per example of the set (visualizations and blends), made
     # in probe_rounds rounds (synthesis/probe.py): each round trains a student (probe_student: a
     # neural student's name, "auto" for cnn_id on images and cnn_ecg on series; soft labels at
@@ -194,6 +201,8 @@ class SynthesisConfig:
                f"layout_tiles must be a whole number of tiles per axis >= 2, got {self.layout_tiles!r}")
         _check(isinstance(self.jitter, int) and self.jitter >= 0, f"jitter must be a whole number of samples >= 0, got {self.jitter!r}")
         _check(0 <= self.blend <= 100, f"blend must be a number of blends per visualization in [0, 100], got {self.blend}")
+        _check(0 <= self.offset <= 100, f"offset must be a number of offsets per example of the set in [0, 100], got {self.offset}")
+        _check(0 < self.offset_scale <= 1, f"offset_scale must be a share of the domain's width in (0, 1], got {self.offset_scale}")
         _check(0 <= self.probe <= 100, f"probe must be a number of probes per example of the set in [0, 100], got {self.probe}")
         _check(isinstance(self.probe_rounds, int) and 1 <= self.probe_rounds <= 20,
                f"probe_rounds must be a whole number in [1, 20], got {self.probe_rounds!r}")

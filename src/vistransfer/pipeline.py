@@ -18,6 +18,7 @@ from .io import versions
 from .models.teacher import Teacher
 from .students import canonical_name, create_student
 from .synthesis.blend import add_blends
+from .synthesis.offset import add_offsets
 from .synthesis.dataset import SyntheticDataset
 from .synthesis.engine import synthesize
 from .synthesis.probe import add_probes
@@ -79,9 +80,10 @@ def make_synthetic(teacher: Teacher, cfg: SynthesisConfig, device: torch.device 
 
 def extend_synthetic(ds: SyntheticDataset, teacher: Teacher, cfg: SynthesisConfig, device: torch.device | str = "cpu",
                      progress: bool = False, student_options: dict | None = None) -> SyntheticDataset:
-    """The visualizations ``ds`` followed by ``cfg.blend`` blends per visualization, then ``cfg.probe``
-    probes per example (none when both are 0, the paper's setting)."""
+    """The visualizations ``ds`` followed by ``cfg.blend`` blends per visualization, ``cfg.offset`` offsets
+    per example, then ``cfg.probe`` probes per example (none when all are 0, the paper's setting)."""
     ds = add_blends(ds, teacher.module, cfg.blend, cfg.seed, device)
+    ds = add_offsets(ds, teacher.module, cfg.offset, cfg.offset_scale, teacher.spec.low, teacher.spec.high, cfg.seed, device)
     if cfg.probe <= 0:
         return ds
     return add_probes(ds, teacher.module, probe_fitter(teacher, cfg, device, progress, student_options), labels="soft",

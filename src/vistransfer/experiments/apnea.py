@@ -41,6 +41,7 @@ from ..models.train import predict_logits
 from ..pipeline import make_synthetic, round_student_options
 from ..students import create_student
 from ..synthesis.blend import add_blends
+from ..synthesis.offset import add_offsets
 from ..synthesis.dataset import PROBE_KIND, SyntheticDataset
 from ..synthesis.probe import add_probes
 from .apnea_report import PARTS as APNEA_PARTS, missing_parts
@@ -215,7 +216,8 @@ class ApneaRunner:
 
     def synthetic(self, name: str, h1: Teacher, seed: int, n: int | None = None) -> SyntheticDataset:
         full = replace(self.exp.synthesis, seed=seed, n=n or self.exp.synthesis.n)
-        cfg = replace(full, blend=0.0)  # the visualizations are cached without blends; those take a second
+        # the visualizations are cached without blends and offsets (those take a second)
+        cfg = replace(full, blend=0.0, offset=0.0, offset_scale=SynthesisConfig.offset_scale)
         ident = {"teacher": h1.fingerprint, "cfg": to_dict(cfg)}
         if self.exp.domain is not None:  # the fingerprint names the weights, not the domain they are probed in
             ident["domain"] = [h1.spec.low, h1.spec.high]
@@ -226,10 +228,13 @@ class ApneaRunner:
             ds = make_synthetic(h1, cfg, self.device, progress=False)
             ds.save(path)
         ds = add_blends(ds, h1.module, full.blend, seed, self.device)
+        ds = add_offsets(ds, h1.module, full.offset, full.offset_scale, h1.spec.low, h1.spec.high, seed, self.device)
         if self.exp.probe is None:
             return ds
         # the round students' training shapes the probes too
         ident.update(blend=full.blend, probe=self.exp.probe, student=self.round_student)
+        if full.offset > 0:  # sets without offsets keep the keys they were cached under
+            ident.update(offset=full.offset, offset_scale=full.offset_scale)
         path = self.cache / "synth" / f"{cache_key(ident)}-probes.pt"  # probes cost student trainings: kept
         if path.is_file():
             return SyntheticDataset.load(path)
@@ -495,6 +500,29 @@ class ApneaRunner:
                                                "unit": "L2 distance between 1,200-sample RR windows, seconds"}
         self.record["privacy"] = {"team": team, "seed": seed, "shadows": k, **res}
 
+    def recordwise_setup(self) -> dict:
+        """What every record-wise fold shares: all learning-set records' minutes, the fold count, the seed,
+        the [recordwise] options and the teacher's training config for them."""
+        from ..ecg.apnea import available_records, find_root
+
+        cfg = {"folds": 5, "epochs": 10, **self.exp.recordwise}
+        names = available_records(find_root(self.data_dir))
+        return {"names": names, "data": load_minutes(self.data_dir, names), "folds": int(cfg["folds"]), "cfg": cfg,
+                "seed": self.exp.seeds[0], "tcfg": replace(self.exp.teacher, epochs=int(cfg["epochs"]))}
+
+    @staticmethod
+    def recordwise_split(setup: dict, f: int) -> tuple[Split, Split, torch.Tensor]:
+        """Fold ``f``: records i with i % folds == f are held out. Returns train, test and the test mask."""
+        data, folds = setup["data"], setup["folds"]
+        test_recs = [i for i in range(len(setup["names"])) if i % folds == f]
+        te = torch.isin(data["record"], torch.tensor(test_recs))
+        return Split(data["x"][~te], data["y"][~te], CLASSES), Split(data["x"][te], data["y"][te], CLASSES), te
+
+    def recordwise_teacher_and_set(self, setup: dict, f: int, train: Split, test: Split) -> tuple[Teacher, SyntheticDataset]:
+        """Fold ``f``'s teacher (the training people's minutes) and the set its student learns from (cached)."""
+        h1 = self.teacher(f"recordwise-{f}", train, test, setup["seed"], setup["tcfg"])
+        return h1, self.synthetic(f"recordwise-{f}", h1, setup["seed"], n=int(setup["cfg"].get("n_synthetic", 4000)))
+
     def recordwise(self) -> None:
         """Train and test on different people: k-fold over all learning-set records (record i in fold i % k).
 
@@ -503,22 +531,14 @@ class ApneaRunner:
         owner of the data can compute and hand over with the student, as with the teacher's T
         (``--threshold-share``); the student never trains on those minutes, and the test people are others.
         """
-        from ..ecg.apnea import available_records, find_root
-
-        cfg = {"folds": 5, "epochs": 10, **self.exp.recordwise}
-        names = available_records(find_root(self.data_dir))
-        data = load_minutes(self.data_dir, names)
-        folds, seed = int(cfg["folds"]), self.exp.seeds[0]
-        tcfg = replace(self.exp.teacher, epochs=int(cfg["epochs"]))
+        setup = self.recordwise_setup()
+        names, data, folds, seed, cfg = setup["names"], setup["data"], setup["folds"], setup["seed"], setup["cfg"]
         res, preds = [], {}
         for f in range(folds):
-            test_recs = [i for i in range(len(names)) if i % folds == f]
-            te = torch.isin(data["record"], torch.tensor(test_recs))
-            train, test = Split(data["x"][~te], data["y"][~te], CLASSES), Split(data["x"][te], data["y"][te], CLASSES)
+            train, test, te = self.recordwise_split(setup, f)
 
             def unit(f=f, train=train, test=test, te=te):
-                h1 = self.teacher(f"recordwise-{f}", train, test, seed, tcfg)
-                ds = self.synthetic(f"recordwise-{f}", h1, seed, n=int(cfg.get("n_synthetic", 4000)))
+                h1, ds = self.recordwise_teacher_and_set(setup, f, train, test)
                 h2 = self.student(ds.x, ds.targets("hard"), seed, teacher=h1, epochs=int(cfg["epochs"]))
                 y = test.y.numpy()
                 p1 = torch.softmax(predict_logits(h1.module, test.x), 1)[:, 1].numpy()

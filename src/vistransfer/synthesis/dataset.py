@@ -20,6 +20,7 @@ from ..io import load_torch, save_torch, write_json
 _FIELDS = ("x", "probs", "target", "passed_step", "threshold", "group", "kind")
 BLEND_KIND = -2  # ``kind`` of a blend of two visualizations (synthesis/blend.py), not an AM result
 PROBE_KIND = -3  # ``kind`` of a probe where a student disagreed with the teacher (synthesis/probe.py)
+OFFSET_KIND = -5  # ``kind`` of a point of the set moved by a constant (synthesis/offset.py); -4: benchmarks' own
 
 
 @dataclass
@@ -29,7 +30,8 @@ class SyntheticDataset:
     passed_step: AM steps taken before Eq. 2 held; threshold: T of its group; group: id of
     the generator (theta_G) that made it; kind: index into MOVEMENT_KINDS (-1: no movement;
     BLEND_KIND: a blend of two visualizations labelled by the teacher, see synthesis/blend.py;
-    PROBE_KIND: a probe labelled by the teacher, see synthesis/probe.py).
+    PROBE_KIND: a probe labelled by the teacher, see synthesis/probe.py; OFFSET_KIND: a point of the set
+    moved by a constant, labelled by the teacher, see synthesis/offset.py).
     """
 
     x: torch.Tensor
@@ -58,11 +60,12 @@ class SyntheticDataset:
 
     def movement_name(self, i: int) -> str:
         k = int(self.kind[i])
-        return "blend" if k == BLEND_KIND else "probe" if k == PROBE_KIND else "none" if k < 0 else MOVEMENT_KINDS[k]
+        named = {BLEND_KIND: "blend", PROBE_KIND: "probe", OFFSET_KIND: "offset"}
+        return named.get(k) or ("none" if k < 0 else MOVEMENT_KINDS[k])
 
     @classmethod
     def labelled(cls, x: torch.Tensor, probs: torch.Tensor, kind: int, classes: tuple[str, ...]) -> "SyntheticDataset":
-        """Points that AM did not make (``kind``: BLEND_KIND, PROBE_KIND), labelled by the teacher's ``probs``:
+        """Points that AM did not make (``kind``: BLEND_KIND, PROBE_KIND, OFFSET_KIND), labelled by the teacher's ``probs``:
         no group, step or threshold."""
         k = len(x)
         minus = torch.full((k,), -1, dtype=torch.long)
@@ -70,8 +73,8 @@ class SyntheticDataset:
 
     @property
     def from_am(self) -> torch.Tensor:
-        """(N,) bool: True for visualizations made by AM, False for blends and probes."""
-        return (self.kind != BLEND_KIND) & (self.kind != PROBE_KIND)
+        """(N,) bool: True for visualizations made by AM, False for blends, probes and offsets."""
+        return (self.kind != BLEND_KIND) & (self.kind != PROBE_KIND) & (self.kind != OFFSET_KIND)
 
     @property
     def n_blends(self) -> int:
@@ -81,14 +84,19 @@ class SyntheticDataset:
     def n_probes(self) -> int:
         return int((self.kind == PROBE_KIND).sum())
 
+    @property
+    def n_offsets(self) -> int:
+        return int((self.kind == OFFSET_KIND).sum())
+
     def describe_size(self) -> str:
-        """"N visualizations", followed by " + M blends" and " + P probes" when the set holds them."""
-        b, p = self.n_blends, self.n_probes
-        return f"{len(self) - b - p} visualizations" + (f" + {b} blends" if b else "") + (f" + {p} probes" if p else "")
+        """"N visualizations", followed by " + M blends", " + O offsets" and " + P probes" when the set holds them."""
+        b, o, p = self.n_blends, self.n_offsets, self.n_probes
+        return (f"{len(self) - b - o - p} visualizations" + (f" + {b} blends" if b else "") + (f" + {o} offsets" if o else "")
+                + (f" + {p} probes" if p else ""))
 
     def subset(self, n: int) -> "SyntheticDataset":
         """The first ``n`` visualizations in class-balanced order (for size sweeps)."""
-        made = {"blends": self.n_blends, "probes": self.n_probes}
+        made = {"blends": self.n_blends, "offsets": self.n_offsets, "probes": self.n_probes}
         if any(made.values()):
             held = " and ".join(f"{v} {k}" for k, v in made.items() if v)
             raise VistransferError(f"this set holds {held} of its visualizations and cannot be cut to a "
