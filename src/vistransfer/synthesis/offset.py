@@ -4,12 +4,12 @@ AM leaves every visualization near the level (mean value) where G starts, mid-do
 visualizations sees one narrow band of levels and never learns what the teacher does at others. On
 Apnea-ECG's record-wise folds the visualizations sit at 1.04-1.13 s of RR interval and real minutes
 at 0.87-0.96 s (people's heart periods range over 0.73-1.15 s): the teacher, trained on real minutes,
-barely cares, while the student answers at levels it never saw by chance, well in some folds and at
-chance in others (benchmarks/apnea_level.py, docs/apnea.md). An offset x + c, the same c added to every value of a
-point of the set, c drawn uniformly from [-scale, scale] times the width of the teacher's input
-domain and the result clamped into it, asks the teacher what the level changes; its answer (argmax
-for hard labels, softmax for soft) teaches the student the teacher's own invariance, or its own
-dependence, as the case may be. For images an offset is a change of brightness. Nothing real is used:
+barely cares, while the student's answers at levels it never saw are arbitrary: good in some folds,
+at chance in others (benchmarks/apnea_level.py, docs/apnea.md). An offset x + c, the same c added to
+every value of a point of the set, c drawn uniformly from [-scale, scale] times the width of the
+teacher's input domain and the result clamped into it, asks the teacher what the level changes; its
+answer (argmax for hard labels, softmax for soft) teaches the student the teacher's own invariance,
+or its own dependence, as the case may be. For images an offset is a change of brightness. Nothing real is used:
 offsets are made from the set and labelled by querying the teacher, as blends are.
 """
 
