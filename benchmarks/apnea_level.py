@@ -39,9 +39,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from scipy.stats import spearmanr
-from sklearn.metrics import roc_auc_score
 
-from vistransfer.experiments.apnea import ApneaRunner
+from vistransfer.experiments.apnea import ApneaRunner, binary_metrics
 from vistransfer.experiments.spec import load_any
 from vistransfer.io import cache_dir, versions, write_json, write_text
 from vistransfer.models.train import predict_logits
@@ -54,7 +53,8 @@ def level(x: torch.Tensor) -> np.ndarray:
 
 
 def auc(y: np.ndarray, score: np.ndarray) -> float:
-    return float(roc_auc_score(y, score)) if 0 < y.sum() < len(y) else float("nan")
+    """ROC AUC of ``score`` for apnea (NaN where ``y`` holds one class), as the experiment computes it."""
+    return binary_metrics(y, score)["auc"]
 
 
 def within_record_auc(y: np.ndarray, score: np.ndarray, recs: np.ndarray) -> dict:
