@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 
 from vistransfer.evaluation import mean_std
-from vistransfer.config import SynthesisConfig, to_dict
+from vistransfer.config import to_dict
 from vistransfer.experiments.apnea import ApneaRunner, binary_metrics, load_apnea_experiment
 from vistransfer.io import cache_dir, cache_key, versions, write_json
 from vistransfer.models.train import predict_logits
@@ -178,8 +178,7 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]], do
         h1 = runner.teacher(f"apnea-{team}", d["train"], d["test"], seed)
         other = runner.teacher(f"apnea-{team}-other", d["train"], d["test"], seed + 100)
         cfg = replace(base_cfg, seed=seed, **overrides)
-        # visualizations are kept without blends and offsets, so variants that differ only in those share them
-        am_cfg = replace(cfg, blend=0.0, offset=0.0, offset_scale=SynthesisConfig.offset_scale)
+        am_cfg = cfg.am_only()  # visualizations are kept without blends and offsets: variants that differ only in those share them
         path = runner.cache / "sweep-synth" / f"{cache_key({'teacher': h1.fingerprint, 'cfg': to_dict(am_cfg)})}.pt"
         if path.is_file():  # kept, so a re-run only trains the students again
             ds = SyntheticDataset.load(path)
@@ -189,9 +188,7 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]], do
         vis, ds = ds, add_blends(ds, h1.module, cfg.blend, seed, runner.device)
         ds = add_offsets(ds, h1.module, cfg.offset, cfg.offset_scale, h1.spec.low, h1.spec.high, seed, runner.device)
         if probe:  # made once, with soft (tau 4) round students, and learnt by both final students
-            made = {"set": path.stem, "blend": cfg.blend, "probe": probe, "student": runner.round_student}
-            if cfg.offset > 0:  # probed sets without offsets keep their keys
-                made.update(offset=cfg.offset, offset_scale=cfg.offset_scale)
+            made = {"set": path.stem, **cfg.extension_ident(), "probe": probe, "student": runner.round_student}
             probed = path.with_name(f"{cache_key(made)}-probes.pt")
             if probed.is_file():  # kept: the round students cost minutes, and variants of what follows share them
                 ds = SyntheticDataset.load(probed)

@@ -219,6 +219,16 @@ class SynthesisConfig:
         _check(self.loss2_batch > 0, f"loss2_batch must be positive, got {self.loss2_batch}")
         _check(self.slots > 0, f"slots must be positive, got {self.slots}")
 
+    def am_only(self) -> "SynthesisConfig":
+        """This config with what follows AM on the set (blends, offsets) off: what the visualizations
+        themselves depend on, so that caches of them are shared by configs that differ only in those."""
+        return dataclasses.replace(self, blend=0.0, offset=0.0, offset_scale=SynthesisConfig.offset_scale)
+
+    def extension_ident(self) -> dict[str, Any]:
+        """What blends and offsets add to the cache key of a set built on the visualizations (a probed
+        set): the blends, and the offsets only when on, so sets without them keep their earlier keys."""
+        return {"blend": self.blend, **({"offset": self.offset, "offset_scale": self.offset_scale} if self.offset > 0 else {})}
+
 
 # Keras' ImageDataGenerator of Appendix D: horizontal flips, 10% shifts, rotations up to 15 degrees
 AUGMENTATIONS = ("", "flip-shift-rotate")

@@ -216,8 +216,7 @@ class ApneaRunner:
 
     def synthetic(self, name: str, h1: Teacher, seed: int, n: int | None = None) -> SyntheticDataset:
         full = replace(self.exp.synthesis, seed=seed, n=n or self.exp.synthesis.n)
-        # the visualizations are cached without blends and offsets (those take a second)
-        cfg = replace(full, blend=0.0, offset=0.0, offset_scale=SynthesisConfig.offset_scale)
+        cfg = full.am_only()  # the visualizations are cached without blends and offsets (those take a second)
         ident = {"teacher": h1.fingerprint, "cfg": to_dict(cfg)}
         if self.exp.domain is not None:  # the fingerprint names the weights, not the domain they are probed in
             ident["domain"] = [h1.spec.low, h1.spec.high]
@@ -232,9 +231,7 @@ class ApneaRunner:
         if self.exp.probe is None:
             return ds
         # the round students' training shapes the probes too
-        ident.update(blend=full.blend, probe=self.exp.probe, student=self.round_student)
-        if full.offset > 0:  # sets without offsets keep the keys they were cached under
-            ident.update(offset=full.offset, offset_scale=full.offset_scale)
+        ident.update(full.extension_ident(), probe=self.exp.probe, student=self.round_student)
         path = self.cache / "synth" / f"{cache_key(ident)}-probes.pt"  # probes cost student trainings: kept
         if path.is_file():
             return SyntheticDataset.load(path)
