@@ -115,6 +115,38 @@ def test_a_run_of_some_parts_keeps_the_others_of_the_same_configuration(tmp_path
     assert "table5" not in third and "phone" not in third and "figure4" in third
 
 
+def test_an_interrupted_recordwise_part_keeps_its_folds_and_continues_where_the_cache_is_gone(tmp_path, monkeypatch):
+    exp = _tiny(tmp_path)
+    runner = lambda cache: ApneaRunner(exp, tmp_path, tmp_path / "results", tmp_path / cache, log=lambda m: None)  # noqa: E731
+    made = []
+    real = ApneaRunner.recordwise_teacher_and_set
+
+    def counted(self, setup, f, train, test):
+        made.append(f)
+        if f == 1 and len(made) == 2:
+            raise KeyboardInterrupt  # the session ends during fold 1
+        return real(self, setup, f, train, test)
+
+    monkeypatch.setattr(ApneaRunner, "recordwise_teacher_and_set", counted)
+    with pytest.raises(KeyboardInterrupt):
+        runner("cache").run(("recordwise",))
+    out = tmp_path / "results" / "tiny5"
+    first = json.loads((out / "results.json").read_text())
+    rw = first["recordwise"]
+    assert not first["complete"] and rw["partial"] and [r["fold"] for r in rw["per_fold"]] == [0]
+    assert "**1 of 2 folds so far** (folds 0)" in (out / "table.md").read_text()
+    assert "recordwise (1 of 2 folds done)" in summary_markdown(tmp_path / "results")
+    again = runner("another-machine's-cache").run(("recordwise",))  # the results folder travelled, the cache did not
+    assert made == [0, 1, 1]  # fold 0 came from the record
+    rw2 = again["recordwise"]
+    assert "partial" not in rw2 and [r["fold"] for r in rw2["per_fold"]] == [0, 1] and rw2["per_fold"][0] == rw["per_fold"][0]
+    assert "folds so far" not in (out / "table.md").read_text()
+    other = replace(exp, recordwise={**exp.recordwise, "epochs": 2})  # other [recordwise] options: no fold carried over
+    ApneaRunner(other, tmp_path, tmp_path / "results", tmp_path / "cache3", log=lambda m: None).run(("recordwise",))
+    assert made == [0, 1, 1, 0, 1]
+    assert "recordwise" not in runner("cache").run(("figure4",))  # nor kept beside a part of exp's
+
+
 def test_a_shared_domain_reuses_the_teachers_and_spans_both_teams(tmp_path):
     exp = _tiny(tmp_path)
     runner = lambda e: ApneaRunner(e, tmp_path, tmp_path / "results", tmp_path / "cache", log=lambda m: None)  # noqa: E731

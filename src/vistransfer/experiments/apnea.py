@@ -164,6 +164,7 @@ class ApneaRunner:
         self.cache = (Path(cache) if cache is not None else cache_dir() / "experiments") / "apnea"
         self.record: dict[str, Any] = {}
         self._cached_s = 0.0  # seconds the cached units of the running part took when they were computed
+        self._earlier: dict[str, Any] = {}  # the results record of an earlier run of this configuration and version
 
     # --- data -----------------------------------------------------------------------------
     def team_data(self, team: str, seed: int) -> dict[str, Split]:
@@ -187,10 +188,15 @@ class ApneaRunner:
         return replace(t, spec=replace(t.spec, low=self.exp.domain[0], high=self.exp.domain[1]), _module=None)
 
     # --- cached units ---------------------------------------------------------------------
-    def cached(self, kind: str, ident: dict, make: Callable[[], dict]) -> dict:
+    def cached(self, kind: str, ident: dict, make: Callable[[], dict], earlier: dict | None = None) -> dict:
+        """The unit's result from the cache, else ``earlier`` (the same unit in the results record an earlier
+        run of this configuration and version wrote, which travels with the results folder when the cache
+        does not), else ``make()``; whatever is found or made is cached."""
         path = self.cache / kind / f"{cache_key({**self.exp.identity(), **ident})}.json"
-        if path.is_file():
-            res = json.loads(path.read_text())
+        if path.is_file() or earlier is not None:
+            res = json.loads(path.read_text()) if path.is_file() else earlier
+            if not path.is_file():
+                write_json(path, res)
             self._cached_s += res.get("seconds", 0.0)
             return res
         t0 = time.perf_counter()
@@ -287,7 +293,9 @@ class ApneaRunner:
 
     def _keep_other_parts(self, parts: tuple[str, ...]) -> None:
         """A run of some parts keeps the other parts' results and timings, when the earlier record was
-        made by the same configuration and package version (never one of an earlier configuration)."""
+        made by the same configuration and package version (never one of an earlier configuration).
+        That record also stays at hand (``self._earlier``) for the units a part finds in it."""
+        self._earlier = {}
         prev = self.out / "results.json"
         if not prev.is_file():
             return
@@ -299,8 +307,11 @@ class ApneaRunner:
                 and old.get("versions", {}).get("vistransfer") == self.record["versions"]["vistransfer"])
         if not same:
             return
+        self._earlier = old
         for part in self.PARTS:
             if part not in parts and part in old:
+                if part == "recordwise" and old[part].get("cfg", self.recordwise_cfg) != self.recordwise_cfg:
+                    continue  # made with other [recordwise] options
                 self.record[part] = old[part]
                 if part in old.get("timings_s", {}):
                     self.record["timings_s"][part] = old["timings_s"][part]
@@ -497,12 +508,17 @@ class ApneaRunner:
                                                "unit": "L2 distance between 1,200-sample RR windows, seconds"}
         self.record["privacy"] = {"team": team, "seed": seed, "shadows": k, **res}
 
+    @property
+    def recordwise_cfg(self) -> dict:
+        """[recordwise] with its defaults (not part of the experiment's identity: the part's record holds it)."""
+        return json.loads(json.dumps({"folds": 5, "epochs": 10, **self.exp.recordwise}))
+
     def recordwise_setup(self) -> dict:
         """What every record-wise fold shares: all learning-set records' minutes, the fold count, the seed,
         the [recordwise] options and the teacher's training config for them."""
         from ..ecg.apnea import available_records, find_root
 
-        cfg = {"folds": 5, "epochs": 10, **self.exp.recordwise}
+        cfg = self.recordwise_cfg
         names = available_records(find_root(self.data_dir))
         return {"names": names, "data": load_minutes(self.data_dir, names), "folds": int(cfg["folds"]), "cfg": cfg,
                 "seed": self.exp.seeds[0], "tcfg": replace(self.exp.teacher, epochs=int(cfg["epochs"]))}
@@ -530,6 +546,9 @@ class ApneaRunner:
         """
         setup = self.recordwise_setup()
         names, data, folds, seed, cfg = setup["names"], setup["data"], setup["folds"], setup["seed"], setup["cfg"]
+        earlier = self._earlier.get("recordwise", {})  # folds an earlier run finished (maybe on another machine)
+        same = earlier.get("cfg") == cfg  # [recordwise] is not part of the record's config
+        earlier = {r["fold"]: r for r in earlier.get("per_fold", []) if "fold" in r} if same else {}
         res, preds = [], {}
         for f in range(folds):
             train, test, te = self.recordwise_split(setup, f)
@@ -549,15 +568,26 @@ class ApneaRunner:
                 return {"teacher": binary_metrics(y, p1), "student": binary_metrics(y, p2),
                         "student_calibrated": binary_metrics(y, p2, thr), "records": per_record}
 
-            r = self.cached("recordwise", {"fold": f, "folds": folds, "cfg": cfg}, unit)
-            res.append(r)
+            was = earlier.get(f)
+            r = self.cached("recordwise", {"fold": f, "folds": folds, "cfg": cfg}, unit,
+                            earlier={k: v for k, v in was.items() if k != "fold"} if was else None)
+            res.append({"fold": f, **r})
             preds.update(r["records"])
             self.log(f"recordwise fold {f}: teacher {100 * r['teacher']['accuracy']:.1f}, student {100 * r['student']['accuracy']:.1f}")
+            # every finished fold goes into the record at once: an interrupted run keeps it, and the next run
+            # of the same command (here or wherever the results folder goes) starts at the next fold
+            self.record["recordwise"] = self._recordwise_record(res, preds, folds, cfg)
+            if f < folds - 1:
+                self._write(final=False)
+
+    @staticmethod
+    def _recordwise_record(res: list[dict], preds: dict, folds: int, cfg: dict) -> dict:
+        """The record-wise part's record from the folds done so far (``partial`` while some remain)."""
         keys = ["accuracy", "sensitivity", "specificity", "auc"] + (["best_accuracy"] if all("best_accuracy" in r["student"] for r in res) else [])
         models = [m for m in ("teacher", "student", "student_calibrated") if all(m in r for r in res)]  # older units: no calibration
         pooled = {m: {k: mean_std([r[m][k] for r in res]) for k in keys} for m in models}
-        self.record["recordwise"] = {"folds": folds, "epochs": cfg["epochs"], "per_fold": res, "pooled": pooled,
-                                     "recording_level": recording_level(preds)}
+        out = {"folds": folds, "epochs": cfg["epochs"], "cfg": cfg, "per_fold": res, "pooled": pooled, "recording_level": recording_level(preds)}
+        return {**out, "partial": True} if len(res) < folds else out
 
     def _write(self, final: bool) -> None:
         from .apnea_report import render

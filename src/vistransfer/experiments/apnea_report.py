@@ -6,8 +6,8 @@ PARTS = ("table5", "figure4", "phone", "privacy", "recordwise")  # the apnea exp
 
 
 def missing_parts(rec: dict) -> list[str]:
-    """The parts an apnea record has no results for, in run order."""
-    return [p for p in PARTS if p not in rec]
+    """The parts an apnea record has no (or only some) results for, in run order."""
+    return [p for p in PARTS if p not in rec or rec[p].get("partial")]
 
 
 def _pct(ms: dict | None) -> str:
@@ -71,6 +71,9 @@ def render(rec: dict) -> str:
     if rw:
         out += ["", f"## Record-wise: train and test on different people ({rw['folds']}-fold over the 35 learning-set records, "
                 f"{rw['epochs']} epochs)", ""]
+        if rw.get("partial"):
+            out += [f"**{len(rw['per_fold'])} of {rw['folds']} folds so far** (folds {', '.join(str(r['fold']) for r in rw['per_fold'])}): "
+                    "re-run the command below to finish; it starts at the next fold.", ""]
         best = "best_accuracy" in rw["pooled"]["student"]  # not in results made before 0.5.0's oracle column
         out += ["| model | accuracy | sensitivity | specificity | AUC |" + (" accuracy at the best threshold (oracle) |" if best else ""),
                 "|---|---|---|---|---|" + ("---|" if best else "")]

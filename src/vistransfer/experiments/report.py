@@ -162,9 +162,10 @@ def summary_markdown(results_dir: str | Path = "results", link_prefix: str = "")
             diff = f"{100 * r['ours']['mean'] - p['mean']:+.2f}" if p else ""
             lines.append(f"| {link} | {r['column']} | {r['h2']} | {r['size']} | {_fmt(r['ours'])} | "
                          f"{_fmt(p, pct=False) if p else '—'} | {diff} |")
-        if "table5" in rec and not rec.get("complete"):  # the apnea experiment runs in parts; its table is whole
+        if "teams" in rec and not rec.get("complete"):  # the apnea experiment runs in parts; its table is whole
             missing = missing_parts(rec)
-            lines.append(f"| {link} | (parts not run: {', '.join(missing)}; `vistransfer experiment {rec['experiment']} "
+            named = [p + (f" ({len(rec[p]['per_fold'])} of {rec[p]['folds']} folds done)" if p in rec else "") for p in missing]
+            lines.append(f"| {link} | (parts not run: {', '.join(named)}; `vistransfer experiment {rec['experiment']} "
                          f"--parts {','.join(missing)}`) | | | | | |")
         elif "experiment" in rec and not rec.get("complete"):
             lines.append(f"| {link} | (still running: re-run `vistransfer experiment {rec['experiment']}` to finish) | | | | | |")
