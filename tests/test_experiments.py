@@ -143,7 +143,9 @@ sizes = [60]
     assert [r["seed"] for r in rec1["cells"][0]["runs"]] == [0, 1]
     order = []
     varied.log = order.append
-    varied.run()  # everything cached: the log says which set each round loads, in order
+    shutil.rmtree(cache / "runs")  # the students to train again, so each round needs its set
+    (tmp_path / "results" / "tiny_varied" / "results.json").unlink()  # (which would serve the runs too)
+    varied.run()  # the sets cached: the log says which set each round loads, in order
     assert [m.split(" (seed ")[1][0] for m in order if m.startswith("set main:") and "(seed" in m] == ["0", "1"]
     from vistransfer.experiments.report import render_markdown
 
@@ -214,6 +216,34 @@ class _Stop(Exception):
     pass
 
 
+def test_the_results_folder_serves_finished_runs_where_the_cache_is_gone(tmp_path, monkeypatch):
+    import vistransfer.experiments.runner as runner_mod
+
+    results = tmp_path / "results"
+    quiet = dict(results_dir=results, progress=False, log=lambda m: None)
+    first = Runner(load_experiment(write(tmp_path)), cache=tmp_path / "cache", **quiet).run()
+    table = (results / "tiny" / "table.md").read_text()
+    assert all(len(r["key"]) == 16 for c in first["cells"] for r in c["runs"])
+
+    made, synthesize = [], runner_mod.synthesize_sharded
+    monkeypatch.setattr(runner_mod, "synthesize_sharded", lambda *a, **k: made.append(a[2]) or synthesize(*a, **k))
+    fits, create = [], runner_mod.create_student
+    monkeypatch.setattr(runner_mod, "create_student", lambda *a, **k: fits.append(a[0]) or create(*a, **k))
+    again = Runner(load_experiment(write(tmp_path)), cache=tmp_path / "new-machine", **quiet).run()  # teacher retrained
+    assert made == [] and fits == []  # no set made, no student trained: all came from results.json
+    assert again["cells"] == first["cells"] and again["sets"] == first["sets"] and again["complete"]
+    assert (results / "tiny" / "table.md").read_text() == table
+    assert len(list((tmp_path / "new-machine" / "runs").iterdir())) == 2 * 3  # and are in this cache now
+
+    bigger = Runner(load_experiment(write(tmp_path, sizes="60, 120")), cache=tmp_path / "third", **quiet).run()
+    assert len(made) == 1 and fits == ["cnn_id", "cnn_id"]  # only the new size's runs need the set and a training
+    assert next(c for c in bigger["cells"] if c["n"] == 60 and c["column"] == "Synth") == first["cells"][0]
+
+    (results / "tiny" / "results.json").write_text("{not json")  # a damaged record is ignored, not fatal
+    Runner(load_experiment(write(tmp_path)), cache=tmp_path / "fourth", **quiet).run()
+    assert len(fits) == 2 + 6
+
+
 def test_an_interrupted_student_continues_from_its_last_epoch(tmp_path, monkeypatch):
     import vistransfer.models.train as train
 
@@ -224,7 +254,8 @@ source = "real"
 sizes = [60]
 """
     exp = load_experiment(write(tmp_path, text=spec))
-    run = lambda cache: Runner(exp, results_dir=tmp_path / "results", cache=cache, progress=False,  # noqa: E731
+    # each cache with its own results folder: a results folder's finished runs would serve the other cache
+    run = lambda cache: Runner(exp, results_dir=cache / "results", cache=cache, progress=False,  # noqa: E731
                                log=lambda m: None).run()
     whole = run(tmp_path / "whole")["cells"][0]["accuracy"]
 

@@ -7,6 +7,11 @@ student run (all of the above + student, size, labels, seed). A re-run, an inter
 extended sweep redoes nothing that finished. ``results/NAME/`` is rewritten after every cell:
 ``results.json`` (every value with its config, seeds and versions), ``table.md`` (the paper's
 layout, the paper's numbers beside ours) and figures.
+
+``results.json`` is also a second store of finished student runs: each run carries its cache key,
+and a run whose key the cache lacks but the results folder's earlier record holds is taken from
+there. A set is synthesized only when a run needs it (or the record has no description of it), so
+an interrupted experiment continues on a machine that has the results folder but not the cache.
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ class Runner:
         self.out = Path(results_dir) / exp.name
         self.cache = Path(cache) if cache is not None else cache_dir() / "experiments"
         self.record: dict[str, Any] = {}
+        self._found_runs: dict[str, dict] = {}  # cache key -> run, from the earlier record in the results folder
+        self._found_sets: dict[str, dict] = {}  # cache key -> set description, likewise
 
     # --- cached artifacts -------------------------------------------------------------------
     def teacher(self, train: Split, test: Split) -> Teacher:
@@ -86,9 +93,14 @@ class Runner:
             kwargs.update(device=self.device, temperature=col.temperature)
         ident = {"dataset": self.exp.dataset, "teacher": h1.fingerprint, "source": col.source, "set": set_key,
                  "labels": col.labels, "n": n, "student": student, "kwargs": {k: v for k, v in kwargs.items() if k != "device"}}
-        path = self.cache / "runs" / f"{cache_key(ident)}.json"
+        key = cache_key(ident)
+        path = self.cache / "runs" / f"{key}.json"
         if path.is_file():
-            return json.loads(path.read_text())["run"]
+            return {**json.loads(path.read_text())["run"], "key": key}
+        if key in self._found_runs:  # finished by an earlier run whose cache is not here
+            run = self._found_runs[key]
+            write_json(path, {"identity": ident, "run": {k: v for k, v in run.items() if k != "key"}})
+            return run
         x, t = data()
         t0 = time.perf_counter()
         model = create_student(student, progress=False, **kwargs)
@@ -102,7 +114,23 @@ class Runner:
         run = evaluate_predictions(model.predict(test.x), test, teacher_pred)
         run.update(seed=seed, fit_seconds=before + time.perf_counter() - t0)
         write_json(path, {"identity": ident, "run": run})
-        return run
+        return {**run, "key": key}
+
+    def _read_earlier_record(self) -> None:
+        """The finished runs and set descriptions of the record already in the results folder, by cache key
+        (keys hold the package version and everything a run depends on, so nothing stale matches)."""
+        path = self.out / "results.json"
+        try:
+            old = json.loads(path.read_text()) if path.is_file() else {}
+        except (OSError, json.JSONDecodeError):
+            old = {}
+        cells = old.get("cells", []) if isinstance(old, dict) else []
+        self._found_runs = {r["key"]: r for c in cells for r in c.get("runs", []) if isinstance(r, dict) and "key" in r}
+        sets = old.get("sets", {}) if isinstance(old, dict) else {}
+        for entry in sets.values():
+            for e in [entry, *entry.get("per_seed", [])]:
+                if "cache_key" in e:
+                    self._found_sets[e["cache_key"]] = {k: v for k, v in e.items() if k not in ("per_seed", "seed_offset")}
 
     # --- the experiment ---------------------------------------------------------------------
     def run(self) -> dict:
@@ -113,6 +141,7 @@ class Runner:
         train = load_dataset(exp.dataset, "train", self.data_dir)
         test = load_dataset(exp.dataset, "test", self.data_dir)
         self.out.mkdir(parents=True, exist_ok=True)
+        self._read_earlier_record()
         h1 = self.teacher(train, test)
         teacher_eval, teacher_pred = teacher_summary(h1, test, self.device)
         self.log(f"teacher: test accuracy {100 * teacher_eval['accuracy']:.2f}%")
@@ -122,27 +151,42 @@ class Runner:
                        "teacher": {"test_accuracy": teacher_eval["accuracy"], "fingerprint": h1.fingerprint,
                                    "config": to_dict(exp.teacher)},
                        "student_config": exp.student, "sets": {}, "cells": [], "versions": versions()}
-        datasets: dict[str, SyntheticDataset] = {}  # the current synthesis' sets, by name
         # one round per synthesis: its sets, then the students of the seeds that learn from them, so an
         # interrupted synthesis_per_seed run keeps whole seeds and holds one seed's sets in memory
+        last = len(exp.set_seeds()) - 1
         for i, offset in enumerate(exp.set_seeds()):
-            datasets.clear()
-            for name in exp.sets_used():
-                ds = datasets[name] = self.synthetic(name, h1, train, offset)
-                entry = {"config": to_dict(self.set_config(name, offset)), "stats": ds.meta["stats"],
-                         "cache_key": self.set_key(name, h1, offset), "shard_size": exp.shard_size}
-                if i == 0:  # the first synthesis is the table's description and grid
+            def describe(name, entry, i=i, offset=offset):
+                if i == 0:  # the first synthesis is the table's description
                     self.record["sets"][name] = dict(entry)
-                    class_grid(ds.x, ds.target, ds.classes, self.out / f"grid-{name}.png",
-                               title=f"set {name}: visualizations (seed {entry['config']['seed']})")
                 if exp.synthesis_per_seed:
                     self.record["sets"][name].setdefault("per_seed", []).append({"seed_offset": offset, **entry})
+
+            def make(name, i=i, offset=offset):
+                ds = self.synthetic(name, h1, train, offset)
+                describe(name, {"config": to_dict(self.set_config(name, offset)), "stats": ds.meta["stats"],
+                                "cache_key": self.set_key(name, h1, offset), "shard_size": exp.shard_size})
+                if i == 0:  # and its grid
+                    class_grid(ds.x, ds.target, ds.classes, self.out / f"grid-{name}.png",
+                               title=f"set {name}: visualizations (seed {self.set_config(name, offset).seed})")
+                return ds
+
+            datasets = _Sets(make)  # a set is synthesized (or read from the cache) when a run needs it
             if i == 0 and exp.movement_grids:
                 self._movement_grids(h1)
             seeds = [s for s in exp.seeds if exp.set_offset(s) == offset]
             for col in exp.columns:
                 for student, n in col.cells():
                     self._cell(col, student, n, datasets, train, test, teacher_pred, h1, seeds)
+            for name in exp.sets_used():  # the sets no run needed: described as the earlier record did
+                found = self._found_sets.get(self.set_key(name, h1, offset))
+                if name in datasets:
+                    continue
+                if found is None or (exp.feature_distance and i == last):
+                    datasets[name]  # noqa: B018 -- made for its description (or the feature distances)
+                else:
+                    describe(name, found)
+            if i == 0:
+                self.record["sets"] = {n: self.record["sets"][n] for n in exp.sets_used()}
         if exp.feature_distance:
             self.record["feature_distance"] = {name: layer_distance(h1, ds.x, ds.target, train)  # the last synthesis' sets
                                                for name, ds in datasets.items()}
@@ -208,6 +252,18 @@ class Runner:
         write_text(self.out / "table.md", render_markdown(self.exp, self.record))
         if final and any(len(c.sizes) > 1 for c in self.exp.columns):
             size_plot(self.exp, self.record, self.out / "accuracy-vs-size.png")
+
+
+class _Sets(dict):
+    """One synthesis' sets by name, each made by ``make(name)`` on first use."""
+
+    def __init__(self, make: Callable[[str], SyntheticDataset]):
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, name: str) -> SyntheticDataset:
+        ds = self[name] = self.make(name)
+        return ds
 
 
 @torch.no_grad()
