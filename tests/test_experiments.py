@@ -239,6 +239,12 @@ def test_the_results_folder_serves_finished_runs_where_the_cache_is_gone(tmp_pat
     assert len(made) == 1 and fits == ["cnn_id", "cnn_id"]  # only the new size's runs need the set and a training
     assert next(c for c in bigger["cells"] if c["n"] == 60 and c["column"] == "Synth") == first["cells"][0]
 
+    rec = json.loads((results / "tiny" / "results.json").read_text())
+    rec["teacher"]["fingerprint"] = "0" * 64  # as if made by a teacher trained elsewhere: the log says why nothing matches
+    (results / "tiny" / "results.json").write_text(json.dumps(rec))
+    said = []
+    Runner(load_experiment(write(tmp_path)), cache=tmp_path / "third", **{**quiet, "log": said.append}).run()
+    assert any("is not the one" in m and "000000000000" in m for m in said)
     (results / "tiny" / "results.json").write_text("{not json")  # a damaged record is ignored, not fatal
     Runner(load_experiment(write(tmp_path)), cache=tmp_path / "fourth", **quiet).run()
     assert len(fits) == 2 + 6

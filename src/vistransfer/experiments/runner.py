@@ -53,6 +53,7 @@ class Runner:
         self.record: dict[str, Any] = {}
         self._found_runs: dict[str, dict] = {}  # cache key -> run, from the earlier record in the results folder
         self._found_sets: dict[str, dict] = {}  # cache key -> set description, likewise
+        self._found_teacher: str | None = None  # the fingerprint of the teacher that record was made with
 
     # --- cached artifacts -------------------------------------------------------------------
     def teacher(self, train: Split, test: Split) -> Teacher:
@@ -126,6 +127,7 @@ class Runner:
             old = {}
         cells = old.get("cells", []) if isinstance(old, dict) else []
         self._found_runs = {r["key"]: r for c in cells for r in c.get("runs", []) if isinstance(r, dict) and "key" in r}
+        self._found_teacher = (old.get("teacher") or {}).get("fingerprint") if isinstance(old, dict) else None
         sets = old.get("sets", {}) if isinstance(old, dict) else {}
         for entry in sets.values():
             for e in [entry, *entry.get("per_seed", [])]:
@@ -143,6 +145,10 @@ class Runner:
         self.out.mkdir(parents=True, exist_ok=True)
         self._read_earlier_record()
         h1 = self.teacher(train, test)
+        if self._found_runs and self._found_teacher not in (None, h1.fingerprint):
+            self.log(f"teacher {h1.fingerprint[:12]} is not the one {self.out / 'results.json'} was made with "
+                     f"({self._found_teacher[:12]}; trained on another machine or library version?): its runs, keyed by "
+                     "their teacher, cannot serve this one")
         teacher_eval, teacher_pred = teacher_summary(h1, test, self.device)
         self.log(f"teacher: test accuracy {100 * teacher_eval['accuracy']:.2f}%")
         self.record = {"experiment": exp.name, "title": exp.title, "paper_table": exp.paper_table,
