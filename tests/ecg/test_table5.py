@@ -147,6 +147,32 @@ def test_an_interrupted_recordwise_part_keeps_its_folds_and_continues_where_the_
     assert "recordwise" not in runner("cache").run(("figure4",))  # nor kept beside a part of exp's
 
 
+def test_an_interrupted_table5_part_keeps_its_seeds_and_continues_where_the_cache_is_gone(tmp_path, monkeypatch):
+    exp = replace(_tiny(tmp_path), seeds=(0, 1))
+    runner = lambda cache: ApneaRunner(exp, tmp_path, tmp_path / "results", tmp_path / cache, log=lambda m: None)  # noqa: E731
+    seen, real = [], ApneaRunner.idt_teacher
+
+    def counted(self, data, seed, teams):
+        seen.append(seed)
+        if seed == 1 and len(seen) == 2:
+            raise KeyboardInterrupt  # the session ends in seed 1
+        return real(self, data, seed, teams)
+
+    monkeypatch.setattr(ApneaRunner, "idt_teacher", counted)
+    with pytest.raises(KeyboardInterrupt):
+        runner("cache").run(("table5",))
+    out = tmp_path / "results" / "tiny5"
+    first = json.loads((out / "results.json").read_text())["table5"]
+    assert first["partial"] and [s["seed"] for s in first["per_seed"]] == [0] and first["per_seed"][0]["seconds"] > 0
+    assert "**1 of 2 seeds so far**" in (out / "table.md").read_text()
+    summary = summary_markdown(tmp_path / "results")
+    assert "table5 (1 of 2 seeds done)" in summary and "(1 of 2 seeds) |" in summary
+    again = runner("another-machine's-cache").run(("table5",))["table5"]
+    assert seen == [0, 1, 1]  # seed 0 came from the record
+    assert "partial" not in again and again["per_seed"][0] == first["per_seed"][0] and [s["seed"] for s in again["per_seed"]] == [0, 1]
+    assert "seeds so far" not in (out / "table.md").read_text() and again["rows"]["team1"]["base"]["n"] == 2
+
+
 def test_a_shared_domain_reuses_the_teachers_and_spans_both_teams(tmp_path):
     exp = _tiny(tmp_path)
     runner = lambda e: ApneaRunner(e, tmp_path, tmp_path / "results", tmp_path / "cache", log=lambda m: None)  # noqa: E731

@@ -317,10 +317,17 @@ class ApneaRunner:
                     self.record["timings_s"][part] = old["timings_s"][part]
 
     def table5(self) -> None:
-        exp, rows = self.exp, {}
+        exp = self.exp
         teams = list(exp.teams)
         per_seed = []
+        # seeds an earlier run of this configuration finished (its record travels with the results folder)
+        earlier = {s["seed"]: s for s in self._earlier.get("table5", {}).get("per_seed", [])}
         for seed in exp.seeds:
+            if seed in earlier:
+                per_seed.append(earlier[seed])
+                self._cached_s += earlier[seed].get("seconds", 0.0)
+                continue
+            t0, cached0 = time.perf_counter(), self._cached_s
             data = {t: self.team_data(t, seed) for t in teams}
 
             def unit(team=None, seed=seed, data=data):
@@ -360,9 +367,20 @@ class ApneaRunner:
                 if exp.domain is None:
                     for t, swap in self.idt_domain_swap(h, h1, sets, teams).items():
                         res_idt[t].update(swap)
-            per_seed.append({"seed": seed, "teams": res, "idt": res_idt, "idt_separability": sep})
+            per_seed.append({"seed": seed, "teams": res, "idt": res_idt, "idt_separability": sep,
+                             "seconds": time.perf_counter() - t0 + self._cached_s - cached0})
             self.log(f"table5 seed {seed}: " + ", ".join(f"{t}: base {100 * res[t]['base']['accuracy']:.1f}, h2 S. {100 * res[t]['h2_hard']['accuracy']:.1f}"
                                                          f" (soft {100 * res[t]['h2_soft']['accuracy']:.1f}), h_idt R. {100 * res_idt[t]['real']:.1f}, S. {100 * res_idt[t]['synthetic']:.1f}" for t in teams))
+            # every finished seed goes into the record at once: an interrupted run keeps it, and the next run
+            # of the same command (here or wherever the results folder goes) starts at the next seed
+            self.record["table5"] = self._table5_record(per_seed, teams)
+            if len(per_seed) < len(exp.seeds):
+                self._write(final=False)
+        self.record["table5"] = self._table5_record(per_seed, teams)
+
+    def _table5_record(self, per_seed: list[dict], teams: list[str]) -> dict:
+        """Table 5's record from the seeds done so far (``partial`` while some remain)."""
+        exp, rows = self.exp, {}
         for t in teams:
             pick = lambda f: mean_std([f(s) for s in per_seed])  # noqa: E731
             rows[t] = {"base": pick(lambda s: s["teams"][t]["base"]["accuracy"]), "h2_hard": pick(lambda s: s["teams"][t]["h2_hard"]["accuracy"]),
@@ -374,13 +392,14 @@ class ApneaRunner:
                        "n_train": per_seed[0]["teams"][t]["n_train"], "n_synthetic": self.exp.synthesis.n,
                        "n_blends": round(self.exp.synthesis.blend * self.exp.synthesis.n),
                        "n_probes": per_seed[0]["teams"][t].get("n_probes", 0)}
-        self.record["table5"] = {"rows": rows, "per_seed": per_seed}
+        out = {"rows": rows, "per_seed": per_seed}
         if len(teams) == 2:  # h_idt on both teams' sets at once: balanced accuracy (chance 50%) and AUC (chance 0.5)
-            self.record["table5"]["idt_both"] = {
+            out["idt_both"] = {
                 "balanced_synthetic": mean_std([np.mean([s["idt"][t]["synthetic"] for t in teams]) for s in per_seed]),
                 "balanced_real": mean_std([np.mean([s["idt"][t]["real"] for t in teams]) for s in per_seed]),
                 "auc_synthetic": mean_std([s["idt_separability"]["auc_synthetic"] for s in per_seed]),
                 "auc_real": mean_std([s["idt_separability"]["auc_real"] for s in per_seed])}
+        return {**out, "partial": True} if len(per_seed) < len(self.exp.seeds) else out
 
     def idt_teacher(self, data: dict, seed: int, teams: list[str]) -> Teacher:
         """h_idt: trained on every team's real training minutes to name the team."""

@@ -32,7 +32,10 @@ def render(rec: dict) -> str:
                 "(`[synthesis] blend`, synthesis/blend.py); h_idt S. is measured on the whole set."]
     t5 = rec.get("table5")
     if t5:
-        seeds = rec["seeds"]
+        seeds = [s["seed"] for s in t5["per_seed"]]
+        if t5.get("partial"):
+            out += ["", f"**{len(seeds)} of {len(rec['seeds'])} seeds so far**: re-run the command below to finish; it starts "
+                    "at the next seed."]
         out += ["", f"Accuracy (%) on each team's real test minutes (random minute split), mean ± std over seeds {seeds}.",
                 "h2 S. is trained on visualizations alone; h_idt S. is h_idt's accuracy at naming the team of that team's visualizations "
                 "(chance 50%).", "",

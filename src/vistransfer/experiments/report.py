@@ -149,7 +149,8 @@ def summary_markdown(results_dir: str | Path = "results", link_prefix: str = "")
             for i, (col, key) in enumerate((("Base OSA", "base"), ("h2 S.", "h2_hard"), ("h_idt R.", "idt_real"), ("h_idt S.", "idt_synthetic"))):
                 p = {"mean": paper[i], "std": None} if i < len(paper) else None
                 diff = f"{100 * row[key]['mean'] - p['mean']:+.2f}" if p else ""
-                lines.append(f"| {link} | {col} | CNN_ECG, {team} | {row['n_test']:,} test minutes | {_fmt(row[key])} | "
+                lines.append(f"| {link} | {col} | CNN_ECG, {team} | {row['n_test']:,} test minutes | "
+                             f"{_fmt_seeds(row[key], len(rec.get('seeds', [])))} | "
                              f"{_fmt(p, pct=False) if p else '—'} | {diff} |")
         for c in rec.get("cells", []):
             paper = c.get("paper")
@@ -164,7 +165,9 @@ def summary_markdown(results_dir: str | Path = "results", link_prefix: str = "")
                          f"{_fmt(p, pct=False) if p else '—'} | {diff} |")
         if "teams" in rec and not rec.get("complete"):  # the apnea experiment runs in parts; its table is whole
             missing = missing_parts(rec)
-            named = [p + (f" ({len(rec[p]['per_fold'])} of {rec[p]['folds']} folds done)" if p in rec else "") for p in missing]
+            done = {"table5": lambda r: f"{len(r['per_seed'])} of {len(rec['seeds'])} seeds",
+                    "recordwise": lambda r: f"{len(r['per_fold'])} of {r['folds']} folds"}
+            named = [p + (f" ({done[p](rec[p])} done)" if p in rec and p in done else "") for p in missing]
             lines.append(f"| {link} | (parts not run: {', '.join(named)}; `vistransfer experiment {rec['experiment']} "
                          f"--parts {','.join(missing)}`) | | | | | |")
         elif "experiment" in rec and not rec.get("complete"):
