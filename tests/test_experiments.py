@@ -235,8 +235,11 @@ def test_the_results_folder_serves_finished_runs_where_the_cache_is_gone(tmp_pat
     assert (results / "tiny" / "table.md").read_text() == table
     assert len(list((tmp_path / "new-machine" / "runs").iterdir())) == 2 * 3  # and are in this cache now
 
+    (results / "tiny" / "grid-main.png").unlink()  # a figure that is gone is drawn again: the set is made for it
+    Runner(load_experiment(write(tmp_path)), cache=tmp_path / "new-machine-2", **quiet).run()
+    assert len(made) == 1 and fits == [] and (results / "tiny" / "grid-main.png").is_file()
     bigger = Runner(load_experiment(write(tmp_path, sizes="60, 120")), cache=tmp_path / "third", **quiet).run()
-    assert len(made) == 1 and fits == ["cnn_id", "cnn_id"]  # only the new size's runs need the set and a training
+    assert len(made) == 2 and fits == ["cnn_id", "cnn_id"]  # only the new size's runs need the set and a training
     assert next(c for c in bigger["cells"] if c["n"] == 60 and c["column"] == "Synth") == first["cells"][0]
 
     rec = json.loads((results / "tiny" / "results.json").read_text())

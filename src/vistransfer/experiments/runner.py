@@ -187,8 +187,9 @@ class Runner:
                 found = self._found_sets.get(self.set_key(name, h1, offset))
                 if name in datasets:
                     continue
-                if found is None or (exp.feature_distance and i == last):
-                    datasets[name]  # noqa: B018 -- made for its description (or the feature distances)
+                grid_gone = i == 0 and not (self.out / f"grid-{name}.png").is_file()
+                if found is None or grid_gone or (exp.feature_distance and i == last):
+                    datasets[name]  # noqa: B018 -- made for its description, its grid or the feature distances
                 else:
                     describe(name, found)
             if i == 0:
