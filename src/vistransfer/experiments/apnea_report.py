@@ -10,9 +10,18 @@ def missing_parts(rec: dict) -> list[str]:
     return [p for p in PARTS if p not in rec or rec[p].get("partial")]
 
 
+def missing_named(rec: dict) -> list[str]:
+    """``missing_parts``, a partly done part with how much of it is done: "recordwise (1 of 5 folds done)"."""
+    done = {"table5": lambda r: f"{len(r['per_seed'])} of {len(rec['seeds'])} seeds",
+            "recordwise": lambda r: f"{len(r['per_fold'])} of {r['folds']} folds"}
+    return [p + (f" ({done[p](rec[p])} done)" if p in rec and p in done else "") for p in missing_parts(rec)]
+
+
 def _pct(ms: dict | None) -> str:
     if not ms:
         return "(pending)"
+    if ms.get("n", 2) < 2:  # one seed or fold so far: no spread to give
+        return f"{100 * ms['mean']:.2f}"
     return f"{100 * ms['mean']:.2f} ± {100 * ms['std']:.2f}"
 
 
@@ -132,8 +141,9 @@ def render(rec: dict) -> str:
                 f"{nn['real_held_out']['median']:.3f} (5th percentile {nn['real_held_out']['p5']:.3f}, min {nn['real_held_out']['min']:.3f})."]
     if rec.get("timings_s"):
         out += ["", "Compute time (s, 2-core CPU; cached units counted at the time they took): " + ", ".join(f"{k} {v:.0f}" for k, v in rec["timings_s"].items())]
-    missing = missing_parts(rec)
+    missing = missing_named(rec)
     status = "complete" if rec.get("complete") else f"not run yet: {', '.join(missing)}" if missing else "in progress"
-    out += ["", "Figure 4 (real and generated series): [figure4.png](figure4.png)", "",
-            f"Regenerate: `vistransfer experiment {rec['experiment']} --data-dir ../shared/datasets` (status: {status}).", ""]
+    if "figure4" in rec:
+        out += ["", "Figure 4 (real and generated series): [figure4.png](figure4.png)"]
+    out += ["", f"Regenerate: `vistransfer experiment {rec['experiment']} --data-dir ../shared/datasets` (status: {status}).", ""]
     return "\n".join(out)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import VistransferError
 from ..io import atomic_path, write_text
-from .apnea_report import missing_parts
+from .apnea_report import missing_named, missing_parts
 from .spec import PAPER_NAMES, Column, Experiment
 
 
@@ -165,10 +165,7 @@ def summary_markdown(results_dir: str | Path = "results", link_prefix: str = "")
                          f"{_fmt(p, pct=False) if p else '—'} | {diff} |")
         if "teams" in rec and not rec.get("complete"):  # the apnea experiment runs in parts; its table is whole
             missing = missing_parts(rec)
-            done = {"table5": lambda r: f"{len(r['per_seed'])} of {len(rec['seeds'])} seeds",
-                    "recordwise": lambda r: f"{len(r['per_fold'])} of {r['folds']} folds"}
-            named = [p + (f" ({done[p](rec[p])} done)" if p in rec and p in done else "") for p in missing]
-            lines.append(f"| {link} | (parts not run: {', '.join(named)}; `vistransfer experiment {rec['experiment']} "
+            lines.append(f"| {link} | (parts not run: {', '.join(missing_named(rec))}; `vistransfer experiment {rec['experiment']} "
                          f"--parts {','.join(missing)}`) | | | | | |")
         elif "experiment" in rec and not rec.get("complete"):
             lines.append(f"| {link} | (still running: re-run `vistransfer experiment {rec['experiment']}` to finish) | | | | | |")
