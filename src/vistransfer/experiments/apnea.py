@@ -307,11 +307,11 @@ class ApneaRunner:
                 and old.get("versions", {}).get("vistransfer") == self.record["versions"]["vistransfer"])
         if not same:
             return
+        if old.get("recordwise", {}).get("cfg", self.recordwise_cfg) != self.recordwise_cfg:
+            del old["recordwise"]  # made with other [recordwise] options, which the config does not hold
         self._earlier = old
         for part in self.PARTS:
             if part not in parts and part in old:
-                if part == "recordwise" and old[part].get("cfg", self.recordwise_cfg) != self.recordwise_cfg:
-                    continue  # made with other [recordwise] options
                 self.record[part] = old[part]
                 if part in old.get("timings_s", {}):
                     self.record["timings_s"][part] = old["timings_s"][part]
@@ -565,9 +565,8 @@ class ApneaRunner:
         """
         setup = self.recordwise_setup()
         names, data, folds, seed, cfg = setup["names"], setup["data"], setup["folds"], setup["seed"], setup["cfg"]
-        earlier = self._earlier.get("recordwise", {})  # folds an earlier run finished (maybe on another machine)
-        same = earlier.get("cfg") == cfg  # [recordwise] is not part of the record's config
-        earlier = {r["fold"]: r for r in earlier.get("per_fold", []) if "fold" in r} if same else {}
+        # folds an earlier run of these options finished (maybe on another machine)
+        earlier = {r["fold"]: r for r in self._earlier.get("recordwise", {}).get("per_fold", []) if "fold" in r}
         res, preds = [], {}
         for f in range(folds):
             train, test, te = self.recordwise_split(setup, f)

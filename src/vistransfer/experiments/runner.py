@@ -125,11 +125,12 @@ class Runner:
             old = json.loads(path.read_text()) if path.is_file() else {}
         except (OSError, json.JSONDecodeError):
             old = {}
-        cells = old.get("cells", []) if isinstance(old, dict) else []
+        if not isinstance(old, dict):
+            old = {}
+        cells = old.get("cells", [])
         self._found_runs = {r["key"]: r for c in cells for r in c.get("runs", []) if isinstance(r, dict) and "key" in r}
-        self._found_teacher = (old.get("teacher") or {}).get("fingerprint") if isinstance(old, dict) else None
-        sets = old.get("sets", {}) if isinstance(old, dict) else {}
-        for entry in sets.values():
+        self._found_teacher = (old.get("teacher") or {}).get("fingerprint")
+        for entry in old.get("sets", {}).values():
             for e in [entry, *entry.get("per_seed", [])]:
                 if "cache_key" in e:
                     self._found_sets[e["cache_key"]] = {k: v for k, v in e.items() if k not in ("per_seed", "seed_offset")}
