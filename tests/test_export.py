@@ -3,10 +3,11 @@
 import os
 
 import numpy as np
+import torch
 import pytest
 from typer.testing import CliRunner
 
-from vistransfer.cli.main import app
+from vistransfer.cli.main import app, main
 from vistransfer.export import export_onnx, latency_ms, onnx_predict
 from vistransfer.students import create_student
 from vistransfer.students.persist import load_student, save_student, student_suffix
@@ -54,3 +55,53 @@ def _umask():
     m = os.umask(0)
     os.umask(m)
     return m
+
+
+def _set_file(path, x):
+    """A synthetic-set file holding inputs ``x`` (what --int8 calibrates on)."""
+    from vistransfer.synthesis.dataset import SyntheticDataset
+
+    n = len(x)
+    probs = torch.full((n, 10), 0.1)
+    SyntheticDataset(x, probs, torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long), torch.full((n,), 0.99),
+                     torch.arange(n), torch.full((n,), -1), tuple(str(i) for i in range(10)), {}).save(path)
+    return path
+
+
+def test_int8_export_is_smaller_and_keeps_the_accuracy(digits, tmp_path):
+    train, _ = digits
+    syn = _set_file(tmp_path / "syn.pt", train.x[:200])
+    student = create_student("mlp", epochs=5, seed=0).fit(train.x, train.y)  # 57k weights: the scales' overhead is small
+    path = save_student(tmp_path / "cnn.pt", "mlp", student, {"dataset": "digits", "synthetic": str(syn)})
+    flt, q = tmp_path / "float.onnx", tmp_path / "int8.onnx"
+    assert runner.invoke(app, ["export", str(path), "-o", str(flt)]).exit_code == 0
+    r = runner.invoke(app, ["export", str(path), "-o", str(q), "--int8"])  # calibrated on the set the student names
+    assert r.exit_code == 0, r.output
+    assert f"calibrated on {syn}" in r.output and "(int8; float " in r.output
+    assert q.stat().st_size < 0.35 * flt.stat().st_size
+    assert sorted(p.name for p in tmp_path.glob("*.onnx")) == ["float.onnx", "int8.onnx"]  # no float copy left behind
+    _, test = digits
+    float_acc = (onnx_predict(flt, test.x.numpy()).argmax(1) == test.y.numpy()).mean()
+    int8_acc = (onnx_predict(q, test.x.numpy()).argmax(1) == test.y.numpy()).mean()
+    assert int8_acc >= float_acc - 0.01
+
+
+def test_int8_export_refuses_what_it_cannot_do_well(digits, tmp_path, capsys):
+    def run(*args):
+        with pytest.raises(SystemExit) as e:
+            main(["export", *map(str, args)])
+        return e.value.code, capsys.readouterr().err
+
+    train, _ = digits
+    student = create_student("cnn_small", epochs=5, seed=0).fit(train.x, train.y)
+    path = save_student(tmp_path / "cnn.pt", "cnn_small", student, {"dataset": "digits"})
+    out = tmp_path / "q.onnx"
+    code, err = run(path, "-o", out, "--int8")
+    assert code == 2 and "names no synthetic set" in err and "--calibrate" in err and len(err.splitlines()) == 1
+    # calibrated on blank inputs, every activation range is wrong: the check refuses the model
+    blank = _set_file(tmp_path / "blank.pt", torch.zeros(50, 1, 8, 8))
+    code, err = run(path, "-o", out, "--int8", "--calibrate", blank)
+    assert code == 2 and "int8 loses" in err and "not exported" in err and not out.exists()
+    rf = save_student(tmp_path / "rf.skops", "rf", create_student("rf", n_estimators=5).fit(train.x, train.y), {"dataset": "digits"})
+    code, err = run(rf, "-o", out, "--int8")
+    assert code == 2 and "scikit-learn model" in err and not out.exists()

@@ -92,6 +92,43 @@ def _sklearn(student: Student) -> bytes:
     return model.SerializeToString()
 
 
+def quantize_int8(path: str | Path, out: str | Path, calibration: np.ndarray, max_examples: int = 512, seed: int = 0) -> Path:
+    """A neural student's ONNX model (``path``) quantized to 8 bits, written atomically to ``out``.
+
+    Static quantization by ONNX Runtime (``quantize_static``, QDQ format): weights int8 per output
+    channel, activations uint8 with ranges calibrated (min-max) on up to ``max_examples`` inputs drawn
+    from ``calibration``. A student's own training set serves for that: its visualizations, so no real
+    data is needed and nothing about the private data enters the file beyond what the student holds.
+    About a quarter of the float model's size; ONNX Runtime runs the convolutions in integers.
+    """
+    import logging
+
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    x = np.ascontiguousarray(calibration, dtype=np.float32)
+    if x.ndim < 2 or len(x) == 0:
+        raise VistransferError("int8 calibration needs at least one input example (N, *in_shape)")
+    pick = np.random.default_rng(seed).permutation(len(x))[:max_examples]
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter([{"input": x[i:i + 1]} for i in np.sort(pick)])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    quant_log = logging.getLogger()  # quantize_static advises pre-processing through the root logger
+    level = quant_log.level
+    quant_log.setLevel(logging.ERROR)
+    try:
+        with atomic_path(out) as tmp:
+            quantize_static(str(path), str(tmp), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                            weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8)
+    finally:
+        quant_log.setLevel(level)
+    return Path(out)
+
+
 def onnx_session(path: str | Path, threads: int = 1):
     import onnxruntime as ort
 

@@ -115,6 +115,45 @@ def test_a_run_of_some_parts_keeps_the_others_of_the_same_configuration(tmp_path
     assert "table5" not in third and "phone" not in third and "figure4" in third
 
 
+def test_the_phone_part_exports_further_students_and_8_bit_versions(tmp_path):
+    spec = tmp_path / "tiny5_phone.toml"
+    spec.write_text(SPEC + """
+[phone]
+int8 = true
+[phone.students."student h2, small, soft"]
+arch = "cnn_tiny"
+labels = "soft"
+temperature = 4.0
+""")
+    _tiny(tmp_path)  # writes the records
+    exp = load_any(spec)
+    runner = lambda e: ApneaRunner(e, tmp_path, tmp_path / "results", tmp_path / "cache", log=lambda m: None)  # noqa: E731
+    rec = runner(exp).run(("phone",))
+    models = rec["phone"]["models"]
+    base = ["teacher h1 (real minutes)", "student h2 (visualizations, hard)", "student h2, small, soft"]
+    assert list(models) == [r for b in base for r in (b, f"{b}, int8")]
+    for b in base:  # 8 bits: smaller, the same network's answers up to quantization, and its weights counted once
+        assert models[f"{b}, int8"]["size_kb"] < models[b]["size_kb"] and models[f"{b}, int8"]["parameters"] == models[b]["parameters"]
+        assert models[b]["onnx_vs_torch_max_diff"] <= 1e-4 and models[f"{b}, int8"]["onnx_vs_torch_max_diff"] < 0.2
+    assert models["student h2, small, soft"]["parameters"] != models["student h2 (visualizations, hard)"]["parameters"]
+    table = (tmp_path / "results" / "tiny5_phone" / "table.md").read_text()
+    assert "| weights |" in table and "- student h2, small, soft: `cnn_tiny` on h2's set, soft labels at τ = 4." in table
+    assert "calibrated on what each model learned from" in table
+    # other [phone] options: the phone part of the earlier record is not kept beside a run of another part
+    runner(replace(exp, phone={**exp.phone, "int8": False})).run(("figure4",))
+    assert "phone" not in json.loads((tmp_path / "results" / "tiny5_phone" / "results.json").read_text())
+
+
+def test_a_phone_student_must_be_a_network(tmp_path):
+    spec = tmp_path / "bad.toml"
+    spec.write_text(SPEC + '[phone.students.forest]\narch = "rf"\n')
+    with pytest.raises(VistransferError, match="must be a convolutional student"):
+        load_any(spec)
+    spec.write_text(SPEC + '[phone]\nint9 = true\n')
+    with pytest.raises(VistransferError, match="int9"):
+        load_any(spec)
+
+
 def test_an_interrupted_recordwise_part_keeps_its_folds_and_continues_where_the_cache_is_gone(tmp_path, monkeypatch):
     exp = _tiny(tmp_path)
     runner = lambda cache: ApneaRunner(exp, tmp_path, tmp_path / "results", tmp_path / cache, log=lambda m: None)  # noqa: E731
@@ -145,6 +184,34 @@ def test_an_interrupted_recordwise_part_keeps_its_folds_and_continues_where_the_
     ApneaRunner(other, tmp_path, tmp_path / "results", tmp_path / "cache3", log=lambda m: None).run(("recordwise",))
     assert made == [0, 1, 1, 0, 1]
     assert "recordwise" not in runner("cache").run(("figure4",))  # nor kept beside a part of exp's
+
+
+def test_an_interrupted_privacy_audit_keeps_its_shadows_and_gives_the_audit_of_one_go(tmp_path, monkeypatch):
+    exp = _tiny(tmp_path)
+    runner = lambda res, cache: ApneaRunner(exp, tmp_path, tmp_path / res, tmp_path / cache, log=lambda m: None)  # noqa: E731
+    whole = runner("results-whole", "cache-whole").run(("privacy",))["privacy"]  # the audit in one go
+    shadows = []
+    real = ApneaRunner.teacher
+
+    def counted(self, name, *a, **kw):
+        if name.startswith("shadow-"):
+            shadows.append(name)
+            if name.endswith("-1") and len(shadows) == 2:
+                raise KeyboardInterrupt  # the session ends during shadow 1
+        return real(self, name, *a, **kw)
+
+    monkeypatch.setattr(ApneaRunner, "teacher", counted)
+    with pytest.raises(KeyboardInterrupt):
+        runner("results", "cache").run(("privacy",))
+    out = tmp_path / "results" / "tiny5"
+    first = json.loads((out / "results.json").read_text())["privacy"]
+    assert first["partial"] and [r["shadow"] for r in first["per_shadow"]] == [0] and set(first["per_shadow"][0]["in"]) <= {"0", "1"}
+    assert "**1 of 2 shadow pipelines so far**" in (out / "table.md").read_text()
+    assert "privacy (1 of 2 shadows done)" in summary_markdown(tmp_path / "results")
+    again = runner("results", "another-machine's-cache").run(("privacy",))["privacy"]  # the results folder travelled
+    assert shadows == ["shadow-team1-0", "shadow-team1-1", "shadow-team1-1"]  # shadow 0 came from the record
+    assert "partial" not in again and "per_shadow" not in again  # the finished audit keeps its numbers, not its shadows
+    assert again == whole
 
 
 def test_an_interrupted_table5_part_keeps_its_seeds_and_continues_where_the_cache_is_gone(tmp_path, monkeypatch):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Literal
 
@@ -40,6 +40,7 @@ from ..models.teacher import Teacher, load_builtin, train_teacher
 from ..models.train import predict_logits
 from ..pipeline import make_synthetic, round_student_options
 from ..students import create_student
+from ..students.registry import canonical_name
 from ..synthesis.blend import add_blends
 from ..synthesis.offset import add_offsets
 from ..synthesis.dataset import PROBE_KIND, SyntheticDataset
@@ -61,6 +62,23 @@ class ProbeOptions(_Strict):
     step_size: float = Field(0.01, gt=0, le=1)  # 0.05 until 0.5.0: benchmarks/apnea_sweep.py, blend_probe_fine
 
 
+class PhoneStudent(_Strict):
+    """One more student of the phone part, trained on h2's set: another architecture, labels or ensemble size."""
+
+    arch: str = "cnn_ecg"
+    labels: Literal["hard", "soft"] = "hard"
+    temperature: float = Field(1.0, ge=1, le=100)
+    members: int | None = Field(None, ge=1, le=16)  # None: [student]'s
+
+
+class PhoneOptions(_Strict):
+    """[phone]: what is exported beside the teacher and h2 (``students``, by row name), and whether each network
+    is also quantized to 8 bits (``int8``: the teacher calibrated on its training minutes, a student on its set)."""
+
+    students: dict[str, PhoneStudent] = {}
+    int8: bool = False
+
+
 class ApneaFile(ExperimentHeader):
     dataset: str = "apnea-ecg"
     seeds: list[int] = Field([0, 1, 2], min_length=1)
@@ -76,6 +94,7 @@ class ApneaFile(ExperimentHeader):
     recordwise: dict[str, Any] = {}
     privacy: dict[str, Any] = {}
     probe: ProbeOptions | None = None
+    phone: PhoneOptions = PhoneOptions()
 
 
 @dataclass(frozen=True)
@@ -97,6 +116,7 @@ class ApneaExperiment:
     privacy: dict[str, Any]
     source: str
     probe: dict[str, Any] | None = None  # ProbeOptions as a dict; None: no probes
+    phone: dict[str, Any] = field(default_factory=lambda: PhoneOptions().model_dump())  # not in identity(): the part records it
 
     def identity(self, domain: bool = True) -> dict:
         """What the results depend on. Without ``domain``: what trained weights depend on (the domain
@@ -122,6 +142,10 @@ def load_apnea_experiment(path: Path, raw: dict) -> ApneaExperiment:
     if any(k.startswith("probe") for k in f.synthesis):
         raise VistransferError(f"{path}: probes of the apnea experiments are set in their own [probe] section "
                                "(ratio, rounds, steps, step_size: their round students are h2), not in [synthesis]")
+    for row, st in f.phone.students.items():
+        name = canonical_name(st.arch)
+        if name in ("svm", "rf", "mlp"):
+            raise VistransferError(f"{path}: [phone.students.{row!r}] arch must be a convolutional student (e.g. cnn_ecg_small), got {st.arch!r}")
     domain = None if f.domain == "team" else tuple(float(v) for v in f.domain)
     if domain is not None and not VALUE_RANGE[0] <= domain[0] < domain[1] <= VALUE_RANGE[1]:
         raise VistransferError(f"{path}: domain must be \"team\" or [low, high] seconds with "
@@ -129,7 +153,7 @@ def load_apnea_experiment(path: Path, raw: dict) -> ApneaExperiment:
     return ApneaExperiment(path.stem, f.title, f.paper_table, f.description, tuple(f.seeds), tuple(f.split),
                            {k: tuple(v) for k, v in f.teams.items()}, arch, teacher,
                            student_options(f.student, f"{path} [student]"), synth, domain, f.paper, f.recordwise, f.privacy, str(path),
-                           f.probe.model_dump() if f.probe is not None else None)
+                           f.probe.model_dump() if f.probe is not None else None, f.phone.model_dump())
 
 
 def binary_metrics(y: np.ndarray, p_apnea: np.ndarray, threshold: float = 0.5) -> dict:
@@ -258,13 +282,14 @@ class ApneaRunner:
         return add_probes(ds, h1.module, fit, labels="soft", low=h1.spec.low, high=h1.spec.high, seed=seed,
                           device=self.device, **options)
 
-    def student(self, x, targets, seed: int, temperature: float = 1.0, teacher: Teacher | None = None, **over):
-        """h2 (the teacher's architecture). With ``teacher``, inputs are standardized with the teacher's
-        normalization (part of its input spec), not with the visualizations' own spread."""
+    def student(self, x, targets, seed: int, temperature: float = 1.0, teacher: Teacher | None = None,
+                arch: str = "cnn_ecg", **over):
+        """h2 (the teacher's architecture, unless ``arch`` names another). With ``teacher``, inputs are
+        standardized with the teacher's normalization (part of its input spec), not with the visualizations' own spread."""
         kw = {**self.exp.student, **over, "seed": seed, "device": self.device, "temperature": temperature}
         if teacher is not None:
             kw["standardize"] = teacher.standardization(kw.get("standardize", False))
-        return create_student("cnn_ecg", **kw).fit(x, targets)
+        return create_student(arch, **kw).fit(x, targets)
 
     # --- the experiment -------------------------------------------------------------------
     def run(self, parts: tuple[str, ...] = APNEA_PARTS) -> dict:
@@ -309,6 +334,8 @@ class ApneaRunner:
             return
         if old.get("recordwise", {}).get("cfg", self.recordwise_cfg) != self.recordwise_cfg:
             del old["recordwise"]  # made with other [recordwise] options, which the config does not hold
+        if "phone" in old and old["phone"].get("cfg", PhoneOptions().model_dump()) != json.loads(json.dumps(self.exp.phone)):
+            del old["phone"]  # likewise [phone]
         self._earlier = old
         for part in self.PARTS:
             if part not in parts and part in old:
@@ -460,25 +487,37 @@ class ApneaRunner:
         self.record["figure4"] = {"file": "figure4.png", "team": team, "seed": seed, "series_per_panel": 3}
 
     def phone(self) -> None:
-        """Team 1, seed 0: the student (trained on visualizations only) as ONNX, beside the teacher."""
-        from ..export import export_onnx, latency_ms, onnx_predict
+        """Team 1, seed 0: the student (trained on visualizations only) as ONNX, beside the teacher, and the
+        [phone] options' further students (e.g. a smaller network) and 8-bit versions of every network."""
+        from ..export import export_onnx, latency_ms, onnx_predict, quantize_int8
         from ..students.neural import NeuralStudent
 
+        opts = self.exp.phone
         team, seed = list(self.exp.teams)[0], self.exp.seeds[0]
         d = self.team_data(team, seed)
         h1 = self.teacher(f"apnea-{team}", d["train"], d["test"], seed)
         ds = self.synthetic(team, h1, seed)
         y = d["test"].y.numpy()
+        models = [("teacher h1 (real minutes)", NeuralStudent.from_net("cnn_ecg", h1.module, h1.in_shape, h1.n_classes), d["train"].x),
+                  ("student h2 (visualizations, hard)", self.student(ds.x, ds.targets("hard"), seed, teacher=h1), ds.x)]
+        for name, st in opts["students"].items():
+            over = {} if st["members"] is None else {"members": st["members"]}
+            models.append((name, self.student(ds.x, ds.targets(st["labels"]), seed, temperature=st["temperature"], teacher=h1,
+                                              arch=canonical_name(st["arch"]), **over), ds.x))
         out = {}
-        for name, model in (("teacher h1 (real minutes)", NeuralStudent.from_net("cnn_ecg", h1.module, h1.in_shape, h1.n_classes)),
-                            ("student h2 (visualizations, hard)", self.student(ds.x, ds.targets("hard"), seed, teacher=h1))):
+        for name, model, calibration in models:
             path = self.cache / "onnx" / f"{name.split()[0]}-{cache_key({'fp': h1.fingerprint, 'name': name})}.onnx"
             export_onnx(model, path)
-            p = onnx_predict(path, d["test"].x.numpy())[:, 1]
-            diff = float(np.abs(p - model.predict_proba(d["test"].x)[:, 1]).max())
-            out[name] = {"size_kb": path.stat().st_size / 1024, "latency_ms_one_core": latency_ms(path, h1.in_shape),
-                         "onnx_vs_torch_max_diff": diff, **binary_metrics(y, p)}
-        self.record["phone"] = {"team": team, "seed": seed, "models": out}
+            ref = model.predict_proba(d["test"].x)[:, 1]
+            files = {name: path}
+            if opts["int8"]:
+                files[f"{name}, int8"] = quantize_int8(path, path.with_name(path.stem + "-int8.onnx"), calibration.numpy(), seed=seed)
+            for row, f in files.items():
+                p = onnx_predict(f, d["test"].x.numpy())[:, 1]
+                out[row] = {"size_kb": f.stat().st_size / 1024, "latency_ms_one_core": latency_ms(f, h1.in_shape),
+                            "parameters": sum(t.numel() for t in model.net_.parameters()),
+                            "onnx_vs_torch_max_diff": float(np.abs(p - ref).max()), **binary_metrics(y, p)}
+        self.record["phone"] = {"team": team, "seed": seed, "cfg": opts, "models": out}
 
     def privacy(self) -> None:
         from ..privacy import attack_metrics, lira_by_shadow_count, lira_scores, logit_confidence, nearest_distances
@@ -490,12 +529,11 @@ class ApneaRunner:
         full = self.minutes[team]
         xp, yp = full["x"][pool_idx], full["y"][pool_idx]
         member = np.r_[np.ones(len(d["train_idx"]), bool), np.zeros(len(d["test_idx"]), bool)]
-        h1 = self.teacher(f"apnea-{team}", d["train"], d["test"], seed)
-        ds = self.synthetic(team, h1, seed)
-        h2 = self.student(ds.x, ds.targets("hard"), seed, teacher=h1)
-        targets = {"teacher": logit_confidence(h1.module, xp, yp), "student": logit_confidence(h2.net_, xp, yp)}
+        # shadows an earlier run of this configuration finished (the record travels with the results folder)
+        was = self._earlier.get("privacy", {})
+        earlier = {r["shadow"]: r for r in was.get("per_shadow", [])} if (was.get("team"), was.get("seed")) == (team, seed) else {}
         shadow_phi = {"teacher": [], "student": []}
-        ins = []
+        ins, done = [], []
         for s in range(k):
             def shadow(s=s):
                 rng = np.random.default_rng([seed, 1000 + s])
@@ -506,11 +544,20 @@ class ApneaRunner:
                 ss = self.student(dss.x, dss.targets("hard"), 1000 + s, teacher=hs)
                 return {"in": inn.tolist(), "teacher": logit_confidence(hs.module, xp, yp).tolist(),
                         "student": logit_confidence(ss.net_, xp, yp).tolist()}
-            r = self.cached("privacy-shadow", {"team": team, "seed": seed, "shadow": s}, shadow)
+            r = self.cached("privacy-shadow", {"team": team, "seed": seed, "shadow": s}, shadow,
+                            earlier=_unpack_shadow(earlier[s]) if s in earlier else None)
             ins.append(r["in"])
-            for m in shadow_phi:
-                shadow_phi[m].append(r["teacher" if m == "teacher" else "student"])
+            for m in shadow_phi:  # to 4 decimals, as the results record keeps them: the same audit from either store
+                shadow_phi[m].append(np.round(r[m], 4))
             self.log(f"privacy: shadow {s + 1}/{k}")
+            done.append(_pack_shadow(s, r))
+            if s < k - 1:  # every finished shadow goes into the record at once, as the record-wise folds do
+                self.record["privacy"] = {"team": team, "seed": seed, "shadows": k, "partial": True, "per_shadow": done}
+                self._write(final=False)
+        h1 = self.teacher(f"apnea-{team}", d["train"], d["test"], seed)
+        ds = self.synthetic(team, h1, seed)
+        h2 = self.student(ds.x, ds.targets("hard"), seed, teacher=h1)
+        targets = {"teacher": logit_confidence(h1.module, xp, yp), "student": logit_confidence(h2.net_, xp, yp)}
         ins = np.array(ins, bool)
         res = {}
         for m in ("teacher", "student"):
@@ -613,6 +660,17 @@ class ApneaRunner:
         self.record["complete"] = final
         write_json(self.out / "results.json", self.record)
         write_text(self.out / "table.md", render(self.record))
+
+
+def _pack_shadow(s: int, r: dict) -> dict:
+    """A privacy shadow's unit for the results record: membership as a string of 0/1, confidences to 4 decimals."""
+    return {"shadow": s, "in": "".join("1" if b else "0" for b in r["in"]), "seconds": r.get("seconds", 0.0),
+            **{m: [round(float(v), 4) for v in r[m]] for m in ("teacher", "student")}}
+
+
+def _unpack_shadow(w: dict) -> dict:
+    """The unit as ``privacy`` makes and caches it, from ``_pack_shadow``'s form."""
+    return {"in": [c == "1" for c in w["in"]], "teacher": w["teacher"], "student": w["student"], "seconds": w.get("seconds", 0.0)}
 
 
 def recording_level(per_record: dict) -> dict:

@@ -13,7 +13,8 @@ def missing_parts(rec: dict) -> list[str]:
 def missing_named(rec: dict) -> list[str]:
     """``missing_parts``, a partly done part with how much of it is done: "recordwise (1 of 5 folds done)"."""
     done = {"table5": lambda r: f"{len(r['per_seed'])} of {len(rec['seeds'])} seeds",
-            "recordwise": lambda r: f"{len(r['per_fold'])} of {r['folds']} folds"}
+            "recordwise": lambda r: f"{len(r['per_fold'])} of {r['folds']} folds",
+            "privacy": lambda r: f"{len(r['per_shadow'])} of {r['shadows']} shadows"}
     return [p + (f" ({done[p](rec[p])} done)" if p in rec and p in done else "") for p in missing_parts(rec)]
 
 
@@ -23,6 +24,11 @@ def _pct(ms: dict | None) -> str:
     if ms.get("n", 2) < 2:  # one seed or fold so far: no spread to give
         return f"{100 * ms['mean']:.2f}"
     return f"{100 * ms['mean']:.2f} ± {100 * ms['std']:.2f}"
+
+
+def _frac(ms: dict) -> str:
+    """An AUC: a fraction to three places, as in every other table."""
+    return f"{ms['mean']:.3f}" if ms.get("n", 2) < 2 else f"{ms['mean']:.3f} ± {ms['std']:.3f}"
 
 
 def render(rec: dict) -> str:
@@ -94,7 +100,7 @@ def render(rec: dict) -> str:
             if m not in rw["pooled"]:
                 continue
             p = rw["pooled"][m]
-            out.append(f"| {name} | {_pct(p['accuracy'])} | {_pct(p['sensitivity'])} | {_pct(p['specificity'])} | {_pct(p['auc'])} |"
+            out.append(f"| {name} | {_pct(p['accuracy'])} | {_pct(p['sensitivity'])} | {_pct(p['specificity'])} | {_frac(p['auc'])} |"
                        + (f" {_pct(p['best_accuracy'])} |" if best else ""))
         out += ["", "Mean ± std over folds. Published per-minute accuracies with a record-wise split reach 87–91% "
                 "(RR plus R-amplitude features, the full 35/35 challenge split); here RR only, no amplitudes "
@@ -113,13 +119,28 @@ def render(rec: dict) -> str:
                        "vs normal (C, < 5) nights right from the predicted apnea minutes of held-out records.")
     ph = rec.get("phone")
     if ph:
+        weights = all("parameters" in m for m in ph["models"].values())  # not in records made before 0.5.0's [phone]
         out += ["", f"## The phone ({ph['team']}, seed {ph['seed']}; ONNX Runtime, one CPU core, one 5-minute window)", "",
-                "| model | size (KB) | latency per minute (ms) | accuracy | sensitivity | specificity | AUC |", "|---|---|---|---|---|---|---|"]
+                "| model |" + (" weights |" if weights else "") + " size (KB) | latency per minute (ms) | accuracy | sensitivity | specificity | AUC |",
+                "|---|" + ("---|" if weights else "") + "---|---|---|---|---|---|"]
         for name, m in ph["models"].items():
-            out.append(f"| {name} | {m['size_kb']:.1f} | {m['latency_ms_one_core']:.3f} | {100 * m['accuracy']:.2f} | "
-                       f"{100 * m['sensitivity']:.2f} | {100 * m['specificity']:.2f} | {m['auc']:.3f} |")
+            out.append(f"| {name} |" + (f" {m['parameters']:,} |" if weights else "") + f" {m['size_kb']:.1f} | {m['latency_ms_one_core']:.3f} | "
+                       f"{100 * m['accuracy']:.2f} | {100 * m['sensitivity']:.2f} | {100 * m['specificity']:.2f} | {m['auc']:.3f} |")
+        cfg = ph.get("cfg", {})
+        for name, st in cfg.get("students", {}).items():
+            members = f", {st['members']} network(s)" if st.get("members") else ""
+            labels = f"soft labels at τ = {st['temperature']:g}" if st["labels"] == "soft" else "hard labels"
+            out.append(f"- {name}: `{st['arch']}` on h2's set, {labels}{members}.")
+        if cfg.get("int8"):
+            out.append("- int8: ONNX Runtime's static quantization (weights int8 per channel, activations uint8), calibrated on "
+                       "what each model learned from: the teacher on its training minutes, a student on its synthetic set (no real "
+                       "minutes).")
     pv = rec.get("privacy")
-    if pv:
+    if pv and pv.get("partial"):
+        out += ["", f"## Privacy audit ({pv['team']}, seed {pv['seed']}, {pv['shadows']} shadow models)", "",
+                f"**{len(pv['per_shadow'])} of {pv['shadows']} shadow pipelines so far**: re-run the command below with "
+                "`--parts privacy` to finish; it starts at the next shadow, and the audit is computed when all are done."]
+    elif pv:
         out += ["", f"## Privacy audit ({pv['team']}, seed {pv['seed']}, {pv['shadows']} shadow models)", "",
                 "Membership inference against the real training minutes (members) and the team's real test minutes "
                 "(non-members). Goal for the student: AUC ≤ 0.52 and TPR at 1% FPR ≤ 2%.", "",

@@ -75,6 +75,9 @@ TINY_ARCH = replace(TEACHER_ARCH, channels=tuple(c // 4 for c in TEACHER_ARCH.ch
 # kernels take a 5-minute RR window (1,200 samples at 4 Hz) down to 37 positions, so the last layers
 # see the 30-90 s cycles of apnea. Measured on team 1 (random minutes): 91.5% against 82% for TEACHER_ARCH.
 ECG_ARCH = ConvArch(channels=(16, 32, 64, 64, 64), kernel=9, fc=(64,))
+# A phone- or watch-sized student of the same shape: a quarter of the channels after the first two blocks and
+# half the fc units, about a ninth of ECG_ARCH's weights (27k against 251k), most of them still in the fc layer.
+ECG_SMALL_ARCH = ConvArch(channels=(8, 16, 16, 16, 16), kernel=9, fc=(32,))
 
 
 # Appendix D (CIFAR-10; the paper gives layer counts, not widths). 3x3 convolutions in blocks of two,

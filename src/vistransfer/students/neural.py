@@ -11,13 +11,13 @@ from torch import nn
 from ..config import TrainConfig
 from ..errors import VistransferError
 from ..io import resolve_device
-from ..models.nets import (CIFAR_CNN1, CIFAR_CNN2, CIFAR_CNN3, ECG_ARCH, LARGE_ARCH, MLP, SMALL_ARCH, TEACHER_ARCH,
+from ..models.nets import (CIFAR_CNN1, CIFAR_CNN2, CIFAR_CNN3, ECG_ARCH, ECG_SMALL_ARCH, LARGE_ARCH, MLP, SMALL_ARCH, TEACHER_ARCH,
                            TINY_ARCH, ConvNet, MLPArch, window_standardize)
 from ..models.train import fit_network, predict_logits
 from .base import Student, as_inputs, as_targets
 
 ARCHS = {"cnn_id": TEACHER_ARCH, "cnn_small": SMALL_ARCH, "cnn_large": LARGE_ARCH, "cnn_tiny": TINY_ARCH, "cnn_ecg": ECG_ARCH,
-         "cnn_cifar1": CIFAR_CNN1, "cnn_cifar2": CIFAR_CNN2, "cnn_cifar3": CIFAR_CNN3}
+         "cnn_ecg_small": ECG_SMALL_ARCH, "cnn_cifar1": CIFAR_CNN1, "cnn_cifar2": CIFAR_CNN2, "cnn_cifar3": CIFAR_CNN3}
 
 
 class Standardize(nn.Module):

@@ -22,7 +22,7 @@ def register_student(name: str):
     return deco
 
 
-for _arch in ("cnn_id", "cnn_small", "cnn_large", "cnn_tiny", "cnn_ecg", "cnn_cifar1", "cnn_cifar2", "cnn_cifar3", "mlp"):
+for _arch in ("cnn_id", "cnn_small", "cnn_large", "cnn_tiny", "cnn_ecg", "cnn_ecg_small", "cnn_cifar1", "cnn_cifar2", "cnn_cifar3", "mlp"):
     register_student(_arch)(lambda _a=_arch, **kw: NeuralStudent(arch=_a, **kw))
 register_student("svm")(SVMStudent)
 register_student("rf")(RandomForestStudent)
