@@ -49,13 +49,13 @@ def export(
         raise VistransferError(f"--int8 quantizes networks; {name} is a scikit-learn model, export it without --int8")
     if int8 and not check:
         raise VistransferError("--int8 needs the test set's check (how much accuracy 8 bits cost); drop --no-check")
-    calib = _calibration_inputs(calibrate, head, student) if int8 else None
+    calib_x, calib_name = _calibration_inputs(calibrate, head, student) if int8 else (None, None)
     float_kb = None
     if int8:
         with tempfile.TemporaryDirectory() as d:
             flt = export_onnx(model, Path(d) / "float.onnx")
             float_kb = flt.stat().st_size / 1024
-            quantize_int8(flt, out, calib[0])
+            quantize_int8(flt, out, calib_x)
     else:
         export_onnx(model, out)
     size_kb = out.stat().st_size / 1024
@@ -82,9 +82,9 @@ def export(
         if ref_acc - acc > INT8_MAX_DROP:
             out.unlink(missing_ok=True)
             raise VistransferError(f"int8 loses {100 * (ref_acc - acc):.2f} points of accuracy on {test_name} "
-                                   f"({100 * ref_acc:.2f}% -> {100 * acc:.2f}%; calibrated on {calib[1]}); not exported. "
+                                   f"({100 * ref_acc:.2f}% -> {100 * acc:.2f}%; calibrated on {calib_name}); not exported. "
                                    "Export without --int8, or calibrate on a set closer to the test data")
-        typer.echo(f"int8 (calibrated on {calib[1]}), checked on {test_name} test ({len(test)}): accuracy {100 * acc:.2f}% "
+        typer.echo(f"int8 (calibrated on {calib_name}), checked on {test_name} test ({len(test)}): accuracy {100 * acc:.2f}% "
                    f"(float {100 * ref_acc:.2f}%), same class as the float student on {100 * agree:.2f}%, max |int8 - float| = {diff:.1e}")
         return
     if diff > TOLERANCE:

@@ -334,7 +334,7 @@ class ApneaRunner:
             return
         if old.get("recordwise", {}).get("cfg", self.recordwise_cfg) != self.recordwise_cfg:
             del old["recordwise"]  # made with other [recordwise] options, which the config does not hold
-        if "phone" in old and old["phone"].get("cfg", PhoneOptions().model_dump()) != json.loads(json.dumps(self.exp.phone)):
+        if "phone" in old and old["phone"].get("cfg", PhoneOptions().model_dump()) != self.exp.phone:
             del old["phone"]  # likewise [phone]
         self._earlier = old
         for part in self.PARTS:
@@ -509,13 +509,14 @@ class ApneaRunner:
             path = self.cache / "onnx" / f"{name.split()[0]}-{cache_key({'fp': h1.fingerprint, 'name': name})}.onnx"
             export_onnx(model, path)
             ref = model.predict_proba(d["test"].x)[:, 1]
+            weights = sum(t.numel() for t in model.net_.parameters())
             files = {name: path}
             if opts["int8"]:
                 files[f"{name}, int8"] = quantize_int8(path, path.with_name(path.stem + "-int8.onnx"), calibration.numpy(), seed=seed)
             for row, f in files.items():
                 p = onnx_predict(f, d["test"].x.numpy())[:, 1]
                 out[row] = {"size_kb": f.stat().st_size / 1024, "latency_ms_one_core": latency_ms(f, h1.in_shape),
-                            "parameters": sum(t.numel() for t in model.net_.parameters()),
+                            "parameters": weights,
                             "onnx_vs_torch_max_diff": float(np.abs(p - ref).max()), **binary_metrics(y, p)}
         self.record["phone"] = {"team": team, "seed": seed, "cfg": opts, "models": out}
 

@@ -136,13 +136,13 @@ def render(rec: dict) -> str:
                        "what each model learned from: the teacher on its training minutes, a student on its synthetic set (no real "
                        "minutes).")
     pv = rec.get("privacy")
+    if pv:
+        out += ["", f"## Privacy audit ({pv['team']}, seed {pv['seed']}, {pv['shadows']} shadow models)", ""]
     if pv and pv.get("partial"):
-        out += ["", f"## Privacy audit ({pv['team']}, seed {pv['seed']}, {pv['shadows']} shadow models)", "",
-                f"**{len(pv['per_shadow'])} of {pv['shadows']} shadow pipelines so far**: re-run the command below with "
+        out += [f"**{len(pv['per_shadow'])} of {pv['shadows']} shadow pipelines so far**: re-run the command below with "
                 "`--parts privacy` to finish; it starts at the next shadow, and the audit is computed when all are done."]
     elif pv:
-        out += ["", f"## Privacy audit ({pv['team']}, seed {pv['seed']}, {pv['shadows']} shadow models)", "",
-                "Membership inference against the real training minutes (members) and the team's real test minutes "
+        out += ["Membership inference against the real training minutes (members) and the team's real test minutes "
                 "(non-members). Goal for the student: AUC ≤ 0.52 and TPR at 1% FPR ≤ 2%.", "",
                 "| model | loss-threshold AUC | TPR @ 1% FPR | LiRA AUC | LiRA TPR @ 1% FPR |", "|---|---|---|---|---|"]
         for m in ("teacher", "student"):
