@@ -3,12 +3,13 @@
 import os
 
 import numpy as np
+import onnx
 import torch
 import pytest
 from typer.testing import CliRunner
 
 from vistransfer.cli.main import app, main
-from vistransfer.export import export_onnx, latency_ms, onnx_predict
+from vistransfer.export import export_onnx, latency_ms, onnx_predict, output_tail
 from vistransfer.students import create_student
 from vistransfer.students.persist import load_student, save_student, student_suffix
 
@@ -82,8 +83,19 @@ def test_int8_export_is_smaller_and_keeps_the_accuracy(digits, tmp_path):
     assert sorted(p.name for p in tmp_path.glob("*.onnx")) == ["float.onnx", "int8.onnx"]  # no float copy left behind
     _, test = digits
     float_acc = (onnx_predict(flt, test.x.numpy()).argmax(1) == test.y.numpy()).mean()
-    int8_acc = (onnx_predict(q, test.x.numpy()).argmax(1) == test.y.numpy()).mean()
-    assert int8_acc >= float_acc - 0.01
+    p_int8 = onnx_predict(q, test.x.numpy())
+    assert (p_int8.argmax(1) == test.y.numpy()).mean() >= float_acc - 0.01
+    # the output layer and softmax stay in float: probabilities keep their ranking, not a few uint8 levels
+    assert len(np.unique(p_int8[:, 0])) > 0.9 * len(test)
+
+
+def test_int8_keeps_every_members_output_layer_and_their_average_in_float(digits, tmp_path):
+    train, _ = digits
+    student = create_student("cnn_small", epochs=1, seed=0, members=2).fit(train.x[:100], train.y[:100])
+    path = export_onnx(student, tmp_path / "pair.onnx")
+    tail = output_tail(onnx.load(str(path)))
+    assert sum(n.endswith("out/Gemm") for n in tail) == 2 and any("Softmax" in n for n in tail)
+    assert not any("Conv" in n for n in tail)
 
 
 def test_int8_export_refuses_what_it_cannot_do_well(digits, tmp_path, capsys):

@@ -33,7 +33,7 @@ from ..data import Split
 from ..ecg.apnea import CLASSES, VALUE_RANGE, load_minutes
 from ..errors import VistransferError
 from ..evaluation import mean_std
-from ..io import cache_dir, cache_key, versions, write_json, write_text
+from ..io import cache_dir, cache_key, fingerprint, versions, write_json, write_text
 from ..models.nets import ConvArch
 from ..models.spec import InputSpec, train_range
 from ..models.teacher import Teacher, load_builtin, train_teacher
@@ -506,7 +506,7 @@ class ApneaRunner:
                                               arch=canonical_name(st["arch"]), **over), ds.x))
         out = {}
         for name, model, calibration in models:
-            path = self.cache / "onnx" / f"{name.split()[0]}-{cache_key({'fp': h1.fingerprint, 'name': name})}.onnx"
+            path = self.cache / "onnx" / f"{name.split()[0]}-{fingerprint(model.net_.state_dict())[:16]}.onnx"  # one file per model
             export_onnx(model, path)
             ref = model.predict_proba(d["test"].x)[:, 1]
             weights = sum(t.numel() for t in model.net_.parameters())
