@@ -127,5 +127,6 @@ def test_run_the_whole_pipeline_on_apnea_ecg(tmp_path):
     assert spec["shape"] == [1, 1200] and 0.3 <= spec["low"] < spec["high"] <= 2.0 and spec["mean"] and spec["std"]
     assert spec["low"] == pytest.approx(0.6, abs=0.01) and spec["high"] == pytest.approx(1.25, abs=0.01)
     assert res["synthesis"]["config"]["objective"] == "log_softmax" and res["student_config"]["standardize"] is True
-    assert res["synthesis"]["config"]["blend"] == 1.0 and "20 visualizations + 20 blends" in (out / "report.md").read_text()
+    assert res["synthesis"]["config"]["blend"] == 1.0 and res["synthesis"]["config"]["offset"] == 1.0
+    assert "20 visualizations + 20 blends + 40 offsets" in (out / "report.md").read_text()
     assert (out / "grid.png").is_file()
