@@ -9,8 +9,11 @@ import torch
 from .data import Split
 
 
-def evaluate_predictions(pred: np.ndarray, test: Split, teacher_pred: np.ndarray | None = None) -> dict:
-    """pred, teacher_pred: (N,) class indices on ``test``. Accuracies are fractions in [0, 1]."""
+def evaluate_predictions(pred: np.ndarray, test: Split, teacher_pred: np.ndarray | None = None,
+                         proba: np.ndarray | None = None) -> dict:
+    """pred, teacher_pred: (N,) class indices on ``test``. Accuracies are fractions in [0, 1].
+    With ``proba`` (N, 2) on a two-class test set holding both classes, also the ROC AUC of class 1
+    (scikit-learn's): how well the model ranks, whatever its threshold."""
     y = test.y.numpy()
     pred = np.asarray(pred)
     per_class = {test.classes[c]: float((pred[y == c] == c).mean()) if (y == c).any() else float("nan")
@@ -18,6 +21,10 @@ def evaluate_predictions(pred: np.ndarray, test: Split, teacher_pred: np.ndarray
     out = {"accuracy": float((pred == y).mean()), "per_class_accuracy": per_class, "n_test": int(len(y))}
     if teacher_pred is not None:
         out["teacher_agreement"] = float((pred == np.asarray(teacher_pred)).mean())
+    if proba is not None and len(test.classes) == 2 and len(np.unique(y)) == 2:
+        from sklearn.metrics import roc_auc_score
+
+        out["auc"] = float(roc_auc_score(y, np.asarray(proba)[:, 1]))
     return out
 
 

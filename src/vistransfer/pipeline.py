@@ -13,7 +13,7 @@ import torch
 from .config import SynthesisConfig, to_dict
 from .data import Split
 from .errors import VistransferError
-from .evaluation import evaluate_predictions, mean_std, teacher_predictions
+from .evaluation import evaluate_predictions, mean_std
 from .io import versions
 from .models.teacher import Teacher
 from .students import canonical_name, create_student
@@ -139,17 +139,23 @@ def learn_students(x: torch.Tensor, targets: torch.Tensor, names: list[str], see
             student = create_student(key, seed=seed, progress=progress, **(student_kwargs or {}))
             student.fit(x, targets)
             fit_s = time.perf_counter() - t0
-            run = evaluate_predictions(student.predict(test.x), test, teacher_pred)
+            proba = student.predict_proba(test.x)
+            run = evaluate_predictions(student.classes_[proba.argmax(1)], test, teacher_pred, proba)
             run.update(seed=seed, fit_seconds=fit_s)
             runs.append(run)
             if on_result is not None:
                 on_result(key, seed, run, student)
         results[key] = {"runs": runs, "accuracy": mean_std([r["accuracy"] for r in runs])}
-        if teacher_pred is not None:
-            results[key]["teacher_agreement"] = mean_std([r["teacher_agreement"] for r in runs])
+        for metric in ("teacher_agreement", "auc"):
+            if metric in runs[0]:
+                results[key][metric] = mean_std([r[metric] for r in runs])
     return results
 
 
 def teacher_summary(teacher: Teacher, test: Split, device="cpu") -> tuple[dict, np.ndarray]:
-    pred = teacher_predictions(teacher.module, test, device)
-    return evaluate_predictions(pred, test), pred
+    """The teacher's evaluation on ``test`` (with AUC on a two-class task) and its (N,) predictions."""
+    from .models.train import predict_logits
+
+    proba = predict_logits(teacher.module, test.x, device).softmax(1).numpy()
+    pred = proba.argmax(1)
+    return evaluate_predictions(pred, test, proba=proba), pred

@@ -128,5 +128,9 @@ def test_run_the_whole_pipeline_on_apnea_ecg(tmp_path):
     assert spec["low"] == pytest.approx(0.6, abs=0.01) and spec["high"] == pytest.approx(1.25, abs=0.01)
     assert res["synthesis"]["config"]["objective"] == "log_softmax" and res["student_config"]["standardize"] is True
     assert res["synthesis"]["config"]["blend"] == 1.0 and res["synthesis"]["config"]["offset"] == 1.0
-    assert "20 visualizations + 20 blends + 40 offsets" in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert "20 visualizations + 20 blends + 40 offsets" in report
+    # two classes: every model's ranking (AUC) beside its accuracy, in results.json and the report
+    assert 0 <= res["teacher"]["auc"] <= 1 and len(res["students"]["cnn_ecg"]["auc"]["values"]) == 1
+    assert "| AUC, visualizations | AUC, real data |" in report and f"(AUC {res['teacher']['auc']:.3f})" in report
     assert (out / "grid.png").is_file()

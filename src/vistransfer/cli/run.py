@@ -115,11 +115,20 @@ def _pipeline(out_dir, dataset, h1, train, test, cfg, names, seed_list, kw, tcfg
     typer.echo(f"report: {out_dir / 'report.md'}")
 
 
+def _auc(r: dict | None) -> str:
+    """'0.923 ± 0.012' from a student's results with an AUC (two-class tasks), else '-'."""
+    return f"{r['auc']['mean']:.3f} ± {r['auc']['std']:.3f}" if r and "auc" in r else "-"
+
+
 def _summary_table(teacher_eval: dict, res: dict, base: dict | None) -> str:
-    lines = [f"{'student':<10} {'visualizations':>16} {'real data':>16}   (teacher {100 * teacher_eval['accuracy']:.2f}%)"]
+    auc = "auc" in teacher_eval
+    t = f"{100 * teacher_eval['accuracy']:.2f}%" + (f", AUC {teacher_eval['auc']:.3f}" if auc else "")
+    head = f"{'student':<10} {'visualizations':>16} {'real data':>16}" + (f" {'AUC, vis.':>16} {'AUC, real':>16}" if auc else "")
+    lines = [f"{head}   (teacher {t})"]
     for name, r in res.items():
         b = fmt_pct(base[name]["accuracy"]) if base else "-"
-        lines.append(f"{name:<10} {fmt_pct(r['accuracy']):>16} {b:>16}")
+        lines.append(f"{name:<10} {fmt_pct(r['accuracy']):>16} {b:>16}"
+                     + (f" {_auc(r):>16} {_auc(base[name] if base else None):>16}" if auc else ""))
     return "\n".join(lines)
 
 
@@ -133,17 +142,20 @@ def _probe_line(probes: dict | None) -> str:
 
 
 def _report(dataset, teacher_eval, st, res, base, timings, cfg, size: str, probes: dict | None = None) -> str:
-    rows = ["| student | trained on visualizations (%) | trained on real data (%) | agreement with teacher (%) |", "|---|---|---|---|"]
+    auc = "auc" in teacher_eval  # a two-class task: how well each model ranks, whatever its threshold
+    rows = ["| student | trained on visualizations (%) | trained on real data (%) | agreement with teacher (%) |"
+            + (" AUC, visualizations | AUC, real data |" if auc else ""), "|---|---|---|---|" + ("---|---|" if auc else "")]
     for name, r in res.items():
         b = fmt_pct(base[name]["accuracy"]) if base else "-"
-        rows.append(f"| {name} | {fmt_pct(r['accuracy'])} | {b} | {fmt_pct(r['teacher_agreement'])} |")
+        rows.append(f"| {name} | {fmt_pct(r['accuracy'])} | {b} | {fmt_pct(r['teacher_agreement'])} |"
+                    + (f" {_auc(r)} | {_auc(base[name] if base else None)} |" if auc else ""))
     best = max(res, key=lambda k: res[k]["accuracy"]["mean"])
     per_class = res[best]["runs"][0]["per_class_accuracy"]
     pc = "| class | " + " | ".join(per_class) + " |\n|---|" + "---|" * len(per_class) + "\n| acc (%) | " + \
         " | ".join(f"{100 * v:.1f}" for v in per_class.values()) + " |"
     return f"""# vistransfer run: {dataset}
 
-Teacher h1 test accuracy: **{100 * teacher_eval['accuracy']:.2f}%**.
+Teacher h1 test accuracy: **{100 * teacher_eval['accuracy']:.2f}%**{f" (AUC {teacher_eval['auc']:.3f})" if auc else ""}.
 {size}, T = {cfg.threshold if cfg.threshold_range is None else list(cfg.threshold_range)}, {cfg.labels} labels,
 movement {'on' if cfg.movement else 'off'}, Loss2 {'on' if cfg.loss2 else 'off'}, seed {cfg.seed}.
 Synthesis: {st['vis_per_s']:.1f} visualizations/s, {st['teacher_passes_per_vis']:.1f} teacher passes per accepted one,
