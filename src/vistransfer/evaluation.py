@@ -4,7 +4,6 @@ and mean +- std over seeds as the paper reports them."""
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from .data import Split
 
@@ -21,17 +20,11 @@ def evaluate_predictions(pred: np.ndarray, test: Split, teacher_pred: np.ndarray
     out = {"accuracy": float((pred == y).mean()), "per_class_accuracy": per_class, "n_test": int(len(y))}
     if teacher_pred is not None:
         out["teacher_agreement"] = float((pred == np.asarray(teacher_pred)).mean())
-    if proba is not None and len(test.classes) == 2 and len(np.unique(y)) == 2:
+    if proba is not None and len(test.classes) == 2 and np.shape(proba)[1] == 2 and len(np.unique(y)) == 2:
         from sklearn.metrics import roc_auc_score
 
         out["auc"] = float(roc_auc_score(y, np.asarray(proba)[:, 1]))
     return out
-
-
-def teacher_predictions(teacher_net: torch.nn.Module, test: Split, device="cpu") -> np.ndarray:
-    from .models.train import predict_logits
-
-    return predict_logits(teacher_net, test.x, device).argmax(1).numpy()
 
 
 def mean_std(values: list[float]) -> dict:

@@ -133,4 +133,6 @@ def test_run_the_whole_pipeline_on_apnea_ecg(tmp_path):
     # two classes: every model's ranking (AUC) beside its accuracy, in results.json and the report
     assert 0 <= res["teacher"]["auc"] <= 1 and len(res["students"]["cnn_ecg"]["auc"]["values"]) == 1
     assert "| AUC, visualizations | AUC, real data |" in report and f"(AUC {res['teacher']['auc']:.3f})" in report
+    r = CliRunner().invoke(app, ["evaluate", str(out / "teacher.pt"), "--data-dir", str(tmp_path)])
+    assert r.exit_code == 0 and f"AUC {res['teacher']['auc']:.3f}" in r.output, r.output
     assert (out / "grid.png").is_file()

@@ -10,9 +10,10 @@ import typer
 from ..config import STUDENT_EPOCHS, dataset_defaults, load_config, student_options
 from ..data import load_dataset
 from ..errors import VistransferError
-from ..evaluation import evaluate_predictions, fmt_pct, teacher_predictions
+from ..evaluation import evaluate_predictions, fmt_pct
 from ..io import load_torch, resolve_device, write_json
 from ..models.teacher import Teacher
+from ..models.train import predict_logits
 from ..pipeline import check_compatible, learn_students, teacher_summary
 from ..students import canonical_name
 from ..students.persist import load_student, save_student, student_suffix
@@ -43,10 +44,13 @@ def student_kwargs(config: Optional[Path], dataset: str | None, **cli) -> dict:
 
 
 def table(results: dict) -> str:
-    rows = ["| student | accuracy (%) | agreement with teacher (%) | seeds |", "|---|---|---|---|"]
+    auc = any("auc" in r for r in results.values())  # a two-class task
+    rows = ["| student | accuracy (%) | agreement with teacher (%) | " + ("AUC | " if auc else "") + "seeds |",
+            "|---|---|---|" + ("---|" if auc else "") + "---|"]
     for name, r in results.items():
         agree = fmt_pct(r["teacher_agreement"]) if "teacher_agreement" in r else "-"
-        rows.append(f"| {name} | {fmt_pct(r['accuracy'])} | {agree} | {r['accuracy']['n']} |")
+        a = (f"{r['auc']['mean']:.3f} ± {r['auc']['std']:.3f} | " if "auc" in r else "- | ") if auc else ""
+        rows.append(f"| {name} | {fmt_pct(r['accuracy'])} | {agree} | {a}{r['accuracy']['n']} |")
     return "\n".join(rows)
 
 
@@ -122,22 +126,26 @@ def evaluate(
         _, student, head = load_student(model)
         name = dataset or head.get("info", {}).get("dataset")
         shape = tuple(student.in_shape_)
-        predict = lambda split: student.predict(split.x)  # noqa: E731
+        proba = lambda split: student.predict_proba(split.x)  # noqa: E731
+        label = lambda p: student.classes_[p.argmax(1)]  # noqa: E731
     else:
         h1 = Teacher.load(model, **topts)
         name, shape = dataset or h1.dataset, tuple(h1.in_shape)
-        predict = lambda split: teacher_predictions(h1.module, split, resolve_device(device))  # noqa: E731
+        proba = lambda split: predict_logits(h1.module, split.x, resolve_device(device)).softmax(1).numpy()  # noqa: E731
+        label = lambda p: p.argmax(1)  # noqa: E731
     if name is None:
         raise VistransferError(f"{model} does not say which data it was trained for; pass --dataset")
     test = load_dataset(name, "test", data_dir)
     if shape != tuple(test.shape):
         raise VistransferError(f"{model} takes inputs of shape {shape} but {name} has {tuple(test.shape)}; pick the matching --dataset")
-    pred = predict(test)
+    p = proba(test)
     teacher_pred = teacher_summary(Teacher.load(teacher, **topts), test, resolve_device(device))[1] if teacher is not None else None
-    res = evaluate_predictions(pred, test, teacher_pred)
+    res = evaluate_predictions(label(p), test, teacher_pred, p)
     if out is not None:
         write_json(out, res)
     line = f"accuracy {100 * res['accuracy']:.2f}% on {name} test ({res['n_test']})"
+    if "auc" in res:
+        line += f", AUC {res['auc']:.3f}"
     if teacher_pred is not None:
         line += f", agreement with teacher {100 * res['teacher_agreement']:.2f}%"
     typer.echo(line)
