@@ -36,3 +36,8 @@ def mean_std(values: list[float]) -> dict:
 def fmt_pct(ms: dict) -> str:
     """'95.51 ± 0.28' from a mean_std of fractions."""
     return f"{100 * ms['mean']:.2f} ± {100 * ms['std']:.2f}"
+
+
+def fmt_frac(ms: dict) -> str:
+    """'0.923 ± 0.012' from a mean_std of a fraction kept as one (an AUC); '0.923' for one value."""
+    return f"{ms['mean']:.3f}" if ms.get("n", 2) < 2 else f"{ms['mean']:.3f} ± {ms['std']:.3f}"

@@ -10,7 +10,7 @@ import typer
 from ..config import STUDENT_EPOCHS, dataset_defaults, load_config, student_options
 from ..data import load_dataset
 from ..errors import VistransferError
-from ..evaluation import evaluate_predictions, fmt_pct
+from ..evaluation import evaluate_predictions, fmt_frac, fmt_pct
 from ..io import load_torch, resolve_device, write_json
 from ..models.teacher import Teacher
 from ..models.train import predict_logits
@@ -49,7 +49,7 @@ def table(results: dict) -> str:
             "|---|---|---|" + ("---|" if auc else "") + "---|"]
     for name, r in results.items():
         agree = fmt_pct(r["teacher_agreement"]) if "teacher_agreement" in r else "-"
-        a = (f"{r['auc']['mean']:.3f} ± {r['auc']['std']:.3f} | " if "auc" in r else "- | ") if auc else ""
+        a = f"{fmt_frac(r['auc']) if 'auc' in r else '-'} | " if auc else ""
         rows.append(f"| {name} | {fmt_pct(r['accuracy'])} | {agree} | {a}{r['accuracy']['n']} |")
     return "\n".join(rows)
 

@@ -11,7 +11,7 @@ import typer
 
 from ..config import dataset_defaults, load_config, teacher_preset, to_dict
 from ..data import load_dataset
-from ..evaluation import fmt_pct
+from ..evaluation import fmt_frac, fmt_pct
 from ..io import resolve_device, versions, write_json, write_text
 from ..models.nets import ARCH_PRESETS
 from ..models.spec import dataset_spec
@@ -116,8 +116,8 @@ def _pipeline(out_dir, dataset, h1, train, test, cfg, names, seed_list, kw, tcfg
 
 
 def _auc(r: dict | None) -> str:
-    """'0.923 ± 0.012' from a student's results with an AUC (two-class tasks), else '-'."""
-    return f"{r['auc']['mean']:.3f} ± {r['auc']['std']:.3f}" if r and "auc" in r else "-"
+    """A student's AUC over its seeds (two-class tasks), else '-'."""
+    return fmt_frac(r["auc"]) if r and "auc" in r else "-"
 
 
 def _summary_table(teacher_eval: dict, res: dict, base: dict | None) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..evaluation import fmt_frac
+
 PARTS = ("table5", "figure4", "phone", "privacy", "recordwise")  # the apnea experiment's parts, in run order
 
 
@@ -24,11 +26,6 @@ def _pct(ms: dict | None) -> str:
     if ms.get("n", 2) < 2:  # one seed or fold so far: no spread to give
         return f"{100 * ms['mean']:.2f}"
     return f"{100 * ms['mean']:.2f} ± {100 * ms['std']:.2f}"
-
-
-def _frac(ms: dict) -> str:
-    """An AUC: a fraction to three places, as in every other table."""
-    return f"{ms['mean']:.3f}" if ms.get("n", 2) < 2 else f"{ms['mean']:.3f} ± {ms['std']:.3f}"
 
 
 def render(rec: dict) -> str:
@@ -100,7 +97,7 @@ def render(rec: dict) -> str:
             if m not in rw["pooled"]:
                 continue
             p = rw["pooled"][m]
-            out.append(f"| {name} | {_pct(p['accuracy'])} | {_pct(p['sensitivity'])} | {_pct(p['specificity'])} | {_frac(p['auc'])} |"
+            out.append(f"| {name} | {_pct(p['accuracy'])} | {_pct(p['sensitivity'])} | {_pct(p['specificity'])} | {fmt_frac(p['auc'])} |"
                        + (f" {_pct(p['best_accuracy'])} |" if best else ""))
         out += ["", "Mean ± std over folds. Published per-minute accuracies with a record-wise split reach 87–91% "
                 "(RR plus R-amplitude features, the full 35/35 challenge split); here RR only, no amplitudes "
