@@ -129,7 +129,8 @@ def render(rec: dict) -> str:
             labels = f"soft labels at τ = {st['temperature']:g}" if st["labels"] == "soft" else "hard labels"
             out.append(f"- {name}: `{st['arch']}` on h2's set, {labels}{members}.")
         if cfg.get("int8"):
-            out.append("- int8: ONNX Runtime's static quantization (weights int8 per channel, activations uint8), calibrated on "
+            out.append("- int8: ONNX Runtime's static quantization (weights int8 per channel, activations uint8; the "
+                       "output layer and softmax in float), calibrated on "
                        "what each model learned from: the teacher on its training minutes, a student on its synthetic set (no real "
                        "minutes).")
     pv = rec.get("privacy")
