@@ -152,10 +152,15 @@ def learn_students(x: torch.Tensor, targets: torch.Tensor, names: list[str], see
     return results
 
 
-def teacher_summary(teacher: Teacher, test: Split, device="cpu") -> tuple[dict, np.ndarray]:
-    """The teacher's evaluation on ``test`` (with AUC on a two-class task) and its (N,) predictions."""
+def teacher_proba(teacher: Teacher, x: torch.Tensor, device="cpu") -> np.ndarray:
+    """The teacher's (N, K) softmax on ``x``."""
     from .models.train import predict_logits
 
-    proba = predict_logits(teacher.module, test.x, device).softmax(1).numpy()
+    return predict_logits(teacher.module, x, device).softmax(1).numpy()
+
+
+def teacher_summary(teacher: Teacher, test: Split, device="cpu") -> tuple[dict, np.ndarray]:
+    """The teacher's evaluation on ``test`` (with AUC on a two-class task) and its (N,) predictions."""
+    proba = teacher_proba(teacher, test.x, device)
     pred = proba.argmax(1)
     return evaluate_predictions(pred, test, proba=proba), pred

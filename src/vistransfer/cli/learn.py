@@ -13,8 +13,7 @@ from ..errors import VistransferError
 from ..evaluation import evaluate_predictions, fmt_frac, fmt_pct
 from ..io import load_torch, resolve_device, write_json
 from ..models.teacher import Teacher
-from ..models.train import predict_logits
-from ..pipeline import check_compatible, learn_students, teacher_summary
+from ..pipeline import check_compatible, learn_students, teacher_proba, teacher_summary
 from ..students import canonical_name
 from ..students.persist import load_student, save_student, student_suffix
 from ..synthesis.dataset import SyntheticDataset
@@ -131,7 +130,7 @@ def evaluate(
     else:
         h1 = Teacher.load(model, **topts)
         name, shape = dataset or h1.dataset, tuple(h1.in_shape)
-        proba = lambda split: predict_logits(h1.module, split.x, resolve_device(device)).softmax(1).numpy()  # noqa: E731
+        proba = lambda split: teacher_proba(h1, split.x, resolve_device(device))  # noqa: E731
         label = lambda p: p.argmax(1)  # noqa: E731
     if name is None:
         raise VistransferError(f"{model} does not say which data it was trained for; pass --dataset")
