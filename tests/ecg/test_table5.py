@@ -64,8 +64,12 @@ def _tiny(tmp_path):
 
 def test_every_part_runs_and_is_cached(tmp_path):
     exp = _tiny(tmp_path)
-    run = lambda: ApneaRunner(exp, tmp_path, tmp_path / "results", tmp_path / "cache", log=lambda m: None).run()  # noqa: E731
+    lines: list[str] = []
+    run = lambda: ApneaRunner(exp, tmp_path, tmp_path / "results", tmp_path / "cache", log=lines.append).run()  # noqa: E731
     rec = run()
+    # a long part says what it is doing, unit by unit, not only when a seed or fold is done
+    assert "apnea-team1 (seed 0): training on" in "\n".join(lines) and any(m.startswith("set team1 (seed 0): ready in") for m in lines)
+    assert any(m.startswith("table5 team1 (seed 0): students") for m in lines)
     out = tmp_path / "results" / "tiny5"
     saved = json.loads((out / "results.json").read_text())
     assert saved["complete"] and set(saved["table5"]["rows"]) == {"team1", "team2"}
@@ -90,7 +94,9 @@ def test_every_part_runs_and_is_cached(tmp_path):
     assert "accuracy at the best threshold (oracle)" in table and "threshold from the training people's minutes" in table
     assert "| paper, team1 | 92.49 |" in table and "LiRA" in table and "in the other team's domain" in table and "balanced accuracy" in table and (out / "figure4.png").is_file()
     cached = sorted(p.name for p in (tmp_path / "cache" / "apnea").rglob("*.json"))
-    again = run()  # everything cached: the same numbers
+    lines.clear()
+    again = run()  # everything cached: the same numbers, and nothing trained or synthesized again
+    assert not [m for m in lines if "training on" in m or "synthesizing" in m or "students" in m]
     assert again["table5"]["rows"] == rec["table5"]["rows"]
     assert sorted(p.name for p in (tmp_path / "cache" / "apnea").rglob("*.json")) == cached
 

@@ -240,8 +240,11 @@ class ApneaRunner:
             os.replace(legacy, path)
         if path.is_file():
             return self.handed_over(load_builtin(path))
+        self.log(f"{name} (seed {seed}): training on {len(train):,} minutes")
+        t0 = time.perf_counter()
         t = train_teacher(train, test, cfg, name, self.exp.arch, self.device, progress=False, spec=self.spec_for(train.x))
         t.save(path)
+        self.log(f"{name} (seed {seed}): trained in {time.perf_counter() - t0:.0f} s")
         return self.handed_over(t)
 
     def synthetic(self, name: str, h1: Teacher, seed: int, n: int | None = None) -> SyntheticDataset:
@@ -254,8 +257,11 @@ class ApneaRunner:
         if path.is_file():
             ds = SyntheticDataset.load(path)
         else:
+            self.log(f"set {name} (seed {seed}): synthesizing {cfg.n:,} visualizations")
+            t0 = time.perf_counter()
             ds = make_synthetic(h1, cfg, self.device, progress=False)
             ds.save(path)
+            self.log(f"set {name} (seed {seed}): ready in {time.perf_counter() - t0:.0f} s")
         ds = add_blends(ds, h1.module, full.blend, seed, self.device)
         ds = add_offsets(ds, h1.module, full.offset, full.offset_scale, h1.spec.low, h1.spec.high, seed, self.device)
         if self.exp.probe is None:
@@ -265,8 +271,11 @@ class ApneaRunner:
         path = self.cache / "synth" / f"{cache_key(ident)}-probes.pt"  # probes cost student trainings: kept
         if path.is_file():
             return SyntheticDataset.load(path)
+        self.log(f"set {name} (seed {seed}): finding probes against round students")
+        t0 = time.perf_counter()
         ds = self.add_probes(ds, h1, seed, self.exp.probe)
         ds.save(path)
+        self.log(f"set {name} (seed {seed}): {int((ds.kind == PROBE_KIND).sum()):,} probes in {time.perf_counter() - t0:.0f} s")
         return ds
 
     @property
@@ -363,6 +372,7 @@ class ApneaRunner:
                 ds = self.synthetic(team, h1, seed)
                 p_real = torch.softmax(predict_logits(h1.module, d["test"].x), 1)[:, 1].numpy()
                 y = d["test"].y.numpy()
+                self.log(f"table5 {team} (seed {seed}): students h2, hard and soft labels")
                 hard = self.student(ds.x, ds.targets("hard"), seed, teacher=h1)
                 soft = self.student(ds.x, ds.targets("soft"), seed, temperature=4.0, teacher=h1)
                 return {"base": binary_metrics(y, p_real), "h2_hard": binary_metrics(y, hard.predict_proba(d["test"].x)[:, 1]),
