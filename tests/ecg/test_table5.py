@@ -240,8 +240,10 @@ def test_an_interrupted_table5_part_keeps_its_seeds_and_continues_where_the_cach
     assert "**1 of 2 seeds so far**" in (out / "table.md").read_text()
     summary = summary_markdown(tmp_path / "results")
     assert "table5 (1 of 2 seeds done)" in summary and "(1 of 2 seeds) |" in summary
-    again = runner("another-machine's-cache").run(("table5",))["table5"]
-    assert seen == [0, 1, 1]  # seed 0 came from the record
+    lines: list[str] = []
+    again = ApneaRunner(exp, tmp_path, tmp_path / "results", tmp_path / "another-machine's-cache", log=lines.append).run(("table5",))["table5"]
+    assert seen == [0, 1, 1]  # seed 0 came from the record, and the log says so
+    assert lines[0] == f"table5 seed 0: done in an earlier run ({out / 'results.json'})"
     assert "partial" not in again and again["per_seed"][0] == first["per_seed"][0] and [s["seed"] for s in again["per_seed"]] == [0, 1]
     assert "seeds so far" not in (out / "table.md").read_text() and again["rows"]["team1"]["base"]["n"] == 2
 

@@ -362,6 +362,7 @@ class ApneaRunner:
             if seed in earlier:
                 per_seed.append(earlier[seed])
                 self._cached_s += earlier[seed].get("seconds", 0.0)
+                self.log(f"table5 seed {seed}: done in an earlier run ({self.out / 'results.json'})")
                 continue
             t0, cached0 = time.perf_counter(), self._cached_s
             data = {t: self.team_data(t, seed) for t in teams}
