@@ -354,3 +354,14 @@ def test_probes_join_the_students_set_and_are_kept(tmp_path):
     spec.write_text('kind = "apnea"\nextends = "tiny5"\ntitle = "probes"\n[synthesis]\nprobe = 0.5\n')
     with pytest.raises(VistransferError, match=r"own \[probe\] section"):
         load_any(spec)
+
+
+def test_the_table_names_what_was_added_to_the_visualizations():
+    from vistransfer.experiments.apnea_report import render
+
+    rec = lambda syn: {"experiment": "x", "title": "t", "teams": {}, "config": {"synthesis": syn}}  # noqa: E731
+    plain = render(rec({}))
+    assert "blend(s)" not in plain and "offset(s)" not in plain
+    both = render(rec({"blend": 1.0, "offset": 2.0, "offset_scale": 0.5}))
+    assert "1 blend(s) per visualization" in both and "2 offset(s) per example" in both and "±0.5 times" in both
+    assert "±0.3 times" in render(rec({"offset": 1.0}))  # the default scale, which the identity leaves out

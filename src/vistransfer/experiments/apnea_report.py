@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..config import SynthesisConfig
 from ..evaluation import fmt_frac
 
 PARTS = ("table5", "figure4", "phone", "privacy", "recordwise")  # the apnea experiment's parts, in run order
@@ -42,6 +43,11 @@ def render(rec: dict) -> str:
         out += ["", f"Beyond the paper: the students' set also holds {blend:g} blend(s) per visualization, lam * a + (1 - lam) * b of "
                 "two visualizations the teacher assigns to different classes (lam uniform in [0, 1]), labelled by the teacher "
                 "(`[synthesis] blend`, synthesis/blend.py); h_idt S. is measured on the whole set."]
+    syn = rec.get("config", {}).get("synthesis", {})
+    if syn.get("offset"):
+        out += ["", f"Beyond the paper: the set also holds {syn['offset']:g} offset(s) per example of visualizations and blends, "
+                f"the example plus one constant drawn from ±{syn.get('offset_scale', SynthesisConfig.offset_scale):g} times the teacher's domain width, "
+                "labelled by the teacher (`[synthesis] offset`, synthesis/offset.py)."]
     t5 = rec.get("table5")
     if t5:
         seeds = [s["seed"] for s in t5["per_seed"]]
