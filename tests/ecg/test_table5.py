@@ -68,7 +68,7 @@ def test_every_part_runs_and_is_cached(tmp_path):
     run = lambda: ApneaRunner(exp, tmp_path, tmp_path / "results", tmp_path / "cache", log=lines.append).run()  # noqa: E731
     rec = run()
     # a long part says what it is doing, unit by unit, not only when a seed or fold is done
-    assert "apnea-team1 (seed 0): training on" in "\n".join(lines) and any(m.startswith("set team1 (seed 0): ready in") for m in lines)
+    assert "apnea-team1 (seed 0): training on" in "\n".join(lines) and "set team1 (seed 0): done in" in "\n".join(lines)
     assert any(m.startswith("table5 team1 (seed 0): students") for m in lines)
     out = tmp_path / "results" / "tiny5"
     saved = json.loads((out / "results.json").read_text())

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Literal
@@ -212,6 +213,14 @@ class ApneaRunner:
         return replace(t, spec=replace(t.spec, low=self.exp.domain[0], high=self.exp.domain[1]), _module=None)
 
     # --- cached units ---------------------------------------------------------------------
+    @contextmanager
+    def step(self, what: str, doing: str):
+        """Log ``what: doing`` before a long step of a unit and ``what: done in N s`` after it."""
+        self.log(f"{what}: {doing}")
+        t0 = time.perf_counter()
+        yield
+        self.log(f"{what}: done in {time.perf_counter() - t0:.0f} s")
+
     def cached(self, kind: str, ident: dict, make: Callable[[], dict], earlier: dict | None = None) -> dict:
         """The unit's result from the cache, else ``earlier`` (the same unit in the results record an earlier
         run of this configuration and version wrote, which travels with the results folder when the cache
@@ -240,11 +249,9 @@ class ApneaRunner:
             os.replace(legacy, path)
         if path.is_file():
             return self.handed_over(load_builtin(path))
-        self.log(f"{name} (seed {seed}): training on {len(train):,} minutes")
-        t0 = time.perf_counter()
-        t = train_teacher(train, test, cfg, name, self.exp.arch, self.device, progress=False, spec=self.spec_for(train.x))
-        t.save(path)
-        self.log(f"{name} (seed {seed}): trained in {time.perf_counter() - t0:.0f} s")
+        with self.step(f"{name} (seed {seed})", f"training on {len(train):,} minutes"):
+            t = train_teacher(train, test, cfg, name, self.exp.arch, self.device, progress=False, spec=self.spec_for(train.x))
+            t.save(path)
         return self.handed_over(t)
 
     def synthetic(self, name: str, h1: Teacher, seed: int, n: int | None = None) -> SyntheticDataset:
@@ -257,11 +264,9 @@ class ApneaRunner:
         if path.is_file():
             ds = SyntheticDataset.load(path)
         else:
-            self.log(f"set {name} (seed {seed}): synthesizing {cfg.n:,} visualizations")
-            t0 = time.perf_counter()
-            ds = make_synthetic(h1, cfg, self.device, progress=False)
-            ds.save(path)
-            self.log(f"set {name} (seed {seed}): ready in {time.perf_counter() - t0:.0f} s")
+            with self.step(f"set {name} (seed {seed})", f"synthesizing {cfg.n:,} visualizations"):
+                ds = make_synthetic(h1, cfg, self.device, progress=False)
+                ds.save(path)
         ds = add_blends(ds, h1.module, full.blend, seed, self.device)
         ds = add_offsets(ds, h1.module, full.offset, full.offset_scale, h1.spec.low, h1.spec.high, seed, self.device)
         if self.exp.probe is None:
@@ -271,11 +276,9 @@ class ApneaRunner:
         path = self.cache / "synth" / f"{cache_key(ident)}-probes.pt"  # probes cost student trainings: kept
         if path.is_file():
             return SyntheticDataset.load(path)
-        self.log(f"set {name} (seed {seed}): finding probes against round students")
-        t0 = time.perf_counter()
-        ds = self.add_probes(ds, h1, seed, self.exp.probe)
-        ds.save(path)
-        self.log(f"set {name} (seed {seed}): {int((ds.kind == PROBE_KIND).sum()):,} probes in {time.perf_counter() - t0:.0f} s")
+        with self.step(f"set {name} (seed {seed})", "finding probes against round students"):
+            ds = self.add_probes(ds, h1, seed, self.exp.probe)
+            ds.save(path)
         return ds
 
     @property
