@@ -39,7 +39,7 @@ from ..models.nets import ConvArch
 from ..models.spec import InputSpec, train_range
 from ..models.teacher import Teacher, load_builtin, train_teacher
 from ..models.train import predict_logits
-from ..pipeline import make_synthetic, round_student_options
+from ..pipeline import make_synthetic, round_student_options, teacher_proba
 from ..students import create_student
 from ..students.registry import canonical_name
 from ..synthesis.blend import add_blends
@@ -374,7 +374,7 @@ class ApneaRunner:
                 d = data[team]
                 h1 = self.teacher(f"apnea-{team}", d["train"], d["test"], seed)
                 ds = self.synthetic(team, h1, seed)
-                p_real = torch.softmax(predict_logits(h1.module, d["test"].x), 1)[:, 1].numpy()
+                p_real = teacher_proba(h1, d["test"].x, self.device)[:, 1]
                 y = d["test"].y.numpy()
                 self.log(f"table5 {team} (seed {seed}): students h2, hard and soft labels")
                 hard = self.student(ds.x, ds.targets("hard"), seed, teacher=h1)
@@ -394,8 +394,8 @@ class ApneaRunner:
             def idt(h=h, data=data, sets=sets):
                 out = {}
                 for i, t in enumerate(teams):
-                    pr = predict_logits(h.module, data[t]["test"].x).argmax(1).numpy()
-                    ps = predict_logits(h.module, sets[t].x).argmax(1).numpy()
+                    pr = predict_logits(h.module, data[t]["test"].x, self.device).argmax(1).numpy()
+                    ps = predict_logits(h.module, sets[t].x, self.device).argmax(1).numpy()
                     out[t] = {"real": float((pr == i).mean()), "synthetic": float((ps == i).mean()), "n_real": int(len(pr)), "n_synthetic": int(len(ps))}
                 return out
 
@@ -448,8 +448,7 @@ class ApneaRunner:
         y = torch.cat([torch.full((len(data[t]["train"]),), i) for i, t in enumerate(teams)])
         return self.teacher("apnea-idt", Split(x, y, tuple(teams)), None, seed)
 
-    @staticmethod
-    def idt_separability(h: Teacher, data: dict, sets: dict[str, SyntheticDataset], teams: list[str]) -> dict[str, float]:
+    def idt_separability(self, h: Teacher, data: dict, sets: dict[str, SyntheticDataset], teams: list[str]) -> dict[str, float]:
         """How well h_idt tells two teams' sets apart whatever its bias: the AUC of its team-2 score
         (logit difference) between team 1's and team 2's visualizations, and between their real test
         minutes. h_idt S. per team mixes this with h_idt's lean on data unlike what it was trained
@@ -457,13 +456,12 @@ class ApneaRunner:
         from sklearn.metrics import roc_auc_score
 
         def auc(xs: list[torch.Tensor]) -> float:
-            score = torch.cat([predict_logits(h.module, x).diff(dim=1)[:, 0] for x in xs]).numpy()
+            score = torch.cat([predict_logits(h.module, x, self.device).diff(dim=1)[:, 0] for x in xs]).numpy()
             return float(roc_auc_score(np.repeat([0, 1], [len(x) for x in xs]), score))
 
         return {"auc_synthetic": auc([sets[t].x for t in teams]), "auc_real": auc([data[t]["test"].x for t in teams])}
 
-    @staticmethod
-    def idt_domain_swap(h: Teacher, h1: dict[str, Teacher], sets: dict[str, SyntheticDataset], teams: list[str]) -> dict[str, dict]:
+    def idt_domain_swap(self, h: Teacher, h1: dict[str, Teacher], sets: dict[str, SyntheticDataset], teams: list[str]) -> dict[str, dict]:
         """h_idt S. once each team's visualizations are mapped linearly from its teacher's input domain
         (the range of that team's training data, part of the teacher handed over) into the other
         team's: what is left of the team's identity once the domain no longer tells it."""
@@ -472,7 +470,7 @@ class ApneaRunner:
             other = h1[teams[1 - i]].spec
             lo, hi = h1[t].spec.low, h1[t].spec.high
             moved = other.low + (sets[t].x - lo) / (hi - lo) * (other.high - other.low)
-            out[t] = {"synthetic_swapped": float((predict_logits(h.module, moved).argmax(1) == i).float().mean())}
+            out[t] = {"synthetic_swapped": float((predict_logits(h.module, moved, self.device).argmax(1) == i).float().mean())}
         return out
 
     def figure4(self) -> None:
@@ -637,7 +635,7 @@ class ApneaRunner:
                 h1, ds = self.recordwise_teacher_and_set(setup, f, train, test)
                 h2 = self.student(ds.x, ds.targets("hard"), seed, teacher=h1, epochs=int(cfg["epochs"]))
                 y = test.y.numpy()
-                p1 = torch.softmax(predict_logits(h1.module, test.x), 1)[:, 1].numpy()
+                p1 = teacher_proba(h1, test.x, self.device)[:, 1]
                 p2 = h2.predict_proba(test.x)[:, 1]
                 thr = binary_metrics(train.y.numpy(), h2.predict_proba(train.x)[:, 1])["best_threshold"]
                 recs = data["record"][te].numpy()
