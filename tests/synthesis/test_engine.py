@@ -124,19 +124,22 @@ def test_free_slots_race_the_tail_and_never_break_the_quota(digits_teacher):
 
 
 def test_a_small_run_costs_about_what_a_large_one_costs(digits_teacher):
-    """From 32 slots of 9, racing every class from the first step made a run of 90 cost 2-3x
-    per visualization; racing only stragglers keeps it near the cost of a large run (measured with
-    the paper's deconvolutional G)."""
+    """From 32 slots of 9, racing every class from the first step made a run of 90 cost more per
+    visualization than a run of 900; racing only stragglers keeps it near the cost of a large run
+    (measured with the paper's deconvolutional G). One seed's cost moves by up to 2x between CPUs
+    (on an Intel Xeon, seeds 0-3: 44-87 passes per visualization at n = 900), so the claim is
+    checked on the sum over four synthesis seeds (there: all 375 against 269, stragglers 200
+    against 264)."""
     cost = {}
     for mode in ("all", "stragglers"):
         for n in (90, 900):
-            st = make_synthetic(digits_teacher, SynthesisConfig(n=n, seed=1, threshold=0.95, race_tail=mode, gen_upsample="deconv",
-                                                                 group_size=9, slots=32),
-                                progress=False).meta["stats"]
-            cost[mode, n] = st["teacher_passes_per_vis"]
-    assert cost["all", 90] > 1.5 * cost["all", 900], cost
-    assert cost["stragglers", 90] < 1.3 * cost["stragglers", 900]
-    assert cost["stragglers", 90] < 0.8 * cost["all", 90], cost
+            cost[mode, n] = sum(
+                make_synthetic(digits_teacher, SynthesisConfig(n=n, seed=seed, threshold=0.95, race_tail=mode, gen_upsample="deconv",
+                                                               group_size=9, slots=32), progress=False).meta["stats"]["teacher_passes_per_vis"]
+                for seed in range(4))
+    assert cost["all", 90] > 1.2 * cost["all", 900], cost
+    assert cost["stragglers", 90] < 1.1 * cost["stragglers", 900], cost
+    assert cost["stragglers", 90] < 0.7 * cost["all", 90], cost
 
 
 def test_a_small_run_races_its_stragglers_instead_of_waiting_out_the_budget(digits_teacher):
