@@ -132,7 +132,13 @@ def _load_checkpoint(path: str | Path, net: nn.Module, opt: torch.optim.Optimize
 
 
 @torch.no_grad()
-def predict_logits(net: nn.Module, x: torch.Tensor, device: torch.device | str = "cpu", batch: int = 2048) -> torch.Tensor:
-    """Logits (N, K) of ``net`` in eval mode, computed in batches, returned on the CPU."""
+def predict_logits(net: nn.Module, x: torch.Tensor, device: torch.device | str | None = None,
+                   batch: int = 2048) -> torch.Tensor:
+    """Logits (N, K) of ``net`` in eval mode, computed in batches, returned on the CPU.
+
+    ``device`` None computes where the net's weights are (the CPU for a net without any); a device
+    given moves the net there and leaves it there."""
+    if device is None:
+        device = next((p.device for p in net.parameters()), torch.device("cpu"))
     net.to(device).eval()
     return torch.cat([net(x[i:i + batch].to(device)).cpu() for i in range(0, len(x), batch)])
