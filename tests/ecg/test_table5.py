@@ -80,6 +80,12 @@ def test_every_part_runs_and_is_cached(tmp_path):
     both, s0 = saved["table5"]["idt_both"], saved["table5"]["per_seed"][0]
     assert both["balanced_synthetic"]["mean"] == pytest.approx((s0["idt"]["team1"]["synthetic"] + s0["idt"]["team2"]["synthetic"]) / 2)
     assert 0 <= both["auc_synthetic"]["mean"] <= 1 and 0 <= both["auc_real"]["mean"] <= 1
+    for t in ("team1", "team2"):  # the owner's threshold: the same students, another operating point, chosen on real validation minutes
+        for k in ("h2_hard", "h2_soft"):
+            cal, raw = s0["teams"][t][f"{k}_calibrated"], s0["teams"][t][k]
+            assert (cal["auc"], cal["best_accuracy"], cal["n"]) == (raw["auc"], raw["best_accuracy"], raw["n"])
+            assert 0 <= cal["threshold"] <= 1 and raw["threshold"] == 0.5
+            assert saved["table5"]["rows"][t][f"{k}_calibrated"]["mean"] == cal["accuracy"]
     assert set(saved["phone"]["models"]) and all(m["onnx_vs_torch_max_diff"] <= 1e-4 for m in saved["phone"]["models"].values())
     assert {"teacher", "student", "nearest_real_training_series"} <= set(saved["privacy"])
     rw = saved["recordwise"]
@@ -92,6 +98,7 @@ def test_every_part_runs_and_is_cached(tmp_path):
     assert set(rw["pooled"]) == set(rw["recording_level"]) == {"teacher", "student", "student_calibrated"}
     table = (out / "table.md").read_text()
     assert "accuracy at the best threshold (oracle)" in table and "threshold from the training people's minutes" in table
+    assert "h2 S. hard, owner's threshold" in table
     assert "| paper, team1 | 92.49 |" in table and "LiRA" in table and "in the other team's domain" in table and "balanced accuracy" in table and (out / "figure4.png").is_file()
     cached = sorted(p.name for p in (tmp_path / "cache" / "apnea").rglob("*.json"))
     lines.clear()

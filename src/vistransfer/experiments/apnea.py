@@ -379,8 +379,14 @@ class ApneaRunner:
                 self.log(f"table5 {team} (seed {seed}): students h2, hard and soft labels")
                 hard = self.student(ds.x, ds.targets("hard"), seed, teacher=h1)
                 soft = self.student(ds.x, ds.targets("soft"), seed, temperature=4.0, teacher=h1)
-                return {"base": binary_metrics(y, p_real), "h2_hard": binary_metrics(y, hard.predict_proba(d["test"].x)[:, 1]),
-                        "h2_soft": binary_metrics(y, soft.predict_proba(d["test"].x)[:, 1]), "synthesis": ds.meta["stats"],
+                out = {"base": binary_metrics(y, p_real)}
+                for key, h2 in (("h2_hard", hard), ("h2_soft", soft)):
+                    p2 = h2.predict_proba(d["test"].x)[:, 1]
+                    # the owner's threshold: the one the team's real validation minutes choose for the student
+                    # (one number handed over with it; the student never trains on them, the test minutes are others)
+                    thr = binary_metrics(d["val"].y.numpy(), h2.predict_proba(d["val"].x)[:, 1])["best_threshold"]
+                    out.update({key: binary_metrics(y, p2), f"{key}_calibrated": binary_metrics(y, p2, thr)})
+                return {**out, "synthesis": ds.meta["stats"],
                         "n_train": len(d["train"]), "n_test": len(d["test"]), "n_probes": int((ds.kind == PROBE_KIND).sum()),
                         **({"probes": ds.meta["probes"]["history"]} if "probes" in ds.meta else {})}
 
@@ -422,16 +428,21 @@ class ApneaRunner:
     def _table5_record(self, per_seed: list[dict], teams: list[str]) -> dict:
         """Table 5's record from the seeds done so far (``partial`` while some remain)."""
         exp, rows = self.exp, {}
+        syn = exp.synthesis
+        n_blends = round(syn.blend * syn.n)
         for t in teams:
             pick = lambda f: mean_std([f(s) for s in per_seed])  # noqa: E731
             rows[t] = {"base": pick(lambda s: s["teams"][t]["base"]["accuracy"]), "h2_hard": pick(lambda s: s["teams"][t]["h2_hard"]["accuracy"]),
                        "h2_soft": pick(lambda s: s["teams"][t]["h2_soft"]["accuracy"]), "idt_real": pick(lambda s: s["idt"][t]["real"]),
+                       # at the owner's threshold (units of 0.5.0's first runs lack it: then the row has none)
+                       **{f"{k}_calibrated": pick(lambda s, k=k: s["teams"][t][f"{k}_calibrated"]["accuracy"])
+                          for k in ("h2_hard", "h2_soft") if all(f"{k}_calibrated" in s["teams"][t] for s in per_seed)},
                        "idt_synthetic": pick(lambda s: s["idt"][t]["synthetic"]),
                        "idt_synthetic_swapped": pick(lambda s: s["idt"][t]["synthetic_swapped"]) if len(teams) == 2 and exp.domain is None else None,
                        "domains": [s["idt"][t].get("domain") for s in per_seed],
                        "n_test": per_seed[0]["teams"][t]["n_test"],
-                       "n_train": per_seed[0]["teams"][t]["n_train"], "n_synthetic": self.exp.synthesis.n,
-                       "n_blends": round(self.exp.synthesis.blend * self.exp.synthesis.n),
+                       "n_train": per_seed[0]["teams"][t]["n_train"], "n_synthetic": syn.n,
+                       "n_blends": n_blends, "n_offsets": round(syn.offset * (syn.n + n_blends)),  # offsets of both
                        "n_probes": per_seed[0]["teams"][t].get("n_probes", 0)}
         out = {"rows": rows, "per_seed": per_seed}
         if len(teams) == 2:  # h_idt on both teams' sets at once: balanced accuracy (chance 50%) and AUC (chance 0.5)

@@ -63,10 +63,23 @@ def render(rec: dict) -> str:
             out.append(f"| ours, {t} | {_pct(r['base'])} | {_pct(r['h2_hard'])} | {_pct(r['h2_soft'])} | {_pct(r['idt_real'])} | "
                        f"{_pct(r['idt_synthetic'])} | {r['n_test']} | {r['n_synthetic']}"
                        f"{' + %d blends' % r['n_blends'] if r.get('n_blends') else ''}"
+                       f"{' + %d offsets' % r['n_offsets'] if r.get('n_offsets') else ''}"
                        f"{' + %d probes' % r['n_probes'] if r.get('n_probes') else ''} |")
             p = rec.get("paper", {}).get(t)
             if p:
                 out.append(f"| paper, {t} | {p[0]:.2f} | {p[1]:.2f} | — | {p[2]:.2f} | {p[3]:.2f} | | |")
+        calibrated = {t: r for t, r in t5["rows"].items() if "h2_hard_calibrated" in r}
+        if calibrated:
+            val = rec.get("config", {}).get("split", [0, 0.2])[1]
+            out += ["", f"The same students at the owner's threshold: the one the team's real validation minutes ({100 * val:.0f}% "
+                    "of its minutes, apart from train and test) choose for each student, one number the data's owner computes "
+                    "and hands over with it; the student never trains on those minutes. Beside them, the students at 0.5 "
+                    "(above) and their teacher:", "",
+                    "| | Base OSA | h2 S. hard, at 0.5 | h2 S. hard, owner's threshold | h2 S. soft, at 0.5 | "
+                    "h2 S. soft, owner's threshold |", "|---|---|---|---|---|---|"]
+            for t, r in calibrated.items():
+                out.append(f"| ours, {t} | {_pct(r['base'])} | {_pct(r['h2_hard'])} | {_pct(r['h2_hard_calibrated'])} | "
+                           f"{_pct(r['h2_soft'])} | {_pct(r['h2_soft_calibrated'])} |")
         both = t5.get("idt_both")
         if both:
             out += ["", "h_idt on both teams at once (chance: 50% and 0.5). Per team, h_idt S. also carries h_idt's lean on "
