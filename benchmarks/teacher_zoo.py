@@ -57,7 +57,11 @@ pixels, transformation robustness); ``--tv-prior`` at each listed weight of
 statistics over the step's whole batch (DeepInversion's form; rows ``name+bn<w>+batch``); ``--layout-prior``
 at each listed weight of ``SynthesisConfig.layout_prior`` (rows ``name+lay<w>``: the class must not
 survive a shuffle of the visualization's tiles); ``--objective log_softmax`` runs AM on log p(target) instead of
-the raw logit (rows ``name+logsoftmax``: other classes pushed down, not every logit up).
+the raw logit (rows ``name+logsoftmax``: other classes pushed down, not every logit up). ``--probe`` adds
+that many probes per example of the set (rows ``name+probe<r>``; synthesis/probe.py, as data-free distillation
+explores: three rounds, each training a CNN_ID round student on the set so far, moving points of the set by
+10 Adam steps of ascent on KL(teacher || student) at ``--probe-step`` of the [0, 1] range, rows ``+ps<s>`` off
+the default, and letting the teacher label where they end); students learn from visualizations and probes.
 
 ``--gen-out-bias`` runs every teacher at each listed ``SynthesisConfig.gen_out_bias`` (rows
 ``name+b<v>``; -2 starts G at sigmoid(-2) = 0.12, about MNIST's mean). ``--bn-prior`` runs every teacher with batch norm at each listed weight of ``SynthesisConfig.bn_prior``
@@ -94,11 +98,14 @@ from vistransfer.errors import VistransferError
 from vistransfer.io import cache_dir, load_torch, resolve_device, save_torch, versions, write_json, write_text
 from vistransfer.models.nets import TEACHER_ARCH, ConvNet
 from vistransfer.models.train import fit_network, predict_logits
+from vistransfer.pipeline import round_student_options
+from vistransfer.students import create_student
 from vistransfer.students.neural import NeuralStudent
 from vistransfer.synthesis.blend import add_blends
 from vistransfer.synthesis.dataset import SyntheticDataset
 from vistransfer.synthesis.engine import synthesize
 from vistransfer.synthesis.objectives import AM_OBJECTIVES
+from vistransfer.synthesis.probe import add_probes
 
 from benchmarks.common import PAPER_GROUPS, STUDENT, student_accuracy
 
@@ -229,27 +236,58 @@ def same_arch_accuracy(name: str, x: torch.Tensor, target: torch.Tensor, test, d
     return float((predict_logits(net.eval(), test.x, dev).argmax(1).cpu() == test.y).float().mean())
 
 
-def with_blends(net: nn.Module, out: dict, ratio: float, seed: int, classes: list[str], dev) -> tuple[torch.Tensor, ...]:
-    """The engine's visualizations followed by ``ratio`` blends each (synthesis/blend.py), as (x, hard labels,
-    the teacher's softmax)."""
+def probe_round_student(seed: int, dev):
+    """fit(x, targets) -> network: the probes' round student, CNN_ID with the final students' recipe (STUDENT) on
+    the teacher's softmax at tau 4, as ``pipeline.probe_fitter`` makes it for a teacher handed over."""
+    kw = {k: v for k, v in round_student_options(STUDENT).items() if k not in ("seed", "temperature", "device", "progress")}
+
+    def fit(x: torch.Tensor, targets: torch.Tensor) -> nn.Module:
+        return create_student("cnn_id", seed=seed, temperature=4.0, device=str(dev), progress=False, **kw).fit(x, targets).net_
+
+    return fit
+
+
+def with_extensions(net: nn.Module, out: dict, axes: dict, seed: int, classes: list[str], dev) -> tuple[torch.Tensor, ...]:
+    """The engine's visualizations followed by ``axes["blend"]`` blends each (synthesis/blend.py), then
+    ``axes["probe"]`` probes per example of that set (synthesis/probe.py: three rounds against CNN_ID round students,
+    steps of ``axes["probe_step_size"]`` of the [0, 1] domain), as (x, hard labels, the teacher's softmax, the
+    probes' record: per round, the share of probes on which that round's student disagreed with the teacher)."""
     ds = SyntheticDataset(out["x"], out["probs"], out["target"], out["passed_step"], out["threshold"], out["group"],
                           out["kind"], classes, {})
-    ds = add_blends(ds, net, ratio, seed, dev)
-    return ds.x, ds.target, ds.probs
+    ds = add_blends(ds, net, axes["blend"], seed, dev)
+    if axes["probe"] > 0:
+        print(f"  probes: {round(axes['probe'] * len(ds))} in 3 rounds of CNN_ID students ...", file=sys.stderr, flush=True)
+        ds = add_probes(ds, net, probe_round_student(seed, dev), labels="soft", ratio=axes["probe"], rounds=3,
+                        low=0.0, high=1.0, seed=seed, step_size=axes["probe_step_size"], device=dev)
+    return ds.x, ds.target, ds.probs, ds.meta.get("probes")
 
 
 # The SynthesisConfig fields a row varies, in the order of its name's suffixes, each with its suffix when the value is
-# not SynthesisConfig's default (bn_gap+bn10+T0.7+g1). ``blend`` is applied here (with_blends), not by the engine.
+# not SynthesisConfig's default (bn_gap+bn10+T0.7+g1). ``blend`` and ``probe`` are applied here (with_extensions),
+# not by the engine.
 AXES = (("bn_prior", lambda v: f"+bn{v:g}"), ("threshold", lambda v: f"+T{v:g}"), ("gen_out_bias", lambda v: f"+b{v:g}"),
         ("blend", lambda v: f"+blend{v:g}"), ("jitter", lambda v: f"+j{v}"), ("tv_prior", lambda v: f"+tv{v:g}"),
         ("bn_prior_scope", lambda v: f"+{v}"), ("layout_prior", lambda v: f"+lay{v:g}"),
         ("objective", lambda v: "+" + v.replace("_", "")), ("group_size", lambda v: f"+g{v}"),
-        ("gen_downscale", lambda v: f"+ds{v}"), ("plan", lambda v: f"+{v}"))
+        ("gen_downscale", lambda v: f"+ds{v}"), ("plan", lambda v: f"+{v}"), ("probe", lambda v: f"+probe{v:g}"),
+        ("probe_step_size", lambda v: f"+ps{v:g}"))
 
 
 def row_name(name: str, axes: dict) -> str:
     """The architecture's name and a suffix for every field of ``axes`` off SynthesisConfig's default."""
     return name + "".join(suffix(axes[k]) for k, suffix in AXES if axes[k] != getattr(SynthesisConfig, k))
+
+
+_SETS: dict = {}  # this run's sets by teacher and engine settings: rows that differ in blends or probes alone share them
+
+
+def synthesized(name: str, net: nn.Module, cfg: SynthesisConfig, dev) -> tuple[dict, dict]:
+    """The engine's output for ``cfg``, made once per run: blends and probes are added after it, so rows that
+    differ only in those learn from the very same visualizations (and the comparison holds the set fixed)."""
+    key = (name, repr(replace(cfg, blend=0.0, probe=0.0, probe_step_size=SynthesisConfig.probe_step_size)))
+    if key not in _SETS:
+        _SETS[key] = synthesize(net, cfg, (1, 28, 28), 10, dev, progress=False)
+    return _SETS[key]
 
 
 def run_arch(name: str, train, test, args, dev, axes: dict, row: str = "") -> dict:
@@ -271,7 +309,7 @@ def run_arch(name: str, train, test, args, dev, axes: dict, row: str = "") -> di
            "diversity_real": diversity(test.x[:2000], test.y[:2000])}
     print(f"[{name}] teacher {100 * rec['test_accuracy']:.2f}%; synthesizing {args.n} ...", file=sys.stderr, flush=True)
     try:
-        out, stats = synthesize(net, syn_cfg, (1, 28, 28), 10, dev, progress=False)
+        out, stats = synthesized(name, net, syn_cfg, dev)
     except VistransferError as e:
         rec["synthesis_error"] = str(e)
         return rec
@@ -296,8 +334,10 @@ def run_arch(name: str, train, test, args, dev, axes: dict, row: str = "") -> di
     for seed in range(args.sets):
         if seed:  # further sets: the same settings, another synthesis seed
             print(f"[{name}] set {seed + 1} of {args.sets} ...", file=sys.stderr, flush=True)
-            out, _ = synthesize(net, replace(syn_cfg, seed=seed), (1, 28, 28), 10, dev, progress=False)
-        x, t, p = with_blends(net, out, axes["blend"], seed, test.classes, dev)
+            out, _ = synthesized(name, net, replace(syn_cfg, seed=seed), dev)
+        x, t, p, probed = with_extensions(net, out, axes, seed, test.classes, dev)
+        if probed:
+            rec.setdefault("probes_per_set", []).append(probed)
         print(f"[{name}] students on {len(x)} examples ...", file=sys.stderr, flush=True)
         if "cnn_id" in args.students:
             cnn.append(student_accuracy([(x, t)], test, [0], dev)["mean"])
@@ -378,6 +418,10 @@ def main(argv=None) -> None:
                     "on what AM can draw; 1: the default), each run for every teacher")
     ap.add_argument("--plan", default=SynthesisConfig.plan, help="comma-separated SynthesisConfig.plan values (yield: "
                     "the default; count: the engine up to 0.4.1), each run for every teacher")
+    ap.add_argument("--probe", default="0", help="comma-separated SynthesisConfig.probe values (probes per example of the "
+                    "set, found in 3 rounds against CNN_ID students; synthesis/probe.py), each run for every teacher")
+    ap.add_argument("--probe-step", default=str(SynthesisConfig.probe_step_size), help="comma-separated "
+                    "SynthesisConfig.probe_step_size values (Adam's rate as a share of [0, 1]), each run for every teacher with probes")
     ap.add_argument("--students", default="cnn_id", help="comma-separated, from cnn_id (the built-in student) and same "
                     "(a fresh network of the teacher's architecture)")
     ap.add_argument("--soft-tau", type=float, default=None, help="also train CNN_ID on the teacher's softmax at this "
@@ -403,6 +447,9 @@ def main(argv=None) -> None:
     jitters, layouts, scopes = _values(args.jitter, int), _values(args.layout_prior), _values(args.bn_scope, str)
     objectives, groups, downscales = _values(args.objective, str), _values(args.group_size, int), _values(args.gen_downscale, int)
     plans = _values(args.plan, str)
+    probes, probe_steps = _values(args.probe), _values(args.probe_step)
+    if not probes or min(probes) < 0 or not probe_steps or min(probe_steps) <= 0:
+        raise SystemExit(f"--probe {args.probe!r} / --probe-step {args.probe_step!r}: non-negative ratios, positive steps")
     if not plans or set(plans) - set(PLANS):
         raise SystemExit(f"--plan {args.plan!r}: choose from {', '.join(PLANS)}")
     for option, values in (("--group-size", groups), ("--gen-downscale", downscales)):
@@ -424,8 +471,12 @@ def main(argv=None) -> None:
         has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in ARCHS[name][0]().modules())
         runs = weights if has_bn else [0.0]  # without batch norm the prior does nothing: one run, labelled as such
         for combo in itertools.product(runs, thresholds, biases, blends, jitters, tvs, scopes, layouts, objectives, groups,
-                                       downscales, plans):
+                                       downscales, plans, probes, probe_steps):
             axes = dict(zip((k for k, _ in AXES), combo))
+            if axes["probe"] == 0:
+                if axes["probe_step_size"] != probe_steps[0]:
+                    continue  # without probes their step changes nothing: one run
+                axes["probe_step_size"] = SynthesisConfig.probe_step_size
             if axes["bn_prior"] == 0:
                 if axes["bn_prior_scope"] != scopes[0]:
                     continue  # without the prior its scope changes nothing: one run
