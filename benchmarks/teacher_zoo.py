@@ -97,9 +97,9 @@ from vistransfer.evaluation import mean_std
 from vistransfer.errors import VistransferError
 from vistransfer.io import cache_dir, load_torch, resolve_device, save_torch, versions, write_json, write_text
 from vistransfer.models.nets import TEACHER_ARCH, ConvNet
+from vistransfer.models.spec import InputSpec
 from vistransfer.models.train import fit_network, predict_logits
-from vistransfer.pipeline import round_student_options
-from vistransfer.students import create_student
+from vistransfer.pipeline import probe_fitter
 from vistransfer.students.neural import NeuralStudent
 from vistransfer.synthesis.blend import add_blends
 from vistransfer.synthesis.dataset import SyntheticDataset
@@ -236,29 +236,20 @@ def same_arch_accuracy(name: str, x: torch.Tensor, target: torch.Tensor, test, d
     return float((predict_logits(net.eval(), test.x, dev).argmax(1).cpu() == test.y).float().mean())
 
 
-def probe_round_student(seed: int, dev):
-    """fit(x, targets) -> network: the probes' round student, CNN_ID with the final students' recipe (STUDENT) on
-    the teacher's softmax at tau 4, as ``pipeline.probe_fitter`` makes it for a teacher handed over."""
-    kw = {k: v for k, v in round_student_options(STUDENT).items() if k not in ("seed", "temperature", "device", "progress")}
-
-    def fit(x: torch.Tensor, targets: torch.Tensor) -> nn.Module:
-        return create_student("cnn_id", seed=seed, temperature=4.0, device=str(dev), progress=False, **kw).fit(x, targets).net_
-
-    return fit
-
-
-def with_extensions(net: nn.Module, out: dict, axes: dict, seed: int, classes: list[str], dev) -> tuple[torch.Tensor, ...]:
-    """The engine's visualizations followed by ``axes["blend"]`` blends each (synthesis/blend.py), then
-    ``axes["probe"]`` probes per example of that set (synthesis/probe.py: three rounds against CNN_ID round students,
-    steps of ``axes["probe_step_size"]`` of the [0, 1] domain), as (x, hard labels, the teacher's softmax, the
-    probes' record: per round, the share of probes on which that round's student disagreed with the teacher)."""
+def with_extensions(net: nn.Module, out: dict, cfg: SynthesisConfig, classes: list[str], dev) -> tuple[torch.Tensor, ...]:
+    """The engine's visualizations followed by ``cfg.blend`` blends each (synthesis/blend.py), then ``cfg.probe``
+    probes per example of that set (synthesis/probe.py: ``cfg.probe_rounds`` rounds against the round students
+    that ``pipeline.probe_fitter`` makes for a teacher handed over, CNN_ID with the final students' recipe STUDENT,
+    steps of ``cfg.probe_step_size`` of the [0, 1] domain), as (x, hard labels, the teacher's softmax, the probes'
+    record: per round, the share of probes on which that round's student disagreed with the teacher)."""
     ds = SyntheticDataset(out["x"], out["probs"], out["target"], out["passed_step"], out["threshold"], out["group"],
                           out["kind"], classes, {})
-    ds = add_blends(ds, net, axes["blend"], seed, dev)
-    if axes["probe"] > 0:
-        print(f"  probes: {round(axes['probe'] * len(ds))} in 3 rounds of CNN_ID students ...", file=sys.stderr, flush=True)
-        ds = add_probes(ds, net, probe_round_student(seed, dev), labels="soft", ratio=axes["probe"], rounds=3,
-                        low=0.0, high=1.0, seed=seed, step_size=axes["probe_step_size"], device=dev)
+    ds = add_blends(ds, net, cfg.blend, cfg.seed, dev)
+    if cfg.probe > 0:
+        print(f"  probes: {round(cfg.probe * len(ds))} in {cfg.probe_rounds} rounds of CNN_ID students ...", file=sys.stderr, flush=True)
+        fit = probe_fitter(InputSpec((1, 28, 28)), cfg, dev, student_options=STUDENT)
+        ds = add_probes(ds, net, fit, labels="soft", ratio=cfg.probe, rounds=cfg.probe_rounds, low=0.0, high=1.0,
+                        seed=cfg.seed, steps=cfg.probe_steps, step_size=cfg.probe_step_size, device=dev)
     return ds.x, ds.target, ds.probs, ds.meta.get("probes")
 
 
@@ -335,7 +326,7 @@ def run_arch(name: str, train, test, args, dev, axes: dict, row: str = "") -> di
         if seed:  # further sets: the same settings, another synthesis seed
             print(f"[{name}] set {seed + 1} of {args.sets} ...", file=sys.stderr, flush=True)
             out, _ = synthesized(name, net, replace(syn_cfg, seed=seed), dev)
-        x, t, p, probed = with_extensions(net, out, axes, seed, test.classes, dev)
+        x, t, p, probed = with_extensions(net, out, replace(syn_cfg, seed=seed), test.classes, dev)
         if probed:
             rec.setdefault("probes_per_set", []).append(probed)
         print(f"[{name}] students on {len(x)} examples ...", file=sys.stderr, flush=True)

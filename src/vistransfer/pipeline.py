@@ -15,6 +15,7 @@ from .data import Split
 from .errors import VistransferError
 from .evaluation import evaluate_predictions, mean_std
 from .io import versions
+from .models.spec import InputSpec
 from .models.teacher import Teacher
 from .students import canonical_name, create_student
 from .synthesis.blend import add_blends
@@ -86,7 +87,7 @@ def extend_synthetic(ds: SyntheticDataset, teacher: Teacher, cfg: SynthesisConfi
     ds = add_offsets(ds, teacher.module, cfg.offset, cfg.offset_scale, teacher.spec.low, teacher.spec.high, cfg.seed, device)
     if cfg.probe <= 0:
         return ds
-    return add_probes(ds, teacher.module, probe_fitter(teacher, cfg, device, progress, student_options), labels="soft",
+    return add_probes(ds, teacher.module, probe_fitter(teacher.spec, cfg, device, progress, student_options), labels="soft",
                       ratio=cfg.probe, rounds=cfg.probe_rounds, low=teacher.spec.low, high=teacher.spec.high,
                       seed=cfg.seed, steps=cfg.probe_steps, step_size=cfg.probe_step_size, device=device)
 
@@ -97,20 +98,21 @@ def round_student_options(options: dict) -> dict:
     return {k: v for k, v in options.items() if k != "members"}
 
 
-def probe_fitter(teacher: Teacher, cfg: SynthesisConfig, device: torch.device | str = "cpu", progress: bool = False,
+def probe_fitter(spec: InputSpec, cfg: SynthesisConfig, device: torch.device | str = "cpu", progress: bool = False,
                  student_options: dict | None = None):
-    """fit(x, targets) -> network, the round students of ``cfg.probe``: ``cfg.probe_student`` ("auto":
-    cnn_id for images, cnn_ecg for series) trained with ``student_options`` (the final students'
-    options, when the caller has them; else the student's defaults and at least 500 steps, as a student
-    of a small set that barely trained disagrees with the teacher everywhere), soft labels at tau 4, seeded by
-    the synthesis, on inputs standardized with the teacher's normalization when it has one and the
-    options ask for standardization or leave it open (the visualizations' own spread is not the data's)."""
+    """fit(x, targets) -> network, the round students of ``cfg.probe`` for a teacher of inputs ``spec``:
+    ``cfg.probe_student`` ("auto": cnn_id for images, cnn_ecg for series) trained with ``student_options``
+    (the final students' options, when the caller has them; else the student's defaults and at least 500
+    steps, as a student of a small set that barely trained disagrees with the teacher everywhere), soft
+    labels at tau 4, seeded by the synthesis, on inputs standardized with the teacher's normalization when
+    it has one and the options ask for standardization or leave it open (the visualizations' own spread
+    is not the data's)."""
     name = cfg.probe_student
     if name == "auto":
-        name = "cnn_id" if len(teacher.in_shape) == 3 else "cnn_ecg"
+        name = "cnn_id" if len(spec.shape) == 3 else "cnn_ecg"
     given = student_options if student_options is not None else {"min_steps": 500}
     kw = {k: v for k, v in round_student_options(given).items() if k not in ("seed", "temperature", "device", "progress")}
-    kw["standardize"] = teacher.standardization(kw.get("standardize", teacher.spec.mean is not None))
+    kw["standardize"] = spec.standardization(kw.get("standardize", spec.mean is not None))
 
     def fit(x: torch.Tensor, targets: torch.Tensor) -> torch.nn.Module:
         student = create_student(name, seed=cfg.seed, temperature=4.0, device=str(device), progress=progress, **kw)

@@ -340,7 +340,7 @@ def test_probes_join_the_students_set_and_are_kept(tmp_path):
     rows = runner.run(("table5",))["table5"]["rows"]
     # probes change what the teachers are asked, not their weights: team 1's h1 is the plain experiment's
     assert len(list((tmp_path / "cache" / "apnea" / "teachers").iterdir())) == 3  # h1 of each team, h_idt
-    assert rows["team1"]["n_probes"] == 24
+    assert (rows["team1"]["n_blends"], rows["team1"]["n_offsets"], rows["team1"]["n_probes"]) == (24, 0, 24)  # counted in the set
     assert "24 + 24 blends + 24 probes" in (tmp_path / "results" / "tiny5_probe" / "table.md").read_text()
     kept = sorted((tmp_path / "cache" / "apnea" / "synth").glob("*-probes.pt"))
     assert len(kept) == 2  # one per team

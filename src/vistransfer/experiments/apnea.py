@@ -44,7 +44,7 @@ from ..students import create_student
 from ..students.registry import canonical_name
 from ..synthesis.blend import add_blends
 from ..synthesis.offset import add_offsets
-from ..synthesis.dataset import PROBE_KIND, SyntheticDataset
+from ..synthesis.dataset import SyntheticDataset
 from ..synthesis.probe import add_probes
 from .apnea_report import PARTS as APNEA_PARTS, missing_parts
 from .spec import ExperimentHeader, parse_file
@@ -387,13 +387,15 @@ class ApneaRunner:
                     thr = binary_metrics(d["val"].y.numpy(), h2.predict_proba(d["val"].x)[:, 1])["best_threshold"]
                     out.update({key: binary_metrics(y, p2), f"{key}_calibrated": binary_metrics(y, p2, thr)})
                 return {**out, "synthesis": ds.meta["stats"],
-                        "n_train": len(d["train"]), "n_test": len(d["test"]), "n_probes": int((ds.kind == PROBE_KIND).sum()),
+                        "n_train": len(d["train"]), "n_test": len(d["test"]),
                         **({"probes": ds.meta["probes"]["history"]} if "probes" in ds.meta else {})}
 
             res = {t: self.cached("table5-team", {"team": t, "seed": seed}, lambda t=t: unit(t)) for t in teams}
 
             h1 = {t: self.teacher(f"apnea-{t}", data[t]["train"], data[t]["test"], seed) for t in teams}  # cached by the units
             sets = {t: self.synthetic(t, h1[t], seed) for t in teams}
+            for t in teams:  # what each set holds beside its visualizations, counted in the set (cached units lack it)
+                res[t].update(n_blends=sets[t].n_blends, n_offsets=sets[t].n_offsets, n_probes=sets[t].n_probes)
 
             h = self.idt_teacher(data, seed, teams)  # cached after its first training
 
@@ -428,10 +430,10 @@ class ApneaRunner:
     def _table5_record(self, per_seed: list[dict], teams: list[str]) -> dict:
         """Table 5's record from the seeds done so far (``partial`` while some remain)."""
         exp, rows = self.exp, {}
-        syn = exp.synthesis
-        n_blends = round(syn.blend * syn.n)
         for t in teams:
             pick = lambda f: mean_std([f(s) for s in per_seed])  # noqa: E731
+            # the set's counts, from the latest seed that recorded them (seeds of 0.5.0's first runs did not)
+            counted = lambda k: next((s["teams"][t][k] for s in reversed(per_seed) if k in s["teams"][t]), None)  # noqa: E731
             rows[t] = {"base": pick(lambda s: s["teams"][t]["base"]["accuracy"]), "h2_hard": pick(lambda s: s["teams"][t]["h2_hard"]["accuracy"]),
                        "h2_soft": pick(lambda s: s["teams"][t]["h2_soft"]["accuracy"]), "idt_real": pick(lambda s: s["idt"][t]["real"]),
                        # at the owner's threshold (units of 0.5.0's first runs lack it: then the row has none)
@@ -441,9 +443,8 @@ class ApneaRunner:
                        "idt_synthetic_swapped": pick(lambda s: s["idt"][t]["synthetic_swapped"]) if len(teams) == 2 and exp.domain is None else None,
                        "domains": [s["idt"][t].get("domain") for s in per_seed],
                        "n_test": per_seed[0]["teams"][t]["n_test"],
-                       "n_train": per_seed[0]["teams"][t]["n_train"], "n_synthetic": syn.n,
-                       "n_blends": n_blends, "n_offsets": round(syn.offset * (syn.n + n_blends)),  # offsets of both
-                       "n_probes": per_seed[0]["teams"][t].get("n_probes", 0)}
+                       "n_train": per_seed[0]["teams"][t]["n_train"], "n_synthetic": exp.synthesis.n,
+                       "n_blends": counted("n_blends"), "n_offsets": counted("n_offsets"), "n_probes": counted("n_probes")}
         out = {"rows": rows, "per_seed": per_seed}
         if len(teams) == 2:  # h_idt on both teams' sets at once: balanced accuracy (chance 50%) and AUC (chance 0.5)
             out["idt_both"] = {

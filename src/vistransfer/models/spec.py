@@ -83,6 +83,14 @@ class InputSpec:
         std = torch.tensor(self.std if len(self.std) == c else self.std * c).view(view)
         return mean, std
 
+    def standardization(self, option: bool | str | tuple) -> bool | str | tuple:
+        """A student's ``standardize`` option with True replaced by this normalization (mean, std) when
+        there is one: a student of visualizations standardizes as the teacher did, not by the
+        visualizations' own spread. Anything else is returned as given."""
+        if option is True and self.mean is not None:
+            return (self.mean, self.std)
+        return option
+
     def to_dict(self) -> dict:
         return {"shape": list(self.shape), "low": self.low, "high": self.high,
                 "mean": list(self.mean) if self.mean else None, "std": list(self.std) if self.std else None}

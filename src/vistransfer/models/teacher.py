@@ -111,12 +111,8 @@ class Teacher:
         return self._module
 
     def standardization(self, option: bool | str | tuple) -> bool | str | tuple:
-        """A student's ``standardize`` option with True replaced by this teacher's normalization (mean,
-        std) when it has one: a student of visualizations standardizes as the teacher did, not by the
-        visualizations' own spread. Anything else is returned as given."""
-        if option is True and self.spec.mean is not None:
-            return (self.spec.mean, self.spec.std)
-        return option
+        """``option`` with True replaced by this teacher's normalization (see InputSpec.standardization)."""
+        return self.spec.standardization(option)
 
     def describe(self) -> dict:
         return {"source": self.source, "dataset": self.dataset, "input_spec": self.spec.to_dict(), "n_classes": self.n_classes,
