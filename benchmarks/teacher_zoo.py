@@ -236,6 +236,9 @@ def same_arch_accuracy(name: str, x: torch.Tensor, target: torch.Tensor, test, d
     return float((predict_logits(net.eval(), test.x, dev).argmax(1).cpu() == test.y).float().mean())
 
 
+SPEC = InputSpec((1, 28, 28))  # every zoo teacher's input: one MNIST digit, values in [0, 1]
+
+
 def with_extensions(net: nn.Module, out: dict, cfg: SynthesisConfig, classes: list[str], dev) -> tuple[torch.Tensor, ...]:
     """The engine's visualizations followed by ``cfg.blend`` blends each (synthesis/blend.py), then ``cfg.probe``
     probes per example of that set (synthesis/probe.py: ``cfg.probe_rounds`` rounds against the round students
@@ -247,8 +250,8 @@ def with_extensions(net: nn.Module, out: dict, cfg: SynthesisConfig, classes: li
     ds = add_blends(ds, net, cfg.blend, cfg.seed, dev)
     if cfg.probe > 0:
         print(f"  probes: {round(cfg.probe * len(ds))} in {cfg.probe_rounds} rounds of CNN_ID students ...", file=sys.stderr, flush=True)
-        fit = probe_fitter(InputSpec((1, 28, 28)), cfg, dev, student_options=STUDENT)
-        ds = add_probes(ds, net, fit, labels="soft", ratio=cfg.probe, rounds=cfg.probe_rounds, low=0.0, high=1.0,
+        fit = probe_fitter(SPEC, cfg, dev, student_options=STUDENT)
+        ds = add_probes(ds, net, fit, labels="soft", ratio=cfg.probe, rounds=cfg.probe_rounds, low=SPEC.low, high=SPEC.high,
                         seed=cfg.seed, steps=cfg.probe_steps, step_size=cfg.probe_step_size, device=dev)
     return ds.x, ds.target, ds.probs, ds.meta.get("probes")
 
@@ -277,7 +280,7 @@ def synthesized(name: str, net: nn.Module, cfg: SynthesisConfig, dev) -> tuple[d
     differ only in those learn from the very same visualizations (and the comparison holds the set fixed)."""
     key = (name, repr(replace(cfg, blend=0.0, probe=0.0, probe_step_size=SynthesisConfig.probe_step_size)))
     if key not in _SETS:
-        _SETS[key] = synthesize(net, cfg, (1, 28, 28), 10, dev, progress=False)
+        _SETS[key] = synthesize(net, cfg, SPEC, 10, dev, progress=False)
     return _SETS[key]
 
 
