@@ -1,4 +1,5 @@
 import json
+import os
 from dataclasses import replace
 
 from vistransfer.synthesis.dataset import SyntheticDataset
@@ -64,13 +65,23 @@ def test_a_folder_never_mixes_jobs(digits_teacher, tmp_path):
     assert len(again) == 10
 
 
-def test_ray_backend_matches_local(digits_teacher, tmp_path):
+def test_ray_backend_matches_local(digits_teacher, tmp_path, monkeypatch):
     ray = pytest.importorskip("ray")
     small = SynthesisConfig(n=20, seed=7, group_size=9, slots=2)
     local = synthesize_sharded(digits_teacher, small, tmp_path / "local", 10, progress=False, threads=1)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
-    try:
-        remote = synthesize_sharded(digits_teacher, small, tmp_path / "ray", 10, backend="ray", progress=False, threads=1)
-    finally:
-        ray.shutdown()
+    # the backend starts its own local cluster, here on loopback only, and its workers'
+    # priority is read from inside the cluster before the shards run
+    niceness, start = [], ray.init
+
+    def init(**options):
+        start(num_cpus=2, _node_ip_address="127.0.0.1", **options)
+        niceness.append(ray.get(ray.remote(lambda: os.nice(0)).remote()))
+
+    monkeypatch.delenv("RAY_worker_niceness", raising=False)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr(ray, "init", init)
+    remote = synthesize_sharded(digits_teacher, small, tmp_path / "ray", 10, backend="ray", progress=False, threads=1)
+    assert not ray.is_initialized()  # a cluster started for the job stops with it
     assert torch.equal(remote.x, local.x) and torch.equal(remote.target, local.target)
+    assert niceness == [os.nice(0)]  # Ray's default would be 15 more: shards that yield to everything else
+    assert "RAY_worker_niceness" not in os.environ

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -176,7 +178,8 @@ def _run_ray(blob, cfg_dict, todo, shard_size, device, save, progress, ray_addre
 
     started_here = not ray.is_initialized()
     if started_here:
-        ray.init(address=ray_address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+        with _workers_at_this_priority():
+            ray.init(address=ray_address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
     try:
         gpus = 1 if device.startswith("cuda") else 0
         remote = ray.remote(num_cpus=threads, num_gpus=gpus)(run_shard)
@@ -191,6 +194,27 @@ def _run_ray(blob, cfg_dict, todo, shard_size, device, save, progress, ray_addre
     finally:
         if started_here:
             ray.shutdown()
+
+
+@contextmanager
+def _workers_at_this_priority():
+    """Let the workers of a Ray cluster started here run at this process's priority.
+
+    Ray lowers its workers' priority to nice 15 (``RAY_worker_niceness``) so that its own
+    processes stay responsive. Beside any other work on the machine such workers barely run:
+    two shards of 10 took 248 s on 2 cores beside a 2-thread job, 15 s at nice 0, and 12 s
+    locally. Shards are the job, so a cluster started for them gets 0 unless the user set the
+    variable. Only a cluster that ray.init starts reads it (its processes inherit the
+    environment); one already running keeps its own setting.
+    """
+    key = "RAY_worker_niceness"
+    before = os.environ.get(key)
+    os.environ.setdefault(key, "0")
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(key, None)
 
 
 def _merge_stats(stats: list[dict]) -> dict:
