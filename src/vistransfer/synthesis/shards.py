@@ -201,10 +201,10 @@ def _workers_at_this_priority():
     """Let the workers of a Ray cluster started here run at this process's priority.
 
     Ray lowers its workers' priority to nice 15 (``RAY_worker_niceness``) so that its own
-    processes stay responsive. Beside any other work on the machine such workers barely run:
-    two shards of 10 took 248 s on 2 cores beside a 2-thread job, 15 s at nice 0, and 12 s
-    locally. Shards are the job, so a cluster started for them gets 0 unless the user set the
-    variable. Only a cluster that ray.init starts reads it (its processes inherit the
+    processes stay responsive. Beside any other work on the machine such workers barely run
+    (``benchmarks/ray_priority.py``: two shards of 10 beside a 2-thread job on 2 cores took 280 s
+    at nice 15, 24 s at nice 0 with the cluster's start, 9.5 s locally). Shards are the job, so a
+    cluster started for them gets 0 unless the user set the variable. Only a cluster that ray.init starts reads it (its processes inherit the
     environment); one already running keeps its own setting.
     """
     key = "RAY_worker_niceness"
