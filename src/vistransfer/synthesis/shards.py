@@ -204,8 +204,9 @@ def _workers_at_this_priority():
     processes stay responsive. Beside any other work on the machine such workers barely run
     (``benchmarks/ray_priority.py``: two shards of 10 beside a 2-thread job on 2 cores took 280 s
     at nice 15, 24 s at nice 0 with the cluster's start, 9.5 s locally). Shards are the job, so a
-    cluster started for them gets 0 unless the user set the variable. Only a cluster that ray.init starts reads it (its processes inherit the
-    environment); one already running keeps its own setting.
+    cluster started for them gets 0 unless the user set the variable. Only a cluster that
+    ray.init starts reads it (its processes inherit the environment); one already running keeps
+    its own setting.
     """
     key = "RAY_worker_niceness"
     before = os.environ.get(key)
