@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from vistransfer.config import SynthesisConfig, teacher_preset
+from vistransfer.config import SynthesisConfig, TrainConfig, teacher_preset
 from vistransfer.data import load_dataset
 from vistransfer.evaluation import mean_std
 from vistransfer.experiments import find_experiment, load_experiment
@@ -54,6 +54,15 @@ def student_accuracy(sets: list[tuple[torch.Tensor, torch.Tensor]], test, seeds:
     pooled = mean_std([v for a in per_set for v in a["values"]])
     pooled["per_set_mean"] = [a["mean"] for a in per_set]
     return pooled
+
+
+DIGITS_TEACHER = TrainConfig(epochs=20, batch_size=64, lr=3e-3, seed=0)  # tests/conftest.py's digits_teacher
+
+
+def digits_teacher() -> Teacher:
+    """The tests' 8x8 digits ConvNet (scikit-learn's digits, ``DIGITS_TEACHER``; seconds to train)."""
+    train, test = load_dataset("digits", "train"), load_dataset("digits", "test")
+    return train_teacher(train, test, DIGITS_TEACHER, "digits", progress=False)
 
 
 def get_teacher(data_dir, device) -> Path:

@@ -40,12 +40,12 @@ from pathlib import Path
 
 import torch
 
-from vistransfer.config import SynthesisConfig, TrainConfig, to_dict
-from vistransfer.data import load_dataset
+from vistransfer.config import SynthesisConfig, to_dict
 from vistransfer.io import versions, write_json, write_text
-from vistransfer.models.teacher import train_teacher
 from vistransfer.pipeline import make_synthetic
 from vistransfer.synthesis.slots import Slots
+
+from .common import DIGITS_TEACHER, digits_teacher
 
 VARIANTS = {"0.4.1": ("count", False), "count": ("count", True), "yield": ("yield", True)}  # plan, small runs race
 
@@ -108,10 +108,8 @@ def main(argv=None) -> None:
         raise SystemExit(f"--cases {args.cases!r}: give n:T:max_steps, comma-separated (e.g. 20:0.99:300)") from None
     if args.seeds < 1:
         raise SystemExit(f"--seeds must be at least 1, got {args.seeds}")
-    train, test = load_dataset("digits", "train"), load_dataset("digits", "test")
-    teacher_cfg = TrainConfig(epochs=20, batch_size=64, lr=3e-3, seed=0)  # tests/conftest.py's digits_teacher
-    teacher = train_teacher(train, test, teacher_cfg, "digits", progress=False)
-    results = {"threads": torch.get_num_threads(), "seeds": args.seeds, "teacher": to_dict(teacher_cfg),
+    teacher = digits_teacher()
+    results = {"threads": torch.get_num_threads(), "seeds": args.seeds, "teacher": to_dict(DIGITS_TEACHER),
                "teacher_accuracy": teacher.test_accuracy, "variants": {k: {"plan": p, "small_runs_race": r} for k, (p, r) in VARIANTS.items()},
                "synthesis_config": to_dict(SynthesisConfig()), "versions": versions(), "cases": {}}
     for n, t, b in cases:

@@ -33,11 +33,11 @@ from pathlib import Path
 
 import torch
 
-from vistransfer.config import SynthesisConfig, TrainConfig, to_dict
-from vistransfer.data import load_dataset
+from vistransfer.config import SynthesisConfig, to_dict
 from vistransfer.io import versions, write_json, write_text
-from vistransfer.models.teacher import train_teacher
 from vistransfer.synthesis.shards import synthesize_sharded
+
+from .common import DIGITS_TEACHER, digits_teacher
 
 LOAD = """
 import sys, time, torch
@@ -47,7 +47,8 @@ end = time.monotonic() + float(sys.argv[2])
 while time.monotonic() < end:
     a = torch.tanh(a @ a)
 """
-VARIANTS = {"local": None, "ray, nice 0": None, "ray, nice 15": "15"}  # RAY_worker_niceness set by the user
+VARIANTS = {"local": None, "ray, nice 0": None, "ray, nice 15": "15"}  # RAY_worker_niceness (None: unset)
+KEY = "RAY_worker_niceness"
 
 
 def run(name: str, teacher, cfg: SynthesisConfig, shard_size: int, load_threads: int, limit_s: float) -> tuple[float, torch.Tensor]:
@@ -56,9 +57,9 @@ def run(name: str, teacher, cfg: SynthesisConfig, shard_size: int, load_threads:
     load = (subprocess.Popen([sys.executable, "-c", LOAD, str(load_threads), str(limit_s)])
             if load_threads else None)
     start = ray.init
-    env = os.environ.copy()
+    before = os.environ.pop(KEY, None)  # "ray, nice 0" is the backend's own default, whatever this shell says
     if VARIANTS[name] is not None:
-        os.environ["RAY_worker_niceness"] = VARIANTS[name]
+        os.environ[KEY] = VARIANTS[name]
     ray.init = lambda **options: start(_node_ip_address="127.0.0.1", **options)  # loopback only
     try:
         with tempfile.TemporaryDirectory() as job:
@@ -69,8 +70,9 @@ def run(name: str, teacher, cfg: SynthesisConfig, shard_size: int, load_threads:
             return time.perf_counter() - t0, ds.x
     finally:
         ray.init = start
-        os.environ.clear()
-        os.environ.update(env)
+        os.environ.pop(KEY, None)
+        if before is not None:
+            os.environ[KEY] = before
         if load:
             load.kill()
             load.wait()
@@ -87,12 +89,10 @@ def main(argv=None) -> None:
     if importlib.util.find_spec("ray") is None:
         raise SystemExit("this benchmark needs Ray: pip install 'vistransfer[ray]'")
     torch.set_num_threads(1)
-    train, test = load_dataset("digits", "train"), load_dataset("digits", "test")
-    teacher_cfg = TrainConfig(epochs=20, batch_size=64, lr=3e-3, seed=0)  # tests/conftest.py's digits_teacher
-    teacher = train_teacher(train, test, teacher_cfg, "digits", progress=False)
+    teacher = digits_teacher()
     cfg, shard_size = SynthesisConfig(n=20, seed=7, group_size=9, slots=2), 10  # the Ray test's job
     results = {"load_threads": args.load_threads, "cpus": os.cpu_count(), "synthesis_config": to_dict(cfg),
-               "shard_size": shard_size, "teacher": to_dict(teacher_cfg), "versions": versions(), "variants": {}}
+               "shard_size": shard_size, "teacher": to_dict(DIGITS_TEACHER), "versions": versions(), "variants": {}}
     reference = None
     for name in VARIANTS:
         wall, x = run(name, teacher, cfg, shard_size, args.load_threads, args.limit)
