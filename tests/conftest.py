@@ -15,10 +15,28 @@ from vistransfer.models.teacher import train_teacher
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 
+def _torch_threads() -> int:
+    """Torch threads for this test process: the cores shared out over pytest-xdist's workers (the
+    suite runs on all cores, ``-n auto`` in pyproject.toml), or VISTRANSFER_TEST_THREADS (e.g. 1 to
+    test beside a running experiment)."""
+    if "VISTRANSFER_TEST_THREADS" in os.environ:
+        return int(os.environ["VISTRANSFER_TEST_THREADS"])
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _threads():
-    # 2 = this machine's cores; set VISTRANSFER_TEST_THREADS=1 to test beside a running experiment
-    torch.set_num_threads(int(os.environ.get("VISTRANSFER_TEST_THREADS", "2")))
+    torch.set_num_threads(_torch_threads())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_cache(tmp_path_factory):
+    """No test reads or writes the user's cache (~/.cache/vistransfer), and workers never share one."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("VISTRANSFER_CACHE", str(tmp_path_factory.mktemp("cache")))
+    yield
+    mp.undo()
 
 
 @pytest.fixture(scope="session")

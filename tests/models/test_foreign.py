@@ -46,18 +46,32 @@ def run_main(args, capsys):
 
 @pytest.mark.parametrize("fmt", ["pt2", "torchscript", "state_dict"])
 def test_foreign_teacher_synthesizes_and_teaches(fmt, bn_files, tmp_path):
+    """Every format synthesizes and teaches through the CLI; the bar on what its visualizations teach
+    is checked on 200 from the .pt2 teacher. The formats compute the same function
+    (test_formats_agree_and_metadata_is_read), and 200 from this batch-norm teacher take about 20 s
+    each, so the others make 40 and are held to what the engine promises of every visualization."""
+    n = 200 if fmt == "pt2" else 40
     syn = tmp_path / "syn.pt"
-    r = runner.invoke(app, ["synthesize", "-t", *bn_files[fmt], "-o", str(syn), "--n", "200", "-q"])
+    r = runner.invoke(app, ["synthesize", "-t", *bn_files[fmt], "-o", str(syn), "--n", str(n), "-q"])
     assert r.exit_code == 0, r.output
     meta = json.loads((tmp_path / "syn.pt.json").read_text())
     assert meta["teacher"]["source"] == {"pt2": "export"}.get(fmt, fmt) and meta["input_spec"]["shape"] == [1, 8, 8]
+    data = torch.load(syn, weights_only=True)
+    assert torch.bincount(data["target"], minlength=10).tolist() == [n // 10] * 10
+    teacher = load_teacher(bn_files[fmt][0], **({"arch": "tests.models.foreign_arch:make", "input_shape": (1, 8, 8)}
+                                                if fmt == "state_dict" else {}))
+    with torch.no_grad():  # the teacher, loaded again, gives every visualization its class above T
+        p = teacher.module(data["x"]).softmax(1)
+    torch.testing.assert_close(p, data["probs"])
+    assert (p.argmax(1) == data["target"]).all() and (p.max(1).values >= data["threshold"] - 1e-6).all()
     res = tmp_path / "res.json"
     r = runner.invoke(app, ["learn", str(syn), "-s", "cnn_id", "--seeds", "1", "--epochs", "30", "--min-steps", "300",
                             "--dataset", "digits", "-t", *bn_files[fmt], "-o", str(res), "-q"])
     assert r.exit_code == 0, r.output
-    acc = json.loads(res.read_text())["results"]["cnn_id"]["accuracy"]["mean"]
-    assert acc > FOREIGN_BAR, f"{fmt}: {acc:.3f}"
     assert (tmp_path / "res.json.students" / "cnn_id-seed0.pt").is_file()
+    if fmt == "pt2":
+        acc = json.loads(res.read_text())["results"]["cnn_id"]["accuracy"]["mean"]
+        assert acc > FOREIGN_BAR, f"{fmt}: {acc:.3f}"
 
 
 def test_formats_agree_and_metadata_is_read(bn_files):
