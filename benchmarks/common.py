@@ -56,7 +56,7 @@ def student_accuracy(sets: list[tuple[torch.Tensor, torch.Tensor]], test, seeds:
     return pooled
 
 
-DIGITS_TEACHER = TrainConfig(epochs=20, batch_size=64, lr=3e-3, seed=0)  # tests/conftest.py's digits_teacher
+DIGITS_TEACHER = TrainConfig(epochs=20, batch_size=64, lr=3e-3, seed=0)  # also tests/conftest.py's digits_teacher
 
 
 def digits_teacher() -> Teacher:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from vistransfer.config import TrainConfig
+from benchmarks.common import DIGITS_TEACHER
 from vistransfer.data import load_dataset
 from vistransfer.models.teacher import train_teacher
 
@@ -33,10 +33,9 @@ def _threads():
 @pytest.fixture(scope="session", autouse=True)
 def _own_cache(tmp_path_factory):
     """No test reads or writes the user's cache (~/.cache/vistransfer), and workers never share one."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("VISTRANSFER_CACHE", str(tmp_path_factory.mktemp("cache")))
-    yield
-    mp.undo()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VISTRANSFER_CACHE", str(tmp_path_factory.mktemp("cache")))
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +46,7 @@ def digits():
 @pytest.fixture(scope="session")
 def digits_teacher(digits):
     train, test = digits
-    return train_teacher(train, test, TrainConfig(epochs=20, batch_size=64, lr=3e-3, seed=0), "digits", progress=False)
+    return train_teacher(train, test, DIGITS_TEACHER, "digits", progress=False)
 
 
 @pytest.fixture(scope="session")
