@@ -62,6 +62,9 @@ that many probes per example of the set (rows ``name+probe<r>``; synthesis/probe
 explores: three rounds, each training a CNN_ID round student on the set so far, moving points of the set by
 10 Adam steps of ascent on KL(teacher || student) at ``--probe-step`` of the [0, 1] range, rows ``+ps<s>`` off
 the default, and letting the teacher label where they end); students learn from visualizations and probes.
+``--settle`` runs each teacher at each listed ``SynthesisConfig.settle_steps`` (rows ``name+s<k>``: each visualization
+goes on being optimized, priors included, for k AM steps after it first passes T, and is kept at the first step
+after that where it still passes; DeepInversion's long optimization instead of the paper's first pass).
 
 ``--gen-out-bias`` runs every teacher at each listed ``SynthesisConfig.gen_out_bias`` (rows
 ``name+b<v>``; -2 starts G at sigmoid(-2) = 0.12, about MNIST's mean). ``--bn-prior`` runs every teacher with batch norm at each listed weight of ``SynthesisConfig.bn_prior``
@@ -264,7 +267,7 @@ AXES = (("bn_prior", lambda v: f"+bn{v:g}"), ("threshold", lambda v: f"+T{v:g}")
         ("bn_prior_scope", lambda v: f"+{v}"), ("layout_prior", lambda v: f"+lay{v:g}"),
         ("objective", lambda v: "+" + v.replace("_", "")), ("group_size", lambda v: f"+g{v}"),
         ("gen_downscale", lambda v: f"+ds{v}"), ("plan", lambda v: f"+{v}"), ("probe", lambda v: f"+probe{v:g}"),
-        ("probe_step_size", lambda v: f"+ps{v:g}"))
+        ("probe_step_size", lambda v: f"+ps{v:g}"), ("settle_steps", lambda v: f"+s{v}"))
 
 
 def row_name(name: str, axes: dict) -> str:
@@ -416,6 +419,8 @@ def main(argv=None) -> None:
                     "set, found in 3 rounds against CNN_ID students; synthesis/probe.py), each run for every teacher")
     ap.add_argument("--probe-step", default=str(SynthesisConfig.probe_step_size), help="comma-separated "
                     "SynthesisConfig.probe_step_size values (Adam's rate as a share of [0, 1]), each run for every teacher with probes")
+    ap.add_argument("--settle", default="0", help="comma-separated SynthesisConfig.settle_steps values (AM steps each "
+                    "visualization goes on being optimized, priors included, after it first passes T), each run for every teacher")
     ap.add_argument("--students", default="cnn_id", help="comma-separated, from cnn_id (the built-in student) and same "
                     "(a fresh network of the teacher's architecture)")
     ap.add_argument("--soft-tau", type=float, default=None, help="also train CNN_ID on the teacher's softmax at this "
@@ -442,6 +447,9 @@ def main(argv=None) -> None:
     objectives, groups, downscales = _values(args.objective, str), _values(args.group_size, int), _values(args.gen_downscale, int)
     plans = _values(args.plan, str)
     probes, probe_steps = _values(args.probe), _values(args.probe_step)
+    settles = _values(args.settle, int)
+    if not settles or min(settles) < 0:
+        raise SystemExit(f"--settle {args.settle!r}: whole numbers of steps >= 0")
     if not probes or min(probes) < 0 or not probe_steps or min(probe_steps) <= 0:
         raise SystemExit(f"--probe {args.probe!r} / --probe-step {args.probe_step!r}: non-negative ratios, positive steps")
     if not plans or set(plans) - set(PLANS):
@@ -465,7 +473,7 @@ def main(argv=None) -> None:
         has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in ARCHS[name][0]().modules())
         runs = weights if has_bn else [0.0]  # without batch norm the prior does nothing: one run, labelled as such
         for combo in itertools.product(runs, thresholds, biases, blends, jitters, tvs, scopes, layouts, objectives, groups,
-                                       downscales, plans, probes, probe_steps):
+                                       downscales, plans, probes, probe_steps, settles):
             axes = dict(zip((k for k, _ in AXES), combo))
             if axes["probe"] == 0:
                 if axes["probe_step_size"] != probe_steps[0]:

@@ -161,6 +161,12 @@ class SynthesisConfig:
     # set keeps, the shifted one. AM then builds features that hold wherever they sit, not one
     # teacher's pixel-exact quirks (0: off, the paper's).
     jitter: int = field(default=0, metadata={"omit_default": True})
+    # Beyond the paper: keep optimizing each visualization (every prior on) for this many AM steps after
+    # it first satisfies Eq. 2, and keep it at the first step after that where it still does; a member
+    # that has passed gets as many steps beyond max_steps. DeepInversion optimizes its images for
+    # thousands of steps where the paper stops at the first pass: this is how long the priors get to
+    # pull a visualization towards the teacher's data once it reaches T (0: off, the paper's).
+    settle_steps: int = field(default=0, metadata={"omit_default": True})
     # Engine: generators optimized at once. slots * group_size of 128-288 keeps a CPU's caches warm
     # (32 with Appendix C's groups of 9).
     slots: int = 128
@@ -200,6 +206,8 @@ class SynthesisConfig:
         _check(isinstance(self.layout_tiles, int) and self.layout_tiles >= 2,
                f"layout_tiles must be a whole number of tiles per axis >= 2, got {self.layout_tiles!r}")
         _check(isinstance(self.jitter, int) and self.jitter >= 0, f"jitter must be a whole number of samples >= 0, got {self.jitter!r}")
+        _check(isinstance(self.settle_steps, int) and self.settle_steps >= 0,
+               f"settle_steps must be a whole number of AM steps >= 0, got {self.settle_steps!r}")
         _check(0 <= self.blend <= 100, f"blend must be a number of blends per visualization in [0, 100], got {self.blend}")
         _check(0 <= self.offset <= 100, f"offset must be a number of offsets per example of the set in [0, 100], got {self.offset}")
         _check(0 < self.offset_scale <= 1, f"offset_scale must be a share of the domain's width in (0, 1], got {self.offset_scale}")

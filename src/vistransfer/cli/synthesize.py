@@ -46,6 +46,7 @@ def synthesize(
     jitter: Annotated[Optional[int], typer.Option(help="Shift each visualization by up to this many samples per axis at every AM step (transformation robustness); 0: off.")] = None,
     bn_prior_scope: Annotated[Optional[str], typer.Option(help="Statistics of the batch-norm prior over 'image' (each visualization) or 'batch' (the step's visualizations together, DeepInversion's form).")] = None,
     layout_prior: Annotated[Optional[float], typer.Option(help="Weight of the layout prior: the class must not survive a shuffle of the visualization's tiles (one more teacher pass per step); 0: off.")] = None,
+    settle_steps: Annotated[Optional[int], typer.Option(help="Go on optimizing each visualization, priors included, this many AM steps after it first passes T (with objective = \"log_softmax\" in a config file the priors then lead; with the raw logit AM keeps pushing it); 0: off.")] = None,
     config: ConfigOpt = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed (default 0).")] = None,
     shard_size: Annotated[Optional[int], typer.Option(help="Synthesize in resumable shards of this size.")] = None,
@@ -64,7 +65,7 @@ def synthesize(
     cfg = build_synthesis_config(config, n=n, threshold=threshold, threshold_range=parse_pair(threshold_range, "--threshold-range"),
                                  labels=labels, movement=movement, loss2=loss2, max_steps=max_steps, lr=lr, bn_prior=bn_prior,
                                  tv_prior=tv_prior, jitter=jitter, bn_prior_scope=bn_prior_scope,
-                                 layout_prior=layout_prior, seed=seed)
+                                 layout_prior=layout_prior, settle_steps=settle_steps, seed=seed)
     if (backend != "local" or ray_address) and shard_size is None:
         raise VistransferError("--backend ray and --ray-address need --shard-size (the unit of work sent to workers)")
     h1 = Teacher.load(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))

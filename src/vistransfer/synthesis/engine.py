@@ -169,6 +169,7 @@ def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device:
     stats = dict(iterations=0, teacher_rows=0, loss2_rows=0, generator_rows=0, groups_started=stats_groups,
                  groups_discarded=0, discarded=0, over_quota=0, rows_accepted=0, rows_discarded=0)
     member_rows = torch.zeros(S, cfg.group_size, dtype=torch.long, device=device)
+    settle = Settling(cfg, S, device) if cfg.settle_steps else None
     fail_limit = cfg.max_failed_groups or 100 + 5 * (cfg.n + cfg.group_size - 1) // cfg.group_size
     best = torch.zeros((), device=device)  # highest target probability seen in AM, for the early verdict
     verdict_given = False
@@ -202,6 +203,8 @@ def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device:
             ok = in_am & (probs.argmax(1) == tgt) & (p_tgt > slots.threshold[slot_of])
             if not verdict_given and len(p_tgt):  # only needed until the early verdict
                 best = torch.maximum(best, (p_tgt * in_am).max())
+            if settle is not None:
+                ok = settle.passed(ok, act, slot_of, slots.step)
             if cfg.stop == "group":  # a slot passes only when every member passes at once
                 grid = torch.zeros_like(act)
                 grid[act] = ok
@@ -219,6 +222,8 @@ def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device:
         slots.step += 1
         stats["iterations"] += 1
         over_budget = (slots.step - slots.move_steps) >= cfg.max_steps
+        if settle is not None:
+            over_budget = settle.over_budget(over_budget, slots)
         class_full = (accepted >= quota).to(device)[slots.target] & ~slots.idle()  # abandon: quota met
         done = ~slots.active.any(1) | over_budget | class_full
         _retire(slots, done & ~slots.idle(), class_full, stats, member_rows)
@@ -239,6 +244,8 @@ def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device:
             before = slots.next_group
             slots.fill(idx, accepted, gen)
             member_rows[idx] = 0
+            if settle is not None:
+                settle.since[idx] = -1
             stats["groups_started"] += slots.next_group - before
         bar.update(int(accepted.sum()) - bar.n)  # throttled by tqdm, not one line per step
     bar.close()
@@ -249,6 +256,29 @@ def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device:
     out = {k: v[order] for k, v in out.items()}
     stats.update(summarize(stats, cfg.n))
     return out, stats
+
+
+class Settling:
+    """``cfg.settle_steps``: when each member first satisfied Eq. 2, and whether it has settled since."""
+
+    def __init__(self, cfg: SynthesisConfig, S: int, device: torch.device):
+        self.steps, self.max_steps = cfg.settle_steps, cfg.max_steps
+        self.since = torch.full((S, cfg.group_size), -1, dtype=torch.long, device=device)  # step of the first pass; -1: not yet
+
+    def passed(self, ok: torch.Tensor, act: torch.Tensor, slot_of: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+        """(A,) those of ``ok`` (satisfying Eq. 2 now) that first did at least ``steps`` steps ago;
+        the others go on being optimized."""
+        member = torch.nonzero(act)[:, 1]
+        since = self.since[slot_of, member]
+        now = step[slot_of]
+        since = torch.where(ok & (since < 0), now, since)
+        self.since[slot_of, member] = since
+        return ok & (now - since >= self.steps)
+
+    def over_budget(self, over: torch.Tensor, slots) -> torch.Tensor:
+        """(S,) ``over`` (past max_steps), except slots with a member settling, which get ``steps`` more."""
+        settling = ((self.since >= 0) & slots.active).any(1)
+        return (over & ~settling) | ((slots.step - slots.move_steps) >= self.max_steps + self.steps)
 
 
 def shift(x: torch.Tensor, j: int, gen: torch.Generator) -> torch.Tensor:
