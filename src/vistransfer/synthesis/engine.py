@@ -4,7 +4,8 @@ One iteration of :func:`synthesize` for all slots together:
 
 1. images = G_s(Z_s) for every slot s (one grouped computation, :class:`GeneratorBank`);
 2. the teacher sees only the *still active* visualizations (per-visualization early stop);
-3. any that satisfy Eq. 2 for their slot's target (softmax > T and argmax) are recorded;
+3. any that satisfy Eq. 2 for their slot's target (softmax > T and argmax) are recorded (with
+   ``settle_steps``, only once they still do that many steps after they first did);
 4. one Adam step on every theta_G: movement objective before ``move_steps``, AM after;
 5. optionally a separate Loss2 step (Eq. 3) at a fraction of the AM learning rate;
 6. slots whose group is done, or over the step budget, are refilled with a new group.
