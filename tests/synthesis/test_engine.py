@@ -317,7 +317,7 @@ def test_settle_steps_keep_optimizing_past_t_with_the_priors(bn_teacher, digits)
     cfg = dict(SMALL, n=20, threshold=0.5, max_steps=300, bn_prior=3.0, objective="log_softmax", seed=1,
                max_failed_groups=100_000)
     first, _ = synthesize(bn_teacher, SynthesisConfig(**cfg), shape, 10, progress=False)
-    settled, stats = synthesize(bn_teacher, SynthesisConfig(settle_steps=40, **cfg), shape, 10, progress=False)
+    settled, _ = synthesize(bn_teacher, SynthesisConfig(settle_steps=40, **cfg), shape, 10, progress=False)
 
     def distance(x):
         with BatchNormPrior(bn_teacher) as p, torch.no_grad():

@@ -189,7 +189,7 @@ def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device:
             xa = shift(xa, cfg.jitter, gen)
         if channels_last:
             xa = xa.contiguous(memory_format=torch.channels_last)
-        row_of = torch.nonzero(act)[:, 0]  # (A,) each visualization's row of act
+        row_of, member = torch.nonzero(act).unbind(1)  # (A,) each visualization's row of act and member in its slot
         slot_of = rows[row_of]  # (A,)
         with record_function("teacher"):
             logits = teacher(xa)  # (A, K)
@@ -205,13 +205,13 @@ def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device:
             if not verdict_given and len(p_tgt):  # only needed until the early verdict
                 best = torch.maximum(best, (p_tgt * in_am).max())
             if settle is not None:
-                ok = settle.passed(ok, act, slot_of, slots.step)
+                ok = settle.passed(ok, slot_of, member, slots.step)
             if cfg.stop == "group":  # a slot passes only when every member passes at once
                 grid = torch.zeros_like(act)
                 grid[act] = ok
                 ok = grid.all(1)[row_of]
         if ok.any():
-            _record(rec, slots, act, ok, xa, probs, slot_of, accepted, quota, stats, member_rows)
+            _record(rec, slots, member, ok, xa, probs, slot_of, accepted, quota, stats, member_rows)
         score = objective(Batch(logits=logits, target=tgt, move_w=slots.move_w[slot_of], in_am=in_am, x=xa))
         keep = (~ok).float()  # a visualization that just passed is frozen: no more gradient
         with record_function("backward"):
@@ -222,9 +222,7 @@ def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device:
             _loss2_step(bank, spec, teacher, slots, feat_bank, adam2, cfg, gen, stats)
         slots.step += 1
         stats["iterations"] += 1
-        over_budget = (slots.step - slots.move_steps) >= cfg.max_steps
-        if settle is not None:
-            over_budget = settle.over_budget(over_budget, slots)
+        over_budget = (slots.step - slots.move_steps) >= (cfg.max_steps if settle is None else settle.budget(slots.active))
         class_full = (accepted >= quota).to(device)[slots.target] & ~slots.idle()  # abandon: quota met
         done = ~slots.active.any(1) | over_budget | class_full
         _retire(slots, done & ~slots.idle(), class_full, stats, member_rows)
@@ -246,7 +244,7 @@ def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device:
             slots.fill(idx, accepted, gen)
             member_rows[idx] = 0
             if settle is not None:
-                settle.since[idx] = -1
+                settle.reset(idx)
             stats["groups_started"] += slots.next_group - before
         bar.update(int(accepted.sum()) - bar.n)  # throttled by tqdm, not one line per step
     bar.close()
@@ -266,20 +264,21 @@ class Settling:
         self.steps, self.max_steps = cfg.settle_steps, cfg.max_steps
         self.since = torch.full((S, cfg.group_size), -1, dtype=torch.long, device=device)  # step of the first pass; -1: not yet
 
-    def passed(self, ok: torch.Tensor, act: torch.Tensor, slot_of: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+    def passed(self, ok: torch.Tensor, slot_of: torch.Tensor, member: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
         """(A,) those of ``ok`` (satisfying Eq. 2 now) that first did at least ``steps`` steps ago;
         the others go on being optimized."""
-        member = torch.nonzero(act)[:, 1]
         since = self.since[slot_of, member]
         now = step[slot_of]
         since = torch.where(ok & (since < 0), now, since)
         self.since[slot_of, member] = since
         return ok & (now - since >= self.steps)
 
-    def over_budget(self, over: torch.Tensor, slots) -> torch.Tensor:
-        """(S,) ``over`` (past max_steps), except slots with a member settling, which get ``steps`` more."""
-        settling = ((self.since >= 0) & slots.active).any(1)
-        return (over & ~settling) | ((slots.step - slots.move_steps) >= self.max_steps + self.steps)
+    def budget(self, active: torch.Tensor) -> torch.Tensor:
+        """(S,) AM steps each slot may take: max_steps, and ``steps`` more for a slot with a member settling."""
+        return self.max_steps + self.steps * ((self.since >= 0) & active).any(1)
+
+    def reset(self, idx: torch.Tensor) -> None:
+        self.since[idx] = -1
 
 
 def shift(x: torch.Tensor, j: int, gen: torch.Generator) -> torch.Tensor:
@@ -296,10 +295,9 @@ def shift(x: torch.Tensor, j: int, gen: torch.Generator) -> torch.Tensor:
     return x
 
 
-def _record(rec, slots, act, ok, xa, probs, slot_of, accepted, quota, stats, member_rows) -> None:
-    """Store visualizations that passed; drop (and count) those over their class quota."""
-    S, g = act.shape
-    member = torch.nonzero(act)[:, 1]  # (A,) member index within its slot
+def _record(rec, slots, member, ok, xa, probs, slot_of, accepted, quota, stats, member_rows) -> None:
+    """Store visualizations that passed (``member``: each one's index within its slot); drop (and count)
+    those over their class quota."""
     idx = torch.nonzero(ok).flatten()
     s, m = slot_of[idx], member[idx]
     slots.active[s, m] = False
