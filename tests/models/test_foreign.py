@@ -165,3 +165,23 @@ def test_workers_rebuild_the_teacher_from_plain_data(fmt, bn_files, tmp_path):
     # a low T: this checks the rebuilt teacher and the shards, not how well a BN teacher visualizes (slow at 0.99)
     ds = synthesize_sharded(t, SynthesisConfig(n=20, seed=1, group_size=9, slots=4, threshold=0.5), tmp_path / "job", 10, progress=False)
     assert len(ds) == 20 and ds.meta["shards"]["count"] == 2
+
+
+@pytest.mark.parametrize("fmt", ["state_dict", "torchscript", "pt2"])
+def test_a_batchnorm_teacher_gets_one_note_and_a_hidden_one_cannot_take_the_prior(fmt, bn_files, tmp_path, capsys):
+    """With bn_prior off, a teacher with batch norm gets one note naming the settings that hold AM to its
+    training statistics; a TorchScript or exported teacher hides its layers from the prior's hooks, so the
+    note says how to hand it over instead, and asking for the prior is refused in one line, not ignored."""
+    args = ["synthesize", "-t", *bn_files[fmt], "-o", str(tmp_path / "s.pt"), "--n", "10", "--threshold", "0.5", "-q"]
+    code, out = run_main(args, capsys)
+    assert code == 0, out.err
+    notes = [line for line in out.err.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1, out.err
+    if fmt == "state_dict":
+        assert "3 batch-norm layer(s) and bn_prior is 0" in notes[0] and "configs/batchnorm-teacher.toml" in notes[0]
+        code, out = run_main(args + ["--bn-prior", "1"], capsys)
+        assert code == 0 and "note:" not in out.err, out.err
+    else:
+        assert "3 batch-norm layer(s) inside a TorchScript or exported graph" in notes[0] and "--arch" in notes[0]
+        code, out = run_main(args + ["--bn-prior", "1"], capsys)
+        assert code == 2 and out.err.count("\n") == 1 and "hides (3 of them)" in out.err, out.err

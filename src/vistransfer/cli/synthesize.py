@@ -14,6 +14,7 @@ from ..errors import VistransferError
 from ..io import resolve_device
 from ..models.teacher import Teacher
 from ..pipeline import calibrated_threshold, make_synthetic, synthesis_meta
+from ..synthesis.objectives import batchnorm_advice
 from ..synthesis.shards import synthesize_sharded
 from .options import (ArchOpt, ConfigOpt, DataDirOpt, DeviceOpt, FeaturesLayerOpt, InputShapeOpt, NormalizeOpt, QuietOpt,
                       ValueRangeOpt, parse_pair, teacher_options)
@@ -70,6 +71,8 @@ def synthesize(
         raise VistransferError("--backend ray and --ray-address need --shard-size (the unit of work sent to workers)")
     h1 = Teacher.load(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))
     dev = resolve_device(device)
+    if (advice := batchnorm_advice(h1.module, cfg.bn_prior)) is not None:
+        typer.echo(f"note: {advice}", err=True)
     real = None
     calibration = None
     if threshold_share is not None:
