@@ -180,6 +180,16 @@ def test_cli_experiment_refuses_unknown_names_in_one_line(capsys):
     assert e.value.code == 2 and "error: no experiment 'nope'" in capsys.readouterr().err
 
 
+def test_cli_experiment_takes_jobs_only_where_they_run_in_processes(capsys):
+    with pytest.raises(SystemExit) as e:  # an MNIST table runs in one process: say so before anything runs
+        main(["experiment", "table1", "--experiments-dir", str(REPO_EXPERIMENTS), "--jobs", "2"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "error: --jobs is for the apnea experiments' privacy audit; table1" in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(SystemExit) as e:
+        main(["experiment", "table5", "--experiments-dir", str(REPO_EXPERIMENTS), "--jobs", "0"])
+    assert e.value.code == 2 and "--jobs" in capsys.readouterr().err
+
+
 def test_summary_gathers_cells_and_fills_the_readme_block(tmp_path):
     from vistransfer.experiments import write_summary
 

@@ -4,6 +4,7 @@ import json
 from dataclasses import replace
 
 import pytest
+import torch
 
 from tests.ecg.test_apnea import write_record, write_sums
 from vistransfer.ecg.apnea import load_minutes
@@ -225,6 +226,26 @@ def test_an_interrupted_privacy_audit_keeps_its_shadows_and_gives_the_audit_of_o
     assert shadows == ["shadow-team1-0", "shadow-team1-1", "shadow-team1-1"]  # shadow 0 came from the record
     assert "partial" not in again and "per_shadow" not in again  # the finished audit keeps its numbers, not its shadows
     assert again == whole
+
+
+def test_privacy_shadows_in_processes_give_the_audit_of_one_process(tmp_path):
+    exp = _tiny(tmp_path)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # each of 2 workers gets 1 thread, as the single process has below: the same arithmetic
+    try:
+        lines: list[str] = []
+        par = ApneaRunner(exp, tmp_path, tmp_path / "results-jobs", tmp_path / "cache-jobs", log=lines.append, jobs=2).run(("privacy",))
+        torch.set_num_threads(1)
+        one = ApneaRunner(exp, tmp_path, tmp_path / "results", tmp_path / "cache", log=lambda m: None).run(("privacy",))
+    finally:
+        torch.set_num_threads(threads)
+    assert "privacy: 2 shadow pipelines in 2 processes of 1 thread(s)" in lines
+    done = [m for m in lines if m.startswith("privacy: shadow")]  # each as it lands, in the order they finish
+    assert len(done) == 2 and done[0].endswith("(1 of 2 done)") and done[1].endswith("(2 of 2 done)")
+    assert len(list((tmp_path / "cache-jobs" / "apnea" / "privacy-shadow").glob("*.json"))) == 2  # the workers cached their units
+    assert par["privacy"] == one["privacy"]
+    with pytest.raises(VistransferError, match="jobs must be a whole number"):
+        ApneaRunner(exp, jobs=0)
 
 
 def test_an_interrupted_table5_part_keeps_its_seeds_and_continues_where_the_cache_is_gone(tmp_path, monkeypatch):

@@ -183,8 +183,13 @@ class ApneaRunner:
     PARTS = APNEA_PARTS
 
     def __init__(self, exp: ApneaExperiment, data_dir=None, results_dir="results", cache=None, device="cpu",
-                 progress: bool = False, log: Callable[[str], None] = print):
+                 progress: bool = False, log: Callable[[str], None] = print, jobs: int = 1):
+        if not isinstance(jobs, int) or jobs < 1:
+            raise VistransferError(f"jobs must be a whole number of processes >= 1, got {jobs!r}")
         self.exp, self.data_dir, self.device, self.log = exp, data_dir, device, log
+        # processes for the privacy audit's shadow pipelines (small 1-D networks use more cores better this way
+        # than through more threads in one process); each gets this process's torch threads / jobs
+        self.jobs = jobs
         self.out = Path(results_dir) / exp.name
         self.cache = (Path(cache) if cache is not None else cache_dir() / "experiments") / "apnea"
         self.record: dict[str, Any] = {}
@@ -225,7 +230,7 @@ class ApneaRunner:
         """The unit's result from the cache, else ``earlier`` (the same unit in the results record an earlier
         run of this configuration and version wrote, which travels with the results folder when the cache
         does not), else ``make()``; whatever is found or made is cached."""
-        path = self.cache / kind / f"{cache_key({**self.exp.identity(), **ident})}.json"
+        path = self.unit_path(kind, ident)
         if path.is_file() or earlier is not None:
             res = json.loads(path.read_text()) if path.is_file() else earlier
             if not path.is_file():
@@ -237,6 +242,10 @@ class ApneaRunner:
         res["seconds"] = time.perf_counter() - t0
         write_json(path, res)
         return res
+
+    def unit_path(self, kind: str, ident: dict) -> Path:
+        """Where ``cached`` keeps the unit ``ident`` of ``kind``."""
+        return self.cache / kind / f"{cache_key({**self.exp.identity(), **ident})}.json"
 
     def teacher(self, name: str, train: Split, test: Split, seed: int, cfg: TrainConfig | None = None) -> Teacher:
         cfg = replace(cfg or self.exp.teacher, seed=seed)
@@ -544,46 +553,74 @@ class ApneaRunner:
                             "onnx_vs_torch_max_diff": float(np.abs(p - ref).max()), **binary_metrics(y, p)}
         self.record["phone"] = {"team": team, "seed": seed, "cfg": opts, "models": out}
 
-    def privacy(self) -> None:
-        from ..privacy import attack_metrics, lira_by_shadow_count, lira_scores, logit_confidence, nearest_distances
-
+    def privacy_setup(self) -> dict:
+        """What every shadow pipeline of the privacy audit shares: the team, seed and shadow count, the team's
+        split, and the pool of real minutes the attacks score (the teacher's training minutes, its members,
+        then the team's test minutes)."""
         cfg = {"shadows": 16, "team": list(self.exp.teams)[0], **self.exp.privacy}
-        team, seed, k = cfg["team"], self.exp.seeds[0], int(cfg["shadows"])
+        team, seed = cfg["team"], self.exp.seeds[0]
         d = self.team_data(team, seed)
         pool_idx = np.r_[d["train_idx"], d["test_idx"]]
         full = self.minutes[team]
-        xp, yp = full["x"][pool_idx], full["y"][pool_idx]
-        member = np.r_[np.ones(len(d["train_idx"]), bool), np.zeros(len(d["test_idx"]), bool)]
+        return {"team": team, "seed": seed, "shadows": int(cfg["shadows"]), "data": d, "pool": len(pool_idx),
+                "x": full["x"][pool_idx], "y": full["y"][pool_idx],
+                "member": np.r_[np.ones(len(d["train_idx"]), bool), np.zeros(len(d["test_idx"]), bool)]}
+
+    def shadow_key(self, setup: dict, s: int) -> dict:
+        return {"team": setup["team"], "seed": setup["seed"], "shadow": s}
+
+    def privacy_shadow(self, setup: dict, s: int, earlier: dict | None = None) -> dict:
+        """Shadow pipeline ``s`` (cached): a teacher on a random half of the pool, its synthetic set and
+        its student, made as the audited ones are; membership and both models' confidences on the pool."""
+        from ..privacy import logit_confidence
+
+        def shadow():
+            rng = np.random.default_rng([setup["seed"], 1000 + s])
+            inn = rng.random(setup["pool"]) < 0.5
+            tr = Split(setup["x"][inn], setup["y"][inn], CLASSES)
+            hs = self.teacher(f"shadow-{setup['team']}-{s}", tr, None, 1000 + s)
+            dss = self.synthetic(f"shadow-{s}", hs, 1000 + s)
+            ss = self.student(dss.x, dss.targets("hard"), 1000 + s, teacher=hs)
+            return {"in": inn.tolist(), "teacher": logit_confidence(hs.module, setup["x"], setup["y"]).tolist(),
+                    "student": logit_confidence(ss.net_, setup["x"], setup["y"]).tolist()}
+
+        return self.cached("privacy-shadow", self.shadow_key(setup, s), shadow, earlier=earlier)
+
+    def privacy(self) -> None:
+        from ..privacy import attack_metrics, lira_by_shadow_count, lira_scores, logit_confidence, nearest_distances
+
+        setup = self.privacy_setup()
+        team, seed, k, d, xp, yp, member = (setup[n] for n in ("team", "seed", "shadows", "data", "x", "y", "member"))
         # shadows an earlier run of this configuration finished (the record travels with the results folder)
         was = self._earlier.get("privacy", {})
         earlier = {r["shadow"]: r for r in was.get("per_shadow", [])} if (was.get("team"), was.get("seed")) == (team, seed) else {}
-        shadow_phi = {"teacher": [], "student": []}
-        ins, done = [], []
-        for s in range(k):
-            def shadow(s=s):
-                rng = np.random.default_rng([seed, 1000 + s])
-                inn = rng.random(len(pool_idx)) < 0.5
-                tr = Split(xp[inn], yp[inn], CLASSES)
-                hs = self.teacher(f"shadow-{team}-{s}", tr, None, 1000 + s)
-                dss = self.synthetic(f"shadow-{s}", hs, 1000 + s)
-                ss = self.student(dss.x, dss.targets("hard"), 1000 + s, teacher=hs)
-                return {"in": inn.tolist(), "teacher": logit_confidence(hs.module, xp, yp).tolist(),
-                        "student": logit_confidence(ss.net_, xp, yp).tolist()}
-            r = self.cached("privacy-shadow", {"team": team, "seed": seed, "shadow": s}, shadow,
-                            earlier=_unpack_shadow(earlier[s]) if s in earlier else None)
-            ins.append(r["in"])
-            for m in shadow_phi:  # to 4 decimals, as the results record keeps them: the same audit from either store
-                shadow_phi[m].append(np.round(r[m], 4))
-            self.log(f"privacy: shadow {s + 1}/{k}")
-            done.append(_pack_shadow(s, r))
-            if s < k - 1:  # every finished shadow goes into the record at once, as the record-wise folds do
+        found: dict[int, dict] = {}
+
+        def finish(s: int, r: dict) -> None:
+            found[s] = r
+            self.log(f"privacy: shadow {s + 1}/{k} ({len(found)} of {k} done)")
+            if len(found) < k:  # every finished shadow goes into the record at once, as the record-wise folds do
+                done = [_pack_shadow(i, found[i]) for i in sorted(found)]
                 self.record["privacy"] = {"team": team, "seed": seed, "shadows": k, "partial": True, "per_shadow": done}
                 self._write(final=False)
+
+        # the shadows at hand first (cache or record), then the rest, one after another or in `jobs` processes
+        for s in range(k):
+            if s in earlier or self.unit_path("privacy-shadow", self.shadow_key(setup, s)).is_file():
+                finish(s, self.privacy_shadow(setup, s, earlier=_unpack_shadow(earlier[s]) if s in earlier else None))
+        todo = [s for s in range(k) if s not in found]
+        if self.jobs > 1 and len(todo) > 1:
+            self._shadows_in_processes(setup, todo, finish)
+        for s in todo:
+            if s not in found:
+                finish(s, self.privacy_shadow(setup, s))
+        ins = np.array([found[s]["in"] for s in range(k)], bool)
+        # to 4 decimals, as the results record keeps them: the same audit from either store
+        shadow_phi = {m: [np.round(found[s][m], 4) for s in range(k)] for m in ("teacher", "student")}
         h1 = self.teacher(f"apnea-{team}", d["train"], d["test"], seed)
         ds = self.synthetic(team, h1, seed)
         h2 = self.student(ds.x, ds.targets("hard"), seed, teacher=h1)
         targets = {"teacher": logit_confidence(h1.module, xp, yp), "student": logit_confidence(h2.net_, xp, yp)}
-        ins = np.array(ins, bool)
         res = {}
         for m in ("teacher", "student"):
             phi = targets[m]
@@ -598,6 +635,27 @@ class ApneaRunner:
         res["nearest_real_training_series"] = {"synthetic": q(dist_syn), "real_held_out": q(dist_real),
                                                "unit": "L2 distance between 1,200-sample RR windows, seconds"}
         self.record["privacy"] = {"team": team, "seed": seed, "shadows": k, **res}
+
+    def _shadows_in_processes(self, setup: dict, todo: list[int], finish: Callable[[int, dict], None]) -> None:
+        """Shadow pipelines ``todo`` in ``self.jobs`` fresh processes; each caches its unit as the sequential
+        path would, and ``finish`` takes it here as it lands (in the order they finish)."""
+        import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+        threads = max(1, torch.get_num_threads() // self.jobs)
+        self.log(f"privacy: {len(todo)} shadow pipelines in {self.jobs} processes of {threads} thread(s)")
+        args = (self.exp, self.data_dir, self.cache.parent, self.device, threads)
+        pool = ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("spawn"))
+        try:
+            running = {pool.submit(_shadow_in_process, *args, s): s for s in todo}
+            while running:
+                ready, _ = wait(running, return_when=FIRST_COMPLETED)
+                for f in ready:
+                    s = running.pop(f)
+                    f.result()  # a worker's error stops the audit here, as it would in this process
+                    finish(s, self.privacy_shadow(setup, s))  # from the cache the worker wrote
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     @property
     def recordwise_cfg(self) -> dict:
@@ -685,6 +743,14 @@ class ApneaRunner:
         self.record["complete"] = final
         write_json(self.out / "results.json", self.record)
         write_text(self.out / "table.md", render(self.record))
+
+
+def _shadow_in_process(exp: ApneaExperiment, data_dir, cache: Path, device: str, threads: int, s: int) -> None:
+    """One privacy shadow pipeline in a worker process: it caches its unit where the parent looks for it."""
+    torch.set_num_threads(threads)
+    runner = ApneaRunner(exp, data_dir, cache=cache, device=device, log=lambda m: print(f"[shadow {s}] {m}", flush=True))
+    runner.minutes = {team: load_minutes(data_dir, recs) for team, recs in exp.teams.items()}
+    runner.privacy_shadow(runner.privacy_setup(), s)
 
 
 def _pack_shadow(s: int, r: dict) -> dict:
