@@ -566,7 +566,9 @@ class ApneaRunner:
                 "x": full["x"][pool_idx], "y": full["y"][pool_idx],
                 "member": np.r_[np.ones(len(d["train_idx"]), bool), np.zeros(len(d["test_idx"]), bool)]}
 
-    def shadow_key(self, setup: dict, s: int) -> dict:
+    @staticmethod
+    def shadow_key(setup: dict, s: int) -> dict:
+        """Shadow ``s``'s cache identity (beside the experiment's)."""
         return {"team": setup["team"], "seed": setup["seed"], "shadow": s}
 
     def privacy_shadow(self, setup: dict, s: int, earlier: dict | None = None) -> dict:
