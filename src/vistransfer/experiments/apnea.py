@@ -206,6 +206,10 @@ class ApneaRunner:
         mk = lambda idx: Split(d["x"][idx], d["y"][idx], CLASSES)  # noqa: E731
         return {"train": mk(p[:a]), "val": mk(p[a:b]), "test": mk(p[b:]), "train_idx": p[:a], "test_idx": p[b:]}
 
+    def load_minutes(self) -> None:
+        """Every team's labelled minutes (``self.minutes``), as each part uses them."""
+        self.minutes = {team: load_minutes(self.data_dir, recs) for team, recs in self.exp.teams.items()}
+
     def spec_for(self, x: torch.Tensor) -> InputSpec:
         """The teacher's input: normalized by its training data, its domain the range that data occupies."""
         return InputSpec(tuple(x.shape[1:]), *train_range(x, VALUE_RANGE), mean=(float(x.mean()),), std=(float(x.std()),))
@@ -317,7 +321,7 @@ class ApneaRunner:
         exp = self.exp
         t_start = time.perf_counter()
         self.out.mkdir(parents=True, exist_ok=True)
-        self.minutes = {team: load_minutes(self.data_dir, recs) for team, recs in exp.teams.items()}
+        self.load_minutes()
         self.record = {"experiment": exp.name, "title": exp.title, "paper_table": exp.paper_table, "description": exp.description,
                        "command": f"vistransfer experiment {exp.name}", "spec_file": exp.source, "config": exp.identity(),
                        "teams": {t: {"records": list(r), "minutes": int(len(self.minutes[t]["y"])),
@@ -613,8 +617,8 @@ class ApneaRunner:
         todo = [s for s in range(k) if s not in found]
         if self.jobs > 1 and len(todo) > 1:
             self._shadows_in_processes(setup, todo, finish)
-        for s in todo:
-            if s not in found:
+        else:
+            for s in todo:
                 finish(s, self.privacy_shadow(setup, s))
         ins = np.array([found[s]["in"] for s in range(k)], bool)
         # to 4 decimals, as the results record keeps them: the same audit from either store
@@ -751,7 +755,7 @@ def _shadow_in_process(exp: ApneaExperiment, data_dir, cache: Path, device: str,
     """One privacy shadow pipeline in a worker process: it caches its unit where the parent looks for it."""
     torch.set_num_threads(threads)
     runner = ApneaRunner(exp, data_dir, cache=cache, device=device, log=lambda m: print(f"[shadow {s}] {m}", flush=True))
-    runner.minutes = {team: load_minutes(data_dir, recs) for team, recs in exp.teams.items()}
+    runner.load_minutes()
     runner.privacy_shadow(runner.privacy_setup(), s)
 
 
