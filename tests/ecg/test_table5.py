@@ -201,17 +201,17 @@ def test_an_interrupted_recordwise_part_keeps_its_folds_and_continues_where_the_
 
 
 def test_an_interrupted_privacy_audit_keeps_its_shadows_and_gives_the_audit_of_one_go(tmp_path, monkeypatch):
-    exp = _tiny(tmp_path)
+    exp = replace(_tiny(tmp_path), privacy={"shadows": 3})
     runner = lambda res, cache: ApneaRunner(exp, tmp_path, tmp_path / res, tmp_path / cache, log=lambda m: None)  # noqa: E731
     whole = runner("results-whole", "cache-whole").run(("privacy",))["privacy"]  # the audit in one go
-    shadows = []
+    teachers, stop = [], [True]
     real = ApneaRunner.teacher
 
     def counted(self, name, *a, **kw):
-        if name.startswith("shadow-"):
-            shadows.append(name)
-            if name.endswith("-1") and len(shadows) == 2:
-                raise KeyboardInterrupt  # the session ends during shadow 1
+        teachers.append(name)
+        if name == "shadow-team1-2" and stop:
+            stop.clear()
+            raise KeyboardInterrupt  # the session ends during shadow 2, once
         return real(self, name, *a, **kw)
 
     monkeypatch.setattr(ApneaRunner, "teacher", counted)
@@ -219,13 +219,20 @@ def test_an_interrupted_privacy_audit_keeps_its_shadows_and_gives_the_audit_of_o
         runner("results", "cache").run(("privacy",))
     out = tmp_path / "results" / "tiny5"
     first = json.loads((out / "results.json").read_text())["privacy"]
-    assert first["partial"] and [r["shadow"] for r in first["per_shadow"]] == [0] and set(first["per_shadow"][0]["in"]) <= {"0", "1"}
-    assert "**1 of 2 shadow pipelines so far**" in (out / "table.md").read_text()
-    assert "privacy (1 of 2 shadows done)" in summary_markdown(tmp_path / "results")
+    assert first["partial"] and [r["shadow"] for r in first["per_shadow"]] == [0, 1] and set(first["per_shadow"][0]["in"]) <= {"0", "1"}
+    # the audited pipeline and the attacks from the shadows so far are in the record too
+    assert len(first["target"]["student"]) == len(first["per_shadow"][0]["in"]) and first["interim"]["shadows_done"] == 2
+    assert max(map(int, first["interim"]["student"]["lira_by_shadows"])) == 2  # no subsets larger than the shadows done
+    table = (out / "table.md").read_text()
+    assert "**2 of 3 shadow pipelines so far**" in table and "Interim audit from the 2 shadows done" in table
+    assert f"| student | {first['interim']['student']['threshold_attack']['auc']:.3f} |" in table
+    assert "privacy (2 of 3 shadows done)" in summary_markdown(tmp_path / "results")
+    teachers.clear()
     again = runner("results", "another-machine's-cache").run(("privacy",))["privacy"]  # the results folder travelled
-    assert shadows == ["shadow-team1-0", "shadow-team1-1", "shadow-team1-1"]  # shadow 0 came from the record
-    assert "partial" not in again and "per_shadow" not in again  # the finished audit keeps its numbers, not its shadows
+    assert teachers == ["shadow-team1-2"]  # shadows 0 and 1 and the audited pipeline came from the record
+    assert "partial" not in again and "per_shadow" not in again and "target" not in again  # the finished audit keeps its numbers
     assert again == whole
+    assert first["interim"]["student"]["threshold_attack"] == whole["student"]["threshold_attack"]  # no shadow in it
 
 
 def test_privacy_shadows_in_processes_give_the_audit_of_one_process(tmp_path):

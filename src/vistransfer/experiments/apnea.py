@@ -592,55 +592,90 @@ class ApneaRunner:
 
         return self.cached("privacy-shadow", self.shadow_key(setup, s), shadow, earlier=earlier)
 
-    def privacy(self) -> None:
-        from ..privacy import attack_metrics, lira_by_shadow_count, lira_scores, logit_confidence, nearest_distances
+    def privacy_target(self, setup: dict, earlier: dict | None = None) -> dict:
+        """The audited pipeline (cached): the team's teacher, its synthetic set and its student, as Table 5 makes
+        them; both models' confidences on the pool, and each synthetic and held-out series' distance to its
+        nearest real training series."""
+        from ..privacy import logit_confidence, nearest_distances
 
+        def target():
+            team, seed, d = setup["team"], setup["seed"], setup["data"]
+            h1 = self.teacher(f"apnea-{team}", d["train"], d["test"], seed)
+            ds = self.synthetic(team, h1, seed)
+            h2 = self.student(ds.x, ds.targets("hard"), seed, teacher=h1)
+            q = lambda a: {"median": float(np.median(a)), "p5": float(np.percentile(a, 5)), "min": float(a.min())}  # noqa: E731
+            return {"teacher": logit_confidence(h1.module, setup["x"], setup["y"]).tolist(),
+                    "student": logit_confidence(h2.net_, setup["x"], setup["y"]).tolist(),
+                    "nearest_real_training_series": {"synthetic": q(nearest_distances(ds.x, d["train"].x)),
+                                                     "real_held_out": q(nearest_distances(d["test"].x, d["train"].x)),
+                                                     "unit": "L2 distance between 1,200-sample RR windows, seconds"}}
+
+        return self.cached("privacy-target", {"team": setup["team"], "seed": setup["seed"]}, target, earlier=earlier)
+
+    @staticmethod
+    def privacy_audit(setup: dict, target: dict, found: dict[int, dict]) -> dict:
+        """The attacks on the audited teacher and student, from the shadows in ``found`` (all of them, or
+        those done so far for an interim audit): the loss threshold and LiRA, LiRA again from random subsets
+        of a quarter and a half of the shadows, and the nearest-series distances."""
+        from ..privacy import attack_metrics, lira_by_shadow_count, lira_scores
+
+        k, n, member = setup["shadows"], len(found), setup["member"]
+        ins = np.array([found[s]["in"] for s in sorted(found)], bool)
+        counts = sorted({c for c in (max(1, k // 4), max(1, k // 2), n) if c <= n})
+        res = {}
+        for m in ("teacher", "student"):
+            # to 4 decimals, as the results record keeps them: the same audit from either store
+            phi = np.round(np.asarray(target[m], float), 4)
+            shadow_phi = np.round(np.array([found[s][m] for s in sorted(found)], float), 4)
+            lira = lira_scores(phi, shadow_phi, ins)
+            by_k = lira_by_shadow_count(phi, shadow_phi, ins, member, counts)
+            res[m] = {"threshold_attack": attack_metrics(phi[member], phi[~member]), "lira": attack_metrics(lira[member], lira[~member]),
+                      "lira_by_shadows": {str(c): {"auc": mean_std(v["auc"]), "tpr": mean_std(v["tpr"])} for c, v in by_k.items()}}
+        return {**res, "nearest_real_training_series": target["nearest_real_training_series"]}
+
+    def privacy(self) -> None:
         setup = self.privacy_setup()
-        team, seed, k, d, xp, yp, member = (setup[n] for n in ("team", "seed", "shadows", "data", "x", "y", "member"))
-        # shadows an earlier run of this configuration finished (the record travels with the results folder)
+        team, seed, k = setup["team"], setup["seed"], setup["shadows"]
+        # shadows and the target an earlier run of this configuration finished (the record travels with the results folder)
         was = self._earlier.get("privacy", {})
-        earlier = {r["shadow"]: r for r in was.get("per_shadow", [])} if (was.get("team"), was.get("seed")) == (team, seed) else {}
+        same = (was.get("team"), was.get("seed")) == (team, seed)
+        earlier = {r["shadow"]: r for r in was.get("per_shadow", [])} if same else {}
         found: dict[int, dict] = {}
+        target: dict | None = None
+        interim_from = max(2, k // 4)  # LiRA needs shadows that trained on an example and shadows that did not
+
+        def write_partial() -> None:
+            """Every finished shadow goes into the record at once, as the record-wise folds do; with the target
+            known and enough shadows, so does the audit from the shadows so far."""
+            rec = {"team": team, "seed": seed, "shadows": k, "partial": True, "per_shadow": [_pack_shadow(i, found[i]) for i in sorted(found)]}
+            if target is not None:
+                rec["target"] = _pack_target(target)
+                if len(found) >= interim_from:
+                    rec["interim"] = {"shadows_done": len(found), **self.privacy_audit(setup, target, found)}
+            self.record["privacy"] = rec
+            self._write(final=False)
 
         def finish(s: int, r: dict) -> None:
             found[s] = r
             self.log(f"privacy: shadow {s + 1}/{k} ({len(found)} of {k} done)")
-            if len(found) < k:  # every finished shadow goes into the record at once, as the record-wise folds do
-                done = [_pack_shadow(i, found[i]) for i in sorted(found)]
-                self.record["privacy"] = {"team": team, "seed": seed, "shadows": k, "partial": True, "per_shadow": done}
-                self._write(final=False)
+            if len(found) < k:
+                write_partial()
 
-        # the shadows at hand first (cache or record), then the rest, one after another or in `jobs` processes
+        # the shadows at hand first (cache or record), then the target, then the other shadows, one after
+        # another or in `jobs` processes
         for s in range(k):
             if s in earlier or self.unit_path("privacy-shadow", self.shadow_key(setup, s)).is_file():
                 finish(s, self.privacy_shadow(setup, s, earlier=_unpack_shadow(earlier[s]) if s in earlier else None))
+        target = self.privacy_target(setup, earlier=was.get("target") if same else None)
         todo = [s for s in range(k) if s not in found]
+        if todo:
+            write_partial()
         if self.jobs > 1 and len(todo) > 1:
             self._shadows_in_processes(setup, todo, finish)
         else:
             for s in todo:
                 finish(s, self.privacy_shadow(setup, s))
-        ins = np.array([found[s]["in"] for s in range(k)], bool)
-        # to 4 decimals, as the results record keeps them: the same audit from either store
-        shadow_phi = {m: [np.round(found[s][m], 4) for s in range(k)] for m in ("teacher", "student")}
-        h1 = self.teacher(f"apnea-{team}", d["train"], d["test"], seed)
-        ds = self.synthetic(team, h1, seed)
-        h2 = self.student(ds.x, ds.targets("hard"), seed, teacher=h1)
-        targets = {"teacher": logit_confidence(h1.module, xp, yp), "student": logit_confidence(h2.net_, xp, yp)}
-        res = {}
-        for m in ("teacher", "student"):
-            phi = targets[m]
-            lira = lira_scores(phi, np.array(shadow_phi[m]), ins)
-            res[m] = {"threshold_attack": attack_metrics(phi[member], phi[~member]), "lira": attack_metrics(lira[member], lira[~member])}
-            # how much LiRA still moves with the number of shadows: random subsets of a quarter and a half of them
-            by_k = lira_by_shadow_count(phi, np.array(shadow_phi[m]), ins, member, sorted({max(1, k // 4), max(1, k // 2), k}))
-            res[m]["lira_by_shadows"] = {str(n): {"auc": mean_std(v["auc"]), "tpr": mean_std(v["tpr"])} for n, v in by_k.items()}
-        dist_syn = nearest_distances(ds.x, d["train"].x)
-        dist_real = nearest_distances(d["test"].x, d["train"].x)
-        q = lambda a: {"median": float(np.median(a)), "p5": float(np.percentile(a, 5)), "min": float(a.min())}  # noqa: E731
-        res["nearest_real_training_series"] = {"synthetic": q(dist_syn), "real_held_out": q(dist_real),
-                                               "unit": "L2 distance between 1,200-sample RR windows, seconds"}
-        self.record["privacy"] = {"team": team, "seed": seed, "shadows": k, **res}
+        self.record["privacy"] = {"team": team, "seed": seed, "shadows": k, **self.privacy_audit(setup, target, found)}
 
     def _shadows_in_processes(self, setup: dict, todo: list[int], finish: Callable[[int, dict], None]) -> None:
         """Shadow pipelines ``todo`` in ``self.jobs`` fresh processes; each caches its unit as the sequential
@@ -763,6 +798,11 @@ def _pack_shadow(s: int, r: dict) -> dict:
     """A privacy shadow's unit for the results record: membership as a string of 0/1, confidences to 4 decimals."""
     return {"shadow": s, "in": "".join("1" if b else "0" for b in r["in"]), "seconds": r.get("seconds", 0.0),
             **{m: [round(float(v), 4) for v in r[m]] for m in ("teacher", "student")}}
+
+
+def _pack_target(t: dict) -> dict:
+    """The audited pipeline's unit for the results record: confidences to 4 decimals (the audit rounds them so)."""
+    return {**t, **{m: [round(float(v), 4) for v in t[m]] for m in ("teacher", "student")}}
 
 
 def _unpack_shadow(w: dict) -> dict:

@@ -157,26 +157,15 @@ def render(rec: dict) -> str:
         out += ["", f"## Privacy audit ({pv['team']}, seed {pv['seed']}, {pv['shadows']} shadow models)", ""]
     if pv and pv.get("partial"):
         out += [f"**{len(pv['per_shadow'])} of {pv['shadows']} shadow pipelines so far**: re-run the command below with "
-                "`--parts privacy` to finish; it starts at the next shadow, and the audit is computed when all are done."]
+                "`--parts privacy` to finish; it starts at the next shadow."]
+        if "interim" in pv:
+            out += ["", f"Interim audit from the {pv['interim']['shadows_done']} shadows done: LiRA's figures may still move "
+                    "with more shadows (the table of fewer shadows shows how much); the loss threshold and the distances are final.", ""]
+            out += _audit_lines(pv["interim"])
+        else:
+            out += ["The audit is computed once the audited pipeline and a quarter of the shadows are done."]
     elif pv:
-        out += ["Membership inference against the real training minutes (members) and the team's real test minutes "
-                "(non-members). Goal for the student: AUC ≤ 0.52 and TPR at 1% FPR ≤ 2%.", "",
-                "| model | loss-threshold AUC | TPR @ 1% FPR | LiRA AUC | LiRA TPR @ 1% FPR |", "|---|---|---|---|---|"]
-        for m in ("teacher", "student"):
-            a, b = pv[m]["threshold_attack"], pv[m]["lira"]
-            out.append(f"| {m} | {a['auc']:.3f} | {100 * a['tpr_at_0.01_fpr']:.2f}% | {b['auc']:.3f} | {100 * b['tpr_at_0.01_fpr']:.2f}% |")
-        stab = {m: pv[m].get("lira_by_shadows") for m in ("teacher", "student") if pv[m].get("lira_by_shadows")}
-        if stab:
-            f = lambda v: f"{v['auc']['mean']:.3f} ± {v['auc']['std']:.3f} / {100 * v['tpr']['mean']:.2f}%"  # noqa: E731
-            ks = sorted(next(iter(stab.values())), key=int)
-            out += ["", "LiRA with fewer shadows (AUC ± std / TPR @ 1% FPR over 20 random subsets of the shadows): how much "
-                    "the audit still moves with their number.", "",
-                    "| model | " + " | ".join(f"{k} shadows" for k in ks) + " |", "|---" * (len(ks) + 1) + "|"]
-            out += [f"| {m} | " + " | ".join(f(v[k]) for k in ks) + " |" for m, v in stab.items()]
-        nn = pv["nearest_real_training_series"]
-        out += ["", f"Distance to the nearest real training window ({nn['unit']}): visualizations median {nn['synthetic']['median']:.3f} "
-                f"(5th percentile {nn['synthetic']['p5']:.3f}, min {nn['synthetic']['min']:.3f}); real held-out minutes median "
-                f"{nn['real_held_out']['median']:.3f} (5th percentile {nn['real_held_out']['p5']:.3f}, min {nn['real_held_out']['min']:.3f})."]
+        out += _audit_lines(pv)
     if rec.get("timings_s"):
         out += ["", "Compute time (s, 2-core CPU; cached units counted at the time they took): " + ", ".join(f"{k} {v:.0f}" for k, v in rec["timings_s"].items())]
     missing = missing_named(rec)
@@ -185,3 +174,26 @@ def render(rec: dict) -> str:
         out += ["", "Figure 4 (real and generated series): [figure4.png](figure4.png)"]
     out += ["", f"Regenerate: `vistransfer experiment {rec['experiment']} --data-dir ../shared/datasets` (status: {status}).", ""]
     return "\n".join(out)
+
+
+def _audit_lines(pv: dict) -> list[str]:
+    """The privacy audit's tables (a finished audit's or an interim one's)."""
+    out = ["Membership inference against the real training minutes (members) and the team's real test minutes "
+           "(non-members). Goal for the student: AUC ≤ 0.52 and TPR at 1% FPR ≤ 2%.", "",
+           "| model | loss-threshold AUC | TPR @ 1% FPR | LiRA AUC | LiRA TPR @ 1% FPR |", "|---|---|---|---|---|"]
+    for m in ("teacher", "student"):
+        a, b = pv[m]["threshold_attack"], pv[m]["lira"]
+        out.append(f"| {m} | {a['auc']:.3f} | {100 * a['tpr_at_0.01_fpr']:.2f}% | {b['auc']:.3f} | {100 * b['tpr_at_0.01_fpr']:.2f}% |")
+    stab = {m: pv[m].get("lira_by_shadows") for m in ("teacher", "student") if pv[m].get("lira_by_shadows")}
+    if stab:
+        f = lambda v: f"{v['auc']['mean']:.3f} ± {v['auc']['std']:.3f} / {100 * v['tpr']['mean']:.2f}%"  # noqa: E731
+        ks = sorted(next(iter(stab.values())), key=int)
+        out += ["", "LiRA with fewer shadows (AUC ± std / TPR @ 1% FPR over 20 random subsets of the shadows): how much "
+                "the audit still moves with their number.", "",
+                "| model | " + " | ".join(f"{k} shadows" for k in ks) + " |", "|---" * (len(ks) + 1) + "|"]
+        out += [f"| {m} | " + " | ".join(f(v[k]) for k in ks) + " |" for m, v in stab.items()]
+    nn = pv["nearest_real_training_series"]
+    out += ["", f"Distance to the nearest real training window ({nn['unit']}): visualizations median {nn['synthetic']['median']:.3f} "
+            f"(5th percentile {nn['synthetic']['p5']:.3f}, min {nn['synthetic']['min']:.3f}); real held-out minutes median "
+            f"{nn['real_held_out']['median']:.3f} (5th percentile {nn['real_held_out']['p5']:.3f}, min {nn['real_held_out']['min']:.3f})."]
+    return out
