@@ -620,13 +620,14 @@ class ApneaRunner:
         from ..privacy import attack_metrics, lira_by_shadow_count, lira_scores
 
         k, n, member = setup["shadows"], len(found), setup["member"]
-        ins = np.array([found[s]["in"] for s in sorted(found)], bool)
+        ids = sorted(found)
+        ins = np.array([found[s]["in"] for s in ids], bool)
         counts = sorted({c for c in (max(1, k // 4), max(1, k // 2), n) if c <= n})
         res = {}
         for m in ("teacher", "student"):
             # to 4 decimals, as the results record keeps them: the same audit from either store
             phi = np.round(np.asarray(target[m], float), 4)
-            shadow_phi = np.round(np.array([found[s][m] for s in sorted(found)], float), 4)
+            shadow_phi = np.round(np.array([found[s][m] for s in ids], float), 4)
             lira = lira_scores(phi, shadow_phi, ins)
             by_k = lira_by_shadow_count(phi, shadow_phi, ins, member, counts)
             res[m] = {"threshold_attack": attack_metrics(phi[member], phi[~member]), "lira": attack_metrics(lira[member], lira[~member]),
@@ -796,13 +797,17 @@ def _shadow_in_process(exp: ApneaExperiment, data_dir, cache: Path, device: str,
 
 def _pack_shadow(s: int, r: dict) -> dict:
     """A privacy shadow's unit for the results record: membership as a string of 0/1, confidences to 4 decimals."""
-    return {"shadow": s, "in": "".join("1" if b else "0" for b in r["in"]), "seconds": r.get("seconds", 0.0),
-            **{m: [round(float(v), 4) for v in r[m]] for m in ("teacher", "student")}}
+    return {"shadow": s, "in": "".join("1" if b else "0" for b in r["in"]), "seconds": r.get("seconds", 0.0), **_confidences_4(r)}
 
 
 def _pack_target(t: dict) -> dict:
     """The audited pipeline's unit for the results record: confidences to 4 decimals (the audit rounds them so)."""
-    return {**t, **{m: [round(float(v), 4) for v in t[m]] for m in ("teacher", "student")}}
+    return {**t, **_confidences_4(t)}
+
+
+def _confidences_4(r: dict) -> dict:
+    """A privacy unit's teacher and student confidences to 4 decimals, as the results record keeps them."""
+    return {m: [round(float(v), 4) for v in r[m]] for m in ("teacher", "student")}
 
 
 def _unpack_shadow(w: dict) -> dict:
