@@ -249,6 +249,7 @@ def test_privacy_shadows_in_processes_give_the_audit_of_one_process(tmp_path):
     assert "privacy: 2 shadow pipelines in 2 processes of 1 thread(s)" in lines
     done = [m for m in lines if m.startswith("privacy: shadow")]  # each as it lands, in the order they finish
     assert len(done) == 2 and done[0].endswith("(1 of 2 done)") and done[1].endswith("(2 of 2 done)")
+    assert sorted(m.split()[2] for m in done) == ["0", "1"]  # numbered as the workers' lines and the cached units
     assert len(list((tmp_path / "cache-jobs" / "apnea" / "privacy-shadow").glob("*.json"))) == 2  # the workers cached their units
     assert par["privacy"] == one["privacy"]
     with pytest.raises(VistransferError, match="jobs must be a whole number"):

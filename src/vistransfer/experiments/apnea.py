@@ -658,7 +658,7 @@ class ApneaRunner:
 
         def finish(s: int, r: dict) -> None:
             found[s] = r
-            self.log(f"privacy: shadow {s + 1}/{k} ({len(found)} of {k} done)")
+            self.log(f"privacy: shadow {s} landed ({len(found)} of {k} done)")  # numbered as the workers' lines and the units
             if len(found) < k:
                 write_partial()
 
