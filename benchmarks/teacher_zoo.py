@@ -65,6 +65,12 @@ the default, and letting the teacher label where they end); students learn from 
 ``--settle`` runs each teacher at each listed ``SynthesisConfig.settle_steps`` (rows ``name+s<k>``: each visualization
 goes on being optimized, priors included, for k AM steps after it first passes T, and is kept at the first step
 after that where it still passes; DeepInversion's long optimization instead of the paper's first pass).
+``--value-prior`` runs each teacher at each listed weight of the value prior (rows ``name+vp<w>``;
+``objectives.value_prior``: the root mean square over pixels of (x - mean) / std, with the per-pixel mean and
+standard deviation of the teacher's training digits, the deviation held at least 0.1; subtracted from the step
+objective with this weight): whether asking for pixels where the data has them (a black border, strokes in the
+middle) gives a teacher that pools over positions digits instead of texture. Column ``value dist vis / real``: that
+distance on the accepted visualizations and on real test digits.
 
 ``--gen-out-bias`` runs every teacher at each listed ``SynthesisConfig.gen_out_bias`` (rows
 ``name+b<v>``; -2 starts G at sigmoid(-2) = 0.12, about MNIST's mean). ``--bn-prior`` runs every teacher with batch norm at each listed weight of ``SynthesisConfig.bn_prior``
@@ -89,6 +95,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
@@ -107,7 +114,7 @@ from vistransfer.students.neural import NeuralStudent
 from vistransfer.synthesis.blend import add_blends
 from vistransfer.synthesis.dataset import SyntheticDataset
 from vistransfer.synthesis.engine import synthesize
-from vistransfer.synthesis.objectives import AM_OBJECTIVES
+from vistransfer.synthesis.objectives import AM_OBJECTIVES, default_objective, value_prior, value_statistics
 from vistransfer.synthesis.probe import add_probes
 
 from benchmarks.common import PAPER_GROUPS, STUDENT, student_accuracy
@@ -278,18 +285,27 @@ def row_name(name: str, axes: dict) -> str:
 _SETS: dict = {}  # this run's sets by teacher and engine settings: rows that differ in blends or probes alone share them
 
 
-def synthesized(name: str, net: nn.Module, cfg: SynthesisConfig, dev) -> tuple[dict, dict]:
+def synthesized(name: str, net: nn.Module, cfg: SynthesisConfig, dev, value: tuple | None = None,
+                weight: float = 0.0) -> tuple[dict, dict]:
     """The engine's output for ``cfg``, made once per run: blends and probes are added after it, so rows that
-    differ only in those learn from the very same visualizations (and the comparison holds the set fixed)."""
-    key = (name, repr(replace(cfg, blend=0.0, probe=0.0, probe_step_size=SynthesisConfig.probe_step_size)))
+    differ only in those learn from the very same visualizations (and the comparison holds the set fixed).
+    ``weight`` > 0 subtracts that weight of the value prior with ``value`` = (mean, std) from the step objective."""
+    key = (name, weight, repr(replace(cfg, blend=0.0, probe=0.0, probe_step_size=SynthesisConfig.probe_step_size)))
     if key not in _SETS:
-        _SETS[key] = synthesize(net, cfg, SPEC, 10, dev, progress=False)
+        objective = default_objective(cfg.objective) - weight * value_prior(*value) if weight > 0 else None
+        _SETS[key] = synthesize(net, cfg, SPEC, 10, dev, progress=False, objective=objective)
     return _SETS[key]
 
 
-def run_arch(name: str, train, test, args, dev, axes: dict, row: str = "") -> dict:
-    """One row: ``axes`` holds a value for every field of AXES."""
+def value_distance(x: torch.Tensor, value: tuple) -> float:
+    """The mean over images of the value prior's distance (objectives.value_prior) from the training digits' statistics."""
+    return float(value_prior(*value)(SimpleNamespace(x=x.float())).mean())
+
+
+def run_arch(name: str, train, test, args, dev, axes: dict, row: str = "", vp: float = 0.0) -> dict:
+    """One row: ``axes`` holds a value for every field of AXES; ``vp`` the value prior's weight."""
     net, seconds = trained(name, train, args.epochs, dev)
+    value = value_statistics(train.x, SPEC.low, SPEC.high)  # what the owner computes from its training digits
     logits = predict_logits(net, test.x, dev)
     probs = logits.softmax(1)
     top2 = logits.topk(2, dim=1).values
@@ -303,10 +319,12 @@ def run_arch(name: str, train, test, args, dev, axes: dict, row: str = "") -> di
            "logit_margin_real": float((top2[:, 0] - top2[:, 1]).median()),
            "bn_shift_real": first_bn_shift(net, test.x[:2000], dev), "blank": blank_verdicts(net, dev),
            "layout_free_real": layout_free(net, test.x[:2000], logits[:2000].argmax(1), dev),
-           "diversity_real": diversity(test.x[:2000], test.y[:2000])}
+           "diversity_real": diversity(test.x[:2000], test.y[:2000]), "value_distance_real": value_distance(test.x[:2000], value)}
+    if vp:
+        rec["value_prior"] = vp
     print(f"[{name}] teacher {100 * rec['test_accuracy']:.2f}%; synthesizing {args.n} ...", file=sys.stderr, flush=True)
     try:
-        out, stats = synthesized(name, net, syn_cfg, dev)
+        out, stats = synthesized(name, net, syn_cfg, dev, value, vp)
     except VistransferError as e:
         rec["synthesis_error"] = str(e)
         return rec
@@ -316,6 +334,7 @@ def run_arch(name: str, train, test, args, dev, axes: dict, row: str = "") -> di
     rec["level"] = float(out["x"].mean())
     rec["layout_free"] = layout_free(net, out["x"], out["target"], dev)
     rec["diversity"] = diversity(out["x"], out["target"])
+    rec["value_distance"] = value_distance(out["x"], value)
     structured = out["x"].flatten(1).std(1) >= FLAT_STD
     rec["flat_share"] = float(1 - structured.float().mean())
     if rec["flat_share"] > 0:
@@ -331,7 +350,7 @@ def run_arch(name: str, train, test, args, dev, axes: dict, row: str = "") -> di
     for seed in range(args.sets):
         if seed:  # further sets: the same settings, another synthesis seed
             print(f"[{name}] set {seed + 1} of {args.sets} ...", file=sys.stderr, flush=True)
-            out, _ = synthesized(name, net, replace(syn_cfg, seed=seed), dev)
+            out, _ = synthesized(name, net, replace(syn_cfg, seed=seed), dev, value, vp)
         x, t, p, probed = with_extensions(net, out, replace(syn_cfg, seed=seed), test.classes, dev)
         if probed:
             rec.setdefault("probes_per_set", []).append(probed)
@@ -366,7 +385,7 @@ def report(r: dict) -> str:
              f"{'soft %':>16}"
              f"{'real > T':>10}{'logit margin':>14}{'BN shift vis / real':>21}{'level vis / real':>18}"
              f"{'blank black / white':>22}{'flat vis':>10}{'student w/o flat %':>20}{'layout-free vis / real':>24}"
-             f"{'diversity vis / real':>22}"]
+             f"{'diversity vis / real':>22}{'value dist vis / real':>23}"]
     for a in r["archs"].values():
         s = a.get("synthesis")
         bn = "-" if a.get("bn_shift_real") is None else f"{a.get('bn_shift', float('nan')):.2f} / {a['bn_shift_real']:.2f}"
@@ -376,6 +395,7 @@ def report(r: dict) -> str:
         structured = f"{100 * a['student_structured']:.2f}" if "student_structured" in a else "-"
         free = f"{100 * a['layout_free']:.0f}% / {100 * a['layout_free_real']:.0f}%" if "layout_free" in a else "-"
         spread = f"{a['diversity']:.2f} / {a['diversity_real']:.2f}" if "diversity" in a else "-"
+        vdist = f"{a['value_distance']:.2f} / {a['value_distance_real']:.2f}" if "value_distance" in a else "-"
         if s is None:
             lines.append(f"{a.get('row', a['arch']):14}{100 * a['test_accuracy']:>8.2f}  synthesis failed: {a['synthesis_error'][:90]}")
             continue
@@ -383,7 +403,7 @@ def report(r: dict) -> str:
                      f"{s['groups_discarded']:>10} of {s['groups_started']:<7}"
                      f"{_pm(a.get('student_per_set', [a['student_accuracy']] if 'student_accuracy' in a else None)):>16}"
                      f"{_pm(a.get('student_same_arch_per_set')):>16}{_pm(a.get('student_soft_per_set')):>16}"
-                     f"{100 * a['real_above_T']:>9.1f}%{a['logit_margin_real']:>14.1f}{bn:>21}{level:>18}{blank:>22}{flat:>10}{structured:>20}{free:>24}{spread:>22}")
+                     f"{100 * a['real_above_T']:>9.1f}%{a['logit_margin_real']:>14.1f}{bn:>21}{level:>18}{blank:>22}{flat:>10}{structured:>20}{free:>24}{spread:>22}{vdist:>23}")
     return "\n".join(lines)
 
 
@@ -421,6 +441,8 @@ def main(argv=None) -> None:
                     "SynthesisConfig.probe_step_size values (Adam's rate as a share of [0, 1]), each run for every teacher with probes")
     ap.add_argument("--settle", default="0", help="comma-separated SynthesisConfig.settle_steps values (AM steps each "
                     "visualization goes on being optimized, priors included, after it first passes T), each run for every teacher")
+    ap.add_argument("--value-prior", default="0", help="comma-separated weights of the value prior (the training digits' "
+                    "per-pixel mean and std; objectives.value_prior), each run for every teacher")
     ap.add_argument("--students", default="cnn_id", help="comma-separated, from cnn_id (the built-in student) and same "
                     "(a fresh network of the teacher's architecture)")
     ap.add_argument("--soft-tau", type=float, default=None, help="also train CNN_ID on the teacher's softmax at this "
@@ -448,6 +470,9 @@ def main(argv=None) -> None:
     plans = _values(args.plan, str)
     probes, probe_steps = _values(args.probe), _values(args.probe_step)
     settles = _values(args.settle, int)
+    value_weights = _values(args.value_prior)
+    if not value_weights or min(value_weights) < 0:
+        raise SystemExit(f"--value-prior {args.value_prior!r}: weights >= 0")
     if not settles or min(settles) < 0:
         raise SystemExit(f"--settle {args.settle!r}: whole numbers of steps >= 0")
     if not probes or min(probes) < 0 or not probe_steps or min(probe_steps) <= 0:
@@ -473,8 +498,8 @@ def main(argv=None) -> None:
         has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in ARCHS[name][0]().modules())
         runs = weights if has_bn else [0.0]  # without batch norm the prior does nothing: one run, labelled as such
         for combo in itertools.product(runs, thresholds, biases, blends, jitters, tvs, scopes, layouts, objectives, groups,
-                                       downscales, plans, probes, probe_steps, settles):
-            axes = dict(zip((k for k, _ in AXES), combo))
+                                       downscales, plans, probes, probe_steps, settles, value_weights):
+            axes, vp = dict(zip((k for k, _ in AXES), combo[:-1])), combo[-1]
             if axes["probe"] == 0:
                 if axes["probe_step_size"] != probe_steps[0]:
                     continue  # without probes their step changes nothing: one run
@@ -483,8 +508,8 @@ def main(argv=None) -> None:
                 if axes["bn_prior_scope"] != scopes[0]:
                     continue  # without the prior its scope changes nothing: one run
                 axes["bn_prior_scope"] = SynthesisConfig.bn_prior_scope
-            row = row_name(name, axes)
-            results["archs"][row] = {"row": row, **run_arch(name, train, test, args, dev, axes, row)}
+            row = row_name(name, axes) + (f"+vp{vp:g}" if vp else "")
+            results["archs"][row] = {"row": row, **run_arch(name, train, test, args, dev, axes, row, vp)}
             write_json(args.out, results)  # each architecture survives an interruption of the next
     text = report(results)
     write_text(Path(args.out).with_suffix(".txt"), text + "\n")

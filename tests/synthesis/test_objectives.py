@@ -4,7 +4,7 @@ import torch
 from vistransfer.errors import VistransferError
 from vistransfer.synthesis.objectives import (Batch, BatchNormPrior, LayoutPrior, class_log_softmax, class_logit, default_objective,
                                               during_am, during_movement, l2_norm, movement, penultimate_distance, shuffle_tiles,
-                                              total_variation)
+                                              total_variation, value_prior, value_statistics)
 
 LOGITS = torch.tensor([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
 BATCH = Batch(LOGITS, torch.tensor([1, 2]), torch.tensor([[1.0, 0.0, -1.0], [1.0, 1.0, 0.0]]),
@@ -131,6 +131,25 @@ def test_total_variation_is_zero_when_flat_and_counts_every_axis():
     img = torch.zeros(1, 1, 4, 4)
     img[..., 2:, :] = 1.0  # a jump along H only: 4 of 12 vertical pairs, no horizontal
     torch.testing.assert_close(tv(Batch(None, None, None, None, img)), torch.tensor([1 / 3]))
+
+
+def test_value_prior_measures_values_in_the_datas_own_deviations_at_each_position():
+    data = torch.zeros(4, 1, 2, 2)
+    data[:, 0, 0, 0] = torch.tensor([0.0, 1.0, 0.0, 1.0])  # one position varies (mean 0.5, std 0.5), three never do
+    mean, std = value_statistics(data, low=0.0, high=1.0, floor=0.1)
+    torch.testing.assert_close(mean, torch.tensor([[[0.5, 0.0], [0.0, 0.0]]]))
+    torch.testing.assert_close(std, torch.tensor([[[0.5, 0.1], [0.1, 0.1]]]))  # never varying: held at 0.1 of [0, 1]
+    prior = value_prior(mean, std)
+    x = mean.expand(3, 1, 2, 2).clone()
+    x[1, 0, 0, 0] = 1.0  # one std off where the data varies: z = 1 at one of 4 positions
+    x[2, 0, 1, 1] = 0.1  # the same step where it never varies costs the same in its own (floored) deviations
+    x.requires_grad_(True)
+    d = prior(Batch(None, None, None, None, x))
+    torch.testing.assert_close(d.detach(), torch.tensor([0.0, 0.5, 0.5]))
+    d.sum().backward()
+    assert torch.isfinite(x.grad).all()  # the mean image itself has a finite gradient
+    with pytest.raises(VistransferError, match="at least two inputs"):
+        value_statistics(data[:1], 0.0, 1.0)
 
 
 def test_shuffle_tiles_moves_every_tile_and_keeps_the_rest():

@@ -18,6 +18,9 @@ so a new term is a new object, not an edit of the optimization loop (``engine.sy
   trained on (DeepInversion's feature prior, per visualization or over the step's batch);
 * :class:`LayoutPrior`: how strongly the teacher still sees the target class once the
   visualization's tiles are shuffled (subtract it to ask for a layout, not a texture);
+* :func:`value_prior`: how far each value sits from the training inputs' mean at its position, in
+  their standard deviations there (subtract it to keep a visualization where the data has its values,
+  e.g. a digit's black border);
 * :func:`during_am` / :func:`during_movement`: restrict a term to one phase of a group's run.
 
 :func:`penultimate_distance` is Loss2 of Eq. 3, used by the engine's separate Loss2 step.
@@ -107,6 +110,28 @@ def total_variation() -> Objective:
     def tv(b: Batch) -> torch.Tensor:
         return sum(b.x.diff(dim=axis).abs().flatten(1).mean(1) for axis in range(2, b.x.dim()))
     return Objective(tv, "total_variation")
+
+
+def value_statistics(x: torch.Tensor, low: float, high: float, floor: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mean and standard deviation at every position of inputs ``x`` (N, *shape), the deviation held
+    at least ``floor`` times the domain's width ``high - low`` (a position where the data never varies,
+    a digit's border, would otherwise make any departure infinitely costly). What :func:`value_prior`
+    needs; 2 x prod(shape) numbers of aggregate statistics, computed by whoever holds the data."""
+    if x.dim() < 2 or len(x) < 2:
+        raise VistransferError(f"value statistics need at least two inputs of shape (N, *shape), got {tuple(x.shape)}")
+    x = x.float()
+    return x.mean(0), x.std(0, unbiased=False).clamp_min(floor * (high - low))
+
+
+def value_prior(mean: torch.Tensor, std: torch.Tensor) -> Objective:
+    """Root mean square over every value of a visualization of ``(x - mean) / std`` (from
+    :func:`value_statistics`): 0 at the training inputs' mean image, about 1 for a typical training
+    input. Subtract it, weighted, to ask for values where the data has them: AM reaches a teacher that
+    pools over positions with texture anywhere, the data puts its strokes in the middle."""
+    def rms(b: Batch) -> torch.Tensor:
+        z = (b.x - mean.to(b.x.device)) / std.to(b.x.device)
+        return (z.pow(2).flatten(1).mean(1) + 1e-12).sqrt()  # finite gradient at the mean itself
+    return Objective(rms, "value_prior")
 
 
 def during_am(obj: Objective) -> Objective:
