@@ -23,6 +23,7 @@ def run_main(args, capsys):
     (["synthesize", "-t", "{tmp}/nope.pt", "-o", "{tmp}/s.pt"], "does not exist"),
     (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "--threshold-share", "1.5"], "must be in (0, 1)"),
     (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "--settle-steps", "-1"], "settle_steps must be a whole number"),
+    (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "--value-prior", "-1"], "value_prior must be >= 0"),
     (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "--threshold-share", "0.5", "--threshold-range", "0.6,0.9"], "drop --threshold-range"),
     (["run", "--students", "cnn_id,resnet", "-o", "{tmp}/r"], "unknown student 'resnet'"),
     (["run", "--dataset", "mnist", "--data-dir", "{tmp}", "-o", "{tmp}/r"], "not found in"),
@@ -202,6 +203,18 @@ def test_threshold_share_calibrates_T_on_held_out_data(digits_teacher, digits, t
     cal = ds.meta["threshold_calibration"]
     assert cal["share"] == 0.6 and cal["n"] == len(test) and ds.meta["config"]["threshold"] == pytest.approx(t)
     assert bool((ds.probs.max(1).values > t).all())  # every visualization passed the calibrated T
+
+
+def test_value_prior_reads_the_teachers_training_data_and_records_which(digits, teacher_file, tmp_path):
+    from vistransfer.synthesis.dataset import SyntheticDataset
+
+    syn = tmp_path / "vp.pt"
+    r = runner.invoke(app, ["synthesize", "-t", str(teacher_file), "-o", str(syn), "--n", "10", "-q", "-T", "0.9",
+                            "--value-prior", "2"])
+    assert r.exit_code == 0, r.output
+    ds = SyntheticDataset.load(syn)
+    assert ds.meta["config"]["value_prior"] == 2
+    assert ds.meta["value_statistics"] == {"data": "digits", "n": len(digits[0])}
 
 
 def test_sigterm_removes_the_artifact_being_written(tmp_path):

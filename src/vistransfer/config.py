@@ -133,6 +133,14 @@ class SynthesisConfig:
     # difference of neighbouring values, objectives.total_variation) is subtracted from the step
     # objective, which prefers smooth strokes to fine textures (DeepInversion's R_TV; 0: off).
     tv_prior: float = field(default=0.0, metadata={"omit_default": True})
+    # Beyond the paper: this weight times each visualization's distance from the teacher's training inputs
+    # at every position (objectives.value_prior: the root mean square of (x - mean) / std, with the per-value
+    # mean and deviation of the real training inputs, the deviation held at least 0.1 of the domain) is
+    # subtracted from the step objective: values where the data has them, a digit's black border and its
+    # strokes in the middle. Needs the real training inputs (their statistics only; the CLI reads them from
+    # --dataset, the teacher's by default). Lets a teacher with global average pooling, which AM otherwise
+    # satisfies with texture anywhere, be visualized as digits (docs/visualization-quality.md). 0: off.
+    value_prior: float = field(default=0.0, metadata={"omit_default": True})
     # Beyond the paper: add this many blends per visualization, lam * a + (1 - lam) * b of two
     # visualizations of different classes, labelled by the teacher (synthesis/blend.py): the student
     # then sees where the teacher's boundary lies between the extremes AM makes (0: off, the paper's).
@@ -203,6 +211,7 @@ class SynthesisConfig:
         _check(self.bn_prior_scope in BN_SCOPES, f"bn_prior_scope must be one of {list(BN_SCOPES)}, got {self.bn_prior_scope!r}")
         _check(self.tv_prior >= 0, f"tv_prior must be >= 0, got {self.tv_prior}")
         _check(self.layout_prior >= 0, f"layout_prior must be >= 0, got {self.layout_prior}")
+        _check(self.value_prior >= 0, f"value_prior must be >= 0, got {self.value_prior}")
         _check(isinstance(self.layout_tiles, int) and self.layout_tiles >= 2,
                f"layout_tiles must be a whole number of tiles per axis >= 2, got {self.layout_tiles!r}")
         _check(isinstance(self.jitter, int) and self.jitter >= 0, f"jitter must be a whole number of samples >= 0, got {self.jitter!r}")

@@ -66,14 +66,15 @@ def calibrated_threshold(teacher: Teacher, held_out: Split, share: float, cap: f
 
 def make_synthetic(teacher: Teacher, cfg: SynthesisConfig, device: torch.device | str = "cpu",
                    real: Split | None = None, progress: bool = True, student_options: dict | None = None) -> SyntheticDataset:
-    """Gen{h1}: synthesize ``cfg.n`` visualizations (real data is used only by Loss2), followed by
+    """Gen{h1}: synthesize ``cfg.n`` visualizations (real data is used only by Loss2 and the value prior), followed by
     ``cfg.blend`` blends per visualization and ``cfg.probe`` probes per example when asked
     (synthesis/blend.py, synthesis/probe.py; ``student_options``: the probes' round students' training,
     see :func:`probe_fitter`)."""
     if real is not None:
-        check_compatible(teacher, real, "the real data for Loss2")
+        check_compatible(teacher, real, "the real data for Loss2 and the value prior")
+    uses_real = cfg.loss2 or cfg.value_prior > 0
     out, stats = synthesize(teacher.module, cfg, teacher.spec, teacher.n_classes, device,
-                            real=(real.x, real.y) if (cfg.loss2 and real is not None) else None, progress=progress)
+                            real=(real.x, real.y) if (uses_real and real is not None) else None, progress=progress)
     ds = SyntheticDataset(out["x"], out["probs"], out["target"], out["passed_step"], out["threshold"],
                           out["group"], out["kind"], teacher.classes, synthesis_meta(teacher, cfg, stats))
     return extend_synthetic(ds, teacher, cfg, device, progress, student_options)

@@ -8,7 +8,7 @@ from vistransfer.errors import VistransferError
 from vistransfer.synthesis.dataset import SyntheticDataset
 from vistransfer.synthesis.engine import shift, synthesize
 from vistransfer.synthesis.slots import Slots
-from vistransfer.synthesis.objectives import Batch, BatchNormPrior, total_variation
+from vistransfer.synthesis.objectives import Batch, BatchNormPrior, total_variation, value_prior, value_statistics
 
 # Appendix C's groups of 9 (the default is one per generator): what most of these tests exercise, 72 at once
 SMALL = dict(n=60, group_size=9, slots=8, max_steps=150)
@@ -232,6 +232,26 @@ def test_bn_prior_brings_visualizations_to_the_teachers_statistics(bn_teacher, d
     assert bool((probs.argmax(1) == prior["target"]).all()) and bool((probs.max(1).values > 0.5).all())
     assert distance(prior["x"]) < 0.8 * distance(plain["x"])
     assert fast["teacher_passes_per_vis"] < 0.5 * slow["teacher_passes_per_vis"]
+
+
+def test_value_prior_keeps_visualizations_where_the_data_has_its_values(digits_teacher, digits):
+    train, _ = digits
+    cfg = dict(SMALL, n=20, threshold=0.9)
+    plain = make_synthetic(digits_teacher, SynthesisConfig(seed=2, **cfg), progress=False)
+    held = make_synthetic(digits_teacher, SynthesisConfig(seed=2, value_prior=3.0, **cfg), real=train, progress=False)
+    distance = value_prior(*value_statistics(train.x, 0.0, 1.0))
+
+    def mean_distance(x):
+        return float(distance(Batch(None, None, None, None, x)).mean())
+
+    assert mean_distance(held.x) < 0.7 * mean_distance(plain.x)
+    probs = torch.softmax(predict_logits(digits_teacher.net, held.x), 1)
+    assert bool((probs.argmax(1) == held.target).all()) and bool((probs.max(1).values > 0.9 - 1e-4).all())
+    with pytest.raises(VistransferError, match="value_prior needs the teacher's training inputs"):
+        synthesize(digits_teacher.module, SynthesisConfig(seed=2, value_prior=1.0, **cfg), digits_teacher.spec, 10, progress=False)
+    with pytest.raises(VistransferError, match="the real inputs have shape"):
+        synthesize(digits_teacher.module, SynthesisConfig(seed=2, value_prior=1.0, **cfg), digits_teacher.spec, 10,
+                   real=(train.x[:, :, :4], train.y), progress=False)
 
 
 def test_shift_moves_each_row_whole_and_repeats_the_edges():

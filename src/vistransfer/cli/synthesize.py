@@ -47,6 +47,7 @@ def synthesize(
     jitter: Annotated[Optional[int], typer.Option(help="Shift each visualization by up to this many samples per axis at every AM step (transformation robustness); 0: off.")] = None,
     bn_prior_scope: Annotated[Optional[str], typer.Option(help="Statistics of the batch-norm prior over 'image' (each visualization) or 'batch' (the step's visualizations together, DeepInversion's form).")] = None,
     layout_prior: Annotated[Optional[float], typer.Option(help="Weight of the layout prior: the class must not survive a shuffle of the visualization's tiles (one more teacher pass per step); 0: off.")] = None,
+    value_prior: Annotated[Optional[float], typer.Option(help="Weight of the value prior: each value's distance from the training inputs' mean at its position, in their deviations there (needs --dataset's train split, default the teacher's dataset; for teachers with global average pooling); 0: off.")] = None,
     settle_steps: Annotated[Optional[int], typer.Option(help="Go on optimizing each visualization, priors included, this many AM steps after it first passes T (with objective = \"log_softmax\" in a config file the priors then lead; with the raw logit AM keeps pushing it); 0: off.")] = None,
     config: ConfigOpt = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed (default 0).")] = None,
@@ -54,7 +55,7 @@ def synthesize(
     shard_dir: Annotated[Optional[Path], typer.Option(help="Folder for the shards (default: <out>.shards).")] = None,
     backend: Annotated[str, typer.Option(help="Where shards run: 'local' (this process) or 'ray'.")] = "local",
     ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster address (e.g. 10.0.0.5:6379, or 'auto'); default: start a local cluster.")] = None,
-    dataset: Annotated[Optional[str], typer.Option(help="Real data for Loss2 (its train split) and --threshold-share (its test split); default: the teacher's dataset. A name, an .npz file or an image folder.")] = None,
+    dataset: Annotated[Optional[str], typer.Option(help="Real data for Loss2 and the value prior (its train split) and --threshold-share (its test split); default: the teacher's dataset. A name, an .npz file or an image folder.")] = None,
     arch: ArchOpt = None, input_shape: InputShapeOpt = None, normalize: NormalizeOpt = None,
     value_range: ValueRangeOpt = None, features_layer: FeaturesLayerOpt = None,
     data_dir: DataDirOpt = None, device: DeviceOpt = "auto", quiet: QuietOpt = False,
@@ -66,7 +67,7 @@ def synthesize(
     cfg = build_synthesis_config(config, n=n, threshold=threshold, threshold_range=parse_pair(threshold_range, "--threshold-range"),
                                  labels=labels, movement=movement, loss2=loss2, max_steps=max_steps, lr=lr, bn_prior=bn_prior,
                                  tv_prior=tv_prior, jitter=jitter, bn_prior_scope=bn_prior_scope,
-                                 layout_prior=layout_prior, settle_steps=settle_steps, seed=seed)
+                                 layout_prior=layout_prior, value_prior=value_prior, settle_steps=settle_steps, seed=seed)
     if (backend != "local" or ray_address) and shard_size is None:
         raise VistransferError("--backend ray and --ray-address need --shard-size (the unit of work sent to workers)")
     h1 = Teacher.load(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))
@@ -86,10 +87,11 @@ def synthesize(
         calibration = {"share": threshold_share, "data": str(name), "n": len(held_out), "cap": cfg.threshold, "threshold": t}
         cfg = replace(cfg, threshold=t)
         typer.echo(f"T calibrated to {t:.4f}: {100 * threshold_share:.0f}% of {len(held_out)} held-out examples of {name} pass it")
-    if cfg.loss2:
+    if cfg.loss2 or cfg.value_prior > 0:
         name = dataset or h1.dataset
         if name is None:
-            raise VistransferError("Loss2 needs the real training data: pass --dataset (a name, an .npz file or an image folder)")
+            what = "Loss2" if cfg.loss2 else "the value prior (--value-prior)"
+            raise VistransferError(f"{what} needs the teacher's real training data: pass --dataset (a name, an .npz file or an image folder)")
         real = load_dataset(name, "train", data_dir)
     if shard_size is not None:
         ds = synthesize_sharded(h1, cfg, shard_dir or out.with_name(out.name + ".shards"), shard_size, backend,
@@ -99,6 +101,8 @@ def synthesize(
         ds = make_synthetic(h1, cfg, dev, real=real, progress=not quiet)
     if calibration is not None:
         ds.meta["threshold_calibration"] = calibration
+    if cfg.value_prior > 0:  # only the statistics of this data went into the synthesis, never an example
+        ds.meta["value_statistics"] = {"data": str(name), "n": len(real)}
     ds.save(out)
     st = ds.meta["stats"]
     typer.echo(f"synthesized {ds.describe_size()} in {st['wall_s']:.1f}s ({st['vis_per_s']:.1f}/s, "

@@ -29,7 +29,8 @@ from ..errors import VistransferError
 from ..io import progress_bar
 from ..models.generator import GeneratorBank
 from ..models.spec import InputSpec
-from .objectives import Batch, BatchNormPrior, LayoutPrior, Objective, default_objective, penultimate_distance, total_variation
+from .objectives import (Batch, BatchNormPrior, LayoutPrior, Objective, default_objective, penultimate_distance, total_variation,
+                         value_prior, value_statistics)
 from .slot_adam import SlotAdam
 from .slots import Slots
 
@@ -88,7 +89,8 @@ def synthesize(teacher: torch.nn.Module, cfg: SynthesisConfig, spec: InputSpec |
     teacher: the teacher contract (:class:`~vistransfer.models.teacher.TeacherModule`, or any module
     mapping a batch to logits; ``features`` only for Loss2), in eval mode.
     spec: the teacher's :class:`InputSpec` (a bare shape means values in [0, 1]); the generator
-    family follows its rank. real: (x, y) real data, only for Loss2. quota: (K,) visualizations per
+    family follows its rank. real: (x, y) real training data, for Loss2 and the value prior's statistics (else
+    unused). quota: (K,) visualizations per
     class (default: ``cfg.n`` balanced); must sum to ``cfg.n``. objective: what each step
     maximizes (default: the movement of Section 3.3.2, then the AM objective ``cfg.objective``).
     channels_last: run the teacher on channels-last images (default: for images on the CPU, where
@@ -108,7 +110,7 @@ def synthesize(teacher: torch.nn.Module, cfg: SynthesisConfig, spec: InputSpec |
         channels_last = len(spec.shape) == 3 and device.type == "cpu"
     if channels_last:
         teacher.to(memory_format=torch.channels_last)
-    objective, priors = with_priors(objective, cfg, teacher)
+    objective, priors = with_priors(objective, cfg, teacher, spec, real, device)
     try:
         with priors:
             return _run(teacher, cfg, spec, n_classes, device, real, quota, progress, objective, channels_last, priors)
@@ -130,11 +132,23 @@ class Priors(contextlib.ExitStack):
         return self.layout.rows if self.layout is not None else 0
 
 
-def with_priors(objective: Objective, cfg: SynthesisConfig, teacher: torch.nn.Module) -> tuple[Objective, Priors]:
-    """``objective`` with the configured priors subtracted, and the :class:`Priors` to open while it runs."""
+def with_priors(objective: Objective, cfg: SynthesisConfig, teacher: torch.nn.Module, spec: InputSpec,
+                real: tuple[torch.Tensor, torch.Tensor] | None = None,
+                device: torch.device | str = "cpu") -> tuple[Objective, Priors]:
+    """``objective`` with the configured priors subtracted, and the :class:`Priors` to open while it runs.
+    ``real``: (x, y) the teacher's training data, whose per-value statistics the value prior needs."""
     priors = Priors(LayoutPrior(teacher, cfg.layout_tiles, cfg.seed) if cfg.layout_prior > 0 else None)
     if cfg.tv_prior > 0:
         objective = objective - cfg.tv_prior * total_variation()
+    if cfg.value_prior > 0:
+        if real is None:
+            raise VistransferError("value_prior needs the teacher's training inputs for their mean and deviation at every "
+                                   "position: pass real=(x, y) (on the command line: --dataset), or set value_prior = 0")
+        if tuple(real[0].shape[1:]) != spec.shape:
+            raise VistransferError(f"value_prior: the real inputs have shape {list(real[0].shape[1:])}, the teacher takes "
+                                   f"{list(spec.shape)}; pass the teacher's own training data")
+        mean, std = value_statistics(real[0], spec.low, spec.high)
+        objective = objective - cfg.value_prior * value_prior(mean.to(device), std.to(device))
     if cfg.bn_prior > 0:
         bn = BatchNormPrior(teacher, cfg.bn_prior_scope)
         if bn:

@@ -25,15 +25,17 @@ from .slots import draw_groups, draw_movements
 
 
 def synthesize_reference(teacher: nn.Module, cfg: SynthesisConfig, spec: InputSpec | tuple[int, ...], n_classes: int,
-                         device: torch.device | str = "cpu", objective: Objective | None = None) -> tuple[dict[str, torch.Tensor], dict]:
-    """Same inputs and outputs as :func:`engine.synthesize`, one generator at a time."""
+                         device: torch.device | str = "cpu", objective: Objective | None = None,
+                         real: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[dict[str, torch.Tensor], dict]:
+    """Same inputs and outputs as :func:`engine.synthesize`, one generator at a time (``real`` only for the value
+    prior's statistics: no Loss2 here)."""
     spec = InputSpec.of(spec)
     objective = objective or default_objective(cfg.objective)
     device = torch.device(device)
     teacher = teacher.to(device).eval()
     for p in teacher.parameters():
         p.requires_grad_(False)
-    objective, priors = with_priors(objective, cfg, teacher)
+    objective, priors = with_priors(objective, cfg, teacher, spec, real, device)
     with priors:
         gen = torch.Generator().manual_seed(cfg.seed)
         quota = class_quota(cfg.n, n_classes)

@@ -66,7 +66,7 @@ def run_shard(teacher_blob: dict, cfg_dict: dict, index: int, shard_size: int, d
 
     teacher_blob: :meth:`Teacher.to_blob`, plain data (weights, a model file's bytes, names),
     so that Ray can ship it to a worker without pickling code. real: (x, y) real training data,
-    used only by Loss2.
+    used only by Loss2 and the value prior.
     """
     cfg = SynthesisConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg_dict.items()})
     sizes = shard_sizes(cfg.n, shard_size)
@@ -122,13 +122,15 @@ def synthesize_sharded(teacher: Teacher, cfg: SynthesisConfig, job_dir: str | Pa
     them as Ray tasks (``ray_address``: a cluster address, or None for a local cluster).
     threads: CPU threads per shard (default: all of this process's for local, 1 per Ray task,
     which is also Ray's CPU unit). Shards are bit-identical for the same seed and threads.
-    real: (x, y) real training data, required by Loss2 and ignored otherwise.
+    real: (x, y) real training data, required by Loss2 and the value prior, ignored otherwise.
     student_options: the probes' round students' training (``pipeline.probe_fitter``).
     """
     threads = threads or (torch.get_num_threads() if backend == "local" else 1)
     if cfg.loss2 and real is None:
         raise VistransferError("loss2 needs the real training data (Eq. 3); pass real=(x, y)")
-    real = real if cfg.loss2 else None
+    if cfg.value_prior > 0 and real is None:
+        raise VistransferError("value_prior needs the teacher's training inputs for their statistics; pass real=(x, y)")
+    real = real if (cfg.loss2 or cfg.value_prior > 0) else None
     if cfg.loss2:
         teacher.module.require_features()  # here, before any worker starts
     if backend not in ("local", "ray"):
