@@ -178,10 +178,12 @@ def test_a_batchnorm_teacher_gets_one_note_and_a_hidden_one_cannot_take_the_prio
     notes = [line for line in out.err.splitlines() if line.startswith("note:")]
     assert len(notes) == 1, out.err
     if fmt == "state_dict":
-        assert "3 batch-norm layer(s) and bn_prior is 0" in notes[0] and "configs/batchnorm-teacher.toml" in notes[0]
-        code, out = run_main(args + ["--bn-prior", "1"], capsys)
-        assert code == 0 and "note:" not in out.err, out.err
+        assert "3 batch-norm layer(s) and no prior is on" in notes[0] and "configs/batchnorm-teacher.toml" in notes[0]
+        for prior in (["--bn-prior", "1"], ["--value-prior", "1", "--dataset", "digits"]):
+            code, out = run_main(args + prior, capsys)
+            assert code == 0 and "note:" not in out.err, out.err
     else:
         assert "3 batch-norm layer(s) inside a TorchScript or exported graph" in notes[0] and "--arch" in notes[0]
+        assert "--value-prior 3" in notes[0]  # the prior that needs no hooks
         code, out = run_main(args + ["--bn-prior", "1"], capsys)
         assert code == 2 and out.err.count("\n") == 1 and "hides (3 of them)" in out.err, out.err

@@ -40,6 +40,18 @@ def test_shards_are_deterministic_resumable_and_balanced(digits_teacher, tmp_pat
     assert torch.equal(rebuilt.x, first.x) and torch.equal(rebuilt.group, first.group)
 
 
+def test_shards_take_the_value_prior_from_the_real_data(digits_teacher, digits, tmp_path):
+    cfg = replace(CFG, n=12, threshold=0.9, value_prior=1.0)
+    with pytest.raises(VistransferError, match="value_prior needs the teacher's training inputs"):
+        synthesize_sharded(digits_teacher, cfg, tmp_path / "none", 6, progress=False)
+    assert not (tmp_path / "none").exists()  # refused before anything was written
+    train = digits[0]
+    ds = synthesize_sharded(digits_teacher, cfg, tmp_path / "a", 6, progress=False, real=(train.x, train.y))
+    plain = synthesize_sharded(digits_teacher, replace(cfg, value_prior=0.0), tmp_path / "b", 6, progress=False)
+    assert len(ds) == 12 and json.loads((tmp_path / "a" / "manifest.json").read_text())["config"]["value_prior"] == 1.0
+    assert not torch.equal(ds.x, plain.x)  # the prior reached the shards' objective
+
+
 def test_a_larger_job_extends_a_smaller_one(digits_teacher, tmp_path):
     small = synthesize_sharded(digits_teacher, CFG, tmp_path / "a", 12, progress=False)
     stamp = (tmp_path / "a" / "shard-00000.pt").stat().st_mtime_ns

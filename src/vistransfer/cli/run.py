@@ -63,7 +63,7 @@ def run(
     if teacher is not None:
         h1 = Teacher.load(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))
         check_compatible(h1, test, f"{dataset} test")
-        if (advice := batchnorm_advice(h1.module, cfg.bn_prior)) is not None:
+        if (advice := batchnorm_advice(h1.module, cfg.bn_prior, cfg.value_prior)) is not None:
             typer.echo(f"note: {advice}", err=True)
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)  # only once the inputs are known to be good

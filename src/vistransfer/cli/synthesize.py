@@ -72,7 +72,7 @@ def synthesize(
         raise VistransferError("--backend ray and --ray-address need --shard-size (the unit of work sent to workers)")
     h1 = Teacher.load(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))
     dev = resolve_device(device)
-    if (advice := batchnorm_advice(h1.module, cfg.bn_prior)) is not None:
+    if (advice := batchnorm_advice(h1.module, cfg.bn_prior, cfg.value_prior)) is not None:
         typer.echo(f"note: {advice}", err=True)
     real = None
     calibration = None
