@@ -100,6 +100,14 @@ def test_run_writes_report(tmp_path):
     assert "![samples per class](grid.png)" in (out / "report.md").read_text()
 
 
+def test_run_takes_the_value_prior_from_its_own_training_data(teacher_file, tmp_path):
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["run", "-t", str(teacher_file), "-o", str(out), "--n", "20", "-T", "0.9", "--value-prior", "2",
+                            "--students", "svm", "--seeds", "1", "--no-baseline", "-q"])
+    assert r.exit_code == 0, r.output
+    assert json.loads((out / "results.json").read_text())["synthesis"]["config"]["value_prior"] == 2
+
+
 def test_config_tables_are_checked_and_student_options_are_read(teacher_file, tmp_path, capsys):
     syn = tmp_path / "s.pt"
     assert runner.invoke(app, ["synthesize", "-t", str(teacher_file), "-o", str(syn), "--n", "20", "-q"]).exit_code == 0
