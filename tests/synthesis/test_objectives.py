@@ -150,6 +150,10 @@ def test_value_prior_measures_values_in_the_datas_own_deviations_at_each_positio
     assert torch.isfinite(x.grad).all()  # the mean image itself has a finite gradient
     with pytest.raises(VistransferError, match="at least two inputs"):
         value_statistics(data[:1], 0.0, 1.0)
+    series = torch.stack([torch.full((1, 6), 0.8), torch.full((1, 6), 1.2)])  # (N, C, L): RR intervals in [0.3, 2.0] s
+    mean, std = value_statistics(series, low=0.3, high=2.0)
+    assert mean.shape == std.shape == (1, 6) and torch.allclose(std, torch.full((1, 6), 0.2))
+    torch.testing.assert_close(value_prior(mean, std)(Batch(None, None, None, None, torch.full((1, 1, 6), 1.4))), torch.tensor([2.0]))
 
 
 def test_shuffle_tiles_moves_every_tile_and_keeps_the_rest():
