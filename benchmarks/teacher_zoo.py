@@ -65,10 +65,10 @@ the default, and letting the teacher label where they end); students learn from 
 ``--settle`` runs each teacher at each listed ``SynthesisConfig.settle_steps`` (rows ``name+s<k>``: each visualization
 goes on being optimized, priors included, for k AM steps after it first passes T, and is kept at the first step
 after that where it still passes; DeepInversion's long optimization instead of the paper's first pass).
-``--value-prior`` runs each teacher at each listed weight of the value prior (rows ``name+vp<w>``;
+``--value-prior`` runs each teacher at each listed ``SynthesisConfig.value_prior`` (rows ``name+vp<w>``;
 ``objectives.value_prior``: the root mean square over pixels of (x - mean) / std, with the per-pixel mean and
 standard deviation of the teacher's training digits, the deviation held at least 0.1; subtracted from the step
-objective with this weight): whether asking for pixels where the data has them (a black border, strokes in the
+objective with this weight; the engine takes the statistics from the training digits passed as ``real``): whether asking for pixels where the data has them (a black border, strokes in the
 middle) gives a teacher that pools over positions digits instead of texture. Column ``value dist vis / real``: that
 distance on the accepted visualizations and on real test digits.
 
@@ -95,7 +95,6 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
@@ -114,7 +113,7 @@ from vistransfer.students.neural import NeuralStudent
 from vistransfer.synthesis.blend import add_blends
 from vistransfer.synthesis.dataset import SyntheticDataset
 from vistransfer.synthesis.engine import synthesize
-from vistransfer.synthesis.objectives import AM_OBJECTIVES, default_objective, value_prior, value_statistics
+from vistransfer.synthesis.objectives import AM_OBJECTIVES, Batch, value_prior, value_statistics
 from vistransfer.synthesis.probe import add_probes
 
 from benchmarks.common import PAPER_GROUPS, STUDENT, student_accuracy
@@ -274,7 +273,7 @@ AXES = (("bn_prior", lambda v: f"+bn{v:g}"), ("threshold", lambda v: f"+T{v:g}")
         ("bn_prior_scope", lambda v: f"+{v}"), ("layout_prior", lambda v: f"+lay{v:g}"),
         ("objective", lambda v: "+" + v.replace("_", "")), ("group_size", lambda v: f"+g{v}"),
         ("gen_downscale", lambda v: f"+ds{v}"), ("plan", lambda v: f"+{v}"), ("probe", lambda v: f"+probe{v:g}"),
-        ("probe_step_size", lambda v: f"+ps{v:g}"), ("settle_steps", lambda v: f"+s{v}"))
+        ("probe_step_size", lambda v: f"+ps{v:g}"), ("settle_steps", lambda v: f"+s{v}"), ("value_prior", lambda v: f"+vp{v:g}"))
 
 
 def row_name(name: str, axes: dict) -> str:
@@ -285,27 +284,26 @@ def row_name(name: str, axes: dict) -> str:
 _SETS: dict = {}  # this run's sets by teacher and engine settings: rows that differ in blends or probes alone share them
 
 
-def synthesized(name: str, net: nn.Module, cfg: SynthesisConfig, dev, value: tuple | None = None,
-                weight: float = 0.0) -> tuple[dict, dict]:
+def synthesized(name: str, net: nn.Module, cfg: SynthesisConfig, dev, train) -> tuple[dict, dict]:
     """The engine's output for ``cfg``, made once per run: blends and probes are added after it, so rows that
     differ only in those learn from the very same visualizations (and the comparison holds the set fixed).
-    ``weight`` > 0 subtracts that weight of the value prior with ``value`` = (mean, std) from the step objective."""
-    key = (name, weight, repr(replace(cfg, blend=0.0, probe=0.0, probe_step_size=SynthesisConfig.probe_step_size)))
+    ``train``: the teacher's training digits, whose statistics the value prior takes."""
+    key = (name, repr(replace(cfg, blend=0.0, probe=0.0, probe_step_size=SynthesisConfig.probe_step_size)))
     if key not in _SETS:
-        objective = default_objective(cfg.objective) - weight * value_prior(*value) if weight > 0 else None
-        _SETS[key] = synthesize(net, cfg, SPEC, 10, dev, progress=False, objective=objective)
+        real = (train.x, train.y) if cfg.value_prior > 0 else None
+        _SETS[key] = synthesize(net, cfg, SPEC, 10, dev, real=real, progress=False)
     return _SETS[key]
 
 
 def value_distance(x: torch.Tensor, value: tuple) -> float:
     """The mean over images of the value prior's distance (objectives.value_prior) from the training digits' statistics."""
-    return float(value_prior(*value)(SimpleNamespace(x=x.float())).mean())
+    return float(value_prior(*value)(Batch(None, None, None, None, x.float())).mean())
 
 
-def run_arch(name: str, train, test, args, dev, axes: dict, row: str = "", vp: float = 0.0) -> dict:
-    """One row: ``axes`` holds a value for every field of AXES; ``vp`` the value prior's weight."""
+def run_arch(name: str, train, test, args, dev, axes: dict, row: str = "") -> dict:
+    """One row: ``axes`` holds a value for every field of AXES."""
     net, seconds = trained(name, train, args.epochs, dev)
-    value = value_statistics(train.x, SPEC.low, SPEC.high)  # what the owner computes from its training digits
+    value = value_statistics(train.x, SPEC.low, SPEC.high)  # the value prior's statistics, for its distance column
     logits = predict_logits(net, test.x, dev)
     probs = logits.softmax(1)
     top2 = logits.topk(2, dim=1).values
@@ -320,11 +318,9 @@ def run_arch(name: str, train, test, args, dev, axes: dict, row: str = "", vp: f
            "bn_shift_real": first_bn_shift(net, test.x[:2000], dev), "blank": blank_verdicts(net, dev),
            "layout_free_real": layout_free(net, test.x[:2000], logits[:2000].argmax(1), dev),
            "diversity_real": diversity(test.x[:2000], test.y[:2000]), "value_distance_real": value_distance(test.x[:2000], value)}
-    if vp:
-        rec["value_prior"] = vp
     print(f"[{name}] teacher {100 * rec['test_accuracy']:.2f}%; synthesizing {args.n} ...", file=sys.stderr, flush=True)
     try:
-        out, stats = synthesized(name, net, syn_cfg, dev, value, vp)
+        out, stats = synthesized(name, net, syn_cfg, dev, train)
     except VistransferError as e:
         rec["synthesis_error"] = str(e)
         return rec
@@ -350,7 +346,7 @@ def run_arch(name: str, train, test, args, dev, axes: dict, row: str = "", vp: f
     for seed in range(args.sets):
         if seed:  # further sets: the same settings, another synthesis seed
             print(f"[{name}] set {seed + 1} of {args.sets} ...", file=sys.stderr, flush=True)
-            out, _ = synthesized(name, net, replace(syn_cfg, seed=seed), dev, value, vp)
+            out, _ = synthesized(name, net, replace(syn_cfg, seed=seed), dev, train)
         x, t, p, probed = with_extensions(net, out, replace(syn_cfg, seed=seed), test.classes, dev)
         if probed:
             rec.setdefault("probes_per_set", []).append(probed)
@@ -441,8 +437,8 @@ def main(argv=None) -> None:
                     "SynthesisConfig.probe_step_size values (Adam's rate as a share of [0, 1]), each run for every teacher with probes")
     ap.add_argument("--settle", default="0", help="comma-separated SynthesisConfig.settle_steps values (AM steps each "
                     "visualization goes on being optimized, priors included, after it first passes T), each run for every teacher")
-    ap.add_argument("--value-prior", default="0", help="comma-separated weights of the value prior (the training digits' "
-                    "per-pixel mean and std; objectives.value_prior), each run for every teacher")
+    ap.add_argument("--value-prior", default="0", help="comma-separated SynthesisConfig.value_prior weights (the training "
+                    "digits' per-pixel mean and std; objectives.value_prior), each run for every teacher")
     ap.add_argument("--students", default="cnn_id", help="comma-separated, from cnn_id (the built-in student) and same "
                     "(a fresh network of the teacher's architecture)")
     ap.add_argument("--soft-tau", type=float, default=None, help="also train CNN_ID on the teacher's softmax at this "
@@ -499,7 +495,7 @@ def main(argv=None) -> None:
         runs = weights if has_bn else [0.0]  # without batch norm the prior does nothing: one run, labelled as such
         for combo in itertools.product(runs, thresholds, biases, blends, jitters, tvs, scopes, layouts, objectives, groups,
                                        downscales, plans, probes, probe_steps, settles, value_weights):
-            axes, vp = dict(zip((k for k, _ in AXES), combo[:-1])), combo[-1]
+            axes = dict(zip((k for k, _ in AXES), combo))
             if axes["probe"] == 0:
                 if axes["probe_step_size"] != probe_steps[0]:
                     continue  # without probes their step changes nothing: one run
@@ -508,8 +504,8 @@ def main(argv=None) -> None:
                 if axes["bn_prior_scope"] != scopes[0]:
                     continue  # without the prior its scope changes nothing: one run
                 axes["bn_prior_scope"] = SynthesisConfig.bn_prior_scope
-            row = row_name(name, axes) + (f"+vp{vp:g}" if vp else "")
-            results["archs"][row] = {"row": row, **run_arch(name, train, test, args, dev, axes, row, vp)}
+            row = row_name(name, axes)
+            results["archs"][row] = {"row": row, **run_arch(name, train, test, args, dev, axes, row)}
             write_json(args.out, results)  # each architecture survives an interruption of the next
     text = report(results)
     write_text(Path(args.out).with_suffix(".txt"), text + "\n")
