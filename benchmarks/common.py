@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from vistransfer.config import SynthesisConfig, TrainConfig, teacher_preset
@@ -47,12 +48,16 @@ STUDENT = load_experiment(find_experiment("table1", Path(__file__).resolve().par
 
 
 def student_accuracy(sets: list[tuple[torch.Tensor, torch.Tensor]], test, seeds: list[int], device, **options) -> dict:
-    """Real-test accuracy of CNN_ID students: mean_std over every (set, student seed), and each set's mean.
+    """Real-test accuracy of CNN_ID students: mean_std over every (set, student seed), each set's mean, and
+    the mean over them of each class's accuracy (``per_class``, by class name).
     Targets are labels (N,) or distributions (N, K); ``options`` override the student's (``temperature=4``)."""
-    per_set = [learn_students(x, t, ["cnn_id"], seeds, test, student_kwargs={**STUDENT, "device": str(device), **options},
-                              progress=False)["cnn_id"]["accuracy"] for x, t in sets]
+    learned = [learn_students(x, t, ["cnn_id"], seeds, test, student_kwargs={**STUDENT, "device": str(device), **options},
+                              progress=False)["cnn_id"] for x, t in sets]
+    per_set = [r["accuracy"] for r in learned]
     pooled = mean_std([v for a in per_set for v in a["values"]])
     pooled["per_set_mean"] = [a["mean"] for a in per_set]
+    runs = [run["per_class_accuracy"] for r in learned for run in r["runs"]]
+    pooled["per_class"] = {c: float(np.mean([run[c] for run in runs])) for c in runs[0]}
     return pooled
 
 

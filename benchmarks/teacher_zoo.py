@@ -70,7 +70,11 @@ after that where it still passes; DeepInversion's long optimization instead of t
 standard deviation of the teacher's training digits, the deviation held at least 0.1; subtracted from the step
 objective with this weight; the engine takes the statistics from the training digits passed as ``real``): whether asking for pixels where the data has them (a black border, strokes in the
 middle) gives a teacher that pools over positions digits instead of texture. Column ``value dist vis / real``: that
-distance on the accepted visualizations and on real test digits.
+distance on the accepted visualizations and on real test digits. ``--min-contrast`` runs each teacher at each listed
+``SynthesisConfig.min_contrast`` (rows ``name+mc<c>``: a visualization passes only once its pixels' std is at least c,
+so AM cannot stop at the flat images a teacher confident on blank input accepts). The JSON also holds each row's
+CNN_ID accuracy per class (``student_per_class``, mean over sets), printed below the table: where a gap between
+teachers sits.
 
 ``--gen-out-bias`` runs every teacher at each listed ``SynthesisConfig.gen_out_bias`` (rows
 ``name+b<v>``; -2 starts G at sigmoid(-2) = 0.12, about MNIST's mean). ``--bn-prior`` runs every teacher with batch norm at each listed weight of ``SynthesisConfig.bn_prior``
@@ -273,7 +277,8 @@ AXES = (("bn_prior", lambda v: f"+bn{v:g}"), ("threshold", lambda v: f"+T{v:g}")
         ("bn_prior_scope", lambda v: f"+{v}"), ("layout_prior", lambda v: f"+lay{v:g}"),
         ("objective", lambda v: "+" + v.replace("_", "")), ("group_size", lambda v: f"+g{v}"),
         ("gen_downscale", lambda v: f"+ds{v}"), ("plan", lambda v: f"+{v}"), ("probe", lambda v: f"+probe{v:g}"),
-        ("probe_step_size", lambda v: f"+ps{v:g}"), ("settle_steps", lambda v: f"+s{v}"), ("value_prior", lambda v: f"+vp{v:g}"))
+        ("probe_step_size", lambda v: f"+ps{v:g}"), ("settle_steps", lambda v: f"+s{v}"), ("value_prior", lambda v: f"+vp{v:g}"),
+        ("min_contrast", lambda v: f"+mc{v:g}"))
 
 
 def row_name(name: str, axes: dict) -> str:
@@ -342,7 +347,7 @@ def run_arch(name: str, train, test, args, dev, axes: dict, row: str = "") -> di
         class_grid(out["x"], out["target"], test.classes, grid, per_class=8)
         rec["grid"] = grid.name
     same = "same" in args.students and name != "builtin"  # the built-in teacher's own architecture is CNN_ID's
-    cnn, own, soft = [], [], []
+    cnn, own, soft, per_class = [], [], [], []
     for seed in range(args.sets):
         if seed:  # further sets: the same settings, another synthesis seed
             print(f"[{name}] set {seed + 1} of {args.sets} ...", file=sys.stderr, flush=True)
@@ -352,13 +357,16 @@ def run_arch(name: str, train, test, args, dev, axes: dict, row: str = "") -> di
             rec.setdefault("probes_per_set", []).append(probed)
         print(f"[{name}] students on {len(x)} examples ...", file=sys.stderr, flush=True)
         if "cnn_id" in args.students:
-            cnn.append(student_accuracy([(x, t)], test, [0], dev)["mean"])
+            learned = student_accuracy([(x, t)], test, [0], dev)
+            cnn.append(learned["mean"])
+            per_class.append(learned["per_class"])
         if args.soft_tau:
             soft.append(student_accuracy([(x, p)], test, [0], dev, temperature=args.soft_tau)["mean"])
         if same:
             own.append(same_arch_accuracy(name, x, t, test, dev))
     if cnn:
         rec["student_accuracy"], rec["student_per_set"] = mean_std(cnn)["mean"], cnn
+        rec["student_per_class"] = {c: mean_std([p[c] for p in per_class])["mean"] for c in per_class[0]}
     if soft:
         rec["soft_tau"], rec["student_soft"], rec["student_soft_per_set"] = args.soft_tau, mean_std(soft)["mean"], soft
     if own:
@@ -400,6 +408,13 @@ def report(r: dict) -> str:
                      f"{_pm(a.get('student_per_set', [a['student_accuracy']] if 'student_accuracy' in a else None)):>16}"
                      f"{_pm(a.get('student_same_arch_per_set')):>16}{_pm(a.get('student_soft_per_set')):>16}"
                      f"{100 * a['real_above_T']:>9.1f}%{a['logit_margin_real']:>14.1f}{bn:>21}{level:>18}{blank:>22}{flat:>10}{structured:>20}{free:>24}{spread:>22}{vdist:>23}")
+    classes = [a for a in r["archs"].values() if "student_per_class" in a]
+    if classes:  # where the students' accuracy goes, class by class
+        names = list(classes[0]["student_per_class"])
+        lines += ["", "CNN_ID accuracy per class on the real test set (%, mean over sets)",
+                  f"{'teacher':14}" + "".join(f"{c:>7}" for c in names)]
+        lines += [f"{a.get('row', a['arch']):14}" + "".join(f"{100 * a['student_per_class'][c]:>7.1f}" for c in names)
+                  for a in classes]
     return "\n".join(lines)
 
 
@@ -439,6 +454,8 @@ def main(argv=None) -> None:
                     "visualization goes on being optimized, priors included, after it first passes T), each run for every teacher")
     ap.add_argument("--value-prior", default="0", help="comma-separated SynthesisConfig.value_prior weights (the training "
                     "digits' per-pixel mean and std; objectives.value_prior), each run for every teacher")
+    ap.add_argument("--min-contrast", default="0", help="comma-separated SynthesisConfig.min_contrast values (a "
+                    "visualization passes only with a pixel std of at least this), each run for every teacher")
     ap.add_argument("--students", default="cnn_id", help="comma-separated, from cnn_id (the built-in student) and same "
                     "(a fresh network of the teacher's architecture)")
     ap.add_argument("--soft-tau", type=float, default=None, help="also train CNN_ID on the teacher's softmax at this "
@@ -467,6 +484,9 @@ def main(argv=None) -> None:
     probes, probe_steps = _values(args.probe), _values(args.probe_step)
     settles = _values(args.settle, int)
     value_weights = _values(args.value_prior)
+    contrasts = _values(args.min_contrast)
+    if not contrasts or min(contrasts) < 0 or max(contrasts) >= 0.5:
+        raise SystemExit(f"--min-contrast {args.min_contrast!r}: shares of the [0, 1] range in [0, 0.5)")
     if not value_weights or min(value_weights) < 0:
         raise SystemExit(f"--value-prior {args.value_prior!r}: weights >= 0")
     if not settles or min(settles) < 0:
@@ -494,7 +514,7 @@ def main(argv=None) -> None:
         has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in ARCHS[name][0]().modules())
         runs = weights if has_bn else [0.0]  # without batch norm the prior does nothing: one run, labelled as such
         for combo in itertools.product(runs, thresholds, biases, blends, jitters, tvs, scopes, layouts, objectives, groups,
-                                       downscales, plans, probes, probe_steps, settles, value_weights):
+                                       downscales, plans, probes, probe_steps, settles, value_weights, contrasts):
             axes = dict(zip((k for k, _ in AXES), combo))
             if axes["probe"] == 0:
                 if axes["probe_step_size"] != probe_steps[0]:

@@ -24,6 +24,7 @@ def run_main(args, capsys):
     (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "--threshold-share", "1.5"], "must be in (0, 1)"),
     (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "--settle-steps", "-1"], "settle_steps must be a whole number"),
     (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "--value-prior", "-1"], "value_prior must be >= 0"),
+    (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "--min-contrast", "0.7"], "min_contrast must be a share"),
     (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "--threshold-share", "0.5", "--threshold-range", "0.6,0.9"], "drop --threshold-range"),
     (["run", "--students", "cnn_id,resnet", "-o", "{tmp}/r"], "unknown student 'resnet'"),
     (["run", "--dataset", "mnist", "--data-dir", "{tmp}", "-o", "{tmp}/r"], "not found in"),

@@ -175,6 +175,12 @@ class SynthesisConfig:
     # thousands of steps where the paper stops at the first pass: this is how long the priors get to
     # pull a visualization towards the teacher's data once it reaches T (0: off, the paper's).
     settle_steps: int = field(default=0, metadata={"omit_default": True})
+    # Beyond the paper: a visualization satisfies Eq. 2 only if the standard deviation of its values is at
+    # least this share of the domain's width (high - low); until then AM goes on, and one still flat at the
+    # step budget is discarded like one that missed T. A teacher confident on a featureless input (vgg_bn says
+    # "1" to an all-black image at softmax 1.00) otherwise lets AM stop at flat images that carry no example
+    # of the class. 0.1 is the benchmarks' "flat" (docs/visualization-quality.md). 0: off, the paper's.
+    min_contrast: float = field(default=0.0, metadata={"omit_default": True})
     # Engine: generators optimized at once. slots * group_size of 128-288 keeps a CPU's caches warm
     # (32 with Appendix C's groups of 9).
     slots: int = 128
@@ -215,6 +221,7 @@ class SynthesisConfig:
         _check(isinstance(self.layout_tiles, int) and self.layout_tiles >= 2,
                f"layout_tiles must be a whole number of tiles per axis >= 2, got {self.layout_tiles!r}")
         _check(isinstance(self.jitter, int) and self.jitter >= 0, f"jitter must be a whole number of samples >= 0, got {self.jitter!r}")
+        _check(0 <= self.min_contrast < 0.5, f"min_contrast must be a share of the domain's width in [0, 0.5), got {self.min_contrast}")
         _check(isinstance(self.settle_steps, int) and self.settle_steps >= 0,
                f"settle_steps must be a whole number of AM steps >= 0, got {self.settle_steps!r}")
         _check(0 <= self.blend <= 100, f"blend must be a number of blends per visualization in [0, 100], got {self.blend}")

@@ -254,6 +254,37 @@ def test_value_prior_keeps_visualizations_where_the_data_has_its_values(digits_t
                    real=(train.x[:, :, :4], train.y), progress=False)
 
 
+class _BlankIsOne(torch.nn.Module):
+    """The digits teacher, made confident of "1" on a featureless image (as vgg_bn is on MNIST)."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        bonus = 40 * torch.relu(0.15 - x.flatten(1).std(1))
+        return self.net(x) + bonus[:, None] * torch.nn.functional.one_hot(torch.tensor(1), 10)
+
+
+def test_min_contrast_keeps_no_flat_visualization(digits_teacher):
+    blank_is_one = _BlankIsOne(digits_teacher.module).eval()
+    cfg = dict(SMALL, n=30, group_size=1, slots=30, threshold=0.9)
+    ones = {}
+    for c in (0.0, 0.1):
+        ds = synthesize(blank_is_one, SynthesisConfig(seed=1, min_contrast=c, **cfg), digits_teacher.spec, 10, progress=False)[0]
+        std = ds["x"].flatten(1).std(1)
+        ones[c] = std[ds["target"] == 1]
+        with torch.no_grad():
+            probs = torch.softmax(blank_is_one(ds["x"]), 1)
+        assert bool((probs.argmax(1) == ds["target"]).all()) and bool((probs.max(1).values > 0.9 - 1e-4).all())
+        assert torch.bincount(ds["target"], minlength=10).tolist() == [3] * 10
+    assert int((ones[0.0] < 0.1).sum()) >= 2  # AM mostly stops at G's first grey image, which the teacher calls "1"
+    assert float(ones[0.1].min()) >= 0.1 - 1e-6  # with the floor, a 1 only once it has strokes
+    for bad in (-0.1, 0.5):
+        with pytest.raises(VistransferError, match="min_contrast"):
+            SynthesisConfig(min_contrast=bad)
+
+
 def test_shift_moves_each_row_whole_and_repeats_the_edges():
     x = torch.arange(10.0).repeat(4, 1, 1)  # (4, 1, 10): a ramp per row
     out = shift(x, 3, torch.Generator().manual_seed(0))

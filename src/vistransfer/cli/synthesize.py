@@ -49,6 +49,7 @@ def synthesize(
     layout_prior: Annotated[Optional[float], typer.Option(help="Weight of the layout prior: the class must not survive a shuffle of the visualization's tiles (one more teacher pass per step); 0: off.")] = None,
     value_prior: Annotated[Optional[float], typer.Option(help="Weight of the value prior: each value's distance from the training inputs' mean at its position, in their deviations there (needs --dataset's train split, default the teacher's dataset; for teachers with global average pooling); 0: off.")] = None,
     settle_steps: Annotated[Optional[int], typer.Option(help="Go on optimizing each visualization, priors included, this many AM steps after it first passes T (with objective = \"log_softmax\" in a config file the priors then lead; with the raw logit AM keeps pushing it); 0: off.")] = None,
+    min_contrast: Annotated[Optional[float], typer.Option(help="A visualization passes only once the standard deviation of its values is at least this share of the value range (e.g. 0.1 for a teacher confident on blank input); 0: off.")] = None,
     config: ConfigOpt = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed (default 0).")] = None,
     shard_size: Annotated[Optional[int], typer.Option(help="Synthesize in resumable shards of this size.")] = None,
@@ -67,7 +68,8 @@ def synthesize(
     cfg = build_synthesis_config(config, n=n, threshold=threshold, threshold_range=parse_pair(threshold_range, "--threshold-range"),
                                  labels=labels, movement=movement, loss2=loss2, max_steps=max_steps, lr=lr, bn_prior=bn_prior,
                                  tv_prior=tv_prior, jitter=jitter, bn_prior_scope=bn_prior_scope,
-                                 layout_prior=layout_prior, value_prior=value_prior, settle_steps=settle_steps, seed=seed)
+                                 layout_prior=layout_prior, value_prior=value_prior, settle_steps=settle_steps, min_contrast=min_contrast,
+                                 seed=seed)
     if (backend != "local" or ray_address) and shard_size is None:
         raise VistransferError("--backend ray and --ray-address need --shard-size (the unit of work sent to workers)")
     h1 = Teacher.load(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))

@@ -216,6 +216,8 @@ def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device:
             in_am = slots.in_am()[slot_of]
             p_tgt = probs.gather(1, tgt[:, None]).squeeze(1)
             ok = in_am & (probs.argmax(1) == tgt) & (p_tgt > slots.threshold[slot_of])
+            if cfg.min_contrast:  # a flat image passes no Eq. 2, however sure the teacher is of it
+                ok &= xa.flatten(1).std(1) >= cfg.min_contrast * (spec.high - spec.low)
             if not verdict_given and len(p_tgt):  # only needed until the early verdict
                 best = torch.maximum(best, (p_tgt * in_am).max())
             if settle is not None:
@@ -378,11 +380,13 @@ def _early_verdict(stats: dict, accepted: int, cfg: SynthesisConfig, best: float
     none reach T (unless ``max_failed_groups`` was set), warn with the numbers when many miss the budget."""
     done = stats["discarded"] + accepted
     missed = stats["discarded"] / max(done, 1)
-    where = (f"{stats['discarded']} of the first {done} visualizations missed T={cfg.threshold} within {cfg.max_steps} AM steps "
-             f"(highest target probability reached: {best:.3f})")
+    floor = f" with a value std of at least {cfg.min_contrast:g} of the range (min_contrast)" if cfg.min_contrast else ""
+    where = (f"{stats['discarded']} of the first {done} visualizations missed T={cfg.threshold}{floor} within {cfg.max_steps} "
+             f"AM steps (highest target probability reached: {best:.3f})")
     if missed >= 0.9 and cfg.max_failed_groups is None:  # an explicit limit is the user's own failure policy
         raise VistransferError(f"{where}: this teacher rarely reaches T; lower --threshold (e.g. "
-                               f"{max(0.5, round(best - 0.05, 2))}), raise --max-steps, or train the teacher longer")
+                               f"{max(0.5, round(best - 0.05, 2))}), raise --max-steps, or train the teacher longer"
+                               + (", or lower --min-contrast" if cfg.min_contrast else ""))
     if missed >= 0.5:
         passes = stats["teacher_rows"] / max(accepted, 1)
         log.warning(f"{where}; about {passes:.0f} teacher passes per kept visualization so far. "
