@@ -278,7 +278,7 @@ AXES = (("bn_prior", lambda v: f"+bn{v:g}"), ("threshold", lambda v: f"+T{v:g}")
         ("objective", lambda v: "+" + v.replace("_", "")), ("group_size", lambda v: f"+g{v}"),
         ("gen_downscale", lambda v: f"+ds{v}"), ("plan", lambda v: f"+{v}"), ("probe", lambda v: f"+probe{v:g}"),
         ("probe_step_size", lambda v: f"+ps{v:g}"), ("settle_steps", lambda v: f"+s{v}"), ("value_prior", lambda v: f"+vp{v:g}"),
-        ("min_contrast", lambda v: f"+mc{v:g}"))
+        ("min_contrast", lambda v: f"+mc{v:g}"), ("histogram_prior", lambda v: f"+hp{v:g}"))
 
 
 def row_name(name: str, axes: dict) -> str:
@@ -295,7 +295,7 @@ def synthesized(name: str, net: nn.Module, cfg: SynthesisConfig, dev, train) -> 
     ``train``: the teacher's training digits, whose statistics the value prior takes."""
     key = (name, repr(replace(cfg, blend=0.0, probe=0.0, probe_step_size=SynthesisConfig.probe_step_size)))
     if key not in _SETS:
-        real = (train.x, train.y) if cfg.value_prior > 0 else None
+        real = (train.x, train.y) if cfg.value_prior > 0 or cfg.histogram_prior > 0 else None
         _SETS[key] = synthesize(net, cfg, SPEC, 10, dev, real=real, progress=False)
     return _SETS[key]
 
@@ -456,6 +456,8 @@ def main(argv=None) -> None:
                     "digits' per-pixel mean and std; objectives.value_prior), each run for every teacher")
     ap.add_argument("--min-contrast", default="0", help="comma-separated SynthesisConfig.min_contrast values (a "
                     "visualization passes only with a pixel std of at least this), each run for every teacher")
+    ap.add_argument("--histogram-prior", default="0", help="comma-separated SynthesisConfig.histogram_prior weights (the "
+                    "training digits' value quantiles; objectives.histogram_prior), each run for every teacher")
     ap.add_argument("--students", default="cnn_id", help="comma-separated, from cnn_id (the built-in student) and same "
                     "(a fresh network of the teacher's architecture)")
     ap.add_argument("--soft-tau", type=float, default=None, help="also train CNN_ID on the teacher's softmax at this "
@@ -485,6 +487,9 @@ def main(argv=None) -> None:
     settles = _values(args.settle, int)
     value_weights = _values(args.value_prior)
     contrasts = _values(args.min_contrast)
+    histograms = _values(args.histogram_prior)
+    if not histograms or min(histograms) < 0:
+        raise SystemExit(f"--histogram-prior {args.histogram_prior!r}: weights >= 0")
     if not contrasts or min(contrasts) < 0 or max(contrasts) >= 0.5:
         raise SystemExit(f"--min-contrast {args.min_contrast!r}: shares of the [0, 1] range in [0, 0.5)")
     if not value_weights or min(value_weights) < 0:
@@ -514,7 +519,7 @@ def main(argv=None) -> None:
         has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in ARCHS[name][0]().modules())
         runs = weights if has_bn else [0.0]  # without batch norm the prior does nothing: one run, labelled as such
         for combo in itertools.product(runs, thresholds, biases, blends, jitters, tvs, scopes, layouts, objectives, groups,
-                                       downscales, plans, probes, probe_steps, settles, value_weights, contrasts):
+                                       downscales, plans, probes, probe_steps, settles, value_weights, contrasts, histograms):
             axes = dict(zip((k for k, _ in AXES), combo))
             if axes["probe"] == 0:
                 if axes["probe_step_size"] != probe_steps[0]:

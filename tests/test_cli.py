@@ -223,7 +223,7 @@ def test_value_prior_reads_the_teachers_training_data_and_records_which(digits, 
     assert r.exit_code == 0, r.output
     ds = SyntheticDataset.load(syn)
     assert ds.meta["config"]["value_prior"] == 2
-    assert ds.meta["value_statistics"] == {"data": "digits", "n": len(digits[0])}
+    assert ds.meta["value_statistics"] == {"data": "digits", "n": len(digits[0]), "priors": ["value_prior"]}
 
 
 def test_sigterm_removes_the_artifact_being_written(tmp_path):

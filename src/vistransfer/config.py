@@ -141,6 +141,12 @@ class SynthesisConfig:
     # --dataset, the teacher's by default). Lets a teacher with global average pooling, which AM otherwise
     # satisfies with texture anywhere, be visualized as digits (docs/visualization-quality.md). 0: off.
     value_prior: float = field(default=0.0, metadata={"omit_default": True})
+    # Beyond the paper: this weight times the 1-D Wasserstein distance between each visualization's values and
+    # the teacher's training inputs' (objectives.histogram_prior: sorted values against the data's quantiles, in
+    # units of the data's deviation) is subtracted from the step objective: the data's mix of values, whatever
+    # the layout (a digit is mostly black with a few bright strokes; AM also stops at grey fields). Needs the
+    # real training inputs (their C x 257 quantiles only), as value_prior does. 0: off.
+    histogram_prior: float = field(default=0.0, metadata={"omit_default": True})
     # Beyond the paper: add this many blends per visualization, lam * a + (1 - lam) * b of two
     # visualizations of different classes, labelled by the teacher (synthesis/blend.py): the student
     # then sees where the teacher's boundary lies between the extremes AM makes (0: off, the paper's).
@@ -185,6 +191,18 @@ class SynthesisConfig:
     # (32 with Appendix C's groups of 9).
     slots: int = 128
 
+    @property
+    def real_uses(self) -> tuple[str, ...]:
+        """What in this configuration needs the teacher's real training data (Loss2's examples, the priors'
+        statistics); empty when the synthesis is data-free, the paper's setting."""
+        return tuple(k for k, on in (("loss2", self.loss2), ("value_prior", self.value_prior > 0),
+                                     ("histogram_prior", self.histogram_prior > 0)) if on)
+
+    def needs_real(self, fix: str) -> VistransferError:
+        """The error for a run of this configuration without the real data it needs, ending in ``fix``."""
+        uses = self.real_uses
+        return VistransferError(f"{' and '.join(uses)} need{'s' if len(uses) == 1 else ''} the teacher's real training data: {fix}")
+
     def __post_init__(self) -> None:
         if isinstance(self.race_tail, bool):  # configs and records before the three modes
             object.__setattr__(self, "race_tail", "all" if self.race_tail else "off")
@@ -218,6 +236,7 @@ class SynthesisConfig:
         _check(self.tv_prior >= 0, f"tv_prior must be >= 0, got {self.tv_prior}")
         _check(self.layout_prior >= 0, f"layout_prior must be >= 0, got {self.layout_prior}")
         _check(self.value_prior >= 0, f"value_prior must be >= 0, got {self.value_prior}")
+        _check(self.histogram_prior >= 0, f"histogram_prior must be >= 0, got {self.histogram_prior}")
         _check(isinstance(self.layout_tiles, int) and self.layout_tiles >= 2,
                f"layout_tiles must be a whole number of tiles per axis >= 2, got {self.layout_tiles!r}")
         _check(isinstance(self.jitter, int) and self.jitter >= 0, f"jitter must be a whole number of samples >= 0, got {self.jitter!r}")

@@ -71,8 +71,8 @@ def make_synthetic(teacher: Teacher, cfg: SynthesisConfig, device: torch.device 
     (synthesis/blend.py, synthesis/probe.py; ``student_options``: the probes' round students' training,
     see :func:`probe_fitter`)."""
     if real is not None:
-        check_compatible(teacher, real, "the real data for Loss2 and the value prior")
-    uses_real = cfg.loss2 or cfg.value_prior > 0
+        check_compatible(teacher, real, "the real data for Loss2 and the priors on values")
+    uses_real = bool(cfg.real_uses)
     out, stats = synthesize(teacher.module, cfg, teacher.spec, teacher.n_classes, device,
                             real=(real.x, real.y) if (uses_real and real is not None) else None, progress=progress)
     ds = SyntheticDataset(out["x"], out["probs"], out["target"], out["passed_step"], out["threshold"],

@@ -8,7 +8,8 @@ from vistransfer.errors import VistransferError
 from vistransfer.synthesis.dataset import SyntheticDataset
 from vistransfer.synthesis.engine import shift, synthesize
 from vistransfer.synthesis.slots import Slots
-from vistransfer.synthesis.objectives import Batch, BatchNormPrior, total_variation, value_prior, value_statistics
+from vistransfer.synthesis.objectives import (Batch, BatchNormPrior, histogram_prior, total_variation, value_prior, value_quantiles,
+                                              value_statistics)
 
 # Appendix C's groups of 9 (the default is one per generator): what most of these tests exercise, 72 at once
 SMALL = dict(n=60, group_size=9, slots=8, max_steps=150)
@@ -283,6 +284,23 @@ def test_min_contrast_keeps_no_flat_visualization(digits_teacher):
     for bad in (-0.1, 0.5):
         with pytest.raises(VistransferError, match="min_contrast"):
             SynthesisConfig(min_contrast=bad)
+
+
+def test_histogram_prior_gives_visualizations_the_datas_mix_of_values(digits_teacher, digits):
+    train, _ = digits
+    cfg = dict(SMALL, n=20, threshold=0.9)
+    plain = make_synthetic(digits_teacher, SynthesisConfig(seed=2, **cfg), progress=False)
+    held = make_synthetic(digits_teacher, SynthesisConfig(seed=2, histogram_prior=3.0, **cfg), real=train, progress=False)
+    distance = histogram_prior(*value_quantiles(train.x, 0.0, 1.0))
+
+    def mean_distance(x):
+        return float(distance(Batch(None, None, None, None, x)).mean())
+
+    assert mean_distance(held.x) < 0.7 * mean_distance(plain.x)
+    probs = torch.softmax(predict_logits(digits_teacher.net, held.x), 1)
+    assert bool((probs.argmax(1) == held.target).all()) and bool((probs.max(1).values > 0.9 - 1e-4).all())
+    with pytest.raises(VistransferError, match="histogram_prior needs the teacher's training inputs"):
+        synthesize(digits_teacher.module, SynthesisConfig(seed=2, histogram_prior=1.0, **cfg), digits_teacher.spec, 10, progress=False)
 
 
 def test_shift_moves_each_row_whole_and_repeats_the_edges():

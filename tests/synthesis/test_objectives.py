@@ -3,8 +3,8 @@ import torch
 
 from vistransfer.errors import VistransferError
 from vistransfer.synthesis.objectives import (Batch, BatchNormPrior, LayoutPrior, class_log_softmax, class_logit, default_objective,
-                                              during_am, during_movement, l2_norm, movement, penultimate_distance, shuffle_tiles,
-                                              total_variation, value_prior, value_statistics)
+                                              during_am, during_movement, histogram_prior, l2_norm, movement, penultimate_distance, shuffle_tiles,
+                                              total_variation, value_prior, value_quantiles, value_statistics)
 
 LOGITS = torch.tensor([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
 BATCH = Batch(LOGITS, torch.tensor([1, 2]), torch.tensor([[1.0, 0.0, -1.0], [1.0, 1.0, 0.0]]),
@@ -154,6 +154,29 @@ def test_value_prior_measures_values_in_the_datas_own_deviations_at_each_positio
     mean, std = value_statistics(series, low=0.3, high=2.0)
     assert mean.shape == std.shape == (1, 6) and torch.allclose(std, torch.full((1, 6), 0.2))
     torch.testing.assert_close(value_prior(mean, std)(Batch(None, None, None, None, torch.full((1, 1, 6), 1.4))), torch.tensor([2.0]))
+
+
+def test_histogram_prior_measures_the_mix_of_values_whatever_the_layout():
+    data = torch.zeros(2, 1, 2, 2)
+    data[0, 0, 0, 0] = data[1, 0, 1, 1] = 1.0  # each input: three black values and one white
+    quantiles, scale = value_quantiles(data, low=0.0, high=1.0)
+    assert quantiles.shape == (1, 257) and quantiles[0, 0] == 0 and quantiles[0, -1] == 1
+    assert scale == pytest.approx(0.75 ** 0.5 * 0.5)  # the deviation of all eight values together
+    prior = histogram_prior(quantiles, scale)
+    x = torch.zeros(3, 1, 2, 2)
+    x[0, 0, 1, 0] = 1.0  # the data's mix, its white value elsewhere
+    x[2] = 0.5  # grey everywhere
+    x.requires_grad_(True)
+    d = prior(Batch(None, None, None, None, x))
+    # sorted values against the data's at the same ranks: 0, one white missing (1/4), four off by 1/2 (2/4)
+    torch.testing.assert_close(d.detach(), torch.tensor([0.0, 0.25, 0.5]) / scale)
+    d.sum().backward()
+    assert torch.isfinite(x.grad).all() and x.grad[1].abs().sum() > 0
+    rgb = torch.rand(5, 3, 4, 4)
+    q, _ = value_quantiles(rgb, 0.0, 1.0, k=11)
+    assert q.shape == (3, 11) and torch.all(q.diff(dim=1) >= 0)  # per channel, rising
+    with pytest.raises(VistransferError, match="at least two inputs"):
+        value_quantiles(data[:1], 0.0, 1.0)
 
 
 def test_shuffle_tiles_moves_every_tile_and_keeps_the_rest():

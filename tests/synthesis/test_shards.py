@@ -42,7 +42,7 @@ def test_shards_are_deterministic_resumable_and_balanced(digits_teacher, tmp_pat
 
 def test_shards_take_the_value_prior_from_the_real_data(digits_teacher, digits, tmp_path):
     cfg = replace(CFG, n=12, threshold=0.9, value_prior=1.0)
-    with pytest.raises(VistransferError, match="value_prior needs the teacher's training inputs"):
+    with pytest.raises(VistransferError, match="value_prior needs the teacher.s real training data"):
         synthesize_sharded(digits_teacher, cfg, tmp_path / "none", 6, progress=False)
     assert not (tmp_path / "none").exists()  # refused before anything was written
     train = digits[0]

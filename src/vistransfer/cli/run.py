@@ -89,7 +89,7 @@ def _pipeline(out_dir, dataset, h1, train, test, cfg, names, seed_list, kw, tcfg
     typer.echo(f"teacher: test accuracy {100 * teacher_eval['accuracy']:.2f}%")
 
     t0 = time.perf_counter()
-    ds = make_synthetic(h1, cfg, dev, real=train if (cfg.loss2 or cfg.value_prior > 0) else None, progress=not quiet,
+    ds = make_synthetic(h1, cfg, dev, real=train if cfg.real_uses else None, progress=not quiet,
                         student_options={"min_steps": 500, **kw})
     ds.save(out_dir / "synthetic.pt")
     timings["synthesize"] = time.perf_counter() - t0

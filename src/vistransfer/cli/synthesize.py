@@ -89,11 +89,10 @@ def synthesize(
         calibration = {"share": threshold_share, "data": str(name), "n": len(held_out), "cap": cfg.threshold, "threshold": t}
         cfg = replace(cfg, threshold=t)
         typer.echo(f"T calibrated to {t:.4f}: {100 * threshold_share:.0f}% of {len(held_out)} held-out examples of {name} pass it")
-    if cfg.loss2 or cfg.value_prior > 0:
+    if cfg.real_uses:
         name = dataset or h1.dataset
         if name is None:
-            what = "Loss2" if cfg.loss2 else "the value prior (--value-prior)"
-            raise VistransferError(f"{what} needs the teacher's real training data: pass --dataset (a name, an .npz file or an image folder)")
+            raise cfg.needs_real("pass --dataset (a name, an .npz file or an image folder)")
         real = load_dataset(name, "train", data_dir)
     if shard_size is not None:
         ds = synthesize_sharded(h1, cfg, shard_dir or out.with_name(out.name + ".shards"), shard_size, backend,
@@ -103,8 +102,8 @@ def synthesize(
         ds = make_synthetic(h1, cfg, dev, real=real, progress=not quiet)
     if calibration is not None:
         ds.meta["threshold_calibration"] = calibration
-    if cfg.value_prior > 0:  # only the statistics of this data went into the synthesis, never an example
-        ds.meta["value_statistics"] = {"data": str(name), "n": len(real)}
+    if priors := [k for k in cfg.real_uses if k != "loss2"]:  # only statistics of this data went in, never an example
+        ds.meta["value_statistics"] = {"data": str(name), "n": len(real), "priors": priors}
     ds.save(out)
     st = ds.meta["stats"]
     typer.echo(f"synthesized {ds.describe_size()} in {st['wall_s']:.1f}s ({st['vis_per_s']:.1f}/s, "

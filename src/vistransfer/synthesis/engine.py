@@ -30,7 +30,7 @@ from ..io import progress_bar
 from ..models.generator import GeneratorBank
 from ..models.spec import InputSpec
 from .objectives import (Batch, BatchNormPrior, LayoutPrior, Objective, default_objective, penultimate_distance, total_variation,
-                         value_prior, value_statistics)
+                         histogram_prior, value_prior, value_quantiles, value_statistics)
 from .slot_adam import SlotAdam
 from .slots import Slots
 
@@ -132,6 +132,17 @@ class Priors(contextlib.ExitStack):
         return self.layout.rows if self.layout is not None else 0
 
 
+def _owner_inputs(real: tuple[torch.Tensor, torch.Tensor] | None, spec: InputSpec, prior: str, what: str) -> torch.Tensor:
+    """The real training inputs a prior takes its statistics from, checked against the teacher's input shape."""
+    if real is None:
+        raise VistransferError(f"{prior} needs the teacher's training inputs for {what}: pass real=(x, y) (on the command "
+                               f"line: --dataset), or set {prior} = 0")
+    if tuple(real[0].shape[1:]) != spec.shape:
+        raise VistransferError(f"{prior}: the real inputs have shape {list(real[0].shape[1:])}, the teacher takes "
+                               f"{list(spec.shape)}; pass the teacher's own training data")
+    return real[0]
+
+
 def with_priors(objective: Objective, cfg: SynthesisConfig, teacher: torch.nn.Module, spec: InputSpec,
                 real: tuple[torch.Tensor, torch.Tensor] | None = None,
                 device: torch.device | str = "cpu") -> tuple[Objective, Priors]:
@@ -141,14 +152,13 @@ def with_priors(objective: Objective, cfg: SynthesisConfig, teacher: torch.nn.Mo
     if cfg.tv_prior > 0:
         objective = objective - cfg.tv_prior * total_variation()
     if cfg.value_prior > 0:
-        if real is None:
-            raise VistransferError("value_prior needs the teacher's training inputs for their mean and deviation at every "
-                                   "position: pass real=(x, y) (on the command line: --dataset), or set value_prior = 0")
-        if tuple(real[0].shape[1:]) != spec.shape:
-            raise VistransferError(f"value_prior: the real inputs have shape {list(real[0].shape[1:])}, the teacher takes "
-                                   f"{list(spec.shape)}; pass the teacher's own training data")
-        mean, std = value_statistics(real[0], spec.low, spec.high)
+        x = _owner_inputs(real, spec, "value_prior", "their mean and deviation at every position")
+        mean, std = value_statistics(x, spec.low, spec.high)
         objective = objective - cfg.value_prior * value_prior(mean.to(device), std.to(device))
+    if cfg.histogram_prior > 0:
+        quantiles, scale = value_quantiles(_owner_inputs(real, spec, "histogram_prior", "the quantiles of their values"),
+                                           spec.low, spec.high)
+        objective = objective - cfg.histogram_prior * histogram_prior(quantiles.to(device), scale)
     if cfg.bn_prior > 0:
         bn = BatchNormPrior(teacher, cfg.bn_prior_scope)
         if bn:

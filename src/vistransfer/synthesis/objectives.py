@@ -134,6 +134,36 @@ def value_prior(mean: torch.Tensor, std: torch.Tensor) -> Objective:
     return Objective(rms, "value_prior")
 
 
+def value_quantiles(x: torch.Tensor, low: float, high: float, k: int = 257, floor: float = 0.1) -> tuple[torch.Tensor, float]:
+    """The ``k`` evenly spaced quantiles (from the smallest value to the largest) of every channel's values over
+    all inputs ``x`` (N, C, *spatial) and positions, and the standard deviation of all those values together,
+    held at least ``floor`` times the domain's width ``high - low``. What :func:`histogram_prior` needs:
+    C x k + 1 numbers of aggregate statistics, computed by whoever holds the data."""
+    if x.dim() < 3 or len(x) < 2:
+        raise VistransferError(f"value quantiles need at least two inputs of shape (N, C, *spatial), got {tuple(x.shape)}")
+    values = x.float().transpose(0, 1).flatten(1)  # (C, N * positions)
+    at = torch.linspace(0, values.shape[1] - 1, k, dtype=torch.float64).round().long()
+    quantiles = values.sort(1).values[:, at]
+    return quantiles, max(float(values.std(unbiased=False)), floor * (high - low))
+
+
+def histogram_prior(quantiles: torch.Tensor, scale: float) -> Objective:
+    """How far the distribution of each visualization's values sits from the training inputs' (from
+    :func:`value_quantiles`): the 1-D Wasserstein distance between them, each channel's sorted values
+    against the data's quantiles at the same ranks, averaged over channels, in units of ``scale`` (the
+    data's deviation). 0 for a visualization with the data's histogram, whatever its layout. Subtract it,
+    weighted, to ask for the data's mix of values: a digit is mostly black with a few bright strokes,
+    where AM also stops at grey fields and textures a teacher that pools over positions accepts."""
+    def w1(b: Batch) -> torch.Tensor:
+        v = b.x.flatten(2).sort(-1).values  # (A, C, M)
+        q = quantiles.to(b.x.device)
+        rank = (torch.arange(v.shape[-1], device=v.device) + 0.5) / v.shape[-1] * (q.shape[1] - 1)  # (M,) in quantile steps
+        lo = rank.floor().long().clamp_max(q.shape[1] - 2)
+        target = torch.lerp(q[:, lo], q[:, lo + 1], (rank - lo).to(q.dtype))  # (C, M)
+        return (v - target).abs().mean((1, 2)) / scale
+    return Objective(w1, "histogram_prior")
+
+
 def during_am(obj: Objective) -> Objective:
     """``obj`` where the group has finished its movement, 0 (and no gradient) elsewhere."""
     return Objective(lambda b: torch.where(b.in_am, obj(b), 0.0), f"during_am({obj.description})")

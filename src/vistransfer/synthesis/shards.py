@@ -128,9 +128,9 @@ def synthesize_sharded(teacher: Teacher, cfg: SynthesisConfig, job_dir: str | Pa
     threads = threads or (torch.get_num_threads() if backend == "local" else 1)
     if cfg.loss2 and real is None:
         raise VistransferError("loss2 needs the real training data (Eq. 3); pass real=(x, y)")
-    if cfg.value_prior > 0 and real is None:
-        raise VistransferError("value_prior needs the teacher's training inputs for their statistics; pass real=(x, y)")
-    real = real if (cfg.loss2 or cfg.value_prior > 0) else None
+    if cfg.real_uses and real is None:
+        raise cfg.needs_real("pass real=(x, y)")
+    real = real if cfg.real_uses else None
     if cfg.loss2:
         teacher.module.require_features()  # here, before any worker starts
     if backend not in ("local", "ray"):
