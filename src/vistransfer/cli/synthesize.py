@@ -49,6 +49,7 @@ def synthesize(
     layout_prior: Annotated[Optional[float], typer.Option(help="Weight of the layout prior: the class must not survive a shuffle of the visualization's tiles (one more teacher pass per step); 0: off.")] = None,
     value_prior: Annotated[Optional[float], typer.Option(help="Weight of the value prior: each value's distance from the training inputs' mean at its position, in their deviations there (needs --dataset's train split, default the teacher's dataset; for teachers with global average pooling); 0: off.")] = None,
     settle_steps: Annotated[Optional[int], typer.Option(help="Go on optimizing each visualization, priors included, this many AM steps after it first passes T (with objective = \"log_softmax\" in a config file the priors then lead; with the raw logit AM keeps pushing it); 0: off.")] = None,
+    histogram_prior: Annotated[Optional[float], typer.Option(help="Weight of the histogram prior: the distance of each visualization's mix of values from the training inputs' (needs --dataset's train split, default the teacher's dataset); 0: off.")] = None,
     min_contrast: Annotated[Optional[float], typer.Option(help="A visualization passes only once the standard deviation of its values is at least this share of the value range (e.g. 0.1 for a teacher confident on blank input); 0: off.")] = None,
     config: ConfigOpt = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed (default 0).")] = None,
@@ -56,7 +57,7 @@ def synthesize(
     shard_dir: Annotated[Optional[Path], typer.Option(help="Folder for the shards (default: <out>.shards).")] = None,
     backend: Annotated[str, typer.Option(help="Where shards run: 'local' (this process) or 'ray'.")] = "local",
     ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster address (e.g. 10.0.0.5:6379, or 'auto'); default: start a local cluster.")] = None,
-    dataset: Annotated[Optional[str], typer.Option(help="Real data for Loss2 and the value prior (its train split) and --threshold-share (its test split); default: the teacher's dataset. A name, an .npz file or an image folder.")] = None,
+    dataset: Annotated[Optional[str], typer.Option(help="Real data for Loss2 and the value and histogram priors (its train split) and --threshold-share (its test split); default: the teacher's dataset. A name, an .npz file or an image folder.")] = None,
     arch: ArchOpt = None, input_shape: InputShapeOpt = None, normalize: NormalizeOpt = None,
     value_range: ValueRangeOpt = None, features_layer: FeaturesLayerOpt = None,
     data_dir: DataDirOpt = None, device: DeviceOpt = "auto", quiet: QuietOpt = False,
@@ -69,6 +70,7 @@ def synthesize(
                                  labels=labels, movement=movement, loss2=loss2, max_steps=max_steps, lr=lr, bn_prior=bn_prior,
                                  tv_prior=tv_prior, jitter=jitter, bn_prior_scope=bn_prior_scope,
                                  layout_prior=layout_prior, value_prior=value_prior, settle_steps=settle_steps, min_contrast=min_contrast,
+                                 histogram_prior=histogram_prior,
                                  seed=seed)
     if (backend != "local" or ray_address) and shard_size is None:
         raise VistransferError("--backend ray and --ray-address need --shard-size (the unit of work sent to workers)")
