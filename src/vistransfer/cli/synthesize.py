@@ -69,9 +69,8 @@ def synthesize(
     cfg = build_synthesis_config(config, n=n, threshold=threshold, threshold_range=parse_pair(threshold_range, "--threshold-range"),
                                  labels=labels, movement=movement, loss2=loss2, max_steps=max_steps, lr=lr, bn_prior=bn_prior,
                                  tv_prior=tv_prior, jitter=jitter, bn_prior_scope=bn_prior_scope,
-                                 layout_prior=layout_prior, value_prior=value_prior, settle_steps=settle_steps, min_contrast=min_contrast,
-                                 histogram_prior=histogram_prior,
-                                 seed=seed)
+                                 layout_prior=layout_prior, value_prior=value_prior, histogram_prior=histogram_prior,
+                                 settle_steps=settle_steps, min_contrast=min_contrast, seed=seed)
     if (backend != "local" or ray_address) and shard_size is None:
         raise VistransferError("--backend ray and --ray-address need --shard-size (the unit of work sent to workers)")
     h1 = Teacher.load(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))
