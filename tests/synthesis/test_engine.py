@@ -235,12 +235,16 @@ def test_bn_prior_brings_visualizations_to_the_teachers_statistics(bn_teacher, d
     assert fast["teacher_passes_per_vis"] < 0.5 * slow["teacher_passes_per_vis"]
 
 
-def test_value_prior_keeps_visualizations_where_the_data_has_its_values(digits_teacher, digits):
+@pytest.mark.parametrize("prior, statistics, measure", [
+    ("value_prior", value_statistics, value_prior),  # values where the data has them, position by position
+    ("histogram_prior", value_quantiles, histogram_prior),  # the data's mix of values, whatever the layout
+])
+def test_priors_on_values_bring_visualizations_towards_the_data(prior, statistics, measure, digits_teacher, digits):
     train, _ = digits
     cfg = dict(SMALL, n=20, threshold=0.9)
     plain = make_synthetic(digits_teacher, SynthesisConfig(seed=2, **cfg), progress=False)
-    held = make_synthetic(digits_teacher, SynthesisConfig(seed=2, value_prior=3.0, **cfg), real=train, progress=False)
-    distance = value_prior(*value_statistics(train.x, 0.0, 1.0))
+    held = make_synthetic(digits_teacher, SynthesisConfig(seed=2, **{prior: 3.0}, **cfg), real=train, progress=False)
+    distance = measure(*statistics(train.x, 0.0, 1.0))
 
     def mean_distance(x):
         return float(distance(Batch(None, None, None, None, x)).mean())
@@ -248,10 +252,10 @@ def test_value_prior_keeps_visualizations_where_the_data_has_its_values(digits_t
     assert mean_distance(held.x) < 0.7 * mean_distance(plain.x)
     probs = torch.softmax(predict_logits(digits_teacher.net, held.x), 1)
     assert bool((probs.argmax(1) == held.target).all()) and bool((probs.max(1).values > 0.9 - 1e-4).all())
-    with pytest.raises(VistransferError, match="value_prior needs the teacher's training inputs"):
-        synthesize(digits_teacher.module, SynthesisConfig(seed=2, value_prior=1.0, **cfg), digits_teacher.spec, 10, progress=False)
+    with pytest.raises(VistransferError, match=f"{prior} needs the teacher's training inputs"):
+        synthesize(digits_teacher.module, SynthesisConfig(seed=2, **{prior: 1.0}, **cfg), digits_teacher.spec, 10, progress=False)
     with pytest.raises(VistransferError, match="the real inputs have shape"):
-        synthesize(digits_teacher.module, SynthesisConfig(seed=2, value_prior=1.0, **cfg), digits_teacher.spec, 10,
+        synthesize(digits_teacher.module, SynthesisConfig(seed=2, **{prior: 1.0}, **cfg), digits_teacher.spec, 10,
                    real=(train.x[:, :, :4], train.y), progress=False)
 
 
@@ -284,23 +288,6 @@ def test_min_contrast_keeps_no_flat_visualization(digits_teacher):
     for bad in (-0.1, 0.5):
         with pytest.raises(VistransferError, match="min_contrast"):
             SynthesisConfig(min_contrast=bad)
-
-
-def test_histogram_prior_gives_visualizations_the_datas_mix_of_values(digits_teacher, digits):
-    train, _ = digits
-    cfg = dict(SMALL, n=20, threshold=0.9)
-    plain = make_synthetic(digits_teacher, SynthesisConfig(seed=2, **cfg), progress=False)
-    held = make_synthetic(digits_teacher, SynthesisConfig(seed=2, histogram_prior=3.0, **cfg), real=train, progress=False)
-    distance = histogram_prior(*value_quantiles(train.x, 0.0, 1.0))
-
-    def mean_distance(x):
-        return float(distance(Batch(None, None, None, None, x)).mean())
-
-    assert mean_distance(held.x) < 0.7 * mean_distance(plain.x)
-    probs = torch.softmax(predict_logits(digits_teacher.net, held.x), 1)
-    assert bool((probs.argmax(1) == held.target).all()) and bool((probs.max(1).values > 0.9 - 1e-4).all())
-    with pytest.raises(VistransferError, match="histogram_prior needs the teacher's training inputs"):
-        synthesize(digits_teacher.module, SynthesisConfig(seed=2, histogram_prior=1.0, **cfg), digits_teacher.spec, 10, progress=False)
 
 
 def test_shift_moves_each_row_whole_and_repeats_the_edges():
