@@ -72,7 +72,9 @@ objective with this weight; the engine takes the statistics from the training di
 middle) gives a teacher that pools over positions digits instead of texture. Column ``value dist vis / real``: that
 distance on the accepted visualizations and on real test digits. ``--min-contrast`` runs each teacher at each listed
 ``SynthesisConfig.min_contrast`` (rows ``name+mc<c>``: a visualization passes only once its pixels' std is at least c,
-so AM cannot stop at the flat images a teacher confident on blank input accepts). The JSON also holds each row's
+so AM cannot stop at the flat images a teacher confident on blank input accepts), and ``--histogram-prior`` at each
+listed ``SynthesisConfig.histogram_prior`` (rows ``name+hp<w>``: the 1-D Wasserstein distance between a
+visualization's sorted pixels and the training digits' quantiles, subtracted with this weight). The JSON also holds each row's
 CNN_ID accuracy per class (``student_per_class``, mean over sets), printed below the table: where a gap between
 teachers sits.
 
@@ -292,10 +294,10 @@ _SETS: dict = {}  # this run's sets by teacher and engine settings: rows that di
 def synthesized(name: str, net: nn.Module, cfg: SynthesisConfig, dev, train) -> tuple[dict, dict]:
     """The engine's output for ``cfg``, made once per run: blends and probes are added after it, so rows that
     differ only in those learn from the very same visualizations (and the comparison holds the set fixed).
-    ``train``: the teacher's training digits, whose statistics the value prior takes."""
+    ``train``: the teacher's training digits, whose statistics the priors on values take."""
     key = (name, repr(replace(cfg, blend=0.0, probe=0.0, probe_step_size=SynthesisConfig.probe_step_size)))
     if key not in _SETS:
-        real = (train.x, train.y) if cfg.value_prior > 0 or cfg.histogram_prior > 0 else None
+        real = (train.x, train.y) if cfg.real_uses else None
         _SETS[key] = synthesize(net, cfg, SPEC, 10, dev, real=real, progress=False)
     return _SETS[key]
 
