@@ -154,13 +154,20 @@ def histogram_prior(quantiles: torch.Tensor, scale: float) -> Objective:
     data's deviation). 0 for a visualization with the data's histogram, whatever its layout. Subtract it,
     weighted, to ask for the data's mix of values: a digit is mostly black with a few bright strokes,
     where AM also stops at grey fields and textures a teacher that pools over positions accepts."""
+    targets: dict = {}  # (M, device) -> the data's values at a visualization's M ranks, (C, M): once per run, not per step
+
+    def at_ranks(m: int, device: torch.device) -> torch.Tensor:
+        q = quantiles.to(device)
+        rank = (torch.arange(m, device=device) + 0.5) / m * (q.shape[1] - 1)  # (M,) in quantile steps
+        lo = rank.floor().long().clamp_max(q.shape[1] - 2)
+        return torch.lerp(q[:, lo], q[:, lo + 1], (rank - lo).to(q.dtype))
+
     def w1(b: Batch) -> torch.Tensor:
         v = b.x.flatten(2).sort(-1).values  # (A, C, M)
-        q = quantiles.to(b.x.device)
-        rank = (torch.arange(v.shape[-1], device=v.device) + 0.5) / v.shape[-1] * (q.shape[1] - 1)  # (M,) in quantile steps
-        lo = rank.floor().long().clamp_max(q.shape[1] - 2)
-        target = torch.lerp(q[:, lo], q[:, lo + 1], (rank - lo).to(q.dtype))  # (C, M)
-        return (v - target).abs().mean((1, 2)) / scale
+        key = (v.shape[-1], v.device)
+        if key not in targets:
+            targets[key] = at_ranks(*key)
+        return (v - targets[key]).abs().mean((1, 2)) / scale
     return Objective(w1, "histogram_prior")
 
 
