@@ -126,8 +126,6 @@ def synthesize_sharded(teacher: Teacher, cfg: SynthesisConfig, job_dir: str | Pa
     student_options: the probes' round students' training (``pipeline.probe_fitter``).
     """
     threads = threads or (torch.get_num_threads() if backend == "local" else 1)
-    if cfg.loss2 and real is None:
-        raise VistransferError("loss2 needs the real training data (Eq. 3); pass real=(x, y)")
     if cfg.real_uses and real is None:
         raise cfg.needs_real("pass real=(x, y)")
     real = real if cfg.real_uses else None
