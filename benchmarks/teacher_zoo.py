@@ -44,7 +44,11 @@ that say why a teacher is hard to visualize (measured, not guessed):
 ``--student cnn_id,same`` also trains a student of the teacher's own architecture (fresh weights,
 the same recipe as CNN_ID: 10 epochs, at least 1,500 steps, hard labels; column ``same-arch %``):
 whether what a teacher's visualizations carry is there for a student that can represent the
-teacher's decision rule, when a student of another architecture learns little from them.
+teacher's decision rule, when a student of another architecture learns little from them. A zoo architecture's name
+in ``--students`` (``--students cnn_id,elu_avg,mlp``) trains a fresh network of that architecture with the same
+recipe on every row's visualizations, whoever the teacher (table "Students of the zoo's architectures"): our teacher's
+architecture is CNN_ID's, so this tells what a teacher's visualizations are worth from what a student's match with
+the teacher is worth.
 ``--soft-tau 4`` also trains CNN_ID on the teacher's softmax (recorded with every visualization) distilled at
 temperature 4 (column ``soft %``): whether the teacher's outputs on its visualizations carry what their argmax
 does not. ``--blend`` runs each teacher with each listed ``SynthesisConfig.blend`` (rows ``name+blend<r>``;
@@ -240,9 +244,10 @@ def trained(name: str, train, epochs: int, dev) -> tuple[nn.Module, float]:
     return net.eval(), seconds
 
 
-def same_arch_accuracy(name: str, x: torch.Tensor, target: torch.Tensor, test, dev, seed: int = 0) -> float:
-    """Real-test accuracy of a fresh network of the teacher's own architecture trained on (x, target) with the
-    CNN_ID students' recipe (benchmarks.common.STUDENT; hard labels; the students' default batch and rate)."""
+def arch_accuracy(name: str, x: torch.Tensor, target: torch.Tensor, test, dev, seed: int = 0) -> float:
+    """Real-test accuracy of a fresh network of the zoo architecture ``name`` (the teacher's own, or another's)
+    trained on (x, target) with the CNN_ID students' recipe (benchmarks.common.STUDENT; hard labels; the students'
+    default batch and rate)."""
     torch.manual_seed(seed)
     net = ARCHS[name][0]()
     recipe = NeuralStudent(**STUDENT)  # CNN_ID's options: the experiments' epochs and steps, its batch and rate
@@ -349,7 +354,8 @@ def run_arch(name: str, train, test, args, dev, axes: dict, row: str = "") -> di
         class_grid(out["x"], out["target"], test.classes, grid, per_class=8)
         rec["grid"] = grid.name
     same = "same" in args.students and name != "builtin"  # the built-in teacher's own architecture is CNN_ID's
-    cnn, own, soft, per_class = [], [], [], []
+    others = [s for s in args.students if s in ARCHS]  # students of the zoo's architectures, whoever the teacher
+    cnn, own, soft, per_class, cross = [], [], [], [], {s: [] for s in others}
     for seed in range(args.sets):
         if seed:  # further sets: the same settings, another synthesis seed
             print(f"[{name}] set {seed + 1} of {args.sets} ...", file=sys.stderr, flush=True)
@@ -365,7 +371,9 @@ def run_arch(name: str, train, test, args, dev, axes: dict, row: str = "") -> di
         if args.soft_tau:
             soft.append(student_accuracy([(x, p)], test, [0], dev, temperature=args.soft_tau)["mean"])
         if same:
-            own.append(same_arch_accuracy(name, x, t, test, dev))
+            own.append(arch_accuracy(name, x, t, test, dev))
+        for student in others:
+            cross[student].append(arch_accuracy(student, x, t, test, dev))
     if cnn:
         rec["student_accuracy"], rec["student_per_set"] = mean_std(cnn)["mean"], cnn
         rec["student_per_class"] = {c: mean_std([p[c] for p in per_class])["mean"] for c in per_class[0]}
@@ -373,6 +381,8 @@ def run_arch(name: str, train, test, args, dev, axes: dict, row: str = "") -> di
         rec["soft_tau"], rec["student_soft"], rec["student_soft_per_set"] = args.soft_tau, mean_std(soft)["mean"], soft
     if own:
         rec["student_same_arch"], rec["student_same_arch_per_set"] = mean_std(own)["mean"], own
+    if cross:
+        rec["student_archs"] = cross  # per student architecture, its accuracy per set
     return rec
 
 
@@ -417,6 +427,13 @@ def report(r: dict) -> str:
                   f"{'teacher':14}" + "".join(f"{c:>7}" for c in names)]
         lines += [f"{a.get('row', a['arch']):14}" + "".join(f"{100 * a['student_per_class'][c]:>7.1f}" for c in names)
                   for a in classes]
+    crossed = [a for a in r["archs"].values() if a.get("student_archs")]
+    if crossed:  # one student architecture against every teacher: what is the teacher's, what the match's
+        names = list(dict.fromkeys(s for a in crossed for s in a["student_archs"]))
+        lines += ["", "Students of the zoo's architectures on the real test set (%, mean ± std over sets)",
+                  f"{'teacher':14}" + "".join(f"{s:>16}" for s in names)]
+        lines += [f"{a.get('row', a['arch']):14}" + "".join(f"{_pm(a['student_archs'].get(s)):>16}" for s in names)
+                  for a in crossed]
     return "\n".join(lines)
 
 
@@ -460,8 +477,9 @@ def main(argv=None) -> None:
                     "visualization passes only with a pixel std of at least this), each run for every teacher")
     ap.add_argument("--histogram-prior", default="0", help="comma-separated SynthesisConfig.histogram_prior weights (the "
                     "training digits' value quantiles; objectives.histogram_prior), each run for every teacher")
-    ap.add_argument("--students", default="cnn_id", help="comma-separated, from cnn_id (the built-in student) and same "
-                    "(a fresh network of the teacher's architecture)")
+    ap.add_argument("--students", default="cnn_id", help="comma-separated, from cnn_id (the built-in student), same "
+                    "(a fresh network of the teacher's architecture) and the zoo's architectures (a fresh network of "
+                    "that one, whoever the teacher; table 'Students of the zoo's architectures')")
     ap.add_argument("--soft-tau", type=float, default=None, help="also train CNN_ID on the teacher's softmax at this "
                     "temperature (column 'soft %%'; e.g. 4)")
     ap.add_argument("--sets", type=int, default=1, help="synthesis sets per row (seeds 0..N-1); students are reported over them")
@@ -474,8 +492,8 @@ def main(argv=None) -> None:
     if not names or set(names) - set(ARCHS):
         raise SystemExit(f"--archs {args.archs!r}: choose from {', '.join(ARCHS)}")
     args.students = _values(args.students, str)
-    if not args.students or set(args.students) - {"cnn_id", "same"}:
-        raise SystemExit(f"--students {','.join(args.students)!r}: choose from cnn_id, same")
+    if not args.students or set(args.students) - {"cnn_id", "same", *ARCHS}:
+        raise SystemExit(f"--students {','.join(args.students)!r}: choose from cnn_id, same, {', '.join(ARCHS)}")
     if args.soft_tau is not None and args.soft_tau <= 0:
         raise SystemExit(f"--soft-tau must be positive, got {args.soft_tau}")
     if args.sets < 1:

@@ -14,7 +14,7 @@ from vistransfer.data import load_dataset
 from vistransfer.io import resolve_device
 
 from benchmarks.common import student_accuracy
-from benchmarks.teacher_zoo import ARCHS, same_arch_accuracy
+from benchmarks.teacher_zoo import ARCHS, arch_accuracy
 
 
 def main(argv=None) -> None:
@@ -28,7 +28,7 @@ def main(argv=None) -> None:
     train, test = load_dataset("mnist", "train", args.data_dir), load_dataset("mnist", "test", args.data_dir)
     part = train.subset(args.n, seed=0)
     out = {"n": args.n, "cnn_id": student_accuracy([(part.x, part.y)], test, [0], dev)["mean"],
-           args.arch: same_arch_accuracy(args.arch, part.x, part.y, test, dev)}
+           args.arch: arch_accuracy(args.arch, part.x, part.y, test, dev)}
     print(json.dumps(out))
 
 
