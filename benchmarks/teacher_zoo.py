@@ -372,8 +372,8 @@ def run_arch(name: str, train, test, args, dev, axes: dict, row: str = "") -> di
             soft.append(student_accuracy([(x, p)], test, [0], dev, temperature=args.soft_tau)["mean"])
         if same:
             own.append(arch_accuracy(name, x, t, test, dev))
-        for student in others:
-            cross[student].append(arch_accuracy(student, x, t, test, dev))
+        for student in others:  # the teacher's own architecture, when also asked for as "same", is trained once
+            cross[student].append(own[-1] if same and student == name else arch_accuracy(student, x, t, test, dev))
     if cnn:
         rec["student_accuracy"], rec["student_per_set"] = mean_std(cnn)["mean"], cnn
         rec["student_per_class"] = {c: mean_std([p[c] for p in per_class])["mean"] for c in per_class[0]}
