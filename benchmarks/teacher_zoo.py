@@ -78,7 +78,10 @@ distance on the accepted visualizations and on real test digits. ``--min-contras
 ``SynthesisConfig.min_contrast`` (rows ``name+mc<c>``: a visualization passes only once its pixels' std is at least c,
 so AM cannot stop at the flat images a teacher confident on blank input accepts), and ``--histogram-prior`` at each
 listed ``SynthesisConfig.histogram_prior`` (rows ``name+hp<w>``: the 1-D Wasserstein distance between a
-visualization's sorted pixels and the training digits' quantiles, subtracted with this weight). The JSON also holds each row's
+visualization's sorted pixels and the training digits' quantiles, subtracted with this weight). ``--level-prior``
+runs each teacher at each listed ``SynthesisConfig.level_prior`` (rows ``name+lv<w>``; ``objectives.LevelPrior``: the
+teacher's margin for the target class on the visualization's flat counterpart, every pixel at its mean, counted
+above 0 and subtracted with this weight; data-free, for a teacher that calls a grey or white image a class). The JSON also holds each row's
 CNN_ID accuracy per class (``student_per_class``, mean over sets), printed below the table: where a gap between
 teachers sits.
 
@@ -285,7 +288,8 @@ AXES = (("bn_prior", lambda v: f"+bn{v:g}"), ("threshold", lambda v: f"+T{v:g}")
         ("objective", lambda v: "+" + v.replace("_", "")), ("group_size", lambda v: f"+g{v}"),
         ("gen_downscale", lambda v: f"+ds{v}"), ("plan", lambda v: f"+{v}"), ("probe", lambda v: f"+probe{v:g}"),
         ("probe_step_size", lambda v: f"+ps{v:g}"), ("settle_steps", lambda v: f"+s{v}"), ("value_prior", lambda v: f"+vp{v:g}"),
-        ("min_contrast", lambda v: f"+mc{v:g}"), ("histogram_prior", lambda v: f"+hp{v:g}"))
+        ("min_contrast", lambda v: f"+mc{v:g}"), ("histogram_prior", lambda v: f"+hp{v:g}"),
+        ("level_prior", lambda v: f"+lv{v:g}"))
 
 
 def row_name(name: str, axes: dict) -> str:
@@ -477,6 +481,8 @@ def main(argv=None) -> None:
                     "visualization passes only with a pixel std of at least this), each run for every teacher")
     ap.add_argument("--histogram-prior", default="0", help="comma-separated SynthesisConfig.histogram_prior weights (the "
                     "training digits' value quantiles; objectives.histogram_prior), each run for every teacher")
+    ap.add_argument("--level-prior", default="0", help="comma-separated SynthesisConfig.level_prior weights (the teacher's "
+                    "target margin on each visualization's flat counterpart; objectives.LevelPrior), each run for every teacher")
     ap.add_argument("--students", default="cnn_id", help="comma-separated, from cnn_id (the built-in student), same "
                     "(a fresh network of the teacher's architecture) and the zoo's architectures (a fresh network of "
                     "that one, whoever the teacher; table 'Students of the zoo's architectures')")
@@ -508,6 +514,9 @@ def main(argv=None) -> None:
     value_weights = _values(args.value_prior)
     contrasts = _values(args.min_contrast)
     histograms = _values(args.histogram_prior)
+    levels = _values(args.level_prior)
+    if not levels or min(levels) < 0:
+        raise SystemExit(f"--level-prior {args.level_prior!r}: weights >= 0")
     if not histograms or min(histograms) < 0:
         raise SystemExit(f"--histogram-prior {args.histogram_prior!r}: weights >= 0")
     if not contrasts or min(contrasts) < 0 or max(contrasts) >= 0.5:
@@ -539,7 +548,8 @@ def main(argv=None) -> None:
         has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in ARCHS[name][0]().modules())
         runs = weights if has_bn else [0.0]  # without batch norm the prior does nothing: one run, labelled as such
         for combo in itertools.product(runs, thresholds, biases, blends, jitters, tvs, scopes, layouts, objectives, groups,
-                                       downscales, plans, probes, probe_steps, settles, value_weights, contrasts, histograms):
+                                       downscales, plans, probes, probe_steps, settles, value_weights, contrasts, histograms,
+                                       levels):
             axes = dict(zip((k for k, _ in AXES), combo))
             if axes["probe"] == 0:
                 if axes["probe_step_size"] != probe_steps[0]:

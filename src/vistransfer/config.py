@@ -129,6 +129,12 @@ class SynthesisConfig:
     # texture alone. One more teacher pass per step (counted in the passes). 0: off.
     layout_prior: float = field(default=0.0, metadata={"omit_default": True})
     layout_tiles: int = field(default=4, metadata={"omit_default": True})
+    # Beyond the paper: this weight times how strongly the teacher sees the target class in each
+    # visualization's flat counterpart (every value replaced by its mean, objectives.LevelPrior) is
+    # subtracted from the step objective: a class must live in the structure, not in the brightness, for a
+    # teacher that calls featureless inputs a class with confidence (a white image "8"). No data needed;
+    # one more teacher pass per step (counted in the passes). 0: off.
+    level_prior: float = field(default=0.0, metadata={"omit_default": True})
     # Beyond the paper: this weight times each visualization's total variation (the mean absolute
     # difference of neighbouring values, objectives.total_variation) is subtracted from the step
     # objective, which prefers smooth strokes to fine textures (DeepInversion's R_TV; 0: off).
@@ -235,6 +241,7 @@ class SynthesisConfig:
         _check(self.bn_prior_scope in BN_SCOPES, f"bn_prior_scope must be one of {list(BN_SCOPES)}, got {self.bn_prior_scope!r}")
         _check(self.tv_prior >= 0, f"tv_prior must be >= 0, got {self.tv_prior}")
         _check(self.layout_prior >= 0, f"layout_prior must be >= 0, got {self.layout_prior}")
+        _check(self.level_prior >= 0, f"level_prior must be >= 0, got {self.level_prior}")
         _check(self.value_prior >= 0, f"value_prior must be >= 0, got {self.value_prior}")
         _check(self.histogram_prior >= 0, f"histogram_prior must be >= 0, got {self.histogram_prior}")
         _check(isinstance(self.layout_tiles, int) and self.layout_tiles >= 2,

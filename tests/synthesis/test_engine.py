@@ -342,6 +342,43 @@ class _Counting(torch.nn.Module):
         return self.net(x)
 
 
+class _BrightIsClass(torch.nn.Module):
+    """The digits teacher, but any bright enough input is also class ``k``: a teacher confident on a featureless
+    image (as the zoo's ELU teacher calls a grey or white digit "8" at softmax 1.00)."""
+
+    def __init__(self, net, k: int = 3):
+        super().__init__()
+        self.net, self.k = net, k
+
+    def forward(self, x):
+        logits = self.net(x)
+        bump = 40.0 * (x.flatten(1).mean(1) - 0.3)  # flat at level 0.3 or more: class k by a wide margin
+        return logits + torch.nn.functional.one_hot(torch.tensor(self.k), logits.shape[1]) * bump[:, None]
+
+
+def test_level_prior_keeps_a_class_out_of_the_level_alone_and_its_passes_are_counted(digits_teacher):
+    bright = _Counting(_BrightIsClass(digits_teacher.net))
+    cfg = dict(SMALL, n=40)
+    plain, _ = synthesize(bright, SynthesisConfig(seed=2, **cfg), (1, 8, 8), 10, progress=False)
+    bright.rows = 0
+    out, stats = synthesize(bright, SynthesisConfig(seed=2, level_prior=1.0, **cfg), (1, 8, 8), 10, progress=False)
+    assert stats["teacher_rows"] == bright.rows  # the prior's pass on the flat counterparts is a teacher pass too
+
+    def flat_is_target(o):
+        with torch.no_grad():
+            flat = torch.ones_like(o["x"]) * o["x"].mean((2, 3), keepdim=True)
+            return bright(flat).argmax(1) == o["target"]
+    # without the prior, AM makes most 3s by brightness alone; with it, every kept visualization's class is
+    # in its structure, and each still passes T
+    assert flat_is_target(plain)[plain["target"] == 3].float().mean() > 0.5
+    assert not flat_is_target(out).any()
+    with torch.no_grad():
+        probs = torch.softmax(bright(out["x"]), 1)
+    assert torch.all(probs.gather(1, out["target"][:, None]).squeeze(1) > 0.99 - 1e-4)
+    with pytest.raises(VistransferError, match="level_prior"):
+        SynthesisConfig(level_prior=-1.0)
+
+
 def test_layout_prior_passes_are_counted_and_every_visualization_still_passes(digits_teacher):
     counting = _Counting(digits_teacher.net)
     out, stats = synthesize(counting, SynthesisConfig(seed=2, layout_prior=1.0, **SMALL), (1, 8, 8), 10, progress=False)

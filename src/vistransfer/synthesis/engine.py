@@ -29,7 +29,7 @@ from ..errors import VistransferError
 from ..io import progress_bar
 from ..models.generator import GeneratorBank
 from ..models.spec import InputSpec
-from .objectives import (Batch, BatchNormPrior, LayoutPrior, Objective, default_objective, penultimate_distance, total_variation,
+from .objectives import (Batch, BatchNormPrior, LayoutPrior, LevelPrior, Objective, default_objective, penultimate_distance, total_variation,
                          histogram_prior, value_prior, value_quantiles, value_statistics)
 from .slot_adam import SlotAdam
 from .slots import Slots
@@ -123,13 +123,13 @@ class Priors(contextlib.ExitStack):
     """The context the configured priors need open while the objective runs (batch-norm hooks), and the
     teacher passes they make beyond the step's own (:attr:`rows`)."""
 
-    def __init__(self, layout: LayoutPrior | None = None):
+    def __init__(self, layout: LayoutPrior | None = None, level: LevelPrior | None = None):
         super().__init__()
-        self.layout = layout
+        self.layout, self.level = layout, level
 
     @property
     def rows(self) -> int:
-        return self.layout.rows if self.layout is not None else 0
+        return sum(p.rows for p in (self.layout, self.level) if p is not None)
 
 
 def _owner_inputs(real: tuple[torch.Tensor, torch.Tensor] | None, spec: InputSpec, prior: str, what: str) -> torch.Tensor:
@@ -148,7 +148,8 @@ def with_priors(objective: Objective, cfg: SynthesisConfig, teacher: torch.nn.Mo
                 device: torch.device | str = "cpu") -> tuple[Objective, Priors]:
     """``objective`` with the configured priors subtracted, and the :class:`Priors` to open while it runs.
     ``real``: (x, y) the teacher's training data, whose per-value statistics the value prior needs."""
-    priors = Priors(LayoutPrior(teacher, cfg.layout_tiles, cfg.seed) if cfg.layout_prior > 0 else None)
+    priors = Priors(LayoutPrior(teacher, cfg.layout_tiles, cfg.seed) if cfg.layout_prior > 0 else None,
+                    LevelPrior(teacher) if cfg.level_prior > 0 else None)
     if cfg.tv_prior > 0:
         objective = objective - cfg.tv_prior * total_variation()
     if cfg.value_prior > 0:
@@ -166,8 +167,10 @@ def with_priors(objective: Objective, cfg: SynthesisConfig, teacher: torch.nn.Mo
             objective = objective - cfg.bn_prior * bn.objective()
         else:
             log.info("bn_prior: the teacher has no batch norm with running statistics, so the prior has no effect")
-    if priors.layout is not None:  # last: its extra pass overwrites what the batch-norm hooks saw
+    if priors.layout is not None:  # last: their extra passes overwrite what the batch-norm hooks saw
         objective = objective - cfg.layout_prior * priors.layout.objective()
+    if priors.level is not None:
+        objective = objective - cfg.level_prior * priors.level.objective()
     return objective, priors
 
 
@@ -220,14 +223,17 @@ def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device:
         member_rows += slots.active.long()  # not yet edited by _record this step
         stats["teacher_rows"] += xa.shape[0]
         stats["generator_rows"] += x.shape[0] * x.shape[1]
+        tgt, in_am = slots.target[slot_of], slots.in_am()[slot_of]
+        # before the check below: the priors' own passes come after the batch-norm prior has read the step's pass
+        score = objective(Batch(logits=logits, target=tgt, move_w=slots.move_w[slot_of], in_am=in_am, x=xa))
         with torch.no_grad():
             probs = F.softmax(logits, dim=1)
-            tgt = slots.target[slot_of]
-            in_am = slots.in_am()[slot_of]
             p_tgt = probs.gather(1, tgt[:, None]).squeeze(1)
             ok = in_am & (probs.argmax(1) == tgt) & (p_tgt > slots.threshold[slot_of])
             if cfg.min_contrast:  # a flat image passes no Eq. 2, however sure the teacher is of it
                 ok &= xa.flatten(1).std(1) >= cfg.min_contrast * (spec.high - spec.low)
+            if priors.level is not None:  # a class the teacher sees in the level alone passes nothing (the objective's pass)
+                ok &= priors.level.score(xa, tgt) == 0
             if not verdict_given and len(p_tgt):  # only needed until the early verdict
                 best = torch.maximum(best, (p_tgt * in_am).max())
             if settle is not None:
@@ -238,7 +244,6 @@ def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device:
                 ok = grid.all(1)[row_of]
         if ok.any():
             _record(rec, slots, member, ok, xa, probs, slot_of, accepted, quota, stats, member_rows)
-        score = objective(Batch(logits=logits, target=tgt, move_w=slots.move_w[slot_of], in_am=in_am, x=xa))
         keep = (~ok).float()  # a visualization that just passed is frozen: no more gradient
         with record_function("backward"):
             (-(score * keep).sum()).backward()
@@ -275,7 +280,7 @@ def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device:
         bar.update(int(accepted.sum()) - bar.n)  # throttled by tqdm, not one line per step
     bar.close()
     stats["wall_s"], stats["gen_upsample"] = time.perf_counter() - t0, bank.upsample
-    stats["teacher_rows"] += priors.rows  # the layout prior's passes are teacher passes too
+    stats["teacher_rows"] += priors.rows  # the layout and level priors' passes are teacher passes too
     out = rec.cat()
     order = torch.argsort(out["group"] * cfg.group_size * 4 + out["passed_step"], stable=True)
     out = {k: v[order] for k, v in out.items()}
@@ -391,12 +396,14 @@ def _early_verdict(stats: dict, accepted: int, cfg: SynthesisConfig, best: float
     done = stats["discarded"] + accepted
     missed = stats["discarded"] / max(done, 1)
     floor = f" with a value std of at least {cfg.min_contrast:g} of the range (min_contrast)" if cfg.min_contrast else ""
+    floor += " with a flat counterpart of another class (level_prior)" if cfg.level_prior else ""
     where = (f"{stats['discarded']} of the first {done} visualizations missed T={cfg.threshold}{floor} within {cfg.max_steps} "
              f"AM steps (highest target probability reached: {best:.3f})")
     if missed >= 0.9 and cfg.max_failed_groups is None:  # an explicit limit is the user's own failure policy
         raise VistransferError(f"{where}: this teacher rarely reaches T; lower --threshold (e.g. "
                                f"{max(0.5, round(best - 0.05, 2))}), raise --max-steps, or train the teacher longer"
-                               + (", or lower --min-contrast" if cfg.min_contrast else ""))
+                               + (", or lower --min-contrast" if cfg.min_contrast else "")
+                               + (", or set --level-prior 0" if cfg.level_prior else ""))
     if missed >= 0.5:
         passes = stats["teacher_rows"] / max(accepted, 1)
         log.warning(f"{where}; about {passes:.0f} teacher passes per kept visualization so far. "

@@ -18,6 +18,8 @@ so a new term is a new object, not an edit of the optimization loop (``engine.sy
   trained on (DeepInversion's feature prior, per visualization or over the step's batch);
 * :class:`LayoutPrior`: how strongly the teacher still sees the target class once the
   visualization's tiles are shuffled (subtract it to ask for a layout, not a texture);
+* :class:`LevelPrior`: how strongly the teacher sees the target class in a featureless input at the
+  visualization's own level (subtract it to ask for a class in the structure, not in the brightness);
 * :func:`value_prior`: how far each value sits from the training inputs' mean at its position, in
   their standard deviations there (subtract it to keep a visualization where the data has its values,
   e.g. a digit's black border);
@@ -370,3 +372,46 @@ class LayoutPrior:
 
     def objective(self) -> Objective:
         return Objective(lambda b: self.score(b.x, b.target), f"layout_prior(tiles={self.tiles})")
+
+
+class LevelPrior:
+    """A visualization's class must live in its structure, not in its level.
+
+    Many teachers call a featureless input some class with confidence: the MNIST teachers of
+    ``benchmarks/teacher_zoo.py`` call a uniform grey or white image "8" (ELU with average pooling, ours
+    with batch norm), "3" (an MLP) or "0" (``bn_flat``) at softmax 0.95-1.00, and G starts every
+    visualization near mid-range. AM then reaches T for that class by brightness alone, and the class
+    a teacher gives its flat inputs is the one its students learn worst (docs/visualization-quality.md).
+    At every step the teacher judges each visualization's flat counterpart once more: every value
+    replaced by the visualization's mean over its positions, per channel. :meth:`objective` scores how
+    strongly it sees the target class there, as the margin ``logit_target - max(other logits)``, counted
+    only above 0 (a flat image the teacher calls the target): subtract it, weighted, from the
+    AM objective. Its gradient reaches the visualization through its mean alone, so it moves each one's
+    level away from the levels the teacher gives its class, and AM must build the class from structure
+    there. The engine also lets a visualization pass Eq. 2 only where this score is 0 (the teacher calls
+    its flat counterpart another class): however sure the teacher is of a grey field, it
+    is no example of the class. Needs no data. Costs one more teacher pass per visualization and step, counted in
+    :attr:`rows`. The teacher must be the one whose logits the step already computed; compose it after
+    any :class:`BatchNormPrior` term (its pass overwrites what that prior's hooks recorded).
+    """
+
+    def __init__(self, teacher: nn.Module):
+        self.teacher = teacher
+        self.rows = 0
+        self._last: tuple | None = None  # (x, target, score) of the latest call: one pass per step
+
+    def score(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """(A,) the clipped target margin of each visualization's flat counterpart. A second call with
+        the very same tensors (the engine's check, then the objective) returns the first's result."""
+        if self._last is not None and self._last[0] is x and self._last[1] is target:
+            return self._last[2]
+        level = x.mean(dim=tuple(range(2, x.dim())), keepdim=True)
+        logits = self.teacher(torch.ones_like(x) * level)  # ones_like keeps x's memory format (channels_last)
+        self.rows += x.shape[0]
+        own = logits.gather(1, target[:, None]).squeeze(1)
+        others = logits.scatter(1, target[:, None], float("-inf")).amax(1)
+        self._last = (x, target, F.relu(own - others))
+        return self._last[2]
+
+    def objective(self) -> Objective:
+        return Objective(lambda b: self.score(b.x, b.target), "level_prior")
