@@ -205,6 +205,15 @@ def blank_verdicts(net: nn.Module, dev) -> dict:
     return {k: [int(p[i].argmax()), float(p[i].max())] for i, k in enumerate(("black", "white"))}
 
 
+def flat_keeps(net: nn.Module, x: torch.Tensor, y: torch.Tensor, dev) -> list[float]:
+    """Per class c, the share of images x (N, 1, 28, 28) of class y == c that the teacher still calls c once every
+    pixel is replaced by the image's mean (its flat counterpart, objectives.LevelPrior's): whether the class is
+    in the brightness alone. NaN for a class without images."""
+    flat = torch.ones_like(x) * x.mean((2, 3), keepdim=True)
+    same = predict_logits(net, flat, dev).argmax(1).cpu() == y.cpu()
+    return [float(same[y == c].float().mean()) if (y == c).any() else float("nan") for c in range(10)]
+
+
 def layout_free(net: nn.Module, x: torch.Tensor, y: torch.Tensor, dev, patch: int = 7) -> float:
     """Share of images x (N, 1, 28, 28) still called y by the teacher after their patch x patch tiles are
     shuffled (one seeded random permutation per image; about one tile in 16 stays put, as the figures
@@ -333,6 +342,8 @@ def run_arch(name: str, train, test, args, dev, axes: dict, row: str = "") -> di
            "logit_margin_real": float((top2[:, 0] - top2[:, 1]).median()),
            "bn_shift_real": first_bn_shift(net, test.x[:2000], dev), "blank": blank_verdicts(net, dev),
            "layout_free_real": layout_free(net, test.x[:2000], logits[:2000].argmax(1), dev),
+           "flat_keeps_real": flat_keeps(net, test.x, test.y, dev),
+           "level_per_class_real": [float(test.x[test.y == c].mean()) for c in range(10)],
            "diversity_real": diversity(test.x[:2000], test.y[:2000]), "value_distance_real": value_distance(test.x[:2000], value)}
     print(f"[{name}] teacher {100 * rec['test_accuracy']:.2f}%; synthesizing {args.n} ...", file=sys.stderr, flush=True)
     try:
@@ -345,6 +356,8 @@ def run_arch(name: str, train, test, args, dev, axes: dict, row: str = "") -> di
     rec["bn_shift"] = first_bn_shift(net, out["x"][:2000], dev)
     rec["level"] = float(out["x"].mean())
     rec["layout_free"] = layout_free(net, out["x"], out["target"], dev)
+    rec["flat_keeps"] = flat_keeps(net, out["x"], out["target"], dev)
+    rec["level_per_class"] = [float(out["x"][out["target"] == c].mean()) for c in range(10)]
     rec["diversity"] = diversity(out["x"], out["target"])
     rec["value_distance"] = value_distance(out["x"], value)
     structured = out["x"].flatten(1).std(1) >= FLAT_STD
@@ -431,6 +444,15 @@ def report(r: dict) -> str:
                   f"{'teacher':14}" + "".join(f"{c:>7}" for c in names)]
         lines += [f"{a.get('row', a['arch']):14}" + "".join(f"{100 * a['student_per_class'][c]:>7.1f}" for c in names)
                   for a in classes]
+    flats = [a for a in r["archs"].values() if "flat_keeps" in a]
+    if flats:  # the class in the brightness alone, and the brightness, of real digits and of the visualizations
+        lines += ["", "Images whose flat counterpart (every pixel at the image's mean) the teacher gives their class, "
+                  "and their mean pixel, per class: real test digits / the first set's visualizations",
+                  f"{'teacher':14}" + "".join(f"{c:>14}" for c in range(10))]
+        for a in flats:
+            lines.append(f"{a.get('row', a['arch']) + ' flat %':14}"
+                         + "".join(f"{100 * p:>6.0f} / {100 * q:<5.0f}" for p, q in zip(a["flat_keeps_real"], a["flat_keeps"])))
+            lines.append(f"{'  level':14}" + "".join(f"{p:>6.2f} / {q:<5.2f}" for p, q in zip(a["level_per_class_real"], a["level_per_class"])))
     crossed = [a for a in r["archs"].values() if a.get("student_archs")]
     if crossed:  # one student architecture against every teacher: what is the teacher's, what the match's
         names = list(dict.fromkeys(s for a in crossed for s in a["student_archs"]))

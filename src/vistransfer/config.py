@@ -131,9 +131,10 @@ class SynthesisConfig:
     layout_tiles: int = field(default=4, metadata={"omit_default": True})
     # Beyond the paper: this weight times how strongly the teacher sees the target class in each
     # visualization's flat counterpart (every value replaced by its mean, objectives.LevelPrior) is
-    # subtracted from the step objective: a class must live in the structure, not in the brightness, for a
-    # teacher that calls featureless inputs a class with confidence (a white image "8"). No data needed;
-    # one more teacher pass per step (counted in the passes). 0: off.
+    # subtracted from the step objective: the class in the structure, not in the brightness, for a teacher
+    # that calls featureless inputs a class with confidence (a white image "8"). No data needed; one more
+    # teacher pass per step (counted in the passes). Measured no remedy: such teachers give real digits'
+    # flat counterparts their class too (docs/visualization-quality.md). 0: off.
     level_prior: float = field(default=0.0, metadata={"omit_default": True})
     # Beyond the paper: this weight times each visualization's total variation (the mean absolute
     # difference of neighbouring values, objectives.total_variation) is subtracted from the step

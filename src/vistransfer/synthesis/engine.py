@@ -223,17 +223,14 @@ def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device:
         member_rows += slots.active.long()  # not yet edited by _record this step
         stats["teacher_rows"] += xa.shape[0]
         stats["generator_rows"] += x.shape[0] * x.shape[1]
-        tgt, in_am = slots.target[slot_of], slots.in_am()[slot_of]
-        # before the check below: the priors' own passes come after the batch-norm prior has read the step's pass
-        score = objective(Batch(logits=logits, target=tgt, move_w=slots.move_w[slot_of], in_am=in_am, x=xa))
         with torch.no_grad():
             probs = F.softmax(logits, dim=1)
+            tgt = slots.target[slot_of]
+            in_am = slots.in_am()[slot_of]
             p_tgt = probs.gather(1, tgt[:, None]).squeeze(1)
             ok = in_am & (probs.argmax(1) == tgt) & (p_tgt > slots.threshold[slot_of])
             if cfg.min_contrast:  # a flat image passes no Eq. 2, however sure the teacher is of it
                 ok &= xa.flatten(1).std(1) >= cfg.min_contrast * (spec.high - spec.low)
-            if priors.level is not None:  # a class the teacher sees in the level alone passes nothing (the objective's pass)
-                ok &= priors.level.score(xa, tgt) == 0
             if not verdict_given and len(p_tgt):  # only needed until the early verdict
                 best = torch.maximum(best, (p_tgt * in_am).max())
             if settle is not None:
@@ -244,6 +241,7 @@ def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device:
                 ok = grid.all(1)[row_of]
         if ok.any():
             _record(rec, slots, member, ok, xa, probs, slot_of, accepted, quota, stats, member_rows)
+        score = objective(Batch(logits=logits, target=tgt, move_w=slots.move_w[slot_of], in_am=in_am, x=xa))
         keep = (~ok).float()  # a visualization that just passed is frozen: no more gradient
         with record_function("backward"):
             (-(score * keep).sum()).backward()
@@ -396,14 +394,12 @@ def _early_verdict(stats: dict, accepted: int, cfg: SynthesisConfig, best: float
     done = stats["discarded"] + accepted
     missed = stats["discarded"] / max(done, 1)
     floor = f" with a value std of at least {cfg.min_contrast:g} of the range (min_contrast)" if cfg.min_contrast else ""
-    floor += " with a flat counterpart of another class (level_prior)" if cfg.level_prior else ""
     where = (f"{stats['discarded']} of the first {done} visualizations missed T={cfg.threshold}{floor} within {cfg.max_steps} "
              f"AM steps (highest target probability reached: {best:.3f})")
     if missed >= 0.9 and cfg.max_failed_groups is None:  # an explicit limit is the user's own failure policy
         raise VistransferError(f"{where}: this teacher rarely reaches T; lower --threshold (e.g. "
                                f"{max(0.5, round(best - 0.05, 2))}), raise --max-steps, or train the teacher longer"
-                               + (", or lower --min-contrast" if cfg.min_contrast else "")
-                               + (", or set --level-prior 0" if cfg.level_prior else ""))
+                               + (", or lower --min-contrast" if cfg.min_contrast else ""))
     if missed >= 0.5:
         passes = stats["teacher_rows"] / max(accepted, 1)
         log.warning(f"{where}; about {passes:.0f} teacher passes per kept visualization so far. "

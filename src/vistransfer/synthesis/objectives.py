@@ -375,43 +375,39 @@ class LayoutPrior:
 
 
 class LevelPrior:
-    """A visualization's class must live in its structure, not in its level.
+    """A visualization's class should live in its structure, not in its level.
 
     Many teachers call a featureless input some class with confidence: the MNIST teachers of
     ``benchmarks/teacher_zoo.py`` call a uniform grey or white image "8" (ELU with average pooling, ours
     with batch norm), "3" (an MLP) or "0" (``bn_flat``) at softmax 0.95-1.00, and G starts every
-    visualization near mid-range. AM then reaches T for that class by brightness alone, and the class
-    a teacher gives its flat inputs is the one its students learn worst (docs/visualization-quality.md).
-    At every step the teacher judges each visualization's flat counterpart once more: every value
-    replaced by the visualization's mean over its positions, per channel. :meth:`objective` scores how
-    strongly it sees the target class there, as the margin ``logit_target - max(other logits)``, counted
-    only above 0 (a flat image the teacher calls the target): subtract it, weighted, from the
-    AM objective. Its gradient reaches the visualization through its mean alone, so it moves each one's
-    level away from the levels the teacher gives its class, and AM must build the class from structure
-    there. The engine also lets a visualization pass Eq. 2 only where this score is 0 (the teacher calls
-    its flat counterpart another class): however sure the teacher is of a grey field, it
-    is no example of the class. Needs no data. Costs one more teacher pass per visualization and step, counted in
-    :attr:`rows`. The teacher must be the one whose logits the step already computed; compose it after
-    any :class:`BatchNormPrior` term (its pass overwrites what that prior's hooks recorded).
+    visualization near mid-range, where AM can reach T for that class by brightness alone. At every step
+    the teacher judges each visualization's flat counterpart once more: every value replaced by the
+    visualization's mean over its positions, per channel. :meth:`objective` scores how strongly it sees
+    the target class there, as log-odds ``logit_target - logsumexp(other logits)``, counted only above 0
+    (a flat image more likely the target than not): subtract it, weighted, from the AM objective. Its
+    gradient reaches the visualization through its mean alone, so it moves each one's level away from
+    the levels the teacher gives its class. Needs no data. Costs one more teacher pass per
+    visualization and step, counted in :attr:`rows`.
+
+    Measured, it is no remedy (docs/visualization-quality.md): the same teachers give the flat
+    counterparts of real digits of that class the class too (all real 8s for the ELU teacher), so the
+    level is part of what the teacher learned from the data, and only how far AM pushes it is not. An
+    option, off by default. The teacher must be the one whose logits the step already computed; compose
+    it after any :class:`BatchNormPrior` term (its pass overwrites what that prior's hooks recorded).
     """
 
     def __init__(self, teacher: nn.Module):
         self.teacher = teacher
         self.rows = 0
-        self._last: tuple | None = None  # (x, target, score) of the latest call: one pass per step
 
     def score(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """(A,) the clipped target margin of each visualization's flat counterpart. A second call with
-        the very same tensors (the engine's check, then the objective) returns the first's result."""
-        if self._last is not None and self._last[0] is x and self._last[1] is target:
-            return self._last[2]
+        """(A,) the clipped target log-odds of each visualization's flat counterpart."""
         level = x.mean(dim=tuple(range(2, x.dim())), keepdim=True)
         logits = self.teacher(torch.ones_like(x) * level)  # ones_like keeps x's memory format (channels_last)
         self.rows += x.shape[0]
         own = logits.gather(1, target[:, None]).squeeze(1)
-        others = logits.scatter(1, target[:, None], float("-inf")).amax(1)
-        self._last = (x, target, F.relu(own - others))
-        return self._last[2]
+        others = logits.scatter(1, target[:, None], float("-inf")).logsumexp(1)
+        return F.relu(own - others)
 
     def objective(self) -> Objective:
         return Objective(lambda b: self.score(b.x, b.target), "level_prior")
