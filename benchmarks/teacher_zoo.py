@@ -86,7 +86,9 @@ CNN_ID accuracy per class (``student_per_class``, mean over sets), printed below
 teachers sits.
 
 ``--gen-out-bias`` runs every teacher at each listed ``SynthesisConfig.gen_out_bias`` (rows
-``name+b<v>``; -2 starts G at sigmoid(-2) = 0.12, about MNIST's mean). ``--bn-prior`` runs every teacher with batch norm at each listed weight of ``SynthesisConfig.bn_prior``
+``name+b<v>``; -2 starts G at sigmoid(-2) = 0.12, about MNIST's mean). ``--gen-start neutral`` (rows ``name+neutral``)
+starts G instead at the flat image the teacher considers least any class (``synthesis/start.py``; the level is in
+the JSON's ``synthesis.gen_start``). ``--bn-prior`` runs every teacher with batch norm at each listed weight of ``SynthesisConfig.bn_prior``
 (rows ``name+bn<w>``); a teacher without batch norm runs once. ``--threshold`` likewise runs each
 teacher at each listed T (rows ``name+T<t>``): whether T is reachable for a teacher whose softmax is
 less confident than ours. ``--plan count,yield`` runs each teacher with each way the engine plans the
@@ -113,7 +115,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vistransfer.config import BN_SCOPES, PLANS, SynthesisConfig, TrainConfig, teacher_preset, to_dict
+from vistransfer.config import BN_SCOPES, GEN_STARTS, PLANS, SynthesisConfig, TrainConfig, teacher_preset, to_dict
 from vistransfer.data import load_dataset
 from vistransfer.evaluation import mean_std
 from vistransfer.errors import VistransferError
@@ -298,7 +300,7 @@ AXES = (("bn_prior", lambda v: f"+bn{v:g}"), ("threshold", lambda v: f"+T{v:g}")
         ("gen_downscale", lambda v: f"+ds{v}"), ("plan", lambda v: f"+{v}"), ("probe", lambda v: f"+probe{v:g}"),
         ("probe_step_size", lambda v: f"+ps{v:g}"), ("settle_steps", lambda v: f"+s{v}"), ("value_prior", lambda v: f"+vp{v:g}"),
         ("min_contrast", lambda v: f"+mc{v:g}"), ("histogram_prior", lambda v: f"+hp{v:g}"),
-        ("level_prior", lambda v: f"+lv{v:g}"))
+        ("level_prior", lambda v: f"+lv{v:g}"), ("gen_start", lambda v: f"+{v}"))
 
 
 def row_name(name: str, axes: dict) -> str:
@@ -353,6 +355,7 @@ def run_arch(name: str, train, test, args, dev, axes: dict, row: str = "") -> di
         return rec
     rec["synthesis"] = {k: stats[k] for k in ("wall_s", "vis_per_s", "teacher_passes_per_vis", "groups_started",
                                               "groups_discarded", "discarded", "over_quota", "discarded_work_fraction")}
+    rec["synthesis"]["gen_start"] = stats.get("gen_start")  # G's starting level
     rec["bn_shift"] = first_bn_shift(net, out["x"][:2000], dev)
     rec["level"] = float(out["x"].mean())
     rec["layout_free"] = layout_free(net, out["x"], out["target"], dev)
@@ -505,6 +508,9 @@ def main(argv=None) -> None:
                     "training digits' value quantiles; objectives.histogram_prior), each run for every teacher")
     ap.add_argument("--level-prior", default="0", help="comma-separated SynthesisConfig.level_prior weights (the teacher's "
                     "target margin on each visualization's flat counterpart; objectives.LevelPrior), each run for every teacher")
+    ap.add_argument("--gen-start", default=SynthesisConfig.gen_start, help="comma-separated SynthesisConfig.gen_start "
+                    "values (bias: G starts at sigmoid(--gen-out-bias), mid-grey by default; neutral: at the flat image "
+                    "the teacher considers least any class, synthesis/start.py), each run for every teacher")
     ap.add_argument("--students", default="cnn_id", help="comma-separated, from cnn_id (the built-in student), same "
                     "(a fresh network of the teacher's architecture) and the zoo's architectures (a fresh network of "
                     "that one, whoever the teacher; table 'Students of the zoo's architectures')")
@@ -537,6 +543,9 @@ def main(argv=None) -> None:
     contrasts = _values(args.min_contrast)
     histograms = _values(args.histogram_prior)
     levels = _values(args.level_prior)
+    starts = _values(args.gen_start, str)
+    if not starts or set(starts) - set(GEN_STARTS):
+        raise SystemExit(f"--gen-start {args.gen_start!r}: choose from {', '.join(GEN_STARTS)}")
     if not levels or min(levels) < 0:
         raise SystemExit(f"--level-prior {args.level_prior!r}: weights >= 0")
     if not histograms or min(histograms) < 0:
@@ -571,12 +580,16 @@ def main(argv=None) -> None:
         runs = weights if has_bn else [0.0]  # without batch norm the prior does nothing: one run, labelled as such
         for combo in itertools.product(runs, thresholds, biases, blends, jitters, tvs, scopes, layouts, objectives, groups,
                                        downscales, plans, probes, probe_steps, settles, value_weights, contrasts, histograms,
-                                       levels):
+                                       levels, starts):
             axes = dict(zip((k for k, _ in AXES), combo))
             if axes["probe"] == 0:
                 if axes["probe_step_size"] != probe_steps[0]:
                     continue  # without probes their step changes nothing: one run
                 axes["probe_step_size"] = SynthesisConfig.probe_step_size
+            if axes["gen_start"] == "neutral":
+                if axes["gen_out_bias"] != biases[0]:
+                    continue  # a neutral start sets G's output bias itself: one run
+                axes["gen_out_bias"] = SynthesisConfig.gen_out_bias
             if axes["bn_prior"] == 0:
                 if axes["bn_prior_scope"] != scopes[0]:
                     continue  # without the prior its scope changes nothing: one run

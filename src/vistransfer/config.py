@@ -19,6 +19,7 @@ MOVEMENT_KINDS = ("attract_one", "repel_many", "attract_many")
 RACE_MODES = ("stragglers", "all", "off")  # SynthesisConfig.race_tail
 PLANS = ("yield", "count")  # SynthesisConfig.plan
 GEN_UPSAMPLING = ("auto", "deconv", "resize")  # SynthesisConfig.gen_upsample, GeneratorBank's upsample
+GEN_STARTS = ("bias", "neutral")  # SynthesisConfig.gen_start
 BN_SCOPES = ("image", "batch")  # SynthesisConfig.bn_prior_scope, BatchNormPrior's scope
 
 
@@ -68,6 +69,12 @@ class SynthesisConfig:
     init_std: float = 0.1
     # sigmoid(out_bias) is G's initial output level; 0 starts every image at mid-gray.
     gen_out_bias: float = 0.0
+    # Beyond the paper: where G's output starts. "bias": at sigmoid(gen_out_bias) (mid-grey, the paper's).
+    # "neutral": at the flat image the teacher considers least any class (the highest-entropy softmax over
+    # 49 levels in [0.02, 0.98] of the range; synthesis/start.py; gen_out_bias is then unused), found with
+    # the teacher alone: a teacher that calls a grey image a class with confidence (the zoo's ELU teacher:
+    # "8" at 1.00) otherwise gets that class by brightness alone and every other class started from it.
+    gen_start: str = field(default="bias", metadata={"omit_default": True})
     # Deconvolutional G: channels of the two upsampling stages (sigmoid output, Eq. 1's R).
     gen_channels: tuple[int, int] = (32, 16)
     # How G doubles its size: "deconv" (the paper's 4x4 stride-2 transposed convolutions), "resize"
@@ -225,6 +232,7 @@ class SynthesisConfig:
         _check(self.init_std > 0, f"init_std must be positive, got {self.init_std}")
         _check(len(self.gen_channels) == 2 and min(self.gen_channels) > 0, f"gen_channels must be two positive ints, got {self.gen_channels}")
         _check(self.gen_upsample in GEN_UPSAMPLING, f"gen_upsample must be one of {list(GEN_UPSAMPLING)}, got {self.gen_upsample!r}")
+        _check(self.gen_start in GEN_STARTS, f"gen_start must be one of {list(GEN_STARTS)}, got {self.gen_start!r}")
         _check(isinstance(self.gen_downscale, int) and self.gen_downscale >= 1, f"gen_downscale must be a positive integer, got {self.gen_downscale!r}")
         _check(self.lr > 0, f"lr must be positive, got {self.lr}")
         _range("lr_range", self.lr_range, 0.0, float("inf"), open_=True)

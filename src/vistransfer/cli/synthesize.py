@@ -47,6 +47,7 @@ def synthesize(
     jitter: Annotated[Optional[int], typer.Option(help="Shift each visualization by up to this many samples per axis at every AM step (transformation robustness); 0: off.")] = None,
     bn_prior_scope: Annotated[Optional[str], typer.Option(help="Statistics of the batch-norm prior over 'image' (each visualization) or 'batch' (the step's visualizations together, DeepInversion's form).")] = None,
     layout_prior: Annotated[Optional[float], typer.Option(help="Weight of the layout prior: the class must not survive a shuffle of the visualization's tiles (one more teacher pass per step); 0: off.")] = None,
+    gen_start: Annotated[Optional[str], typer.Option(help="Where G's output starts: 'bias' (mid-grey, the paper's) or 'neutral' (the flat input the teacher considers least any class, found with the teacher alone; for a teacher that calls a grey image a class).")] = None,
     level_prior: Annotated[Optional[float], typer.Option(help="Weight of the level prior: the teacher should not see the class in a flat image at the visualization's mean (no data needed; one more teacher pass per step; measured no remedy for teachers that call a grey image a class, docs/visualization-quality.md); 0: off.")] = None,
     value_prior: Annotated[Optional[float], typer.Option(help="Weight of the value prior: each value's distance from the training inputs' mean at its position, in their deviations there (needs --dataset's train split, default the teacher's dataset; for teachers with global average pooling); 0: off.")] = None,
     settle_steps: Annotated[Optional[int], typer.Option(help="Go on optimizing each visualization, priors included, this many AM steps after it first passes T (with objective = \"log_softmax\" in a config file the priors then lead; with the raw logit AM keeps pushing it); 0: off.")] = None,
@@ -70,7 +71,7 @@ def synthesize(
     cfg = build_synthesis_config(config, n=n, threshold=threshold, threshold_range=parse_pair(threshold_range, "--threshold-range"),
                                  labels=labels, movement=movement, loss2=loss2, max_steps=max_steps, lr=lr, bn_prior=bn_prior,
                                  tv_prior=tv_prior, jitter=jitter, bn_prior_scope=bn_prior_scope,
-                                 layout_prior=layout_prior, level_prior=level_prior, value_prior=value_prior, histogram_prior=histogram_prior,
+                                 layout_prior=layout_prior, gen_start=gen_start, level_prior=level_prior, value_prior=value_prior, histogram_prior=histogram_prior,
                                  settle_steps=settle_steps, min_contrast=min_contrast, seed=seed)
     if (backend != "local" or ray_address) and shard_size is None:
         raise VistransferError("--backend ray and --ray-address need --shard-size (the unit of work sent to workers)")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -33,6 +34,7 @@ from .objectives import (Batch, BatchNormPrior, LayoutPrior, LevelPrior, Objecti
                          histogram_prior, value_prior, value_quantiles, value_statistics)
 from .slot_adam import SlotAdam
 from .slots import Slots
+from .start import start_bias
 
 log = logging.getLogger("vistransfer")
 # Fail fast when a teacher rarely reaches T: judged once this many visualizations have finished
@@ -190,11 +192,12 @@ def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device:
     accepted = torch.zeros(K, dtype=torch.long)
     slots = Slots(cfg, K, quota, device)
     everything = torch.arange(S, device=device)
-    bank.reset(everything, cfg.init_std, gen, cfg.gen_out_bias)
+    out_bias, start_rows = start_bias(teacher, cfg, spec, device)
+    bank.reset(everything, cfg.init_std, gen, out_bias)
     slots.fill(everything, accepted, gen)
     stats_groups = slots.next_group
     rec = Records()
-    stats = dict(iterations=0, teacher_rows=0, loss2_rows=0, generator_rows=0, groups_started=stats_groups,
+    stats = dict(iterations=0, teacher_rows=start_rows, loss2_rows=0, generator_rows=0, groups_started=stats_groups,
                  groups_discarded=0, discarded=0, over_quota=0, rows_accepted=0, rows_discarded=0)
     member_rows = torch.zeros(S, cfg.group_size, dtype=torch.long, device=device)
     settle = Settling(cfg, S, device) if cfg.settle_steps else None
@@ -265,7 +268,7 @@ def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device:
                 f"({int(accepted.sum())}/{cfg.n} accepted): lower the threshold T, raise max_steps or the learning rate")
         if done.any():
             idx = torch.nonzero(done).flatten()
-            bank.reset(idx, cfg.init_std, gen, cfg.gen_out_bias)
+            bank.reset(idx, cfg.init_std, gen, out_bias)
             adam.reset(idx)
             if adam2 is not None:
                 adam2.reset(idx)
@@ -278,6 +281,7 @@ def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device:
         bar.update(int(accepted.sum()) - bar.n)  # throttled by tqdm, not one line per step
     bar.close()
     stats["wall_s"], stats["gen_upsample"] = time.perf_counter() - t0, bank.upsample
+    stats["gen_start"] = _start_label(out_bias)
     stats["teacher_rows"] += priors.rows  # the layout and level priors' passes are teacher passes too
     out = rec.cat()
     order = torch.argsort(out["group"] * cfg.group_size * 4 + out["passed_step"], stable=True)
@@ -404,6 +408,11 @@ def _early_verdict(stats: dict, accepted: int, cfg: SynthesisConfig, best: float
         passes = stats["teacher_rows"] / max(accepted, 1)
         log.warning(f"{where}; about {passes:.0f} teacher passes per kept visualization so far. "
                     "Lower --threshold or raise --max-steps if this is too slow")
+
+
+def _start_label(out_bias: float) -> str:
+    """G's starting level, as a record (a string: shards keep the first shard's, the same in every one)."""
+    return f"level {1 / (1 + math.exp(-out_bias)):.2f} of the range (output bias {out_bias:.2f})"
 
 
 def summarize(stats: dict, n: int) -> dict:

@@ -18,10 +18,11 @@ from torch import nn
 
 from ..config import SynthesisConfig
 from ..models.generator import GeneratorBank
-from .engine import class_quota, summarize, with_priors
+from .engine import _start_label, class_quota, summarize, with_priors
 from ..models.spec import InputSpec
 from .objectives import Batch, Objective, default_objective
 from .slots import draw_groups, draw_movements
+from .start import start_bias
 
 
 def synthesize_reference(teacher: nn.Module, cfg: SynthesisConfig, spec: InputSpec | tuple[int, ...], n_classes: int,
@@ -45,11 +46,12 @@ def synthesize_reference(teacher: nn.Module, cfg: SynthesisConfig, spec: InputSp
                      rows_discarded=0, over_quota=0)
         g = cfg.group_size
         t0 = time.perf_counter()
+        out_bias, stats["teacher_rows"] = start_bias(teacher, cfg, spec, device)
         G = GeneratorBank(1, cfg.z_dim, spec.shape, cfg.gen_channels, device, cfg.gen_upsample, cfg.gen_downscale)  # one slot: one plain G
         first = torch.zeros(1, dtype=torch.long)
         while int(accepted.sum()) < cfg.n:
             c = int(torch.argmax(quota - accepted))
-            G.reset(first, cfg.init_std, gen, cfg.gen_out_bias)
+            G.reset(first, cfg.init_std, gen, out_bias)
             z, thr, lr = draw_groups(cfg, 1, gen)
             z, T = z.to(device), float(thr[0])
             move_w, move_steps, kind = draw_movements(cfg, n_classes, 1, gen)
@@ -84,6 +86,7 @@ def synthesize_reference(teacher: nn.Module, cfg: SynthesisConfig, spec: InputSp
                 stats["discarded"] += g
                 stats["rows_discarded"] += g * (int(move_steps[0]) + cfg.max_steps)
     stats["wall_s"], stats["gen_upsample"] = time.perf_counter() - t0, G.upsample
+    stats["gen_start"] = _start_label(out_bias)
     stats["teacher_rows"] += priors.rows
     stats.update(summarize(stats, cfg.n))
     return {k: torch.cat(v) for k, v in rec.items()}, stats

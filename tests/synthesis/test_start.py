@@ -1,0 +1,67 @@
+import math
+
+import pytest
+import torch
+
+from vistransfer.config import SynthesisConfig
+from vistransfer.errors import VistransferError
+from vistransfer.models.spec import InputSpec
+from vistransfer.synthesis.engine import synthesize
+from vistransfer.synthesis.reference import synthesize_reference
+from vistransfer.synthesis.start import LEVELS, neutral_level, start_bias
+
+
+class _LevelTeacher(torch.nn.Module):
+    """Two classes read from the input's mean value m alone: class 0 above ``balance``, class 1 below, sure of either
+    far from it. Its least sure flat input is at m = balance."""
+
+    def __init__(self, balance: float):
+        super().__init__()
+        self.balance = balance
+
+    def forward(self, x):
+        m = x.flatten(1).mean(1)
+        return torch.stack([20 * (m - self.balance), -20 * (m - self.balance)], 1)
+
+
+def test_the_neutral_level_is_the_flat_input_the_teacher_is_least_sure_of_in_the_data_domain():
+    assert neutral_level(_LevelTeacher(0.5), InputSpec((1, 4, 4))) == pytest.approx(0.5)
+    # a domain of [-1, 1] (a series, say): the teacher is torn at 0.2 there, which is 0.6 of G's (0, 1) scale
+    assert neutral_level(_LevelTeacher(0.2), InputSpec((2, 16), low=-1.0, high=1.0)) == pytest.approx(0.6)
+    # past the ends of the range it keeps to the levels tried, whose output bias is finite
+    assert neutral_level(_LevelTeacher(-5.0), InputSpec((1, 4, 4))) == pytest.approx(float(LEVELS[0]))
+
+
+def test_start_bias_is_the_configured_bias_or_the_logit_of_the_neutral_level():
+    spec = InputSpec((1, 4, 4))
+    assert start_bias(_LevelTeacher(0.5), SynthesisConfig(gen_out_bias=-2.0), spec, "cpu") == (-2.0, 0)
+    bias, rows = start_bias(_LevelTeacher(0.3), SynthesisConfig(gen_start="neutral", gen_out_bias=-2.0), spec, "cpu")
+    assert 1 / (1 + math.exp(-bias)) == pytest.approx(0.3) and rows == len(LEVELS)
+    with pytest.raises(VistransferError, match="gen_start"):
+        SynthesisConfig(gen_start="black")
+
+
+class _Counting(torch.nn.Module):
+    def __init__(self, net):
+        super().__init__()
+        self.net, self.rows = net, 0
+
+    def forward(self, x):
+        self.rows += x.shape[0]
+        return self.net(x)
+
+
+@pytest.mark.parametrize("run", [synthesize, synthesize_reference])
+def test_a_neutral_start_is_recorded_and_its_passes_are_counted(digits_teacher, run):
+    shape = digits_teacher.in_shape
+    level = neutral_level(digits_teacher.net, InputSpec(shape))
+    cfg = dict(n=10, seed=0, group_size=9, slots=4, max_steps=150)
+    _, plain = run(digits_teacher.net, SynthesisConfig(**cfg), shape, 10)
+    counting = _Counting(digits_teacher.net)
+    out, stats = run(counting, SynthesisConfig(gen_start="neutral", **cfg), shape, 10)
+    assert plain["gen_start"].startswith("level 0.50 ")
+    assert stats["gen_start"].startswith(f"level {level:.2f} ") and level != 0.5
+    assert stats["teacher_rows"] == counting.rows  # the 49 flat inputs that found the level are teacher passes too
+    with torch.no_grad():
+        probs = torch.softmax(digits_teacher.net(out["x"]), 1)
+    assert torch.all(probs.gather(1, out["target"][:, None]).squeeze(1) > 0.99 - 1e-4)
