@@ -8,7 +8,7 @@ from vistransfer.errors import VistransferError
 from vistransfer.models.spec import InputSpec
 from vistransfer.synthesis.engine import synthesize
 from vistransfer.synthesis.reference import synthesize_reference
-from vistransfer.synthesis.start import LEVELS, neutral_level, start_bias
+from vistransfer.synthesis.start import LEVELS, neutral_level, start_advice, start_bias
 
 
 class _LevelTeacher(torch.nn.Module):
@@ -65,3 +65,13 @@ def test_a_neutral_start_is_recorded_and_its_passes_are_counted(digits_teacher, 
     with torch.no_grad():
         probs = torch.softmax(digits_teacher.net(out["x"]), 1)
     assert torch.all(probs.gather(1, out["target"][:, None]).squeeze(1) > 0.99 - 1e-4)
+
+
+def test_a_teacher_sure_of_gs_grey_start_gets_one_line_naming_the_class_and_the_fix():
+    spec = InputSpec((1, 4, 4))
+    note = start_advice(_LevelTeacher(0.3), SynthesisConfig(), spec, ("bright", "dark"))
+    assert note is not None and "'bright' at softmax 1.00" in note and "--gen-start neutral" in note and "\n" not in note
+    assert start_advice(_LevelTeacher(0.5), SynthesisConfig(), spec) is None  # torn at grey: nothing to say
+    assert start_advice(_LevelTeacher(0.3), SynthesisConfig(gen_start="neutral"), spec) is None  # already neutral
+    # where G starts is what counts: started dark (sigmoid(-3) = 0.05), this teacher is sure of "dark" instead
+    assert "'dark'" in start_advice(_LevelTeacher(0.3), SynthesisConfig(gen_out_bias=-3.0), spec, ("bright", "dark"))

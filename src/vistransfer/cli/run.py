@@ -18,6 +18,7 @@ from ..models.spec import dataset_spec
 from ..models.teacher import Teacher, train_teacher
 from ..pipeline import check_compatible, learn_students, make_synthetic, teacher_summary
 from ..synthesis.objectives import batchnorm_advice
+from ..synthesis.start import start_advice
 from ..viz import class_grid
 from .learn import MEMBERS_HELP, parse_students, student_kwargs
 from .options import (ArchOpt, ConfigOpt, DataDirOpt, DeviceOpt, DownloadOpt, FeaturesLayerOpt, InputShapeOpt, NormalizeOpt,
@@ -67,6 +68,8 @@ def run(
         h1 = Teacher.load(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))
         check_compatible(h1, test, f"{dataset} test")
         if (advice := batchnorm_advice(h1.module, cfg.bn_prior, cfg.value_prior)) is not None:
+            typer.echo(f"note: {advice}", err=True)
+        if (advice := start_advice(h1.module, cfg, h1.spec, h1.classes)) is not None:
             typer.echo(f"note: {advice}", err=True)
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)  # only once the inputs are known to be good

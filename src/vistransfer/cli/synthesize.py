@@ -15,6 +15,7 @@ from ..io import resolve_device
 from ..models.teacher import Teacher
 from ..pipeline import calibrated_threshold, make_synthetic, synthesis_meta
 from ..synthesis.objectives import batchnorm_advice
+from ..synthesis.start import start_advice
 from ..synthesis.shards import synthesize_sharded
 from .options import (ArchOpt, ConfigOpt, DataDirOpt, DeviceOpt, FeaturesLayerOpt, InputShapeOpt, NormalizeOpt, QuietOpt,
                       ValueRangeOpt, parse_pair, teacher_options)
@@ -78,6 +79,8 @@ def synthesize(
     h1 = Teacher.load(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))
     dev = resolve_device(device)
     if (advice := batchnorm_advice(h1.module, cfg.bn_prior, cfg.value_prior)) is not None:
+        typer.echo(f"note: {advice}", err=True)
+    if (advice := start_advice(h1.module, cfg, h1.spec, h1.classes)) is not None:
         typer.echo(f"note: {advice}", err=True)
     real = None
     calibration = None

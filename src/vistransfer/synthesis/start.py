@@ -45,3 +45,24 @@ def start_bias(teacher: nn.Module, cfg: SynthesisConfig, spec: InputSpec, device
         return cfg.gen_out_bias, 0
     level = neutral_level(teacher, spec, device)
     return math.log(level / (1 - level)), len(LEVELS)
+
+
+def start_advice(teacher: nn.Module, cfg: SynthesisConfig, spec: InputSpec, classes: tuple[str, ...] | None = None,
+                 device: torch.device | str = "cpu", confident: float = 0.9) -> str | None:
+    """One line for a user whose teacher calls G's starting image (flat, at sigmoid(gen_out_bias)) a class at
+    softmax ``confident`` or more while ``gen_start`` is "bias", else None. Our MNIST teacher gives mid-grey
+    "8" at 0.28 and gets no note; the zoo's ELU teacher "8" at 1.00."""
+    if cfg.gen_start != "bias":
+        return None
+    level = 1 / (1 + math.exp(-cfg.gen_out_bias))
+    p = flat_softmax(teacher, spec, device, torch.tensor([level]))[0]
+    if float(p.max()) < confident:
+        return None
+    c = int(p.argmax())
+    name = classes[c] if classes and c < len(classes) else str(c)
+    return (f"the teacher calls G's starting image (flat, at {level:.2f} of the value range) {name!r} at softmax "
+            f"{float(p.max()):.2f}: AM can reach T for that class by brightness alone and starts every other class from "
+            "it. gen_start \"neutral\" (--gen-start neutral, or in a config's [synthesis] table) starts G at the flat "
+            "image the teacher considers least any class, found with the teacher alone; for four MNIST teachers like "
+            "this one it taught CNN_ID students 6-14 points more from 300 visualizations "
+            "(docs/visualization-quality.md#where-g-starts in the repository)")
