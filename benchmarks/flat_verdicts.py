@@ -16,10 +16,9 @@ import argparse
 
 import torch
 
-from vistransfer.data import load_dataset
 from vistransfer.io import resolve_device, versions, write_json, write_text
 
-from benchmarks.teacher_zoo import ARCHS, SPEC, flat_keeps, trained
+from benchmarks.teacher_zoo import ARCHS, SPEC, arch_names, flat_keeps, trained, zoo_data
 from vistransfer.synthesis.start import flat_softmax, neutral_level
 
 LEVELS = torch.linspace(0, 1, 11)
@@ -34,11 +33,9 @@ def main(argv=None) -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", default=None, help="write the verdicts as JSON (and a table as .txt) to this file")
     args = ap.parse_args(argv)
-    names = [a for a in args.archs.split(",") if a]
-    if not names or set(names) - set(ARCHS):
-        raise SystemExit(f"--archs {args.archs!r}: choose from {', '.join(ARCHS)}")
+    names = arch_names(args.archs)
     dev = resolve_device(args.device)
-    train, test = load_dataset("mnist", "train", args.data_dir), load_dataset("mnist", "test", args.data_dir)
+    train, test = zoo_data(args.data_dir)
     rows = {}
     for name in names:
         net, _ = trained(name, train, args.epochs, dev)

@@ -466,6 +466,19 @@ def report(r: dict) -> str:
     return "\n".join(lines)
 
 
+def arch_names(option: str) -> list[str]:
+    """``--archs``' comma-separated names, each an architecture of the zoo (else exit naming the choices)."""
+    names = _values(option, str)
+    if not names or set(names) - set(ARCHS):
+        raise SystemExit(f"--archs {option!r}: choose from {', '.join(ARCHS)}")
+    return names
+
+
+def zoo_data(data_dir: str | None) -> tuple:
+    """MNIST's train and test splits, on which the zoo's teachers are trained and scored."""
+    return load_dataset("mnist", "train", data_dir), load_dataset("mnist", "test", data_dir)
+
+
 def _values(option: str, kind=float) -> list:
     """A comma-separated option's values ("0,1" -> [0.0, 1.0])."""
     return [kind(v) for v in option.split(",") if v]
@@ -522,9 +535,7 @@ def main(argv=None) -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "teacher_zoo.json"))
     args = ap.parse_args(argv)
-    names = _values(args.archs, str)
-    if not names or set(names) - set(ARCHS):
-        raise SystemExit(f"--archs {args.archs!r}: choose from {', '.join(ARCHS)}")
+    names = arch_names(args.archs)
     args.students = _values(args.students, str)
     if not args.students or set(args.students) - {"cnn_id", "same", *ARCHS}:
         raise SystemExit(f"--students {','.join(args.students)!r}: choose from cnn_id, same, {', '.join(ARCHS)}")
@@ -568,7 +579,7 @@ def main(argv=None) -> None:
     if not scopes or set(scopes) - set(BN_SCOPES):
         raise SystemExit(f"--bn-scope {args.bn_scope!r}: choose from {', '.join(BN_SCOPES)}")
     dev = resolve_device(args.device)
-    train, test = load_dataset("mnist", "train", args.data_dir), load_dataset("mnist", "test", args.data_dir)
+    train, test = zoo_data(args.data_dir)
     setup = {"device": str(dev), "threads": torch.get_num_threads(), "n": args.n, "epochs": args.epochs,
              "synthesis_config": to_dict(SynthesisConfig(n=args.n, seed=0))}
     out = Path(args.out)

@@ -12,11 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from vistransfer.data import load_dataset
 from vistransfer.io import resolve_device, versions, write_json
 
 from benchmarks.common import student_accuracy
-from benchmarks.teacher_zoo import ARCHS, arch_accuracy
+from benchmarks.teacher_zoo import ARCHS, arch_accuracy, arch_names, zoo_data
 
 
 def main(argv=None) -> None:
@@ -27,11 +26,9 @@ def main(argv=None) -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", default=None, help="also write the accuracies, with the setup and versions, to this JSON file")
     args = ap.parse_args(argv)
-    names = [a for a in args.archs.split(",") if a]
-    if not names or set(names) - set(ARCHS):
-        raise SystemExit(f"--archs {args.archs!r}: choose from {', '.join(ARCHS)}")
+    names = arch_names(args.archs)
     dev = resolve_device(args.device)
-    train, test = load_dataset("mnist", "train", args.data_dir), load_dataset("mnist", "test", args.data_dir)
+    train, test = zoo_data(args.data_dir)
     part = train.subset(args.n, seed=0)
     out = {"n": args.n, "cnn_id": student_accuracy([(part.x, part.y)], test, [0], dev)["mean"]}
     out.update({name: arch_accuracy(name, part.x, part.y, test, dev) for name in names})

@@ -10,6 +10,8 @@ from vistransfer.synthesis.engine import synthesize
 from vistransfer.synthesis.reference import synthesize_reference
 from vistransfer.synthesis.start import LEVELS, neutral_level, start_advice, start_bias
 
+from tests.synthesis.test_engine import _Counting
+
 
 class _LevelTeacher(torch.nn.Module):
     """Two classes read from the input's mean value m alone: class 0 above ``balance``, class 1 below, sure of either
@@ -39,16 +41,6 @@ def test_start_bias_is_the_configured_bias_or_the_logit_of_the_neutral_level():
     assert 1 / (1 + math.exp(-bias)) == pytest.approx(0.3) and rows == len(LEVELS)
     with pytest.raises(VistransferError, match="gen_start"):
         SynthesisConfig(gen_start="black")
-
-
-class _Counting(torch.nn.Module):
-    def __init__(self, net):
-        super().__init__()
-        self.net, self.rows = net, 0
-
-    def forward(self, x):
-        self.rows += x.shape[0]
-        return self.net(x)
 
 
 @pytest.mark.parametrize("run", [synthesize, synthesize_reference])
