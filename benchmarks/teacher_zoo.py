@@ -80,7 +80,7 @@ so AM cannot stop at the flat images a teacher confident on blank input accepts)
 listed ``SynthesisConfig.histogram_prior`` (rows ``name+hp<w>``: the 1-D Wasserstein distance between a
 visualization's sorted pixels and the training digits' quantiles, subtracted with this weight). ``--level-prior``
 runs each teacher at each listed ``SynthesisConfig.level_prior`` (rows ``name+lv<w>``; ``objectives.LevelPrior``: the
-teacher's margin for the target class on the visualization's flat counterpart, every pixel at its mean, counted
+teacher's log-odds for the target class on the visualization's flat counterpart, every pixel at its mean, counted
 above 0 and subtracted with this weight; data-free, for a teacher that calls a grey or white image a class). The JSON also holds each row's
 CNN_ID accuracy per class (``student_per_class``, mean over sets), printed below the table: where a gap between
 teachers sits.
@@ -520,7 +520,7 @@ def main(argv=None) -> None:
     ap.add_argument("--histogram-prior", default="0", help="comma-separated SynthesisConfig.histogram_prior weights (the "
                     "training digits' value quantiles; objectives.histogram_prior), each run for every teacher")
     ap.add_argument("--level-prior", default="0", help="comma-separated SynthesisConfig.level_prior weights (the teacher's "
-                    "target margin on each visualization's flat counterpart; objectives.LevelPrior), each run for every teacher")
+                    "target log-odds on each visualization's flat counterpart; objectives.LevelPrior), each run for every teacher")
     ap.add_argument("--gen-start", default=SynthesisConfig.gen_start, help="comma-separated SynthesisConfig.gen_start "
                     "values (bias: G starts at sigmoid(--gen-out-bias), mid-grey by default; neutral: at the flat image "
                     "the teacher considers least any class, synthesis/start.py), each run for every teacher")
