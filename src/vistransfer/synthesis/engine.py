@@ -412,7 +412,7 @@ def _early_verdict(stats: dict, accepted: int, cfg: SynthesisConfig, best: float
 
 def _start_label(out_bias: float) -> str:
     """G's starting level, as a record (a string: shards keep the first shard's, the same in every one)."""
-    return f"level {1 / (1 + math.exp(-out_bias)):.2f} of the range (output bias {out_bias:.2f})"
+    return f"level {0.5 * (1 + math.tanh(out_bias / 2)):.2f} of the range (output bias {out_bias:.2f})"  # sigmoid
 
 
 def summarize(stats: dict, n: int) -> dict:

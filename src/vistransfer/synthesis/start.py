@@ -54,7 +54,7 @@ def start_advice(teacher: nn.Module, cfg: SynthesisConfig, spec: InputSpec, clas
     "8" at 0.28 and gets no note; the zoo's ELU teacher "8" at 1.00."""
     if cfg.gen_start != "bias":
         return None
-    level = 1 / (1 + math.exp(-cfg.gen_out_bias))
+    level = 0.5 * (1 + math.tanh(cfg.gen_out_bias / 2))  # sigmoid, without overflow at any bias
     p = flat_softmax(teacher, spec, device, torch.tensor([level]))[0]
     if float(p.max()) < confident:
         return None
