@@ -128,7 +128,7 @@ from vistransfer.students.neural import NeuralStudent
 from vistransfer.synthesis.blend import add_blends
 from vistransfer.synthesis.dataset import SyntheticDataset
 from vistransfer.synthesis.engine import synthesize
-from vistransfer.synthesis.objectives import AM_OBJECTIVES, Batch, value_prior, value_statistics
+from vistransfer.synthesis.objectives import AM_OBJECTIVES, Batch, flat_counterpart, value_prior, value_statistics
 from vistransfer.synthesis.probe import add_probes
 
 from benchmarks.common import PAPER_GROUPS, STUDENT, student_accuracy
@@ -211,8 +211,7 @@ def flat_keeps(net: nn.Module, x: torch.Tensor, y: torch.Tensor, dev) -> list[fl
     """Per class c, the share of images x (N, 1, 28, 28) of class y == c that the teacher still calls c once every
     pixel is replaced by the image's mean (its flat counterpart, objectives.LevelPrior's): whether the class is
     in the brightness alone. NaN for a class without images."""
-    flat = torch.ones_like(x) * x.mean((2, 3), keepdim=True)
-    same = predict_logits(net, flat, dev).argmax(1).cpu() == y.cpu()
+    same = predict_logits(net, flat_counterpart(x), dev).argmax(1).cpu() == y.cpu()
     return [float(same[y == c].float().mean()) if (y == c).any() else float("nan") for c in range(10)]
 
 

@@ -341,6 +341,21 @@ def shuffle_tiles(x: torch.Tensor, tiles: int, gen: torch.Generator) -> torch.Te
     return x
 
 
+def clipped_log_odds(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """(A,) how strongly each row of ``logits`` (A, K) sees its ``target`` class, as log-odds ``logit_target -
+    logsumexp(other logits)``, counted only above 0 (more likely the target than not): what the layout and level
+    priors score on their counterfactual pass."""
+    own = logits.gather(1, target[:, None]).squeeze(1)
+    others = logits.scatter(1, target[:, None], float("-inf")).logsumexp(1)
+    return F.relu(own - others)
+
+
+def flat_counterpart(x: torch.Tensor) -> torch.Tensor:
+    """x (A, C, *spatial) with every value replaced by its image's (or series') mean over positions, per channel:
+    the featureless input at the same level. Keeps x's memory format (channels_last)."""
+    return torch.ones_like(x) * x.mean(dim=tuple(range(2, x.dim())), keepdim=True)
+
+
 class LayoutPrior:
     """A visualization's class must live in where its parts are, not only in what they are.
 
@@ -366,9 +381,7 @@ class LayoutPrior:
         """(A,) the clipped target log-odds of each visualization after one shuffle of its tiles."""
         logits = self.teacher(shuffle_tiles(x, self.tiles, self.gen))
         self.rows += x.shape[0]
-        own = logits.gather(1, target[:, None]).squeeze(1)
-        others = logits.scatter(1, target[:, None], float("-inf")).logsumexp(1)
-        return F.relu(own - others)
+        return clipped_log_odds(logits, target)
 
     def objective(self) -> Objective:
         return Objective(lambda b: self.score(b.x, b.target), f"layout_prior(tiles={self.tiles})")
@@ -402,12 +415,9 @@ class LevelPrior:
 
     def score(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """(A,) the clipped target log-odds of each visualization's flat counterpart."""
-        level = x.mean(dim=tuple(range(2, x.dim())), keepdim=True)
-        logits = self.teacher(torch.ones_like(x) * level)  # ones_like keeps x's memory format (channels_last)
+        logits = self.teacher(flat_counterpart(x))
         self.rows += x.shape[0]
-        own = logits.gather(1, target[:, None]).squeeze(1)
-        others = logits.scatter(1, target[:, None], float("-inf")).logsumexp(1)
-        return F.relu(own - others)
+        return clipped_log_odds(logits, target)
 
     def objective(self) -> Objective:
         return Objective(lambda b: self.score(b.x, b.target), "level_prior")
