@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 
@@ -34,7 +33,7 @@ from .objectives import (Batch, BatchNormPrior, LayoutPrior, LevelPrior, Objecti
                          histogram_prior, value_prior, value_quantiles, value_statistics)
 from .slot_adam import SlotAdam
 from .slots import Slots
-from .start import start_bias
+from .start import start_bias, start_label
 
 log = logging.getLogger("vistransfer")
 # Fail fast when a teacher rarely reaches T: judged once this many visualizations have finished
@@ -281,7 +280,7 @@ def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device:
         bar.update(int(accepted.sum()) - bar.n)  # throttled by tqdm, not one line per step
     bar.close()
     stats["wall_s"], stats["gen_upsample"] = time.perf_counter() - t0, bank.upsample
-    stats["gen_start"] = _start_label(out_bias)
+    stats["gen_start"] = start_label(out_bias)
     stats["teacher_rows"] += priors.rows  # the layout and level priors' passes are teacher passes too
     out = rec.cat()
     order = torch.argsort(out["group"] * cfg.group_size * 4 + out["passed_step"], stable=True)
@@ -408,11 +407,6 @@ def _early_verdict(stats: dict, accepted: int, cfg: SynthesisConfig, best: float
         passes = stats["teacher_rows"] / max(accepted, 1)
         log.warning(f"{where}; about {passes:.0f} teacher passes per kept visualization so far. "
                     "Lower --threshold or raise --max-steps if this is too slow")
-
-
-def _start_label(out_bias: float) -> str:
-    """G's starting level, as a record (a string: shards keep the first shard's, the same in every one)."""
-    return f"level {0.5 * (1 + math.tanh(out_bias / 2)):.2f} of the range (output bias {out_bias:.2f})"  # sigmoid
 
 
 def summarize(stats: dict, n: int) -> dict:

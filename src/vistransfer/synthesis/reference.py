@@ -18,11 +18,11 @@ from torch import nn
 
 from ..config import SynthesisConfig
 from ..models.generator import GeneratorBank
-from .engine import _start_label, class_quota, summarize, with_priors
+from .engine import class_quota, summarize, with_priors
 from ..models.spec import InputSpec
 from .objectives import Batch, Objective, default_objective
 from .slots import draw_groups, draw_movements
-from .start import start_bias
+from .start import start_bias, start_label
 
 
 def synthesize_reference(teacher: nn.Module, cfg: SynthesisConfig, spec: InputSpec | tuple[int, ...], n_classes: int,
@@ -86,7 +86,7 @@ def synthesize_reference(teacher: nn.Module, cfg: SynthesisConfig, spec: InputSp
                 stats["discarded"] += g
                 stats["rows_discarded"] += g * (int(move_steps[0]) + cfg.max_steps)
     stats["wall_s"], stats["gen_upsample"] = time.perf_counter() - t0, G.upsample
-    stats["gen_start"] = _start_label(out_bias)
+    stats["gen_start"] = start_label(out_bias)
     stats["teacher_rows"] += priors.rows
     stats.update(summarize(stats, cfg.n))
     return {k: torch.cat(v) for k, v in rec.items()}, stats

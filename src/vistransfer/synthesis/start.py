@@ -47,6 +47,16 @@ def start_bias(teacher: nn.Module, cfg: SynthesisConfig, spec: InputSpec, device
     return math.log(level / (1 - level)), len(LEVELS)
 
 
+def output_level(out_bias: float) -> float:
+    """G's initial output level in its (0, 1) scale for an output bias: sigmoid(out_bias), without overflow."""
+    return 0.5 * (1 + math.tanh(out_bias / 2))
+
+
+def start_label(out_bias: float) -> str:
+    """G's starting level, as a run's record (a string: shards keep the first shard's, the same in every one)."""
+    return f"level {output_level(out_bias):.2f} of the range (output bias {out_bias:.2f})"
+
+
 def start_advice(teacher: nn.Module, cfg: SynthesisConfig, spec: InputSpec, classes: tuple[str, ...] | None = None,
                  device: torch.device | str = "cpu", confident: float = 0.9) -> str | None:
     """One line for a user whose teacher calls G's starting image (flat, at sigmoid(gen_out_bias)) a class at
@@ -54,7 +64,7 @@ def start_advice(teacher: nn.Module, cfg: SynthesisConfig, spec: InputSpec, clas
     "8" at 0.28 and gets no note; the zoo's ELU teacher "8" at 1.00."""
     if cfg.gen_start != "bias":
         return None
-    level = 0.5 * (1 + math.tanh(cfg.gen_out_bias / 2))  # sigmoid, without overflow at any bias
+    level = output_level(cfg.gen_out_bias)
     p = flat_softmax(teacher, spec, device, torch.tensor([level]))[0]
     if float(p.max()) < confident:
         return None
