@@ -3,7 +3,8 @@
 A user's teacher is rarely our MNIST ConvNet. For each architecture below, one run on one machine:
 train it on MNIST (in [0, 1], no normalization, Adam, ``--epochs`` epochs, seed 0), then synthesize
 ``--n`` visualizations with the default SynthesisConfig (exactly what ``vistransfer synthesize``
-does with no options), and train one CNN_ID student on them (hard labels, as the experiments do).
+does with no options, but for G's start: the paper's grey unless ``--gen-start auto``, the default since
+0.5.0's tables were made), and train one CNN_ID student on them (hard labels, as the experiments do).
 For each teacher it reports test accuracy, visualizations/s, teacher passes per accepted
 visualization, groups over the step budget, the student's real-test accuracy, and diagnostics
 that say why a teacher is hard to visualize (measured, not guessed):
@@ -88,7 +89,8 @@ teachers sits.
 ``--gen-out-bias`` runs every teacher at each listed ``SynthesisConfig.gen_out_bias`` (rows
 ``name+b<v>``; -2 starts G at sigmoid(-2) = 0.12, about MNIST's mean). ``--gen-start neutral`` (rows ``name+neutral``)
 starts G instead at the flat image the teacher considers least any class (``synthesis/start.py``; the level is in
-the JSON's ``synthesis.gen_start``). ``--bn-prior`` runs every teacher with batch norm at each listed weight of ``SynthesisConfig.bn_prior``
+the JSON's ``synthesis.gen_start``); ``--gen-start auto`` (rows ``name+auto``), the library's default, does so only
+for a teacher sure of the grey start. Rows without a suffix start at the paper's grey (``BASELINE``). ``--bn-prior`` runs every teacher with batch norm at each listed weight of ``SynthesisConfig.bn_prior``
 (rows ``name+bn<w>``); a teacher without batch norm runs once. ``--threshold`` likewise runs each
 teacher at each listed T (rows ``name+T<t>``): whether T is reachable for a teacher whose softmax is
 less confident than ours. ``--plan count,yield`` runs each teacher with each way the engine plans the
@@ -302,9 +304,15 @@ AXES = (("bn_prior", lambda v: f"+bn{v:g}"), ("threshold", lambda v: f"+T{v:g}")
         ("level_prior", lambda v: f"+lv{v:g}"), ("gen_start", lambda v: f"+{v}"))
 
 
+# Where this benchmark's rows differ from SynthesisConfig's defaults: rows without a suffix start G at the paper's grey
+# (the library's default up to 0.5.0, which made the committed rows); "auto", the default now, is ``name+auto``.
+BASELINE = {"gen_start": "bias"}
+
+
 def row_name(name: str, axes: dict) -> str:
-    """The architecture's name and a suffix for every field of ``axes`` off SynthesisConfig's default."""
-    return name + "".join(suffix(axes[k]) for k, suffix in AXES if axes[k] != getattr(SynthesisConfig, k))
+    """The architecture's name and a suffix for every field of ``axes`` off the baseline (SynthesisConfig's default
+    but for :data:`BASELINE`)."""
+    return name + "".join(suffix(axes[k]) for k, suffix in AXES if axes[k] != BASELINE.get(k, getattr(SynthesisConfig, k)))
 
 
 _SETS: dict = {}  # this run's sets by teacher and engine settings: rows that differ in blends or probes alone share them
@@ -520,9 +528,11 @@ def main(argv=None) -> None:
                     "training digits' value quantiles; objectives.histogram_prior), each run for every teacher")
     ap.add_argument("--level-prior", default="0", help="comma-separated SynthesisConfig.level_prior weights (the teacher's "
                     "target log-odds on each visualization's flat counterpart; objectives.LevelPrior), each run for every teacher")
-    ap.add_argument("--gen-start", default=SynthesisConfig.gen_start, help="comma-separated SynthesisConfig.gen_start "
-                    "values (bias: G starts at sigmoid(--gen-out-bias), mid-grey by default; neutral: at the flat image "
-                    "the teacher considers least any class, synthesis/start.py), each run for every teacher")
+    ap.add_argument("--gen-start", default=BASELINE["gen_start"], help="comma-separated SynthesisConfig.gen_start "
+                    "values (bias, this benchmark's baseline: G starts at sigmoid(--gen-out-bias), mid-grey by default; "
+                    "neutral: at the flat image the teacher considers least any class, synthesis/start.py; auto, the "
+                    "library's default: neutral for a teacher sure of the bias start and not of the neutral one), each "
+                    "run for every teacher")
     ap.add_argument("--students", default="cnn_id", help="comma-separated, from cnn_id (the built-in student), same "
                     "(a fresh network of the teacher's architecture) and the zoo's architectures (a fresh network of "
                     "that one, whoever the teacher; table 'Students of the zoo's architectures')")
@@ -580,7 +590,8 @@ def main(argv=None) -> None:
     dev = resolve_device(args.device)
     train, test = zoo_data(args.data_dir)
     setup = {"device": str(dev), "threads": torch.get_num_threads(), "n": args.n, "epochs": args.epochs,
-             "synthesis_config": to_dict(SynthesisConfig(n=args.n, seed=0))}
+             # gen_start is a row axis (named in each row), and files from before it was recorded lack it
+             "synthesis_config": {k: v for k, v in to_dict(SynthesisConfig(n=args.n, seed=0)).items() if k != "gen_start"}}
     out = Path(args.out)
     old = json.loads(out.read_text()) if out.is_file() else {}
     # rows of an earlier run of the same setup stay (a re-run of a row replaces it); another setup starts afresh

@@ -75,6 +75,14 @@ def test_a_folder_never_mixes_jobs(digits_teacher, tmp_path):
         synthesize_sharded(digits_teacher, small, tmp_path / "a", 10, progress=False)
     again = synthesize_sharded(digits_teacher, replace(small, plan="count"), tmp_path / "a", 10, progress=False)
     assert len(again) == 10
+    # one of 0.5.0, which records no gen_start, started G at the paper's grey: it resumes with "bias" only
+    old = json.loads(manifest.read_text())
+    del old["config"]["gen_start"]
+    manifest.write_text(json.dumps(old))
+    with pytest.raises(VistransferError, match="gen_start: 'bias' there, 'auto' here"):
+        synthesize_sharded(digits_teacher, replace(small, plan="count"), tmp_path / "a", 10, progress=False)
+    assert len(synthesize_sharded(digits_teacher, replace(small, plan="count", gen_start="bias"), tmp_path / "a", 10,
+                                  progress=False)) == 10
 
 
 def test_ray_backend_matches_local(digits_teacher, tmp_path, monkeypatch):

@@ -1,4 +1,5 @@
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -8,7 +9,7 @@ from vistransfer.errors import VistransferError
 from vistransfer.models.spec import InputSpec
 from vistransfer.synthesis.engine import synthesize
 from vistransfer.synthesis.reference import synthesize_reference
-from vistransfer.synthesis.start import LEVELS, neutral_level, start_advice, start_bias
+from vistransfer.synthesis.start import CONFIDENT, LEVELS, neutral_level, start_advice, start_bias, start_verdict
 
 from tests.synthesis.test_engine import _Counting
 
@@ -26,6 +27,13 @@ class _LevelTeacher(torch.nn.Module):
         return torch.stack([20 * (m - self.balance), -20 * (m - self.balance)], 1)
 
 
+class _SureTeacher(torch.nn.Module):
+    """Sure of class 0 whatever the input (as Apnea-ECG's per-minute teachers are of "normal" for any flat RR series)."""
+
+    def forward(self, x):
+        return torch.stack([x.flatten(1).mean(1) * 0 + 5.0, x.flatten(1).mean(1) * 0], 1)
+
+
 def test_the_neutral_level_is_the_flat_input_the_teacher_is_least_sure_of_in_the_data_domain():
     assert neutral_level(_LevelTeacher(0.5), InputSpec((1, 4, 4))) == pytest.approx(0.5)
     # a domain of [-1, 1] (a series, say): the teacher is torn at 0.2 there, which is 0.6 of G's (0, 1) scale
@@ -36,11 +44,36 @@ def test_the_neutral_level_is_the_flat_input_the_teacher_is_least_sure_of_in_the
 
 def test_start_bias_is_the_configured_bias_or_the_logit_of_the_neutral_level():
     spec = InputSpec((1, 4, 4))
-    assert start_bias(_LevelTeacher(0.5), SynthesisConfig(gen_out_bias=-2.0), spec, "cpu") == (-2.0, 0)
+    assert start_bias(_LevelTeacher(0.5), SynthesisConfig(gen_start="bias", gen_out_bias=-2.0), spec, "cpu") == (-2.0, 0)
     bias, rows = start_bias(_LevelTeacher(0.3), SynthesisConfig(gen_start="neutral", gen_out_bias=-2.0), spec, "cpu")
     assert 1 / (1 + math.exp(-bias)) == pytest.approx(0.3) and rows == len(LEVELS)
     with pytest.raises(VistransferError, match="gen_start"):
         SynthesisConfig(gen_start="black")
+
+
+def test_auto_starts_neutral_only_for_a_teacher_sure_of_the_paper_start_and_not_of_the_neutral_one():
+    spec, auto = InputSpec((1, 4, 4)), SynthesisConfig(gen_out_bias=-2.0)
+    assert auto.gen_start == "auto"  # the default
+    # sure of the start (sigmoid(-2) = 0.12 is "dark" at 1.00), torn at 0.3: the neutral start, one row more than its search
+    bias, rows = start_bias(_LevelTeacher(0.3), auto, spec, "cpu")
+    assert bias == start_bias(_LevelTeacher(0.3), replace(auto, gen_start="neutral"), spec, "cpu")[0] and rows == len(LEVELS) + 1
+    # not sure of the start (torn at 0.12 itself): the paper's start, one row to ask
+    assert start_bias(_LevelTeacher(0.12), auto, spec, "cpu") == (-2.0, 1)
+    # sure of every flat input: nowhere better to start, the paper's start
+    assert start_bias(_SureTeacher(), auto, spec, "cpu") == (-2.0, len(LEVELS) + 1)
+    v = start_verdict(_SureTeacher(), spec, 0.0)
+    assert v.sure and v.neutral_p >= CONFIDENT and not v.go_neutral
+    assert not start_verdict(_LevelTeacher(0.5), spec, 0.0).sure and start_verdict(_LevelTeacher(0.5), spec, 0.0).neutral is None
+
+
+@pytest.mark.parametrize("run", [synthesize, synthesize_reference])
+def test_auto_makes_the_neutral_or_the_paper_start_bit_for_bit(run):
+    shape, cfg = (1, 4, 4), dict(n=6, seed=0, group_size=1, slots=3, max_steps=60, gen_upsample="deconv")
+    for teacher, same in ((_LevelTeacher(0.3), "neutral"), (_LevelTeacher(0.5), "bias")):
+        auto, auto_stats = run(teacher, SynthesisConfig(**cfg), shape, 2)
+        other, other_stats = run(teacher, SynthesisConfig(gen_start=same, **cfg), shape, 2)
+        assert torch.equal(auto["x"], other["x"]) and auto_stats["gen_start"] == other_stats["gen_start"]
+        assert auto_stats["teacher_rows"] == other_stats["teacher_rows"] + 1  # its question: what is the paper's start?
 
 
 @pytest.mark.parametrize("run", [synthesize, synthesize_reference])
@@ -59,11 +92,17 @@ def test_a_neutral_start_is_recorded_and_its_passes_are_counted(digits_teacher, 
     assert torch.all(probs.gather(1, out["target"][:, None]).squeeze(1) > 0.99 - 1e-4)
 
 
-def test_a_teacher_sure_of_gs_grey_start_gets_one_line_naming_the_class_and_the_fix():
-    spec = InputSpec((1, 4, 4))
+def test_a_teacher_sure_of_gs_grey_start_gets_one_line_naming_the_class_and_where_g_starts():
+    spec, paper = InputSpec((1, 4, 4)), SynthesisConfig(gen_start="bias")
+    note = start_advice(_LevelTeacher(0.3), paper, spec, ("bright", "dark"))
+    assert note is not None and "'bright' at softmax 1.00" in note and "--gen-start" in note and "\n" not in note
+    assert "0.30 of the range" in note
+    # the default moves G itself and says so, with the way back
     note = start_advice(_LevelTeacher(0.3), SynthesisConfig(), spec, ("bright", "dark"))
-    assert note is not None and "'bright' at softmax 1.00" in note and "--gen-start neutral" in note and "\n" not in note
-    assert start_advice(_LevelTeacher(0.5), SynthesisConfig(), spec) is None  # torn at grey: nothing to say
+    assert "'bright' at softmax 1.00" in note and "so G starts at" in note and "--gen-start bias" in note and "\n" not in note
+    assert start_advice(_LevelTeacher(0.5), paper, spec) is None  # torn at grey: nothing to say
+    assert start_advice(_LevelTeacher(0.5), SynthesisConfig(), spec) is None
+    assert start_advice(_SureTeacher(), paper, spec) is None  # sure of every flat input: no start is better
     assert start_advice(_LevelTeacher(0.3), SynthesisConfig(gen_start="neutral"), spec) is None  # already neutral
     # where G starts is what counts: started dark (sigmoid(-3) = 0.05), this teacher is sure of "dark" instead
-    assert "'dark'" in start_advice(_LevelTeacher(0.3), SynthesisConfig(gen_out_bias=-3.0), spec, ("bright", "dark"))
+    assert "'dark'" in start_advice(_LevelTeacher(0.3), replace(paper, gen_out_bias=-3.0), spec, ("bright", "dark"))

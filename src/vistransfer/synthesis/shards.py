@@ -89,6 +89,7 @@ def _check_manifest(job_dir: Path, manifest: dict) -> None:
     if path.is_file():
         old = json.loads(path.read_text())
         old.setdefault("config", {}).setdefault("plan", "count")  # folders of 0.4.1 and before planned by count
+        old["config"].setdefault("gen_start", "bias")  # folders of 0.5.0 and before started G at the paper's grey
         if old != manifest:
             raise VistransferError(f"{job_dir} holds shards of another job ({_manifest_difference(old, manifest)}); "
                                    "use a new --shard-dir or delete that folder")

@@ -5,13 +5,15 @@ Many teachers call a grey image one class with confidence (the ELU teacher of ``
 says "8" at softmax 1.00, an MLP "3"), so AM passes T for that class from the start, by brightness
 alone, and draws the other classes from a start the teacher reads as that one.
 :func:`neutral_level` finds, with the teacher alone (no data), the flat image it considers least any
-class; ``SynthesisConfig.gen_start = "neutral"`` starts every generator there
+class; ``SynthesisConfig.gen_start = "neutral"`` starts every generator there, and ``"auto"`` (the
+default) does so only for a teacher that is sure of the paper's start and unsure of that flat image
 (docs/visualization-quality.md).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -30,21 +32,78 @@ def flat_softmax(teacher: nn.Module, spec: InputSpec, device: torch.device | str
         return teacher(spec.to_domain(g).to(device)).float().softmax(1).cpu()
 
 
+def neutral_verdict(teacher: nn.Module, spec: InputSpec, device: torch.device | str) -> tuple[float, float]:
+    """The neutral level (see :func:`neutral_level`) and the teacher's top softmax on its flat input."""
+    p = flat_softmax(teacher, spec, device)
+    entropy = -(p * p.clamp_min(1e-12).log()).sum(1)
+    i = int(entropy.argmax())
+    return float(LEVELS[i]), float(p[i].max())
+
+
 def neutral_level(teacher: nn.Module, spec: InputSpec, device: torch.device | str = "cpu") -> float:
     """The level of G's (0, 1) scale, among :data:`LEVELS`, whose flat input gets the teacher's softmax of
     highest entropy: the featureless input it considers least any class (the lowest level of a tie)."""
-    p = flat_softmax(teacher, spec, device)
-    entropy = -(p * p.clamp_min(1e-12).log()).sum(1)
-    return float(LEVELS[int(entropy.argmax())])
+    return neutral_verdict(teacher, spec, device)[0]
+
+
+# A teacher "is sure" of a flat input from this top softmax on. Our MNIST teacher gives G's grey start 0.28, the
+# zoo's foreign teachers 0.94-1.00 (benchmarks/flat_verdicts.py).
+CONFIDENT = 0.9
+
+
+@dataclass(frozen=True)
+class StartVerdict:
+    """What the teacher says of G's paper start (the flat input at sigmoid(gen_out_bias)) and of its neutral level.
+    ``neutral`` and ``neutral_p`` are None when the teacher is not sure of the start (they were not looked for)."""
+
+    level: float
+    cls: int
+    p: float
+    neutral: float | None = None
+    neutral_p: float | None = None
+
+    @property
+    def sure(self) -> bool:
+        return self.p >= CONFIDENT
+
+    @property
+    def go_neutral(self) -> bool:
+        """Whether a neutral start moves G off an input the teacher is sure of onto one it is not. A teacher sure of
+        every flat input (Apnea-ECG's per-minute teachers call any flat RR series "normal" at 0.98 or more) gains
+        nothing from it and keeps the paper's start."""
+        return self.sure and self.neutral_p is not None and self.neutral_p < CONFIDENT
+
+    @property
+    def rows(self) -> int:
+        """Teacher rows spent reaching it: the start's, and the levels' when they were searched."""
+        return 1 + (len(LEVELS) if self.neutral is not None else 0)
+
+
+def start_verdict(teacher: nn.Module, spec: InputSpec, out_bias: float, device: torch.device | str = "cpu") -> StartVerdict:
+    """The teacher's verdict on G's start at ``out_bias``; and, when it is sure of it, where the neutral level is
+    and how sure it is there."""
+    level = output_level(out_bias)
+    p = flat_softmax(teacher, spec, device, torch.tensor([level]))[0]
+    v = StartVerdict(level, int(p.argmax()), float(p.max()))
+    if not v.sure:
+        return v
+    return replace(v, **dict(zip(("neutral", "neutral_p"), neutral_verdict(teacher, spec, device))))
 
 
 def start_bias(teacher: nn.Module, cfg: SynthesisConfig, spec: InputSpec, device: torch.device | str) -> tuple[float, int]:
-    """G's initial output bias for ``cfg`` (``gen_out_bias``, or the logit of :func:`neutral_level` with
-    ``gen_start = "neutral"``), and the teacher rows spent finding it."""
+    """G's initial output bias for ``cfg`` and the teacher rows spent finding it. "bias": ``gen_out_bias``;
+    "neutral": the logit of :func:`neutral_level`; "auto": the neutral one where :attr:`StartVerdict.go_neutral`,
+    else ``gen_out_bias``."""
     if cfg.gen_start == "bias":
         return cfg.gen_out_bias, 0
-    level = neutral_level(teacher, spec, device)
-    return math.log(level / (1 - level)), len(LEVELS)
+    if cfg.gen_start == "neutral":
+        return _logit(neutral_level(teacher, spec, device)), len(LEVELS)
+    v = start_verdict(teacher, spec, cfg.gen_out_bias, device)
+    return (_logit(v.neutral) if v.go_neutral else cfg.gen_out_bias), v.rows
+
+
+def _logit(level: float) -> float:
+    return math.log(level / (1 - level))
 
 
 def output_level(out_bias: float) -> float:
@@ -58,21 +117,23 @@ def start_label(out_bias: float) -> str:
 
 
 def start_advice(teacher: nn.Module, cfg: SynthesisConfig, spec: InputSpec, classes: tuple[str, ...] | None = None,
-                 device: torch.device | str = "cpu", confident: float = 0.9) -> str | None:
-    """One line for a user whose teacher calls G's starting image (flat, at sigmoid(gen_out_bias)) a class at
-    softmax ``confident`` or more while ``gen_start`` is "bias", else None. Our MNIST teacher gives mid-grey
-    "8" at 0.28 and gets no note; the zoo's ELU teacher "8" at 1.00."""
-    if cfg.gen_start != "bias":
+                 device: torch.device | str = "cpu") -> str | None:
+    """One line for a user whose teacher is sure of G's paper start (flat, at sigmoid(gen_out_bias)) and not of
+    a neutral one, else None: with ``gen_start`` "auto", where G starts instead and why; with "bias", the
+    remedy. Our MNIST teacher gives mid-grey "8" at 0.28 and gets no line; the zoo's ELU teacher "8" at 1.00."""
+    if cfg.gen_start == "neutral":
         return None
-    level = output_level(cfg.gen_out_bias)
-    p = flat_softmax(teacher, spec, device, torch.tensor([level]))[0]
-    if float(p.max()) < confident:
+    v = start_verdict(teacher, spec, cfg.gen_out_bias, device)
+    if not v.go_neutral:
         return None
-    c = int(p.argmax())
-    name = classes[c] if classes and c < len(classes) else str(c)
-    return (f"the teacher calls G's starting image (flat, at {level:.2f} of the value range) {name!r} at softmax "
-            f"{float(p.max()):.2f}: AM can reach T for that class by brightness alone and starts every other class from "
-            "it. gen_start \"neutral\" (--gen-start neutral, or in a config's [synthesis] table) starts G at the flat "
-            "image the teacher considers least any class, found with the teacher alone; for four MNIST teachers like "
-            "this one it taught CNN_ID students 6-14 points more from 300 visualizations and 0-3 more from 6,000 "
-            "(docs/visualization-quality.md#where-g-starts in the repository)")
+    name = classes[v.cls] if classes and v.cls < len(classes) else str(v.cls)
+    said = f"the teacher calls G's paper start (flat, at {v.level:.2f} of the value range) {name!r} at softmax {v.p:.2f}"
+    if cfg.gen_start == "auto":
+        return (f"{said}, so G starts at the flat input it considers least any class ({v.neutral:.2f} of the range, "
+                f"top softmax {v.neutral_p:.2f}; gen_start \"auto\"). --gen-start bias keeps the paper's start "
+                "(docs/visualization-quality.md#where-g-starts in the repository)")
+    return (f"{said}: AM can reach T for that class by brightness alone and starts every other class from it. "
+            "gen_start \"neutral\" or \"auto\" (--gen-start, or in a config's [synthesis] table) starts G at the flat "
+            f"input the teacher considers least any class ({v.neutral:.2f} of the range here), found with the teacher "
+            "alone; for four MNIST teachers like this one it taught CNN_ID students 6-14 points more from 300 "
+            "visualizations and 0-3 more from 6,000 (docs/visualization-quality.md#where-g-starts in the repository)")
