@@ -1,11 +1,14 @@
+import json
 import math
 from dataclasses import replace
 
 import pytest
 import torch
 
+from vistransfer.cli.main import main
 from vistransfer.config import SynthesisConfig
 from vistransfer.errors import VistransferError
+from vistransfer.models.foreign import save_torchscript
 from vistransfer.models.spec import InputSpec
 from vistransfer.synthesis.engine import synthesize
 from vistransfer.synthesis.reference import synthesize_reference
@@ -106,3 +109,18 @@ def test_a_teacher_sure_of_gs_grey_start_gets_one_line_naming_the_class_and_wher
     assert start_advice(_LevelTeacher(0.3), SynthesisConfig(gen_start="neutral"), spec) is None  # already neutral
     # where G starts is what counts: started dark (sigmoid(-3) = 0.05), this teacher is sure of "dark" instead
     assert "'dark'" in start_advice(_LevelTeacher(0.3), replace(paper, gen_out_bias=-3.0), spec, ("bright", "dark"))
+
+
+def test_synthesize_says_where_auto_started_g_and_records_it(tmp_path, capsys):
+    """The CLI's default moves G off a start the teacher is sure of, says so in one line and records the level;
+    --gen-start bias keeps the paper's start and names the remedy instead."""
+    path = save_torchscript(_LevelTeacher(0.3), InputSpec((1, 8, 8)), tmp_path / "t.ts", classes=("bright", "dark"))
+    for extra, level, words in (([], "0.30", "so G starts at"), (["--gen-start", "bias"], "0.50", "AM can reach T")):
+        out_path = tmp_path / f"s{len(extra)}.pt"
+        with pytest.raises(SystemExit) as e:
+            main(["synthesize", "-t", str(path), "-o", str(out_path), "--n", "4", "-q", *extra])
+        err = capsys.readouterr().err
+        notes = [line for line in err.splitlines() if line.startswith("note:")]
+        assert e.value.code == 0 and len(notes) == 1 and "'bright' at softmax 1.00" in notes[0] and words in notes[0], err
+        meta = json.loads(out_path.with_name(out_path.name + ".json").read_text())
+        assert meta["stats"]["gen_start"].startswith(f"level {level} ")

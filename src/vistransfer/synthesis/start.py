@@ -46,8 +46,8 @@ def neutral_level(teacher: nn.Module, spec: InputSpec, device: torch.device | st
     return neutral_verdict(teacher, spec, device)[0]
 
 
-# A teacher "is sure" of a flat input from this top softmax on. Our MNIST teacher gives G's grey start 0.28, the
-# zoo's foreign teachers 0.94-1.00 (benchmarks/flat_verdicts.py).
+# A teacher "is sure" of a flat input from this top softmax on. Our MNIST teachers give G's grey start 0.28 (the zoo's,
+# 2 epochs) and 0.40 (the experiments', 8 epochs), the zoo's foreign teachers 0.94-1.00 (benchmarks/flat_verdicts.py).
 CONFIDENT = 0.9
 
 
@@ -69,8 +69,8 @@ class StartVerdict:
     @property
     def go_neutral(self) -> bool:
         """Whether a neutral start moves G off an input the teacher is sure of onto one it is not. A teacher sure of
-        every flat input (Apnea-ECG's per-minute teachers call any flat RR series "normal" at 0.98 or more) gains
-        nothing from it and keeps the paper's start."""
+        every flat input (four of Table 5's six Apnea-ECG teachers call any flat RR series "normal" at 0.97 or more)
+        gains nothing from it and keeps the paper's start."""
         return self.sure and self.neutral_p is not None and self.neutral_p < CONFIDENT
 
     @property
@@ -136,4 +136,4 @@ def start_advice(teacher: nn.Module, cfg: SynthesisConfig, spec: InputSpec, clas
             "gen_start \"neutral\" or \"auto\" (--gen-start, or in a config's [synthesis] table) starts G at the flat "
             f"input the teacher considers least any class ({v.neutral:.2f} of the range here), found with the teacher "
             "alone; for four MNIST teachers like this one it taught CNN_ID students 6-14 points more from 300 "
-            "visualizations and 0-3 more from 6,000 (docs/visualization-quality.md#where-g-starts in the repository)")
+            "visualizations and up to 2.7 more from 6,000 (docs/visualization-quality.md#where-g-starts in the repository)")
