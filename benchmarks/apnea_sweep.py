@@ -51,7 +51,7 @@ VARIANTS = {
     "downscale16": ({"gen_downscale": 16}, "G draws at 0.25 Hz and is interpolated linearly to 4 Hz"),
     "neutral_start": ({"gen_start": "neutral"}, "G starts at the flat series h1 is least sure of (synthesis/start.py), not mid-range"),
     "auto_start": ({"gen_start": "auto"}, "the library's default start: neutral only where h1 is sure of mid-range (>= 0.9) "
-                   "and not of the neutral series"),
+                   "and gives no class a majority on the neutral series"),
     "t_range": ({"threshold_range": (0.6, 0.99)}, "T drawn per generator from [0.6, 0.99]: some near the boundary"),
     "jitter": ({"jitter": 32}, "each series shifted by up to 8 s (32 samples) at every AM step: features that hold wherever they sit"),
     "tv": ({"tv_prior": 10.0}, "total-variation prior at weight 10: series as smooth as the teacher allows"),

@@ -74,9 +74,10 @@ class SynthesisConfig:
     # 49 levels in [0.02, 0.98] of the range; synthesis/start.py; gen_out_bias is then unused), found with
     # the teacher alone: a teacher that calls a grey image a class with confidence (the zoo's ELU teacher:
     # "8" at 1.00) otherwise gets that class by brightness alone and every other class started from it.
-    # "auto": "neutral" for a teacher sure of the paper's start (top softmax >= 0.9) and not of the neutral
-    # image, else "bias" (our MNIST teacher: 0.28, bit for bit the paper's start). Measured on four MNIST
-    # teachers sure of grey: +6-14 points at 300 visualizations, 0-3 at 6,000 (docs/visualization-quality.md).
+    # "auto": "neutral" for a teacher sure of the paper's start (top softmax >= 0.9) that gives no class a
+    # majority on the neutral image, else "bias" (our MNIST teacher: 0.40, and every two-class teacher: bit for
+    # bit the paper's start). Measured on four MNIST teachers sure of grey: +6-14 points at 300 visualizations,
+    # -0.4 to +2.7 at 6,000; on Apnea-ECG a neutral start cost 6.6 (docs/visualization-quality.md).
     # Recorded in every config dict: the default was "bias" (and left out of them) up to 0.5.0, and the
     # committed tables pin it.
     gen_start: str = "auto"

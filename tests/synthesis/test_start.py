@@ -12,29 +12,43 @@ from vistransfer.models.foreign import save_torchscript
 from vistransfer.models.spec import InputSpec
 from vistransfer.synthesis.engine import synthesize
 from vistransfer.synthesis.reference import synthesize_reference
-from vistransfer.synthesis.start import CONFIDENT, LEVELS, neutral_level, start_advice, start_bias, start_verdict
+from vistransfer.synthesis.start import CONFIDENT, LEVELS, NO_MAJORITY, neutral_level, start_advice, start_bias, start_verdict
 
 from tests.synthesis.test_engine import _Counting
 
 
 class _LevelTeacher(torch.nn.Module):
-    """Two classes read from the input's mean value m alone: class 0 above ``balance``, class 1 below, sure of either
-    far from it. Its least sure flat input is at m = balance."""
+    """Three classes: "bright" (the input's mean m above ``balance``), "dark" (below it) and "busy" (contrast: the
+    std of the input), sure of "bright" or "dark" on flat inputs far from the balance. Its least sure flat input is
+    at m = balance, where it holds 1/3 for each."""
 
     def __init__(self, balance: float):
         super().__init__()
         self.balance = balance
 
     def forward(self, x):
-        m = x.flatten(1).mean(1)
-        return torch.stack([20 * (m - self.balance), -20 * (m - self.balance)], 1)
+        f = x.flatten(1)
+        m = f.mean(1)
+        return torch.stack([30 * (m - self.balance), -30 * (m - self.balance), 40 * f.std(1)], 1)
+
+
+NAMES = ("bright", "dark", "busy")
 
 
 class _SureTeacher(torch.nn.Module):
-    """Sure of class 0 whatever the input (as Apnea-ECG's per-minute teachers are of "normal" for any flat RR series)."""
+    """Sure of class 0 whatever the input."""
 
     def forward(self, x):
         return torch.stack([x.flatten(1).mean(1) * 0 + 5.0, x.flatten(1).mean(1) * 0], 1)
+
+
+class _MajorityTeacher(torch.nn.Module):
+    """Two classes, sure of class 0 on flat inputs away from 0.3 and still 0.82 at 0.3 (as Table 5's Apnea-ECG teachers
+    are sure of "normal" for any flat RR series, 0.84 or more at their least sure one)."""
+
+    def forward(self, x):
+        d = 1.5 + 40 * (x.flatten(1).mean(1) - 0.3).abs()
+        return torch.stack([d, d * 0], 1)
 
 
 def test_the_neutral_level_is_the_flat_input_the_teacher_is_least_sure_of_in_the_data_domain():
@@ -62,10 +76,13 @@ def test_auto_starts_neutral_only_for_a_teacher_sure_of_the_paper_start_and_not_
     assert bias == start_bias(_LevelTeacher(0.3), replace(auto, gen_start="neutral"), spec, "cpu")[0] and rows == len(LEVELS) + 1
     # not sure of the start (torn at 0.12 itself): the paper's start, one row to ask
     assert start_bias(_LevelTeacher(0.12), auto, spec, "cpu") == (-2.0, 1)
-    # sure of every flat input: nowhere better to start, the paper's start
-    assert start_bias(_SureTeacher(), auto, spec, "cpu") == (-2.0, len(LEVELS) + 1)
+    # a majority class on every flat input: nowhere better to start, the paper's start
+    for teacher in (_SureTeacher(), _MajorityTeacher()):
+        assert start_bias(teacher, auto, spec, "cpu") == (-2.0, len(LEVELS) + 1)
     v = start_verdict(_SureTeacher(), spec, 0.0)
     assert v.sure and v.neutral_p >= CONFIDENT and not v.go_neutral
+    v = start_verdict(_MajorityTeacher(), spec, 0.0)
+    assert v.sure and v.neutral == pytest.approx(0.3) and NO_MAJORITY <= v.neutral_p < CONFIDENT and not v.go_neutral
     assert not start_verdict(_LevelTeacher(0.5), spec, 0.0).sure and start_verdict(_LevelTeacher(0.5), spec, 0.0).neutral is None
 
 
@@ -73,8 +90,8 @@ def test_auto_starts_neutral_only_for_a_teacher_sure_of_the_paper_start_and_not_
 def test_auto_makes_the_neutral_or_the_paper_start_bit_for_bit(run):
     shape, cfg = (1, 4, 4), dict(n=6, seed=0, group_size=1, slots=3, max_steps=60, gen_upsample="deconv")
     for teacher, same in ((_LevelTeacher(0.3), "neutral"), (_LevelTeacher(0.5), "bias")):
-        auto, auto_stats = run(teacher, SynthesisConfig(**cfg), shape, 2)
-        other, other_stats = run(teacher, SynthesisConfig(gen_start=same, **cfg), shape, 2)
+        auto, auto_stats = run(teacher, SynthesisConfig(**cfg), shape, 3)
+        other, other_stats = run(teacher, SynthesisConfig(gen_start=same, **cfg), shape, 3)
         assert torch.equal(auto["x"], other["x"]) and auto_stats["gen_start"] == other_stats["gen_start"]
         assert auto_stats["teacher_rows"] == other_stats["teacher_rows"] + 1  # its question: what is the paper's start?
 
@@ -97,24 +114,25 @@ def test_a_neutral_start_is_recorded_and_its_passes_are_counted(digits_teacher, 
 
 def test_a_teacher_sure_of_gs_grey_start_gets_one_line_naming_the_class_and_where_g_starts():
     spec, paper = InputSpec((1, 4, 4)), SynthesisConfig(gen_start="bias")
-    note = start_advice(_LevelTeacher(0.3), paper, spec, ("bright", "dark"))
+    note = start_advice(_LevelTeacher(0.3), paper, spec, NAMES)
     assert note is not None and "'bright' at softmax 1.00" in note and "--gen-start" in note and "\n" not in note
     assert "0.30 of the range" in note
     # the default moves G itself and says so, with the way back
-    note = start_advice(_LevelTeacher(0.3), SynthesisConfig(), spec, ("bright", "dark"))
+    note = start_advice(_LevelTeacher(0.3), SynthesisConfig(), spec, NAMES)
     assert "'bright' at softmax 1.00" in note and "so G starts at" in note and "--gen-start bias" in note and "\n" not in note
     assert start_advice(_LevelTeacher(0.5), paper, spec) is None  # torn at grey: nothing to say
     assert start_advice(_LevelTeacher(0.5), SynthesisConfig(), spec) is None
-    assert start_advice(_SureTeacher(), paper, spec) is None  # sure of every flat input: no start is better
+    for teacher in (_SureTeacher(), _MajorityTeacher()):  # a majority class on every flat input: no start is better
+        assert start_advice(teacher, paper, spec) is None
     assert start_advice(_LevelTeacher(0.3), SynthesisConfig(gen_start="neutral"), spec) is None  # already neutral
     # where G starts is what counts: started dark (sigmoid(-3) = 0.05), this teacher is sure of "dark" instead
-    assert "'dark'" in start_advice(_LevelTeacher(0.3), replace(paper, gen_out_bias=-3.0), spec, ("bright", "dark"))
+    assert "'dark'" in start_advice(_LevelTeacher(0.3), replace(paper, gen_out_bias=-3.0), spec, NAMES)
 
 
 def test_synthesize_says_where_auto_started_g_and_records_it(tmp_path, capsys):
     """The CLI's default moves G off a start the teacher is sure of, says so in one line and records the level;
     --gen-start bias keeps the paper's start and names the remedy instead."""
-    path = save_torchscript(_LevelTeacher(0.3), InputSpec((1, 8, 8)), tmp_path / "t.ts", classes=("bright", "dark"))
+    path = save_torchscript(_LevelTeacher(0.3), InputSpec((1, 8, 8)), tmp_path / "t.ts", classes=NAMES)
     for extra, level, words in (([], "0.30", "so G starts at"), (["--gen-start", "bias"], "0.50", "AM can reach T")):
         out_path = tmp_path / f"s{len(extra)}.pt"
         with pytest.raises(SystemExit) as e:
