@@ -3,8 +3,8 @@
 A user's teacher is rarely our MNIST ConvNet. For each architecture below, one run on one machine:
 train it on MNIST (in [0, 1], no normalization, Adam, ``--epochs`` epochs, seed 0), then synthesize
 ``--n`` visualizations with the default SynthesisConfig (exactly what ``vistransfer synthesize``
-does with no options, but for G's start: the paper's grey unless ``--gen-start auto``, the default since
-0.5.0's tables were made), and train one CNN_ID student on them (hard labels, as the experiments do).
+does with no options, but for G's start: the paper's grey, which made the committed rows, unless ``--gen-start
+auto``, the library's default now), and train one CNN_ID student on them (hard labels, as the experiments do).
 For each teacher it reports test accuracy, visualizations/s, teacher passes per accepted
 visualization, groups over the step budget, the student's real-test accuracy, and diagnostics
 that say why a teacher is hard to visualize (measured, not guessed):
@@ -90,7 +90,7 @@ teachers sits.
 ``name+b<v>``; -2 starts G at sigmoid(-2) = 0.12, about MNIST's mean). ``--gen-start neutral`` (rows ``name+neutral``)
 starts G instead at the flat image the teacher considers least any class (``synthesis/start.py``; the level is in
 the JSON's ``synthesis.gen_start``); ``--gen-start auto`` (rows ``name+auto``), the library's default, does so only
-for a teacher sure of the grey start. Rows without a suffix start at the paper's grey (``BASELINE``). ``--bn-prior`` runs every teacher with batch norm at each listed weight of ``SynthesisConfig.bn_prior``
+for a teacher sure of the grey start that gives no class a majority on the neutral image. Rows without a suffix start at the paper's grey (``BASELINE``). ``--bn-prior`` runs every teacher with batch norm at each listed weight of ``SynthesisConfig.bn_prior``
 (rows ``name+bn<w>``); a teacher without batch norm runs once. ``--threshold`` likewise runs each
 teacher at each listed T (rows ``name+T<t>``): whether T is reachable for a teacher whose softmax is
 less confident than ours. ``--plan count,yield`` runs each teacher with each way the engine plans the
@@ -531,7 +531,7 @@ def main(argv=None) -> None:
     ap.add_argument("--gen-start", default=BASELINE["gen_start"], help="comma-separated SynthesisConfig.gen_start "
                     "values (bias, this benchmark's baseline: G starts at sigmoid(--gen-out-bias), mid-grey by default; "
                     "neutral: at the flat image the teacher considers least any class, synthesis/start.py; auto, the "
-                    "library's default: neutral for a teacher sure of the bias start and not of the neutral one), each "
+                    "library's default: neutral for a teacher sure of the bias start that gives no class a majority on the neutral one), each "
                     "run for every teacher")
     ap.add_argument("--students", default="cnn_id", help="comma-separated, from cnn_id (the built-in student), same "
                     "(a fresh network of the teacher's architecture) and the zoo's architectures (a fresh network of "
