@@ -42,8 +42,9 @@ def verdicts(net, spec, dev) -> dict:
     """The flat-input verdicts of one teacher: class and top softmax at each of :data:`LEVELS`, the neutral level,
     the top softmax there, and where ``gen_start = "auto"`` starts G from the paper's output bias of 0."""
     p = flat_softmax(net, spec, dev, LEVELS.clamp(1e-6, 1 - 1e-6))
-    level, top = neutral_verdict(net, spec, dev)
     v = start_verdict(net, spec, SynthesisConfig.gen_out_bias, dev)
+    # the verdict searched the neutral level only for a teacher sure of the start
+    level, top = (v.neutral, v.neutral_p) if v.neutral is not None else neutral_verdict(net, spec, dev)
     return {"flat": [[round(float(x), 2), int(q.argmax()), float(q.max())] for x, q in zip(LEVELS, p)],
             "neutral_level": level, "neutral_softmax": top, "auto": f"neutral {v.neutral:.2f}" if v.go_neutral else "bias"}
 

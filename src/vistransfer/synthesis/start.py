@@ -93,7 +93,8 @@ def start_verdict(teacher: nn.Module, spec: InputSpec, out_bias: float, device: 
     v = StartVerdict(level, int(p.argmax()), float(p.max()))
     if not v.sure:
         return v
-    return replace(v, **dict(zip(("neutral", "neutral_p"), neutral_verdict(teacher, spec, device))))
+    neutral, neutral_p = neutral_verdict(teacher, spec, device)
+    return replace(v, neutral=neutral, neutral_p=neutral_p)
 
 
 def start_bias(teacher: nn.Module, cfg: SynthesisConfig, spec: InputSpec, device: torch.device | str) -> tuple[float, int]:
@@ -108,13 +109,14 @@ def start_bias(teacher: nn.Module, cfg: SynthesisConfig, spec: InputSpec, device
     return (_logit(v.neutral) if v.go_neutral else cfg.gen_out_bias), v.rows
 
 
-def _logit(level: float) -> float:
-    return math.log(level / (1 - level))
-
-
 def output_level(out_bias: float) -> float:
     """G's initial output level in its (0, 1) scale for an output bias: sigmoid(out_bias), without overflow."""
     return 0.5 * (1 + math.tanh(out_bias / 2))
+
+
+def _logit(level: float) -> float:
+    """The output bias that starts G at ``level`` of its (0, 1) scale: :func:`output_level`'s inverse."""
+    return math.log(level / (1 - level))
 
 
 def start_label(out_bias: float) -> str:
