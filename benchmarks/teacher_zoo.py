@@ -86,6 +86,12 @@ above 0 and subtracted with this weight; data-free, for a teacher that calls a g
 CNN_ID accuracy per class (``student_per_class``, mean over sets), printed below the table: where a gap between
 teachers sits.
 
+``--offset`` adds that many offsets per example of the set (rows ``name+off<r>``; synthesis/offset.py: an example
+with one constant of up to 0.3 of [0, 1] added to every pixel, clamped, labelled by the teacher), so a student also
+sees the teacher's answers at other brightness levels than AM's; students learn from visualizations and offsets.
+``--lr`` runs every teacher at each listed ``SynthesisConfig.lr`` (rows ``name+lr<v>``: Adam's rate on G's weights
+during AM, 0.01 by default).
+
 ``--gen-out-bias`` runs every teacher at each listed ``SynthesisConfig.gen_out_bias`` (rows
 ``name+b<v>``; -2 starts G at sigmoid(-2) = 0.12, about MNIST's mean). ``--gen-start neutral`` (rows ``name+neutral``)
 starts G instead at the flat image the teacher considers least any class (``synthesis/start.py``; the level is in
@@ -128,6 +134,7 @@ from vistransfer.models.train import fit_network, predict_logits
 from vistransfer.pipeline import probe_fitter
 from vistransfer.students.neural import NeuralStudent
 from vistransfer.synthesis.blend import add_blends
+from vistransfer.synthesis.offset import add_offsets
 from vistransfer.synthesis.dataset import SyntheticDataset
 from vistransfer.synthesis.engine import synthesize
 from vistransfer.synthesis.objectives import AM_OBJECTIVES, Batch, flat_counterpart, value_prior, value_statistics
@@ -275,7 +282,8 @@ SPEC = InputSpec((1, 28, 28))  # every zoo teacher's input: one MNIST digit, val
 
 
 def with_extensions(net: nn.Module, out: dict, cfg: SynthesisConfig, classes: list[str], dev) -> tuple[torch.Tensor, ...]:
-    """The engine's visualizations followed by ``cfg.blend`` blends each (synthesis/blend.py), then ``cfg.probe``
+    """The engine's visualizations followed by ``cfg.blend`` blends each (synthesis/blend.py), ``cfg.offset`` offsets
+    per example of that set (synthesis/offset.py: brightness moved by up to ``cfg.offset_scale`` of [0, 1]), then ``cfg.probe``
     probes per example of that set (synthesis/probe.py: ``cfg.probe_rounds`` rounds against the round students
     that ``pipeline.probe_fitter`` makes for a teacher handed over, CNN_ID with the final students' recipe STUDENT,
     steps of ``cfg.probe_step_size`` of the [0, 1] domain), as (x, hard labels, the teacher's softmax, the probes'
@@ -283,6 +291,7 @@ def with_extensions(net: nn.Module, out: dict, cfg: SynthesisConfig, classes: li
     ds = SyntheticDataset(out["x"], out["probs"], out["target"], out["passed_step"], out["threshold"], out["group"],
                           out["kind"], classes, {})
     ds = add_blends(ds, net, cfg.blend, cfg.seed, dev)
+    ds = add_offsets(ds, net, cfg.offset, cfg.offset_scale, SPEC.low, SPEC.high, cfg.seed, dev)
     if cfg.probe > 0:
         print(f"  probes: {round(cfg.probe * len(ds))} in {cfg.probe_rounds} rounds of CNN_ID students ...", file=sys.stderr, flush=True)
         fit = probe_fitter(SPEC, cfg, dev, student_options=STUDENT)
@@ -292,7 +301,7 @@ def with_extensions(net: nn.Module, out: dict, cfg: SynthesisConfig, classes: li
 
 
 # The SynthesisConfig fields a row varies, in the order of its name's suffixes, each with its suffix when the value is
-# not SynthesisConfig's default (bn_gap+bn10+T0.7+g1). ``blend`` and ``probe`` are applied here (with_extensions),
+# not SynthesisConfig's default (bn_gap+bn10+T0.7+g1). ``blend``, ``offset`` and ``probe`` are applied here (with_extensions),
 # not by the engine.
 AXES = (("bn_prior", lambda v: f"+bn{v:g}"), ("threshold", lambda v: f"+T{v:g}"), ("gen_out_bias", lambda v: f"+b{v:g}"),
         ("blend", lambda v: f"+blend{v:g}"), ("jitter", lambda v: f"+j{v}"), ("tv_prior", lambda v: f"+tv{v:g}"),
@@ -301,7 +310,8 @@ AXES = (("bn_prior", lambda v: f"+bn{v:g}"), ("threshold", lambda v: f"+T{v:g}")
         ("gen_downscale", lambda v: f"+ds{v}"), ("plan", lambda v: f"+{v}"), ("probe", lambda v: f"+probe{v:g}"),
         ("probe_step_size", lambda v: f"+ps{v:g}"), ("settle_steps", lambda v: f"+s{v}"), ("value_prior", lambda v: f"+vp{v:g}"),
         ("min_contrast", lambda v: f"+mc{v:g}"), ("histogram_prior", lambda v: f"+hp{v:g}"),
-        ("level_prior", lambda v: f"+lv{v:g}"), ("gen_start", lambda v: f"+{v}"))
+        ("level_prior", lambda v: f"+lv{v:g}"), ("gen_start", lambda v: f"+{v}"), ("offset", lambda v: f"+off{v:g}"),
+        ("lr", lambda v: f"+lr{v:g}"))
 
 
 # Where this benchmark's rows differ from SynthesisConfig's defaults: rows without a suffix start G at the paper's grey
@@ -315,14 +325,14 @@ def row_name(name: str, axes: dict) -> str:
     return name + "".join(suffix(axes[k]) for k, suffix in AXES if axes[k] != BASELINE.get(k, getattr(SynthesisConfig, k)))
 
 
-_SETS: dict = {}  # this run's sets by teacher and engine settings: rows that differ in blends or probes alone share them
+_SETS: dict = {}  # this run's sets by teacher and engine settings: rows that differ in blends, offsets or probes alone share them
 
 
 def synthesized(name: str, net: nn.Module, cfg: SynthesisConfig, dev, train) -> tuple[dict, dict]:
-    """The engine's output for ``cfg``, made once per run: blends and probes are added after it, so rows that
+    """The engine's output for ``cfg``, made once per run: blends, offsets and probes are added after it, so rows that
     differ only in those learn from the very same visualizations (and the comparison holds the set fixed).
     ``train``: the teacher's training digits, whose statistics the priors on values take."""
-    key = (name, repr(replace(cfg, blend=0.0, probe=0.0, probe_step_size=SynthesisConfig.probe_step_size)))
+    key = (name, repr(replace(cfg.am_only(), probe=0.0, probe_step_size=SynthesisConfig.probe_step_size)))
     if key not in _SETS:
         real = (train.x, train.y) if cfg.real_uses else None
         _SETS[key] = synthesize(net, cfg, SPEC, 10, dev, real=real, progress=False)
@@ -500,6 +510,11 @@ def main(argv=None) -> None:
     ap.add_argument("--threshold", default="0.99", help="comma-separated thresholds T, each run for every teacher (0.99: the default)")
     ap.add_argument("--gen-out-bias", default="0", help="comma-separated values of G's initial output bias, each run for every teacher")
     ap.add_argument("--blend", default="0", help="comma-separated blend ratios (SynthesisConfig.blend), each run for every teacher")
+    ap.add_argument("--offset", default="0", help="comma-separated SynthesisConfig.offset values (offsets per example of "
+                    "the set: its brightness moved by one constant of up to 0.3 of [0, 1], labelled by the teacher; "
+                    "synthesis/offset.py), each run for every teacher")
+    ap.add_argument("--lr", default=str(SynthesisConfig.lr), help="comma-separated SynthesisConfig.lr values (Adam's rate "
+                    "of AM on G's weights; 0.01: the default), each run for every teacher")
     ap.add_argument("--jitter", default="0", help="comma-separated shifts (SynthesisConfig.jitter, pixels), each run for every teacher")
     ap.add_argument("--tv-prior", default="0", help="comma-separated weights of SynthesisConfig.tv_prior, each run for every teacher")
     ap.add_argument("--bn-scope", default="image", help="comma-separated SynthesisConfig.bn_prior_scope values (image, batch), "
@@ -564,6 +579,11 @@ def main(argv=None) -> None:
     histograms = _values(args.histogram_prior)
     levels = _values(args.level_prior)
     starts = _values(args.gen_start, str)
+    offsets, rates = _values(args.offset), _values(args.lr)
+    if not rates or min(rates) <= 0:
+        raise SystemExit(f"--lr {args.lr!r}: positive learning rates")
+    if not offsets or min(offsets) < 0:
+        raise SystemExit(f"--offset {args.offset!r}: offsets per example >= 0")
     if not starts or set(starts) - set(GEN_STARTS):
         raise SystemExit(f"--gen-start {args.gen_start!r}: choose from {', '.join(GEN_STARTS)}")
     if not levels or min(levels) < 0:
@@ -601,7 +621,7 @@ def main(argv=None) -> None:
         runs = weights if has_bn else [0.0]  # without batch norm the prior does nothing: one run, labelled as such
         for combo in itertools.product(runs, thresholds, biases, blends, jitters, tvs, scopes, layouts, objectives, groups,
                                        downscales, plans, probes, probe_steps, settles, value_weights, contrasts, histograms,
-                                       levels, starts):
+                                       levels, starts, offsets, rates):
             axes = dict(zip((k for k, _ in AXES), combo))
             if axes["probe"] == 0:
                 if axes["probe_step_size"] != probe_steps[0]:
