@@ -134,10 +134,10 @@ from vistransfer.models.train import fit_network, predict_logits
 from vistransfer.pipeline import probe_fitter
 from vistransfer.students.neural import NeuralStudent
 from vistransfer.synthesis.blend import add_blends
-from vistransfer.synthesis.offset import add_offsets
 from vistransfer.synthesis.dataset import SyntheticDataset
 from vistransfer.synthesis.engine import synthesize
 from vistransfer.synthesis.objectives import AM_OBJECTIVES, Batch, flat_counterpart, value_prior, value_statistics
+from vistransfer.synthesis.offset import add_offsets
 from vistransfer.synthesis.probe import add_probes
 
 from benchmarks.common import PAPER_GROUPS, STUDENT, student_accuracy
