@@ -511,10 +511,10 @@ def main(argv=None) -> None:
     ap.add_argument("--gen-out-bias", default="0", help="comma-separated values of G's initial output bias, each run for every teacher")
     ap.add_argument("--blend", default="0", help="comma-separated blend ratios (SynthesisConfig.blend), each run for every teacher")
     ap.add_argument("--offset", default="0", help="comma-separated SynthesisConfig.offset values (offsets per example of "
-                    "the set: its brightness moved by one constant of up to 0.3 of [0, 1], labelled by the teacher; "
-                    "synthesis/offset.py), each run for every teacher")
+                    f"the set: its brightness moved by one constant of up to {SynthesisConfig.offset_scale:g} of [0, 1], "
+                    "labelled by the teacher; synthesis/offset.py), each run for every teacher")
     ap.add_argument("--lr", default=str(SynthesisConfig.lr), help="comma-separated SynthesisConfig.lr values (Adam's rate "
-                    "of AM on G's weights; 0.01: the default), each run for every teacher")
+                    f"of AM on G's weights; {SynthesisConfig.lr:g}: the default), each run for every teacher")
     ap.add_argument("--jitter", default="0", help="comma-separated shifts (SynthesisConfig.jitter, pixels), each run for every teacher")
     ap.add_argument("--tv-prior", default="0", help="comma-separated weights of SynthesisConfig.tv_prior, each run for every teacher")
     ap.add_argument("--bn-scope", default="image", help="comma-separated SynthesisConfig.bn_prior_scope values (image, batch), "
