@@ -125,7 +125,7 @@ from torch import nn
 
 from vistransfer.config import BN_SCOPES, GEN_STARTS, PLANS, SynthesisConfig, TrainConfig, teacher_preset, to_dict
 from vistransfer.data import load_dataset
-from vistransfer.evaluation import mean_std
+from vistransfer.evaluation import evaluate_predictions, mean_std
 from vistransfer.errors import VistransferError
 from vistransfer.io import cache_dir, load_torch, resolve_device, save_torch, versions, write_json, write_text
 from vistransfer.models.nets import TEACHER_ARCH, ConvNet
@@ -143,10 +143,12 @@ from vistransfer.synthesis.probe import add_probes
 from benchmarks.common import PAPER_GROUPS, STUDENT, student_accuracy
 
 
-def _conv3(batchnorm: bool) -> tuple[list[nn.Module], int]:  # bn_gap's three 3x3 convolutions, with or without batch norm
+def _conv3(batchnorm: bool, dilations: tuple[int, ...] = (1, 1, 1)) -> tuple[list[nn.Module], int]:
+    """bn_gap's three 3x3 convolutions at full resolution, with or without batch norm. With dilations d1, d2, d3 a
+    unit sees 1 + 2 (d1 + d2 + d3) pixels across (7 undilated, 15 with 1, 2, 4; ours, 5x5 with pooling: 16)."""
     layers, c = [], 1
-    for w in (32, 64, 64):
-        layers += [nn.Conv2d(c, w, 3, padding=1)] + ([nn.BatchNorm2d(w)] if batchnorm else []) + [nn.ReLU()]
+    for w, d in zip((32, 64, 64), dilations, strict=True):
+        layers += [nn.Conv2d(c, w, 3, padding=d, dilation=d)] + ([nn.BatchNorm2d(w)] if batchnorm else []) + [nn.ReLU()]
         c = w
     return layers, c
 
@@ -156,8 +158,8 @@ def _conv3_gap(batchnorm: bool) -> nn.Module:  # the issue's teacher (with batch
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 10))
 
 
-def _bn_flat() -> nn.Module:  # bn_gap with a linear layer over every position instead of the average: its body without GAP
-    layers, c = _conv3(batchnorm=True)
+def _bn_flat(dilations: tuple[int, ...] = (1, 1, 1)) -> nn.Module:  # bn_gap's body, a linear layer over every position
+    layers, c = _conv3(batchnorm=True, dilations=dilations)
     return nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * 28 * 28, 10))
 
 
@@ -183,6 +185,8 @@ ARCHS = {
     "bn_gap": (lambda: _conv3_gap(batchnorm=True), "3x conv3-BN-ReLU (32/64/64), global average pooling, linear"),
     "gap": (lambda: _conv3_gap(batchnorm=False), "bn_gap without batch norm: 3x conv3-ReLU (32/64/64), global average pooling, linear"),
     "bn_flat": (_bn_flat, "bn_gap with a linear layer over all positions instead of global average pooling"),
+    "bn_flat_dil": (lambda: _bn_flat(dilations=(1, 2, 4)),
+                    "bn_flat with dilations 1, 2, 4: a unit sees 15x15 pixels instead of 7x7, nothing else changed"),
     "builtin_bn": (lambda: ConvNet((1, 28, 28), 10, replace(TEACHER_ARCH, batchnorm=True)),
                    "our MNIST teacher with batch norm after each convolution"),
     "vgg_bn": (_vgg_bn, "6x conv3-BN-ReLU in 3 max-pooled blocks (32/64/128), global average pooling"),
@@ -266,16 +270,21 @@ def trained(name: str, train, epochs: int, dev) -> tuple[nn.Module, float]:
     return net.eval(), seconds
 
 
-def arch_accuracy(name: str, x: torch.Tensor, target: torch.Tensor, test, dev, seed: int = 0) -> float:
-    """Real-test accuracy of a fresh network of the zoo architecture ``name`` (the teacher's own, or another's)
-    trained on (x, target) with the CNN_ID students' recipe (benchmarks.common.STUDENT; hard labels; the students'
-    default batch and rate)."""
+def arch_predictions(name: str, x: torch.Tensor, target: torch.Tensor, test, dev, seed: int = 0) -> torch.Tensor:
+    """The real test set's predicted classes (N,) by a fresh network of the zoo architecture ``name`` (the teacher's
+    own, or another's) trained on (x, target) with the CNN_ID students' recipe (benchmarks.common.STUDENT; hard
+    labels; the students' default batch and rate)."""
     torch.manual_seed(seed)
     net = ARCHS[name][0]()
     recipe = NeuralStudent(**STUDENT)  # CNN_ID's options: the experiments' epochs and steps, its batch and rate
     cfg = TrainConfig(epochs=recipe.epochs, min_steps=recipe.min_steps, batch_size=recipe.batch_size, lr=recipe.lr, seed=seed)
     fit_network(net, x, F.one_hot(target, 10).float(), cfg, dev, progress=False, desc=f"student {name}")
-    return float((predict_logits(net.eval(), test.x, dev).argmax(1).cpu() == test.y).float().mean())
+    return predict_logits(net.eval(), test.x, dev).argmax(1).cpu()
+
+
+def arch_accuracy(name: str, x: torch.Tensor, target: torch.Tensor, test, dev, seed: int = 0) -> float:
+    """Real-test accuracy of ``arch_predictions``' student."""
+    return float((arch_predictions(name, x, target, test, dev, seed) == test.y).float().mean())
 
 
 SPEC = InputSpec((1, 28, 28))  # every zoo teacher's input: one MNIST digit, values in [0, 1]
@@ -392,7 +401,7 @@ def run_arch(name: str, train, test, args, dev, axes: dict, row: str = "") -> di
         rec["grid"] = grid.name
     same = "same" in args.students and name != "builtin"  # the built-in teacher's own architecture is CNN_ID's
     others = [s for s in args.students if s in ARCHS]  # students of the zoo's architectures, whoever the teacher
-    cnn, own, soft, per_class, cross = [], [], [], [], {s: [] for s in others}
+    cnn, own, own_per_class, soft, per_class, cross = [], [], [], [], [], {s: [] for s in others}
     for seed in range(args.sets):
         if seed:  # further sets: the same settings, another synthesis seed
             print(f"[{name}] set {seed + 1} of {args.sets} ...", file=sys.stderr, flush=True)
@@ -408,7 +417,9 @@ def run_arch(name: str, train, test, args, dev, axes: dict, row: str = "") -> di
         if args.soft_tau:
             soft.append(student_accuracy([(x, p)], test, [0], dev, temperature=args.soft_tau)["mean"])
         if same:
-            own.append(arch_accuracy(name, x, t, test, dev))
+            scored = evaluate_predictions(arch_predictions(name, x, t, test, dev).numpy(), test)
+            own.append(scored["accuracy"])
+            own_per_class.append(scored["per_class_accuracy"])
         for student in others:  # the teacher's own architecture, when also asked for as "same", is trained once
             cross[student].append(own[-1] if same and student == name else arch_accuracy(student, x, t, test, dev))
     if cnn:
@@ -418,6 +429,7 @@ def run_arch(name: str, train, test, args, dev, axes: dict, row: str = "") -> di
         rec["soft_tau"], rec["student_soft"], rec["student_soft_per_set"] = args.soft_tau, mean_std(soft)["mean"], soft
     if own:
         rec["student_same_arch"], rec["student_same_arch_per_set"] = mean_std(own)["mean"], own
+        rec["student_same_arch_per_class"] = {c: mean_std([p[c] for p in own_per_class])["mean"] for c in own_per_class[0]}
     if cross:
         rec["student_archs"] = cross  # per student architecture, its accuracy per set
     return rec
