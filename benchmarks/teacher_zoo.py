@@ -424,15 +424,20 @@ def run_arch(name: str, train, test, args, dev, axes: dict, row: str = "") -> di
             cross[student].append(own[-1] if same and student == name else arch_accuracy(student, x, t, test, dev))
     if cnn:
         rec["student_accuracy"], rec["student_per_set"] = mean_std(cnn)["mean"], cnn
-        rec["student_per_class"] = {c: mean_std([p[c] for p in per_class])["mean"] for c in per_class[0]}
+        rec["student_per_class"] = _class_means(per_class)
     if soft:
         rec["soft_tau"], rec["student_soft"], rec["student_soft_per_set"] = args.soft_tau, mean_std(soft)["mean"], soft
     if own:
         rec["student_same_arch"], rec["student_same_arch_per_set"] = mean_std(own)["mean"], own
-        rec["student_same_arch_per_class"] = {c: mean_std([p[c] for p in own_per_class])["mean"] for c in own_per_class[0]}
+        rec["student_same_arch_per_class"] = _class_means(own_per_class)
     if cross:
         rec["student_archs"] = cross  # per student architecture, its accuracy per set
     return rec
+
+
+def _class_means(per_set: list[dict[str, float]]) -> dict[str, float]:
+    """Each class's accuracy, mean over sets, from one {class: accuracy} per set."""
+    return {c: mean_std([p[c] for p in per_set])["mean"] for c in per_set[0]}
 
 
 def _pm(values: list[float] | None) -> str:
