@@ -26,22 +26,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tomllib
 from dataclasses import replace
 from pathlib import Path
 
+import tomllib
 import torch
 
-from vistransfer.evaluation import mean_std
 from vistransfer.config import to_dict
+from vistransfer.evaluation import mean_std
 from vistransfer.experiments.apnea import ApneaRunner, binary_metrics, load_apnea_experiment
 from vistransfer.io import cache_dir, cache_key, versions, write_json
 from vistransfer.models.train import predict_logits
 from vistransfer.pipeline import make_synthetic
 from vistransfer.privacy import nearest_distances
 from vistransfer.synthesis.blend import add_blends
-from vistransfer.synthesis.offset import add_offsets
 from vistransfer.synthesis.dataset import SyntheticDataset
+from vistransfer.synthesis.offset import add_offsets
 
 VARIANTS = {
     "full_rate": ({"gen_downscale": 1}, "the paper's G: draws at the input's full rate (4 Hz)"),

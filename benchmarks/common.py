@@ -21,7 +21,6 @@ from vistransfer.pipeline import learn_students
 from vistransfer.synthesis.engine import synthesize
 from vistransfer.synthesis.reference import synthesize_reference
 
-
 # Appendix C's grouping, which the engine-against-reference benchmarks measure (the reference procedure is
 # the paper's, groups of 9) and which made their committed results; SynthesisConfig's default is one per generator.
 PAPER_GROUPS = {"group_size": 9, "slots": 32}

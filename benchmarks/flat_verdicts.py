@@ -28,11 +28,10 @@ from pathlib import Path
 
 import torch
 
-from vistransfer.io import resolve_device, versions, write_json, write_text
-
 from benchmarks.teacher_zoo import ARCHS, SPEC, arch_names, flat_keeps, trained, zoo_data
 from vistransfer.config import SynthesisConfig
-from vistransfer.models.teacher import Teacher
+from vistransfer.io import resolve_device, versions, write_json, write_text
+from vistransfer.models.foreign import load_teacher
 from vistransfer.synthesis.start import flat_softmax, neutral_verdict, start_verdict
 
 LEVELS = torch.linspace(0, 1, 11)
@@ -95,7 +94,7 @@ def main(argv=None) -> None:
     if args.teacher:
         rows = {}
         for path in args.teacher:
-            t = Teacher.load(path)
+            t = load_teacher(path)
             rows[Path(path).name] = {**verdicts(t.module, t.spec, dev), "classes": list(t.classes),
                                      "test_accuracy": t.test_accuracy, "fingerprint": t.fingerprint}
         lines = ["class (softmax) each teacher gives a flat input at each level of its value range; the neutral level and "

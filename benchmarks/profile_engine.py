@@ -17,12 +17,11 @@ from pathlib import Path
 
 from torch.profiler import ProfilerActivity, profile
 
+from benchmarks.common import get_teacher  # the same teacher
 from vistransfer.config import SynthesisConfig
 from vistransfer.io import resolve_device, write_text
-from vistransfer.models.teacher import Teacher
+from vistransfer.models.foreign import load_teacher
 from vistransfer.synthesis.engine import synthesize
-
-from benchmarks.common import get_teacher  # the same teacher
 
 RANGES = ("generator", "teacher", "backward", "adam")
 
@@ -35,7 +34,7 @@ def main(argv=None) -> None:
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "profile_engine.txt"))
     args = ap.parse_args(argv)
     dev = resolve_device(args.device)
-    t = Teacher.load(get_teacher(args.data_dir, dev))
+    t = load_teacher(get_teacher(args.data_dir, dev))
     cfg = SynthesisConfig(n=args.n)
     synthesize(t.module, SynthesisConfig(n=200, seed=99), t.spec, t.n_classes, dev, progress=False)  # warm-up
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])

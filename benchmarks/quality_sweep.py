@@ -23,12 +23,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from benchmarks.common import PAPER_GROUPS, get_teacher, set_mean_difference, student_accuracy, synthesize_with  # same teacher and students
 from vistransfer.config import SynthesisConfig, to_dict
 from vistransfer.data import load_dataset
 from vistransfer.io import resolve_device, versions, write_json
+from vistransfer.models.foreign import load_teacher
 from vistransfer.models.teacher import Teacher
-
-from benchmarks.common import PAPER_GROUPS, get_teacher, set_mean_difference, student_accuracy, synthesize_with  # same teacher and students
 
 # name -> (method, overrides of SynthesisConfig, what it isolates)
 VARIANTS = {
@@ -86,7 +86,7 @@ def main(argv=None) -> None:
     if unknown or not names:
         raise SystemExit(f"--variants: unknown {unknown or 'none given'}; choose from {', '.join(VARIANTS)}")
     dev = resolve_device(args.device)
-    teacher = Teacher.load(get_teacher(args.data_dir, dev))
+    teacher = load_teacher(get_teacher(args.data_dir, dev))
     test = load_dataset("mnist", "test", args.data_dir)
     out_path = Path(args.out)
     setup = {"n": args.n, "synthesis_seeds": list(range(args.sets)), "student_seeds": list(range(args.seeds))}

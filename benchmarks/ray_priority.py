@@ -35,7 +35,7 @@ import torch
 
 from vistransfer.config import SynthesisConfig, to_dict
 from vistransfer.io import versions, write_json, write_text
-from vistransfer.synthesis.shards import synthesize_sharded
+from vistransfer.pipeline import synthesize_sharded
 
 from .common import DIGITS_TEACHER, digits_teacher
 

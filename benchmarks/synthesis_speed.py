@@ -32,15 +32,14 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.common import PAPER_GROUPS, PREVIOUS_ENGINE, STUDENT, get_teacher, set_mean_difference, student_accuracy, synthesize_with
 from vistransfer.config import SynthesisConfig, to_dict
 from vistransfer.data import load_dataset
 from vistransfer.errors import VistransferError
 from vistransfer.io import device_name, resolve_device, versions, write_json, write_text
+from vistransfer.models.foreign import load_teacher
 from vistransfer.models.nets import conv_flops
-from vistransfer.models.teacher import Teacher
 from vistransfer.synthesis.engine import summarize
-
-from benchmarks.common import PAPER_GROUPS, PREVIOUS_ENGINE, STUDENT, get_teacher, set_mean_difference, student_accuracy, synthesize_with
 
 
 def matmul_gflops(device: torch.device, size: int = 2048, reps: int = 10) -> float:
@@ -85,7 +84,7 @@ def _peak_mb(device) -> float:
 def _worker(method: str, teacher_path: str, cfg_dict: dict, device: str, queue) -> None:
     dev = torch.device(device)
     cfg = SynthesisConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg_dict.items()})
-    out, stats = synthesize_with(method, Teacher.load(teacher_path), cfg, dev)
+    out, stats = synthesize_with(method, load_teacher(teacher_path), cfg, dev)
     stats["peak_memory_mb"] = _peak_mb(dev)
     torch.save(out, Path(teacher_path).with_name(f"bench-{method}-{cfg.n}.pt"))
     queue.put(stats)
@@ -144,7 +143,7 @@ def main(argv=None) -> None:
         raise SystemExit(f"--methods {args.methods!r}: give reference, engine and optionally engine_previous")
     dev = resolve_device(args.device)
     teacher_path = get_teacher(args.data_dir, dev)
-    teacher = Teacher.load(teacher_path)
+    teacher = load_teacher(teacher_path)
     test = load_dataset("mnist", "test", args.data_dir)
     cfg = SynthesisConfig(n=args.n, **PAPER_GROUPS)  # the paper's settings: T=0.99, movement on, hard labels, groups of 9
     peak = matmul_gflops(dev)

@@ -123,10 +123,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmarks.common import PAPER_GROUPS, STUDENT, student_accuracy
 from vistransfer.config import BN_SCOPES, GEN_STARTS, PLANS, SynthesisConfig, TrainConfig, teacher_preset, to_dict
 from vistransfer.data import load_dataset
-from vistransfer.evaluation import evaluate_predictions, mean_std
 from vistransfer.errors import VistransferError
+from vistransfer.evaluation import evaluate_predictions, mean_std
 from vistransfer.io import cache_dir, load_torch, resolve_device, save_torch, versions, write_json, write_text
 from vistransfer.models.nets import TEACHER_ARCH, ConvNet
 from vistransfer.models.spec import InputSpec
@@ -139,8 +140,6 @@ from vistransfer.synthesis.engine import synthesize
 from vistransfer.synthesis.objectives import AM_OBJECTIVES, Batch, flat_counterpart, value_prior, value_statistics
 from vistransfer.synthesis.offset import add_offsets
 from vistransfer.synthesis.probe import add_probes
-
-from benchmarks.common import PAPER_GROUPS, STUDENT, student_accuracy
 
 
 def _conv3(batchnorm: bool, dilations: tuple[int, ...] = (1, 1, 1)) -> tuple[list[nn.Module], int]:

@@ -12,10 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from vistransfer.io import resolve_device, versions, write_json
-
 from benchmarks.common import student_accuracy
 from benchmarks.teacher_zoo import ARCHS, arch_accuracy, arch_names, zoo_data
+from vistransfer.io import resolve_device, versions, write_json
 
 
 def main(argv=None) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from benchmarks.common import DIGITS_TEACHER
+
 from vistransfer.data import load_dataset
 from vistransfer.models.teacher import train_teacher
 

@@ -164,9 +164,9 @@ def test_teach_and_run_share_the_default_epochs(tmp_path):
 
     r = runner.invoke(app, ["teach", "-o", str(tmp_path / "t.pt"), "-q"])
     assert r.exit_code == 0, r.output
-    from vistransfer.models.teacher import Teacher
+    from vistransfer.models.foreign import load_teacher
 
-    t = Teacher.load(tmp_path / "t.pt")
+    t = load_teacher(tmp_path / "t.pt")
     assert t.meta["train_config"]["epochs"] == teacher_preset("digits").epochs == 30 and t.test_accuracy > 0.95
 
 

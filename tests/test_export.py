@@ -4,8 +4,8 @@ import os
 
 import numpy as np
 import onnx
-import torch
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from vistransfer.cli.main import app, main

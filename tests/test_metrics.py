@@ -6,8 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vistransfer.errors import VistransferError
-from vistransfer.metrics import (admissibility, agreement, difficulty, fooling_examples, fraction, hidden_messages,
-                                 majority_other)
+from vistransfer.metrics import admissibility, agreement, difficulty, fooling_examples, fraction, hidden_messages, majority_other
 
 
 def test_two_members_must_pick_the_same_wrong_class():

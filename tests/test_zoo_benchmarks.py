@@ -4,7 +4,6 @@ import json
 
 import pytest
 import torch
-
 from benchmarks.teacher_zoo import ARCHS
 from benchmarks.zoo_gap import read_row, split_gap
 

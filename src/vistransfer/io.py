@@ -9,13 +9,14 @@ import os
 import platform
 import sys
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
-from . import __version__
+from ._version import __version__
 from .errors import VistransferError
 
 
@@ -130,6 +131,19 @@ def device_name(device: str | torch.device) -> str:
     if dev.type == "cuda":
         return torch.cuda.get_device_name(dev)
     return f"cpu ({torch.get_num_threads()} threads)"
+
+
+ENV_DATA_DIR = "VISTRANSFER_DATA_DIR"
+
+
+def default_data_dir(data_dir: str | Path | None = None) -> Path:
+    """The data directory: argument, else $VISTRANSFER_DATA_DIR, else ~/.cache/vistransfer/datasets."""
+    if data_dir is not None:
+        return Path(data_dir).expanduser()
+    env = os.environ.get(ENV_DATA_DIR)
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".cache" / "vistransfer" / "datasets"
 
 
 def cache_dir() -> Path:

@@ -6,6 +6,7 @@ teacher (real data) -> :func:`make_synthetic` -> :class:`SyntheticDataset` -> :f
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -14,14 +15,16 @@ from .config import SynthesisConfig, to_dict
 from .data import Split
 from .errors import VistransferError
 from .evaluation import evaluate_predictions, mean_std
-from .io import versions
+from .io import cache_key, versions
 from .models.spec import InputSpec
 from .models.teacher import Teacher
-from .students import canonical_name, create_student
+from .models.train import predict_logits
+from .students import canonical_name, create_student, is_neural
+from .synthesis import shards
 from .synthesis.blend import add_blends
-from .synthesis.offset import add_offsets
 from .synthesis.dataset import SyntheticDataset
 from .synthesis.engine import synthesize
+from .synthesis.offset import add_offsets
 from .synthesis.probe import add_probes
 
 
@@ -32,6 +35,19 @@ def check_compatible(teacher: Teacher, split: Split, what: str) -> None:
         raise VistransferError(f"{what} has examples of shape {tuple(split.shape)} but the teacher takes {tuple(teacher.in_shape)}; {hint}")
     if len(split.classes) != teacher.n_classes:
         raise VistransferError(f"{what} has {len(split.classes)} classes but the teacher has {teacher.n_classes}; {hint}")
+
+
+def check_synthesis(cfg: SynthesisConfig) -> None:
+    """What the config alone cannot check, as it knows no students: that ``probe_student`` is a neural
+    student (probes follow its gradients). Called before any synthesis, not after hours of it."""
+    if cfg.probe <= 0 or cfg.probe_student == "auto":
+        return
+    try:
+        neural = is_neural(cfg.probe_student)
+    except VistransferError as e:
+        raise VistransferError(f"probe_student: {e}") from None
+    if not neural:
+        raise VistransferError(f"probe_student must be \"auto\" or a neural student (probes follow its gradients), got {cfg.probe_student!r}")
 
 
 def synthesis_meta(teacher: Teacher, cfg: SynthesisConfig, stats: dict | None = None) -> dict:
@@ -54,8 +70,6 @@ def calibrated_threshold(teacher: Teacher, held_out: Split, share: float, cap: f
     if not 0 < share < 1:
         raise VistransferError(f"the share of held-out examples that pass T must be in (0, 1), got {share}")
     check_compatible(teacher, held_out, "the calibration data")
-    from .models.train import predict_logits
-
     top = torch.softmax(predict_logits(teacher.module, held_out.x, device), 1).max(1).values
     t = min(cap, float(torch.quantile(top, 1 - share)))
     if t <= 1 / teacher.n_classes:
@@ -70,6 +84,7 @@ def make_synthetic(teacher: Teacher, cfg: SynthesisConfig, device: torch.device 
     ``cfg.blend`` blends per visualization and ``cfg.probe`` probes per example when asked
     (synthesis/blend.py, synthesis/probe.py; ``student_options``: the probes' round students' training,
     see :func:`probe_fitter`)."""
+    check_synthesis(cfg)
     if real is not None:
         check_compatible(teacher, real, "the real data for Loss2 and the priors on values")
     uses_real = bool(cfg.real_uses)
@@ -78,6 +93,27 @@ def make_synthetic(teacher: Teacher, cfg: SynthesisConfig, device: torch.device 
     ds = SyntheticDataset(out["x"], out["probs"], out["target"], out["passed_step"], out["threshold"],
                           out["group"], out["kind"], teacher.classes, synthesis_meta(teacher, cfg, stats))
     return extend_synthetic(ds, teacher, cfg, device, progress, student_options)
+
+
+def synthesize_sharded(teacher: Teacher, cfg: SynthesisConfig, job_dir: str | Path, shard_size: int,
+                       backend: str = "local", ray_address: str | None = None, device: str = "cpu",
+                       progress: bool = True, meta: dict | None = None, threads: int | None = None,
+                       real: tuple[torch.Tensor, torch.Tensor] | None = None,
+                       student_options: dict | None = None) -> SyntheticDataset:
+    """:func:`make_synthetic` as resumable, deterministic shards in ``job_dir`` (see :mod:`.synthesis.shards`
+    for ``backend``, ``threads`` and ``real``). A set with probes, whose round students take minutes, is kept
+    whole in the folder as ``probed-<key>.pt``, keyed by the full config, the round students' options and
+    the package version, so re-running the same job loads it."""
+    check_synthesis(cfg)
+    job_dir = shards.open_job(teacher, cfg, job_dir, shard_size, backend, real)
+    probed = job_dir / f"probed-{cache_key({'config': to_dict(cfg), 'student_options': student_options})}.pt"
+    if cfg.probe > 0 and probed.is_file():
+        return SyntheticDataset.load(probed)
+    ds = shards.synthesize_shards(teacher, cfg, job_dir, shard_size, backend, ray_address, device, progress, meta, threads, real)
+    ds = extend_synthetic(ds, teacher, cfg, device, progress, student_options)
+    if cfg.probe > 0:
+        ds.save(probed)
+    return ds
 
 
 def extend_synthetic(ds: SyntheticDataset, teacher: Teacher, cfg: SynthesisConfig, device: torch.device | str = "cpu",
@@ -157,8 +193,6 @@ def learn_students(x: torch.Tensor, targets: torch.Tensor, names: list[str], see
 
 def teacher_proba(teacher: Teacher, x: torch.Tensor, device="cpu") -> np.ndarray:
     """The teacher's (N, K) softmax on ``x``."""
-    from .models.train import predict_logits
-
     return predict_logits(teacher.module, x, device).softmax(1).numpy()
 
 

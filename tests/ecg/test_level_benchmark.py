@@ -1,9 +1,9 @@
 """benchmarks/apnea_level.py's contrasts: a point's spread scaled around its own mean, labelled by the teacher."""
 
 import torch
+from benchmarks.apnea_level import CONTRAST_KIND, add_contrasts
 from torch import nn
 
-from benchmarks.apnea_level import CONTRAST_KIND, add_contrasts
 from vistransfer.synthesis.dataset import SyntheticDataset
 
 

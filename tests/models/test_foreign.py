@@ -152,7 +152,7 @@ def test_workers_rebuild_the_teacher_from_plain_data(fmt, bn_files, tmp_path):
     """Shards and Ray workers get Teacher.to_blob() (bytes, tensors, names) and rebuild the same teacher."""
     from vistransfer.config import SynthesisConfig
     from vistransfer.models.foreign import teacher_from_blob
-    from vistransfer.synthesis.shards import synthesize_sharded
+    from vistransfer.pipeline import synthesize_sharded
 
     args = bn_files[fmt]
     opts = {"arch": args[2], "input_shape": (1, 8, 8)} if fmt == "state_dict" else {}

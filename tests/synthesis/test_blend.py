@@ -10,10 +10,9 @@ import torch
 from vistransfer.config import SynthesisConfig, to_dict
 from vistransfer.errors import VistransferError
 from vistransfer.models.train import predict_logits
-from vistransfer.pipeline import make_synthetic
+from vistransfer.pipeline import make_synthetic, synthesize_sharded
 from vistransfer.synthesis.blend import add_blends
 from vistransfer.synthesis.dataset import BLEND_KIND, SyntheticDataset
-from vistransfer.synthesis.shards import synthesize_sharded
 
 CFG = SynthesisConfig(n=20, seed=3, group_size=1, slots=20, threshold=0.9, movement=False, max_steps=200)
 

@@ -2,9 +2,26 @@ import pytest
 import torch
 
 from vistransfer.errors import VistransferError
-from vistransfer.synthesis.objectives import (Batch, BatchNormPrior, LayoutPrior, LevelPrior, class_log_softmax, class_logit, default_objective,
-                                              during_am, during_movement, histogram_prior, l2_norm, movement, penultimate_distance, shuffle_tiles,
-                                              total_variation, value_prior, value_quantiles, value_statistics)
+from vistransfer.synthesis.objectives import (
+    Batch,
+    BatchNormPrior,
+    LayoutPrior,
+    LevelPrior,
+    class_log_softmax,
+    class_logit,
+    default_objective,
+    during_am,
+    during_movement,
+    histogram_prior,
+    l2_norm,
+    movement,
+    penultimate_distance,
+    shuffle_tiles,
+    total_variation,
+    value_prior,
+    value_quantiles,
+    value_statistics,
+)
 
 LOGITS = torch.tensor([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
 BATCH = Batch(LOGITS, torch.tensor([1, 2]), torch.tensor([[1.0, 0.0, -1.0], [1.0, 1.0, 0.0]]),

@@ -102,8 +102,7 @@ def test_probes_reject_bad_settings():
 
 def test_synthesis_config_adds_probes_in_one_pass_and_in_shards(digits_teacher, tmp_path, monkeypatch):
     from vistransfer.config import SynthesisConfig
-    from vistransfer.pipeline import make_synthetic
-    from vistransfer.synthesis.shards import synthesize_sharded
+    from vistransfer.pipeline import check_synthesis, make_synthetic, synthesize_sharded
 
     cfg = SynthesisConfig(n=20, threshold=0.9, group_size=1, slots=16, max_steps=150, blend=0.5, probe=0.5,
                           probe_rounds=2, probe_steps=3, seed=0)
@@ -133,7 +132,8 @@ def test_synthesis_config_adds_probes_in_one_pass_and_in_shards(digits_teacher, 
     assert len(plain) == 30 and torch.equal(plain.x, sharded.x[:30])
     with pytest.raises(VistransferError, match="probe_rounds"):
         SynthesisConfig(probe=1.0, probe_rounds=0)
+    monkeypatch.setattr("vistransfer.synthesis.shards.synthesize_shards", lambda *a, **k: pytest.fail("synthesized"))
     with pytest.raises(VistransferError, match="neural student"):  # refused before any synthesis
-        SynthesisConfig(**{**cfg.__dict__, "probe_student": "rf"})
+        synthesize_sharded(digits_teacher, SynthesisConfig(**{**cfg.__dict__, "probe_student": "rf"}), tmp_path / "job2", 10)
     with pytest.raises(VistransferError, match="probe_student: unknown student 'resnet'"):
-        SynthesisConfig(probe=1.0, probe_student="resnet")
+        check_synthesis(SynthesisConfig(probe=1.0, probe_student="resnet"))

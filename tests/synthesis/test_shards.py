@@ -2,14 +2,14 @@ import json
 import os
 from dataclasses import replace
 
-from vistransfer.synthesis.dataset import SyntheticDataset
-
 import pytest
 import torch
 
 from vistransfer.config import SynthesisConfig
 from vistransfer.errors import VistransferError
-from vistransfer.synthesis.shards import GROUP_STRIDE, shard_quota, shard_seed, shard_sizes, synthesize_sharded
+from vistransfer.pipeline import synthesize_sharded
+from vistransfer.synthesis.dataset import SyntheticDataset
+from vistransfer.synthesis.shards import GROUP_STRIDE, shard_quota, shard_seed, shard_sizes
 
 # Appendix C's groups of 9 (the default is one per generator): 36 visualizations in flight keep these runs short
 CFG = SynthesisConfig(n=30, seed=7, group_size=9, slots=4, max_steps=150)

@@ -5,6 +5,7 @@ from dataclasses import replace
 import pytest
 import torch
 
+from tests.synthesis.test_engine import _Counting
 from vistransfer.cli.main import main
 from vistransfer.config import SynthesisConfig
 from vistransfer.errors import VistransferError
@@ -13,8 +14,6 @@ from vistransfer.models.spec import InputSpec
 from vistransfer.synthesis.engine import synthesize
 from vistransfer.synthesis.reference import synthesize_reference
 from vistransfer.synthesis.start import CONFIDENT, LEVELS, NO_MAJORITY, neutral_level, start_advice, start_bias, start_verdict
-
-from tests.synthesis.test_engine import _Counting
 
 
 class _LevelTeacher(torch.nn.Module):

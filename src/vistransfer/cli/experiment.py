@@ -8,7 +8,9 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import VistransferError
-from ..experiments import Experiment, Runner, find_experiment, load_any
+from ..experiments import Experiment, Runner, find_experiment, load_any, write_summary
+from ..experiments.apnea import ApneaExperiment, ApneaRunner
+from ..experiments.cifar import CifarRunner
 from ..io import resolve_device
 from .options import DataDirOpt, DeviceOpt, QuietOpt
 
@@ -29,13 +31,10 @@ def experiment(
     """
     path = find_experiment(name, experiments_dir)
     exp = load_any(path)
-    from ..experiments.apnea import ApneaExperiment, ApneaRunner
 
     if jobs > 1 and not isinstance(exp, ApneaExperiment):
         raise VistransferError(f"--jobs is for the apnea experiments' privacy audit; {exp.name} runs in one process (leave out --jobs)")
     if not isinstance(exp, Experiment):
-        from ..experiments.cifar import CifarRunner
-
         log = lambda m: typer.echo(m, err=False)  # noqa: E731
         if isinstance(exp, ApneaExperiment):
             runner = ApneaRunner(exp, data_dir, results_dir, cache, str(resolve_device(device)), log=log, jobs=jobs)
@@ -55,7 +54,5 @@ def summarize(
     readme: Annotated[Optional[Path], typer.Option(help="Also fill the results block of this README.")] = None,
 ) -> None:
     """Gather every experiment's cells, ours beside the paper's, into RESULTS_DIR/README.md."""
-    from ..experiments import write_summary
-
     typer.echo(f"summary: {write_summary(results_dir, readme)}")
 

@@ -14,6 +14,7 @@ from ..errors import VistransferError
 from ..export import export_onnx, latency_ms, onnx_predict, quantize_int8
 from ..students.neural import NeuralStudent
 from ..students.persist import load_student
+from ..synthesis.dataset import SyntheticDataset
 from .learn import DatasetTestOpt
 from .options import DataDirOpt
 
@@ -23,8 +24,6 @@ INT8_MAX_DROP = 0.01  # an int8 model may lose at most this much test accuracy a
 
 def _calibration_inputs(calibrate: Path | None, head: dict, student: Path) -> tuple[np.ndarray, str]:
     """Inputs that set the int8 model's activation ranges: a synthetic set (the student's own, by default)."""
-    from ..synthesis.dataset import SyntheticDataset
-
     path = calibrate or (Path(head["info"]["synthetic"]) if head.get("info", {}).get("synthetic") else None)
     if path is None or not path.is_file():
         where = f"{path} (named in {student}) does not exist" if path is not None else f"{student} names no synthetic set"

@@ -12,13 +12,24 @@ from ..data import load_dataset
 from ..errors import VistransferError
 from ..evaluation import evaluate_predictions, fmt_frac, fmt_pct
 from ..io import load_torch, resolve_device, write_json
-from ..models.teacher import Teacher
+from ..models.foreign import load_teacher
 from ..pipeline import check_compatible, learn_students, teacher_proba, teacher_summary
 from ..students import canonical_name
-from ..students.persist import load_student, save_student, student_suffix
+from ..students.persist import is_skops, load_student, save_student, student_suffix
 from ..synthesis.dataset import SyntheticDataset
-from .options import (ArchOpt, ConfigOpt, DataDirOpt, DeviceOpt, FeaturesLayerOpt, InputShapeOpt, NormalizeOpt, QuietOpt,
-                      ValueRangeOpt, parse_seeds, teacher_options)
+from .options import (
+    ArchOpt,
+    ConfigOpt,
+    DataDirOpt,
+    DeviceOpt,
+    FeaturesLayerOpt,
+    InputShapeOpt,
+    NormalizeOpt,
+    QuietOpt,
+    ValueRangeOpt,
+    parse_seeds,
+    teacher_options,
+)
 
 StudentsOpt = Annotated[str, typer.Option("--students", "-s", help="Comma list of: cnn_id, cnn_small, cnn_large, cnn_tiny, mlp, svm, rf.")]
 MEMBERS_HELP = ("Neural students as ensembles of this many networks (seeds 1000 apart, class probabilities averaged): "
@@ -92,7 +103,7 @@ def learn(
                                f"but the visualizations are {tuple(ds.x.shape[1:])} with {len(ds.classes)}; pass the teacher's --dataset")
     teacher_pred = None
     if teacher is not None:
-        h1 = Teacher.load(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))
+        h1 = load_teacher(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))
         check_compatible(h1, test, "the test set")
         teacher_pred = teacher_summary(h1, test, resolve_device(device))[1]
     folder = save_dir or Path(str(out or synthetic) + ".students")
@@ -128,7 +139,7 @@ def evaluate(
         proba = lambda split: student.predict_proba(split.x)  # noqa: E731
         label = lambda p: student.classes_[p.argmax(1)]  # noqa: E731
     else:
-        h1 = Teacher.load(model, **topts)
+        h1 = load_teacher(model, **topts)
         name, shape = dataset or h1.dataset, tuple(h1.in_shape)
         proba = lambda split: teacher_proba(h1, split.x, resolve_device(device))  # noqa: E731
         label = lambda p: p.argmax(1)  # noqa: E731
@@ -138,7 +149,7 @@ def evaluate(
     if shape != tuple(test.shape):
         raise VistransferError(f"{model} takes inputs of shape {shape} but {name} has {tuple(test.shape)}; pick the matching --dataset")
     p = proba(test)
-    teacher_pred = teacher_summary(Teacher.load(teacher, **topts), test, resolve_device(device))[1] if teacher is not None else None
+    teacher_pred = teacher_summary(load_teacher(teacher, **topts), test, resolve_device(device))[1] if teacher is not None else None
     res = evaluate_predictions(label(p), test, teacher_pred, p)
     if out is not None:
         write_json(out, res)
@@ -153,9 +164,7 @@ def evaluate(
 
 
 def _is_student(path: Path) -> bool:
-    from ..students.persist import _is_skops
-
-    if _is_skops(path):
+    if is_skops(path):
         return True
     try:
         load_torch(path, "student")

@@ -7,6 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..errors import VistransferError
+from ..models.spec import parse_normalize, parse_shape
+
 DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="Folder with the dataset files (else $VISTRANSFER_DATA_DIR, else ~/.cache/vistransfer/datasets).")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="'auto' (GPU when present), 'cpu' or 'cuda[:N]'.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of this run; same seed, same result.")]
@@ -16,8 +19,6 @@ DownloadOpt = Annotated[bool, typer.Option("--download", help="Try the canonical
 
 def parse_seeds(text: str) -> list[int]:
     """'0,1,2' or '3' (= 0,1,2) -> list of seeds."""
-    from ..errors import VistransferError
-
     try:
         parts = [int(p) for p in text.split(",") if p.strip()]
     except ValueError:
@@ -30,8 +31,6 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def parse_pair(text: str | None, name: str) -> tuple[float, float] | None:
-    from ..errors import VistransferError
-
     if text is None:
         return None
     try:
@@ -52,8 +51,6 @@ FeaturesLayerOpt = Annotated[Optional[str], typer.Option("--features-layer", hel
 def teacher_options(arch: str | None, input_shape: str | None, normalize: str | None, value_range: str | None,
                     features_layer: str | None) -> dict:
     """CLI strings -> keyword arguments of :func:`vistransfer.models.foreign.load_teacher`."""
-    from ..models.spec import parse_normalize, parse_shape
-
     return {"arch": arch, "input_shape": parse_shape(input_shape) if input_shape else None,
             "normalize": parse_normalize(normalize) if normalize else None,
             "value_range": parse_pair(value_range, "--value-range"), "features_layer": features_layer}

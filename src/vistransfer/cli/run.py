@@ -13,16 +13,30 @@ from ..config import dataset_defaults, load_config, teacher_preset, to_dict
 from ..data import load_dataset
 from ..evaluation import fmt_frac, fmt_pct
 from ..io import resolve_device, versions, write_json, write_text
+from ..models.foreign import load_teacher
 from ..models.nets import ARCH_PRESETS
 from ..models.spec import dataset_spec
-from ..models.teacher import Teacher, train_teacher
+from ..models.teacher import train_teacher
 from ..pipeline import check_compatible, learn_students, make_synthetic, teacher_summary
 from ..synthesis.objectives import batchnorm_advice
 from ..synthesis.start import start_advice
 from ..viz import class_grid
 from .learn import MEMBERS_HELP, parse_students, student_kwargs
-from .options import (ArchOpt, ConfigOpt, DataDirOpt, DeviceOpt, DownloadOpt, FeaturesLayerOpt, InputShapeOpt, NormalizeOpt,
-                      QuietOpt, ValueRangeOpt, parse_pair, parse_seeds, teacher_options)
+from .options import (
+    ArchOpt,
+    ConfigOpt,
+    DataDirOpt,
+    DeviceOpt,
+    DownloadOpt,
+    FeaturesLayerOpt,
+    InputShapeOpt,
+    NormalizeOpt,
+    QuietOpt,
+    ValueRangeOpt,
+    parse_pair,
+    parse_seeds,
+    teacher_options,
+)
 from .synthesize import build_synthesis_config
 
 
@@ -65,7 +79,7 @@ def run(
     test = load_dataset(dataset, "test", data_dir, download)
     h1 = None
     if teacher is not None:
-        h1 = Teacher.load(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))
+        h1 = load_teacher(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))
         check_compatible(h1, test, f"{dataset} test")
         if (advice := batchnorm_advice(h1.module, cfg.bn_prior, cfg.value_prior)) is not None:
             typer.echo(f"note: {advice}", err=True)

@@ -8,6 +8,9 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import VistransferError
+from ..experiments import find_experiment, load_any
+from ..experiments.cifar import CifarExperiment, CifarRunner
+from ..models.train import predict_logits
 from .options import DataDirOpt
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
@@ -17,9 +20,6 @@ ExperimentOpt = Annotated[str, typer.Option("--experiment", help="The Table 3 ex
 
 
 def _runner(experiment: str, data_dir, quiet: bool = True):
-    from ..experiments import find_experiment, load_any
-    from ..experiments.cifar import CifarExperiment, CifarRunner
-
     exp = load_any(find_experiment(experiment, Path("experiments")))
     if not isinstance(exp, CifarExperiment):
         raise VistransferError(f"{experiment} is not a CIFAR-10 (kind = 'cifar') experiment; pass table3 or one like it")
@@ -98,7 +98,6 @@ def simulate(
 ) -> None:
     """Programmatic participants: each network takes the whole study through the HTTP routes a browser
     uses, on a server this command runs on 127.0.0.1 and stops. They are marked as simulated."""
-    from ..models.train import predict_logits
     from ..study.simulate import serving, take_study
     from ..study.store import Store
 

@@ -12,13 +12,23 @@ from ..config import SynthesisConfig, load_config, merged
 from ..data import load_dataset
 from ..errors import VistransferError
 from ..io import resolve_device
-from ..models.teacher import Teacher
-from ..pipeline import calibrated_threshold, make_synthetic, synthesis_meta
+from ..models.foreign import load_teacher
+from ..pipeline import calibrated_threshold, check_synthesis, make_synthetic, synthesis_meta, synthesize_sharded
 from ..synthesis.objectives import batchnorm_advice
 from ..synthesis.start import start_advice
-from ..synthesis.shards import synthesize_sharded
-from .options import (ArchOpt, ConfigOpt, DataDirOpt, DeviceOpt, FeaturesLayerOpt, InputShapeOpt, NormalizeOpt, QuietOpt,
-                      ValueRangeOpt, parse_pair, teacher_options)
+from .options import (
+    ArchOpt,
+    ConfigOpt,
+    DataDirOpt,
+    DeviceOpt,
+    FeaturesLayerOpt,
+    InputShapeOpt,
+    NormalizeOpt,
+    QuietOpt,
+    ValueRangeOpt,
+    parse_pair,
+    teacher_options,
+)
 
 
 def build_synthesis_config(config: Optional[Path], defaults: dict | None = None, **overrides) -> SynthesisConfig:
@@ -74,9 +84,10 @@ def synthesize(
                                  tv_prior=tv_prior, jitter=jitter, bn_prior_scope=bn_prior_scope,
                                  layout_prior=layout_prior, gen_start=gen_start, level_prior=level_prior, value_prior=value_prior, histogram_prior=histogram_prior,
                                  settle_steps=settle_steps, min_contrast=min_contrast, seed=seed)
+    check_synthesis(cfg)
     if (backend != "local" or ray_address) and shard_size is None:
         raise VistransferError("--backend ray and --ray-address need --shard-size (the unit of work sent to workers)")
-    h1 = Teacher.load(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))
+    h1 = load_teacher(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))
     dev = resolve_device(device)
     if (advice := batchnorm_advice(h1.module, cfg.bn_prior, cfg.value_prior)) is not None:
         typer.echo(f"note: {advice}", err=True)

@@ -10,9 +10,9 @@ import typer
 from ..config import dataset_defaults, teacher_preset
 from ..data import load_dataset
 from ..io import resolve_device
-from ..models.teacher import train_teacher
 from ..models.nets import ARCH_PRESETS
 from ..models.spec import dataset_spec
+from ..models.teacher import train_teacher
 from .options import DataDirOpt, DeviceOpt, DownloadOpt, QuietOpt, SeedOpt, ValueRangeOpt, parse_pair
 
 

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from ..errors import VistransferError
-from .datasets import ENV_DATA_DIR, Split
+from ..io import ENV_DATA_DIR, default_data_dir
+from .split import Split
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 ZIP_NAME = "cifar10-jpeg.zip"
@@ -57,8 +58,6 @@ def _find(root: Path) -> tuple[str, Path] | None:
 
 def load_cifar10(split: str, data_dir: str | Path | None = None, verify: bool = True) -> Split:
     """One split of CIFAR-10 from ``data_dir`` (or its ``cifar10/`` folder); see the module docstring."""
-    from .datasets import default_data_dir
-
     root = default_data_dir(data_dir)
     found = _find(root)
     if found is None:

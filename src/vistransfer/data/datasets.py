@@ -10,48 +10,20 @@ from __future__ import annotations
 
 import os
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 
+from ..ecg import apnea as apnea_ecg
 from ..errors import VistransferError
+from ..io import ENV_DATA_DIR, default_data_dir
+from .cifar import load_cifar10
 from .idx import load_idx
-
-ENV_DATA_DIR = "VISTRANSFER_DATA_DIR"
-
-
-@dataclass(frozen=True)
-class Split:
-    """One split of a dataset. x: float32 (N, C, H, W) in [0, 1]; y: int64 (N,)."""
-
-    x: torch.Tensor
-    y: torch.Tensor
-    classes: tuple[str, ...]
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        return tuple(self.x.shape[1:])  # type: ignore[return-value]
-
-    def subset(self, n: int, seed: int = 0) -> "Split":
-        """A class-stratified random subset of ``n`` examples (Table 2's real-data baseline)."""
-        if n >= len(self):
-            return self
-        g = np.random.default_rng(seed)
-        y = self.y.numpy()
-        k = len(self.classes)
-        idx: list[int] = []
-        for c in range(k):
-            pool = np.flatnonzero(y == c)
-            take = n // k + (1 if c < n % k else 0)
-            idx.extend(g.choice(pool, size=min(take, len(pool)), replace=False).tolist())
-        sel = torch.as_tensor(np.sort(np.array(idx)))
-        return Split(self.x[sel], self.y[sel], self.classes)
+from .split import Split
+from .user import load_user_data, looks_like_path
 
 
 @dataclass(frozen=True)
@@ -93,16 +65,6 @@ FASHION_MNIST = IdxSpec(
 )
 
 _IDX_SPECS = {"mnist": MNIST, "fashion-mnist": FASHION_MNIST}
-
-
-def default_data_dir(data_dir: str | Path | None = None) -> Path:
-    """The data directory: argument, else $VISTRANSFER_DATA_DIR, else the per-user cache."""
-    if data_dir is not None:
-        return Path(data_dir).expanduser()
-    env = os.environ.get(ENV_DATA_DIR)
-    if env:
-        return Path(env).expanduser()
-    return Path.home() / ".cache" / "vistransfer" / "datasets"
 
 
 def _candidate_dirs(spec: IdxSpec, root: Path, explicit: bool) -> list[Path]:
@@ -185,20 +147,16 @@ _LOADERS: dict[str, Callable[[str, str | Path | None, bool], Split]] = {
     "fashion-mnist": lambda split, d, dl: _load_idx_split("fashion-mnist", split, d, dl),
     "digits": _load_digits,
     "apnea-ecg": lambda split, d, dl: _load_apnea(split, d),
-    "cifar10": lambda split, d, dl: _load_cifar10(split, d),
+    "cifar10": lambda split, d, dl: load_cifar10(split, d),
 }
 
 
-def _load_cifar10(split: str, data_dir: str | Path | None) -> Split:
-    from .cifar import load_cifar10
-
-    return load_cifar10(split, data_dir)
-
-
 def _load_apnea(split: str, data_dir: str | Path | None) -> Split:
-    from ..ecg.apnea import load_split  # wfdb and scipy only when asked for
-
-    return load_split(split, data_dir)
+    """Per-minute RR windows, train/test by record (different people): see :func:`.apnea_ecg.record_split`."""
+    root = apnea_ecg.find_root(data_dir)
+    train, test = apnea_ecg.record_split(apnea_ecg.available_records(root))
+    d = apnea_ecg.load_minutes(root, train if split == "train" else test)
+    return Split(d["x"], d["y"], apnea_ecg.CLASSES)
 
 
 def list_datasets() -> list[str]:
@@ -222,8 +180,6 @@ def load_dataset(name: str, split: str = "train", data_dir: str | Path | None = 
     if split not in ("train", "test"):
         raise VistransferError(f"unknown split {split!r}; use 'train' or 'test'")
     if name not in _LOADERS:
-        from .user import load_user_data, looks_like_path
-
         if looks_like_path(name):
             return load_user_data(Path(name), split)
         raise VistransferError(f"unknown dataset {name!r}; choose one of {list_datasets()}, or pass an .npz file or an "

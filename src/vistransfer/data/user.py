@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..errors import VistransferError
-from .datasets import Split
+from .split import Split
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 

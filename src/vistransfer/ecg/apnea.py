@@ -20,16 +20,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from ..errors import VistransferError
+from ..io import default_data_dir
 from . import rr as rrmod
-
-if TYPE_CHECKING:
-    from ..data.datasets import Split
 
 RECORDS = tuple([f"a{i:02d}" for i in range(1, 21)] + [f"b{i:02d}" for i in range(1, 6)] + [f"c{i:02d}" for i in range(1, 11)])
 FS_OUT_HZ = 4.0
@@ -53,8 +50,6 @@ class Record:
 
 
 def find_root(data_dir: str | Path | None) -> Path:
-    from ..data.datasets import default_data_dir
-
     root = default_data_dir(data_dir)
     for cand in (root / "apnea-ecg", root):
         if (cand / "a01.hea").is_file() or (cand / "SHA256SUMS").is_file() and (cand / "RECORDS").is_file():
@@ -209,13 +204,3 @@ def record_split(names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ..
     """The record-wise split of ``vistransfer run --dataset apnea-ecg``: every fifth record is held out
     (a05, a10, a15, a20, b05, c05, c10 of the 35), so train and test are different people."""
     return tuple(r for i, r in enumerate(names) if i % 5 != 4), tuple(r for i, r in enumerate(names) if i % 5 == 4)
-
-
-def load_split(split: str, data_dir: str | Path | None) -> "Split":
-    """The built-in ``apnea-ecg`` dataset: per-minute RR windows, train/test by record (different people)."""
-    from ..data.datasets import Split
-
-    root = find_root(data_dir)
-    train, test = record_split(available_records(root))
-    d = load_minutes(root, train if split == "train" else test)
-    return Split(d["x"], d["y"], CLASSES)

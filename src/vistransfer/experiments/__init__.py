@@ -1,13 +1,14 @@
 """Experiments: one of the paper's tables as a TOML file, run with caching, written to results/NAME/.
 
-* :mod:`.spec`: the file format (typed, presets, every problem named);
+* :mod:`.spec`: the file format (typed, presets, every problem named); :mod:`.load`: any file by its kind;
 * :mod:`.runner`: the cached, resumable run;
 * :mod:`.report`: the table, the plots and the summary over all experiments.
 """
 
+from .load import load_any
 from .report import render_markdown, size_plot, summary_markdown, write_summary
 from .runner import Runner, layer_distance
-from .spec import PAPER_NAMES, Column, Experiment, find_experiment, list_experiments, load_any, load_experiment
+from .spec import PAPER_NAMES, Column, Experiment, find_experiment, list_experiments, load_experiment
 
 __all__ = ["Column", "Experiment", "PAPER_NAMES", "Runner", "find_experiment", "layer_distance", "list_experiments",
            "load_any", "load_experiment", "render_markdown", "size_plot", "summary_markdown", "write_summary"]

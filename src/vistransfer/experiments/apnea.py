@@ -20,10 +20,11 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -31,22 +32,27 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..config import SynthesisConfig, TrainConfig, from_dict, student_options, to_dict
 from ..data import Split
-from ..ecg.apnea import CLASSES, VALUE_RANGE, load_minutes
+from ..ecg.apnea import CLASSES, VALUE_RANGE, available_records, find_root, load_minutes
 from ..errors import VistransferError
 from ..evaluation import mean_std
+from ..export import export_onnx, latency_ms, onnx_predict, quantize_int8
 from ..io import cache_dir, cache_key, fingerprint, versions, write_json, write_text
 from ..models.nets import ConvArch
 from ..models.spec import InputSpec, train_range
 from ..models.teacher import Teacher, load_builtin, train_teacher
 from ..models.train import predict_logits
 from ..pipeline import make_synthetic, round_student_options, teacher_proba
+from ..privacy import attack_metrics, lira_by_shadow_count, lira_scores, logit_confidence, nearest_distances
 from ..students import create_student
+from ..students.neural import NeuralStudent
 from ..students.registry import canonical_name
 from ..synthesis.blend import add_blends
-from ..synthesis.offset import add_offsets
 from ..synthesis.dataset import SyntheticDataset
+from ..synthesis.offset import add_offsets
 from ..synthesis.probe import add_probes
-from .apnea_report import PARTS as APNEA_PARTS, missing_parts
+from ..viz import plt, save_figure
+from .apnea_report import PARTS as APNEA_PARTS
+from .apnea_report import missing_parts, render
 from .spec import ExperimentHeader, parse_file
 
 
@@ -500,8 +506,6 @@ class ApneaRunner:
 
     def figure4(self) -> None:
         """Real and generated series side by side (the paper's Figure 4), team 1, seed 0."""
-        from ..viz import plt, save_figure
-
         team, seed = list(self.exp.teams)[0], self.exp.seeds[0]
         d = self.team_data(team, seed)
         ds = self.synthetic(team, self.teacher(f"apnea-{team}", d["train"], d["test"], seed), seed)
@@ -526,9 +530,6 @@ class ApneaRunner:
     def phone(self) -> None:
         """Team 1, seed 0: the student (trained on visualizations only) as ONNX, beside the teacher, and the
         [phone] options' further students (e.g. a smaller network) and 8-bit versions of every network."""
-        from ..export import export_onnx, latency_ms, onnx_predict, quantize_int8
-        from ..students.neural import NeuralStudent
-
         opts = self.exp.phone
         team, seed = list(self.exp.teams)[0], self.exp.seeds[0]
         d = self.team_data(team, seed)
@@ -578,8 +579,6 @@ class ApneaRunner:
     def privacy_shadow(self, setup: dict, s: int, earlier: dict | None = None) -> dict:
         """Shadow pipeline ``s`` (cached): a teacher on a random half of the pool, its synthetic set and
         its student, made as the audited ones are; membership and both models' confidences on the pool."""
-        from ..privacy import logit_confidence
-
         def shadow():
             rng = np.random.default_rng([setup["seed"], 1000 + s])
             inn = rng.random(setup["pool"]) < 0.5
@@ -596,8 +595,6 @@ class ApneaRunner:
         """The audited pipeline (cached): the team's teacher, its synthetic set and its student, as Table 5 makes
         them; both models' confidences on the pool, and each synthetic and held-out series' distance to its
         nearest real training series."""
-        from ..privacy import logit_confidence, nearest_distances
-
         def target():
             team, seed, d = setup["team"], setup["seed"], setup["data"]
             h1 = self.teacher(f"apnea-{team}", d["train"], d["test"], seed)
@@ -617,8 +614,6 @@ class ApneaRunner:
         """The attacks on the audited teacher and student, from the shadows in ``found`` (all of them, or
         those done so far for an interim audit): the loss threshold and LiRA, LiRA again from random subsets
         of a quarter and a half of the shadows, and the nearest-series distances."""
-        from ..privacy import attack_metrics, lira_by_shadow_count, lira_scores
-
         k, n, member = setup["shadows"], len(found), setup["member"]
         ids = sorted(found)
         ins = np.array([found[s]["in"] for s in ids], bool)
@@ -707,8 +702,6 @@ class ApneaRunner:
     def recordwise_setup(self) -> dict:
         """What every record-wise fold shares: all learning-set records' minutes, the fold count, the seed,
         the [recordwise] options and the teacher's training config for them."""
-        from ..ecg.apnea import available_records, find_root
-
         cfg = self.recordwise_cfg
         names = available_records(find_root(self.data_dir))
         return {"names": names, "data": load_minutes(self.data_dir, names), "folds": int(cfg["folds"]), "cfg": cfg,
@@ -780,8 +773,6 @@ class ApneaRunner:
         return {**out, "partial": True} if len(res) < folds else out
 
     def _write(self, final: bool) -> None:
-        from .apnea_report import render
-
         self.record["complete"] = final
         write_json(self.out / "results.json", self.record)
         write_text(self.out / "table.md", render(self.record))

@@ -8,6 +8,11 @@ from ..evaluation import fmt_frac
 PARTS = ("table5", "figure4", "phone", "privacy", "recordwise")  # the apnea experiment's parts, in run order
 
 
+def _count(row: dict, what: str) -> str:
+    """' + 12 blends' when the row's set has ``n_blends``, else ''."""
+    return f" + {row[f'n_{what}']} {what}" if row.get(f"n_{what}") else ""
+
+
 def missing_parts(rec: dict) -> list[str]:
     """The parts an apnea record has no (or only some) results for, in run order."""
     return [p for p in PARTS if p not in rec or rec[p].get("partial")]
@@ -62,9 +67,9 @@ def render(rec: dict) -> str:
         for t, r in t5["rows"].items():
             out.append(f"| ours, {t} | {_pct(r['base'])} | {_pct(r['h2_hard'])} | {_pct(r['h2_soft'])} | {_pct(r['idt_real'])} | "
                        f"{_pct(r['idt_synthetic'])} | {r['n_test']} | {r['n_synthetic']}"
-                       f"{' + %d blends' % r['n_blends'] if r.get('n_blends') else ''}"
-                       f"{' + %d offsets' % r['n_offsets'] if r.get('n_offsets') else ''}"
-                       f"{' + %d probes' % r['n_probes'] if r.get('n_probes') else ''} |")
+                       f"{_count(r, 'blends')}"
+                       f"{_count(r, 'offsets')}"
+                       f"{_count(r, 'probes')} |")
             p = rec.get("paper", {}).get(t)
             if p:
                 out.append(f"| paper, {t} | {p[0]:.2f} | {p[1]:.2f} | — | {p[2]:.2f} | {p[3]:.2f} | | |")

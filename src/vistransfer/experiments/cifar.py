@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
 
 import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 
 from .. import metrics
 from ..config import SynthesisConfig, TrainConfig, dataset_defaults, from_dict, to_dict
@@ -40,13 +40,15 @@ from ..models.nets import ARCH_PRESETS, ConvArch
 from ..models.spec import InputSpec, dataset_spec
 from ..models.teacher import Teacher, load_builtin, train_teacher
 from ..models.train import predict_logits
-from ..pipeline import make_synthetic, synthesis_meta
+from ..pipeline import make_synthetic, synthesis_meta, synthesize_sharded
+from ..students import create_student, list_students
 from ..synthesis.dataset import SyntheticDataset
-from ..synthesis.shards import synthesize_sharded
+from ..viz import class_grid
+from .cifar_report import render_table3
 from .spec import ExperimentHeader, parse_file
 
 
-def _paper_cell(v: float | None) -> dict | None:
+def paper_cell(v: float | None) -> dict | None:
     return None if v is None else {"mean": float(v), "std": None}
 
 
@@ -119,7 +121,6 @@ def load_cifar_experiment(path: Path, raw: dict) -> CifarExperiment:
             raise VistransferError(f"{path}: nets.{name}.arch {n.arch!r} is not one of {sorted(ARCH_PRESETS)}")
         over = {"seed": n.seed} | ({"epochs": n.epochs} if n.epochs else {}) | ({"augment": n.augment} if n.augment is not None else {})
         nets[name] = (ARCH_PRESETS[n.arch], replace(base, **over))
-    from ..students import list_students
 
     if f.student.arch not in list_students():
         raise VistransferError(f"{path}: student.arch {f.student.arch!r} is not one of {list_students()}")
@@ -253,17 +254,17 @@ class CifarRunner:
         for n, label in names.items():
             p = paper.get(n, [None] * 3)
             rows.append({"column": "CIFAR-10 acc. (JPEG copy)", "h2": label, "size": "10,000 test images",
-                         "ours": {"mean": t3["test"]["accuracy"][n], "std": None}, "paper": _paper_cell(p[0])})
+                         "ours": {"mean": t3["test"]["accuracy"][n], "std": None}, "paper": paper_cell(p[0])})
             for i, (w, col) in enumerate((("imgs", "IMGS agreement"), ("imgs_l", "IMGS+L agreement")), start=1):
                 rows.append({"column": col, "h2": label, "size": f"{self.exp.n_imgs} × {len(self.exp.synthesis_seeds)} seeds",
-                             "ours": t3["sets"][w]["agreement_with_h1"][n], "paper": _paper_cell(p[i])})
+                             "ours": t3["sets"][w]["agreement_with_h1"][n], "paper": paper_cell(p[i])})
         for prop, label in (("hidden_message", "Hidden M. (S1)"), ("fooling_example", "Fooling Ex. (S1)")):
             p = paper.get(prop, [None] * 3)
             rows.append({"column": "test set", "h2": label, "size": "10,000 test images",
-                         "ours": {"mean": t3["test"][prop]["value"], "std": None}, "paper": _paper_cell(p[0])})
+                         "ours": {"mean": t3["test"][prop]["value"], "std": None}, "paper": paper_cell(p[0])})
             for i, (w, col) in enumerate((("imgs", "IMGS"), ("imgs_l", "IMGS+L")), start=1):
                 rows.append({"column": col, "h2": label, "size": f"{self.exp.n_imgs} × {len(self.exp.synthesis_seeds)} seeds",
-                             "ours": t3["sets"][w][prop], "paper": _paper_cell(p[i])})
+                             "ours": t3["sets"][w][prop], "paper": paper_cell(p[i])})
         return rows
 
     def _summarize(self, runs: list[dict], pooled: dict[str, list[np.ndarray]], s1: tuple[str, ...],
@@ -280,8 +281,6 @@ class CifarRunner:
 
     def figure3(self) -> None:
         """Figure 3 (and Appendix B's Figures 5 and 6): IMGS and IMGS+L of the first seed, a row per class."""
-        from ..viz import class_grid
-
         seed = self.exp.synthesis_seeds[0]
         for which, fig, title in (("imgs", "figure3.png", "IMGS"), ("imgs_l", "figure3_loss2.png", "IMGS+L")):
             ds = self.synthetic(which, seed)
@@ -291,8 +290,6 @@ class CifarRunner:
     # --- beyond the paper: a data-free student ------------------------------------------------
     def student(self) -> None:
         """A student of h1's visualizations alone, scored on the real test set, hard and soft labels."""
-        from ..students import create_student
-
         st = self.exp.student
         h1 = self.net("h1")
         cfg = replace(self.exp.synthesis, n=st.n_synthetic, seed=0, slots=32)
@@ -331,8 +328,6 @@ class CifarRunner:
 
     # --- output -----------------------------------------------------------------------------
     def save(self) -> None:
-        from .cifar_report import render_table3
-
         write_json(self.out / "results.json", self.record)
         write_text(self.out / "table.md", render_table3(self.record))
 

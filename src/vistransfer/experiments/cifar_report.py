@@ -61,7 +61,7 @@ def render_table3(rec: dict[str, Any]) -> str:
             "seed(s): mean ± std over seeds. Agreement = share of images on which the net picks h1's class.", "",
             "| | CIFAR-10 acc. (%) | IMGS (%) | IMGS+L (%) |", "|---|---|---|---|"]
     sets = t3["sets"]
-    for i, name in enumerate(("cnn1", "cnn2", "cnn3")):
+    for name in ("cnn1", "cnn2", "cnn3"):
         out.append(f"| {LABEL[name]}, paper | {_paper(paper, name, 0)} | {_paper(paper, name, 1)} | {_paper(paper, name, 2)} |")
         cells = [_ms(sets.get(w, {}).get("agreement_with_h1", {}).get(name)) for w in ("imgs", "imgs_l")]
         out.append(f"| {LABEL[name]}, ours | {_pct(t3['test']['accuracy'][name], 2)} | {cells[0]} | {cells[1]} |")

@@ -9,11 +9,12 @@ from pathlib import Path
 
 from ..errors import VistransferError
 from ..io import atomic_path, write_text
+from ..viz import plt
 from .apnea_report import missing_named, missing_parts
 from .spec import PAPER_NAMES, Column, Experiment
 
 
-def _paper_cell(col: Column, student: str, n: int) -> dict | None:
+def paper_cell(col: Column, student: str, n: int) -> dict | None:
     v = col.paper.get(f"{student}@{n}")
     return None if v is None else {"mean": v[0], "std": v[1]}
 
@@ -65,7 +66,7 @@ def render_markdown(exp: Experiment, record: dict) -> str:
         for col in exp.columns:
             c = cells.get((col.name, s, n))
             ours = "" if (s, n) not in col.cells() else _fmt_seeds(c["accuracy"], len(exp.seeds)) if c else "(pending)"
-            paper = "" if (s, n) not in col.cells() else _fmt(_paper_cell(col, s, n), pct=False)
+            paper = "" if (s, n) not in col.cells() else _fmt(paper_cell(col, s, n), pct=False)
             row += [ours] + ([paper] if col.paper else [])
         lines.append("| " + " | ".join(row) + " |")
     t = record["teacher"]
@@ -106,8 +107,6 @@ def render_markdown(exp: Experiment, record: dict) -> str:
 
 def size_plot(exp: Experiment, record: dict, path: Path) -> None:
     """Accuracy against training-set size for every column (Table 2 as a plot), paper dashed."""
-    from ..viz import plt
-
     fig, ax = plt.subplots(figsize=(6, 4))
     for i, col in enumerate(exp.columns):
         for s in col.students:

@@ -19,8 +19,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,11 +33,11 @@ from ..evaluation import evaluate_predictions, mean_std
 from ..io import cache_dir, cache_key, versions, write_json, write_text
 from ..models.teacher import Teacher, load_builtin, train_teacher
 from ..models.train import checkpoint_seconds
-from ..pipeline import synthesis_meta, teacher_summary
+from ..pipeline import synthesis_meta, synthesize_sharded, teacher_summary
 from ..students import create_student, is_neural
 from ..synthesis.dataset import SyntheticDataset
-from ..synthesis.shards import synthesize_sharded
-from .report import _paper_cell, render_markdown, size_plot
+from ..viz import class_grid
+from .report import paper_cell, render_markdown, size_plot
 from .spec import PAPER_NAMES, Column, Experiment
 
 
@@ -137,8 +138,6 @@ class Runner:
 
     # --- the experiment ---------------------------------------------------------------------
     def run(self) -> dict:
-        from ..viz import class_grid  # matplotlib only when an experiment runs
-
         exp = self.exp
         t_start = time.perf_counter()
         train = load_dataset(exp.dataset, "train", self.data_dir)
@@ -235,14 +234,12 @@ class Runner:
                 "temperature": col.temperature, "student": student, "n": n, "student_overrides": col.student,
                 "accuracy": mean_std([r["accuracy"] for r in runs]),
                 "teacher_agreement": mean_std([r["teacher_agreement"] for r in runs]),
-                "paper": _paper_cell(col, student, n), "runs": runs}
+                "paper": paper_cell(col, student, n), "runs": runs}
         self.record["cells"] = [c for c in self.record["cells"] if (c["column"], c["student"], c["n"]) != key] + [cell]
         self._write(final=False)
 
     def _movement_grids(self, h1: Teacher) -> None:
         """Appendix C: one grid per kind of pre-AM movement, each row one generator's 9 images."""
-        from ..viz import class_grid
-
         g = self.exp.movement_grids
         base = self.exp.sets[g["set"]]
         per_class = int(g.get("per_class", 9))

@@ -9,11 +9,11 @@ checked against the schema below (pydantic), and an unknown key is named in the 
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Union
 
+import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..config import SynthesisConfig, TrainConfig, from_dict, student_options
@@ -121,7 +121,7 @@ def _fail(path: Path, msg: str) -> None:
     raise VistransferError(f"{path}: {msg}")
 
 
-def _read_toml(path: Path, what: str) -> dict:
+def read_toml(path: Path, what: str) -> dict:
     try:
         return tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
@@ -144,7 +144,7 @@ def load_presets(folder: Path) -> PresetsFile:
     if not path.is_file():
         return PresetsFile()
     try:
-        return PresetsFile(**_read_toml(path, "presets file"))
+        return PresetsFile(**read_toml(path, "presets file"))
     except ValidationError as e:
         raise _schema_error(path, e) from None
 
@@ -183,10 +183,10 @@ def load_experiment(path: str | Path) -> Experiment:
     path = Path(path)
     if not path.is_file():
         raise VistransferError(f"experiment file {path} does not exist")
-    raw = _read_toml(path, "experiment file")
+    raw = read_toml(path, "experiment file")
     if raw.get("kind") in ("apnea", "cifar"):
         raise VistransferError(f"{path} is a {raw['kind']} experiment; load it with vistransfer.experiments.load_any")
-    raw = _extended(path, raw)
+    raw = extended(path, raw)
     try:
         f = ExperimentFile(**raw)
     except ValidationError as e:
@@ -260,23 +260,7 @@ def list_experiments(experiments_dir: str | Path = "experiments") -> list[str]:
     return sorted(f.stem for f in d.glob("*.toml") if not f.stem.startswith("_")) if d.is_dir() else []
 
 
-def load_any(path: str | Path):
-    """A table experiment (:class:`Experiment`), an apnea one (``kind = "apnea"``) or a CIFAR-10 one
-    (``kind = "cifar"``), by the file's kind."""
-    path = Path(path)
-    kind = _read_toml(path, "experiment file").get("kind") if path.is_file() else None
-    if kind == "apnea":
-        from .apnea import load_apnea_experiment
-
-        return load_apnea_experiment(path, _extended(path, _read_toml(path, "experiment file")))
-    if kind == "cifar":
-        from .cifar import load_cifar_experiment
-
-        return load_cifar_experiment(path, _extended(path, _read_toml(path, "experiment file")))
-    return load_experiment(path)
-
-
-def _extended(path: Path, raw: dict) -> dict:
+def extended(path: Path, raw: dict) -> dict:
     """``extends = "NAME"``: this file is a variant of ``NAME.toml`` beside it; its keys replace the
     base's, and its tables update the base's tables key by key."""
     name = raw.pop("extends", None)
@@ -285,7 +269,7 @@ def _extended(path: Path, raw: dict) -> dict:
     base_path = path.parent / f"{name}.toml"
     if not base_path.is_file() or base_path.resolve() == path.resolve():
         raise VistransferError(f"{path}: extends = {name!r} names no other experiment file beside it ({base_path} is missing)")
-    base = _read_toml(base_path, "experiment file")
+    base = read_toml(base_path, "experiment file")
     if "extends" in base or base.get("kind") != raw.get("kind"):
         raise VistransferError(f"{path}: extends = {name!r} must name a file of the same kind ({raw.get('kind')!r}) that extends no other")
     return {**base, **{k: {**base[k], **v} if isinstance(v, dict) and isinstance(base.get(k), dict) else v for k, v in raw.items()}}

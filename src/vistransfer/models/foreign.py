@@ -22,15 +22,17 @@ import io
 import json
 import warnings
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
 
 from ..errors import VistransferError
+from ..io import atomic_path
 from .nets import ConvNet
 from .spec import InputSpec
+from .teacher import Teacher, builtin_teacher
 
 META_FILE = "vistransfer.json"
 FORMATS = ("our checkpoint from 'vistransfer teach' (.pt)", "torch.export (.pt2)", "TorchScript (torch.jit.save)",
@@ -99,8 +101,6 @@ def load_teacher(path: str | Path, arch: str | None = None, input_shape: tuple[i
     of the data domain; features_layer: the module whose output is layer L-1 (Loss2); n_classes:
     for ``--arch NAME`` built-ins only.
     """
-    from .teacher import Teacher, builtin_teacher
-
     path = Path(path)
     if not path.is_file():
         raise VistransferError(f"teacher file {path} does not exist; check the path ({_accepted()})")
@@ -168,8 +168,6 @@ def load_teacher(path: str | Path, arch: str | None = None, input_shape: tuple[i
 
 def teacher_from_blob(blob: dict):
     """Rebuild a teacher from :meth:`Teacher.to_blob` (in a Ray worker or a shard)."""
-    from .teacher import Teacher, builtin_teacher
-
     if blob["source"] == "vistransfer":
         return builtin_teacher(blob)
     spec = InputSpec.from_dict(blob["spec"])
@@ -265,64 +263,6 @@ def _probe(net: nn.Module, spec: InputSpec, path: Path) -> int:
     return int(out.shape[1])
 
 
-def feature_fn(net: nn.Module, layer: str | None) -> tuple[Callable | None, str]:
-    """(function of the normalized input -> layer L-1, how it was found) for a teacher network."""
-    if layer is None:
-        if isinstance(net, ConvNet):
-            return net.features, "built-in contract (ConvNet.features)"
-        return None, ""
-    if isinstance(net, torch.jit.ScriptModule):
-        method = getattr(net, layer, None)
-        if callable(method) and not isinstance(method, torch.jit.ScriptModule):
-            return method, f"TorchScript method {layer}()"
-        raise VistransferError(f"--features-layer {layer}: a TorchScript model cannot be hooked after loading; give the name "
-                               "of a method it exports (@torch.jit.export def features(self, x)), or hand over a .pt2 or state_dict")
-    if isinstance(net, torch.fx.GraphModule) and _is_exported(net):
-        return _fx_extractor(net, layer), f"exported graph, module {layer}"
-    names = dict(net.named_modules())
-    if layer not in names or not layer:
-        some = [n for n in names if n][:12]
-        raise VistransferError(f"--features-layer {layer!r} is not a module of this model; its modules include {some}")
-    module = names[layer]
-
-    def hooked(x: torch.Tensor) -> torch.Tensor:
-        got = []
-        handle = module.register_forward_hook(lambda m, i, o: got.append(o))
-        try:
-            net(x)
-        finally:
-            handle.remove()
-        return got[-1]
-    return hooked, f"forward hook on {layer}"
-
-
-def _is_exported(gm: torch.fx.GraphModule) -> bool:
-    return any("nn_module_stack" in n.meta for n in gm.graph.nodes)
-
-
-def _fx_extractor(gm: torch.fx.GraphModule, layer: str) -> Callable:
-    """A copy of the exported graph that returns the output of module ``layer`` (the last node it made)."""
-    last = None
-    for node in gm.graph.nodes:
-        stack = node.meta.get("nn_module_stack") or {}
-        if node.op == "call_function" and any(p == layer or p.startswith(layer + ".") for p, _ in stack.values()):
-            last = node
-    if last is None:
-        paths = sorted({p for n in gm.graph.nodes for p, _ in (n.meta.get("nn_module_stack") or {}).values() if p})
-        raise VistransferError(f"--features-layer {layer!r} is not a module of this model (an exported graph); its modules include {paths[:12]}")
-    graph = torch.fx.Graph()
-    env: dict = {}
-    for node in gm.graph.nodes:
-        if node.op == "output":
-            break
-        env[node] = graph.node_copy(node, lambda n: env[n])
-        if node is last:
-            break
-    graph.output(env[last])
-    sub = torch.fx.GraphModule(gm, graph)
-    return lambda x: sub(x)
-
-
 def _check_features(t) -> None:
     """Resolve the features layer now, so an unknown name fails at load time, not in Loss2."""
     if t.features_layer is None:
@@ -353,8 +293,6 @@ def spec_meta(spec: InputSpec, classes: tuple[str, ...] | None = None, features_
 def save_exported(model: nn.Module, spec: InputSpec, path: str | Path, classes: tuple[str, ...] | None = None,
                   features_layer: str | None = None, **extra) -> Path:
     """``torch.export`` a model (in eval mode, any batch size) with its input spec as metadata."""
-    from ..io import atomic_path
-
     model = model.eval()
     example = torch.full((2,) + spec.shape, (spec.low + spec.high) / 2)
     ep = torch.export.export(model, (example,), dynamic_shapes=({0: torch.export.Dim("batch")},))
@@ -366,13 +304,11 @@ def save_exported(model: nn.Module, spec: InputSpec, path: str | Path, classes: 
 def save_torchscript(model: nn.Module, spec: InputSpec, path: str | Path, classes: tuple[str, ...] | None = None,
                      features_layer: str | None = None, **extra) -> Path:
     """``torch.jit.script`` (or keep a ScriptModule) and save with its input spec as metadata."""
-    from ..io import atomic_path
-
     sm = model if isinstance(model, torch.jit.ScriptModule) else torch.jit.script(model.eval())
     with atomic_path(path) as tmp:
         torch.jit.save(sm, str(tmp), _extra_files={META_FILE: spec_meta(spec, classes, features_layer, **extra)})
     return Path(path)
 
 
-__all__ = ["load_teacher", "teacher_from_blob", "save_exported", "save_torchscript", "register_teacher_arch", "feature_fn",
+__all__ = ["load_teacher", "teacher_from_blob", "save_exported", "save_torchscript", "register_teacher_arch",
            "sniff", "FORMATS"]

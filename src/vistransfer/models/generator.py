@@ -57,7 +57,7 @@ def truncated_normal(shape: tuple[int, ...], std: float, gen: torch.Generator) -
 _RESIZE_TAPS = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _taps(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """_RESIZE_TAPS where the weights live, copied there once (not a host-to-device copy per step)."""
     return _RESIZE_TAPS.to(device, dtype)

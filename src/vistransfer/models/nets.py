@@ -46,7 +46,7 @@ class ConvArch:
         return to_dict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ConvArch":
+    def from_dict(cls, d: dict) -> ConvArch:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 

@@ -58,7 +58,7 @@ class InputSpec:
         return self.shape[0]
 
     @classmethod
-    def of(cls, spec: "InputSpec | tuple[int, ...]") -> "InputSpec":
+    def of(cls, spec: InputSpec | tuple[int, ...]) -> InputSpec:
         """``spec`` itself, or a bare shape as a spec with values in [0, 1]."""
         return spec if isinstance(spec, InputSpec) else cls(tuple(spec))
 
@@ -96,7 +96,7 @@ class InputSpec:
                 "mean": list(self.mean) if self.mean else None, "std": list(self.std) if self.std else None}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "InputSpec":
+    def from_dict(cls, d: dict) -> InputSpec:
         unknown = sorted(set(d) - {"shape", "low", "high", "mean", "std"})
         if unknown:
             raise VistransferError(f"unknown input spec key(s) {unknown}; known: shape, low, high, mean, std")

@@ -1,7 +1,7 @@
 """The teacher h1: one contract for every kind of teacher, its training (Step 1), its file.
 
 :class:`Teacher` holds a trained classifier (ours, or a user's model loaded by
-:mod:`vistransfer.models.foreign`) and what is known about it; :class:`TeacherModule` is what the
+:func:`vistransfer.models.foreign.load_teacher`) and what is known about it; :class:`TeacherModule` is what the
 synthesizer probes, for every teacher alike::
 
     logits   = module(x)           # x (B, *spec.shape) in the data domain -> (B, K)
@@ -14,9 +14,9 @@ data and students stay in the data domain.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +26,7 @@ from ..config import TrainConfig, to_dict
 from ..data import Split
 from ..errors import VistransferError
 from ..io import fingerprint, load_torch, save_torch, versions
+from .features import feature_fn
 from .nets import TEACHER_ARCH, ConvArch, ConvNet
 from .spec import InputSpec
 from .train import checkpoint_seconds, fit_network, predict_logits
@@ -64,7 +65,7 @@ class TeacherModule(nn.Module):
         self.require_features()
         return self._features(self.normalize(x)).flatten(1)
 
-    def train(self, mode: bool = True) -> "TeacherModule":
+    def train(self, mode: bool = True) -> TeacherModule:
         # A teacher is only ever probed in eval mode; an exported program (.pt2) cannot switch modes
         # and was captured in the mode it was exported in.
         self.training = mode
@@ -105,8 +106,6 @@ class Teacher:
     def module(self) -> TeacherModule:
         """The teacher behind the contract the synthesizer uses (built once)."""
         if self._module is None:
-            from .foreign import feature_fn
-
             self._module = TeacherModule(self.net, self.spec, *feature_fn(self.net, self.features_layer)).eval()
         return self._module
 
@@ -135,14 +134,6 @@ class Teacher:
                           "spec": self.spec.to_dict(), "n_classes": self.n_classes, "state_dict": self.net.state_dict(),
                           "dataset": self.dataset, "classes": list(self.classes), "test_accuracy": self.test_accuracy,
                           "fingerprint": self.fingerprint, "meta": self.meta})
-
-    @classmethod
-    def load(cls, path: str | Path, **options) -> "Teacher":
-        """Any teacher file: ours (.pt from ``vistransfer teach``), .pt2, TorchScript, or a state_dict
-        with ``arch=``; see :func:`vistransfer.models.foreign.load_teacher` for the options."""
-        from .foreign import load_teacher
-
-        return load_teacher(path, **options)
 
 
 def builtin_teacher(d: dict, path: str | Path | None = None) -> Teacher:

@@ -68,7 +68,7 @@ class Student:
         if tuple(x.shape[1:]) != self.in_shape_:
             raise VistransferError(f"X has examples of shape {tuple(x.shape[1:])} but this student was fitted on {self.in_shape_}")
 
-    def fit(self, X, y) -> "Student":
+    def fit(self, X, y) -> Student:
         raise NotImplementedError
 
     def predict_proba(self, X) -> np.ndarray:

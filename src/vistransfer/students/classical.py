@@ -33,7 +33,7 @@ class _SklearnStudent(Student):
     def _estimator(self):
         raise NotImplementedError
 
-    def fit(self, X, y) -> "_SklearnStudent":
+    def fit(self, X, y) -> _SklearnStudent:
         x = as_inputs(X)
         t = as_targets(y).numpy()
         flat = x.reshape(len(x), -1).numpy()

@@ -11,8 +11,21 @@ from torch import nn
 from ..config import TrainConfig
 from ..errors import VistransferError
 from ..io import resolve_device
-from ..models.nets import (CIFAR_CNN1, CIFAR_CNN2, CIFAR_CNN3, ECG_ARCH, ECG_SMALL_ARCH, LARGE_ARCH, MLP, SMALL_ARCH, TEACHER_ARCH,
-                           TINY_ARCH, ConvNet, MLPArch, window_standardize)
+from ..models.nets import (
+    CIFAR_CNN1,
+    CIFAR_CNN2,
+    CIFAR_CNN3,
+    ECG_ARCH,
+    ECG_SMALL_ARCH,
+    LARGE_ARCH,
+    MLP,
+    SMALL_ARCH,
+    TEACHER_ARCH,
+    TINY_ARCH,
+    ConvNet,
+    MLPArch,
+    window_standardize,
+)
 from ..models.train import fit_network, predict_logits
 from .base import Student, as_inputs, as_targets
 
@@ -94,7 +107,7 @@ class NeuralStudent(Student):
         self.amp, self.augment, self.members = amp, augment, int(members)
 
     @classmethod
-    def from_net(cls, arch: str, net: nn.Module, in_shape: tuple[int, ...], n_classes: int, **params) -> "NeuralStudent":
+    def from_net(cls, arch: str, net: nn.Module, in_shape: tuple[int, ...], n_classes: int, **params) -> NeuralStudent:
         """A fitted student around a trained network (a loaded file, or a teacher to export like one)."""
         student = cls(arch=arch, **params)
         student.net_, student.device_ = net.eval(), "cpu"
@@ -109,7 +122,7 @@ class NeuralStudent(Student):
             return WindowStandardize(net)
         return Standardize(net, in_shape[0], len(in_shape) - 1) if self.standardize else net
 
-    def fit(self, X, y, checkpoint: str | Path | None = None) -> "NeuralStudent":
+    def fit(self, X, y, checkpoint: str | Path | None = None) -> NeuralStudent:
         """Train on inputs X and labels y (class indices or (N, K) target rows). checkpoint: a file
         that keeps the training state after every epoch, so an interrupted fit continues from there
         (``fit_network``); it is removed when training finishes."""
@@ -141,11 +154,11 @@ class NeuralStudent(Student):
         self.in_shape_ = tuple(x.shape[1:])
         return self
 
-    def _member(self, i: int) -> "NeuralStudent":
+    def _member(self, i: int) -> NeuralStudent:
         """Member i of the ensemble: this student as one network, of seed ``seed + 1000 * i``."""
         return type(self)(**{**self.get_params(), "members": 1, "seed": self.seed + MEMBER_SEED_STEP * i})
 
-    def _fit_members(self, X, y, checkpoint: str | Path | None) -> "NeuralStudent":
+    def _fit_members(self, X, y, checkpoint: str | Path | None) -> NeuralStudent:
         fitted = []
         for i in range(self.members):
             at = None if checkpoint is None else Path(checkpoint).with_name(f"{Path(checkpoint).name}.member{i}")

@@ -49,7 +49,7 @@ def load_student(path: str | Path) -> tuple[str, Student, dict]:
     path = Path(path)
     if not path.is_file():
         raise VistransferError(f"student file {path} does not exist; train one with 'vistransfer learn'")
-    if _is_skops(path):
+    if is_skops(path):
         return _load_sklearn(path)
     d = load_torch(path, "student")
     params = {k: v for k, v in d.get("params", {}).items() if k in ("seed", "standardize", "members")}
@@ -58,7 +58,7 @@ def load_student(path: str | Path) -> tuple[str, Student, dict]:
     return d["arch"], NeuralStudent.from_net(d["arch"], net, d["in_shape"], d["n_classes"], **params), d
 
 
-def _is_skops(path: Path) -> bool:
+def is_skops(path: Path) -> bool:
     try:
         with zipfile.ZipFile(path) as z:
             return "schema.json" in z.namelist()

@@ -8,14 +8,16 @@ was shown.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
-from .. import __version__
+from .._version import __version__
 from ..errors import VistransferError
+from ..models.train import predict_logits
+from ..synthesis.dataset import SyntheticDataset
 from .store import Store
 
 Labeller = Callable[[torch.Tensor], np.ndarray]  # (N, C, H, W) float in [0, 1] -> (N,) labels
@@ -77,9 +79,6 @@ def study_from_table3(runner, db: str | Path, n_sample: int = 100, n_practice: i
     ``n_sample`` random real test images, IMGS and IMGS+L of one synthesis seed, and any synthetic sets
     in ``extra`` (name -> SyntheticDataset file); h = h1, h_s = CNN1. Practice and the class buttons
     use real training images, none of which is in the study."""
-    from ..models.train import predict_logits
-    from ..synthesis.dataset import SyntheticDataset
-
     exp = runner.exp
     synthesis_seed = exp.synthesis_seeds[0] if synthesis_seed is None else synthesis_seed
     test, train = runner.data("test"), runner.data("train")

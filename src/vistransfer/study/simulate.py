@@ -6,13 +6,14 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 import torch
 
+from .app import create_app
 from .build import decode_png, from_uint8
 
 Classifier = Callable[[torch.Tensor], np.ndarray]  # (N, C, H, W) in [0, 1] -> (N,) labels
@@ -28,8 +29,6 @@ def free_port() -> int:
 def serving(db: str | Path, port: int | None = None) -> Iterator[str]:
     """Run the app on 127.0.0.1 in a background thread; yields its base URL and stops it on exit."""
     import uvicorn
-
-    from .app import create_app
 
     port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(db), host="127.0.0.1", port=port, log_level="warning", timeout_keep_alive=30))

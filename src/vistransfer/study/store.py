@@ -15,10 +15,10 @@ import json
 import secrets
 import sqlite3
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -77,7 +77,7 @@ class Store:
 
     # --- creation (CLI only) -------------------------------------------------------------------
     @classmethod
-    def create(cls, path: str | Path, classes: Sequence[str], class_pngs: Sequence[bytes], meta: dict) -> "Store":
+    def create(cls, path: str | Path, classes: Sequence[str], class_pngs: Sequence[bytes], meta: dict) -> Store:
         path = Path(path)
         if path.exists():
             raise VistransferError(f"{path} already exists; a study file is never overwritten (pick another --db or delete it)")
@@ -93,7 +93,7 @@ class Store:
         return store
 
     @classmethod
-    def open(cls, path: str | Path) -> "Store":
+    def open(cls, path: str | Path) -> Store:
         path = Path(path)
         if not path.is_file():
             raise VistransferError(f"study file {path} does not exist; make one with 'vistransfer study create'")

@@ -64,7 +64,7 @@ class SyntheticDataset:
         return named.get(k) or ("none" if k < 0 else MOVEMENT_KINDS[k])
 
     @classmethod
-    def labelled(cls, x: torch.Tensor, probs: torch.Tensor, kind: int, classes: tuple[str, ...]) -> "SyntheticDataset":
+    def labelled(cls, x: torch.Tensor, probs: torch.Tensor, kind: int, classes: tuple[str, ...]) -> SyntheticDataset:
         """Points that AM did not make (``kind``: BLEND_KIND, PROBE_KIND, OFFSET_KIND), labelled by the teacher's ``probs``:
         no group, step or threshold."""
         k = len(x)
@@ -94,7 +94,7 @@ class SyntheticDataset:
         return (f"{len(self) - b - o - p} visualizations" + (f" + {b} blends" if b else "") + (f" + {o} offsets" if o else "")
                 + (f" + {p} probes" if p else ""))
 
-    def subset(self, n: int) -> "SyntheticDataset":
+    def subset(self, n: int) -> SyntheticDataset:
         """The first ``n`` visualizations in class-balanced order (for size sweeps)."""
         made = {"blends": self.n_blends, "offsets": self.n_offsets, "probes": self.n_probes}
         if any(made.values()):
@@ -114,7 +114,7 @@ class SyntheticDataset:
         write_json(path.with_suffix(path.suffix + ".json"), {"n": len(self), "classes": list(self.classes), **self.meta})
 
     @classmethod
-    def load(cls, path: str | Path) -> "SyntheticDataset":
+    def load(cls, path: str | Path) -> SyntheticDataset:
         d = load_torch(path, "synthetic_dataset")
         missing = [f for f in _FIELDS if f not in d]
         if missing:
@@ -125,7 +125,7 @@ class SyntheticDataset:
         return cls(*(d[f] for f in _FIELDS), tuple(d["classes"]), d["meta"])
 
     @classmethod
-    def concat(cls, parts: list["SyntheticDataset"], meta: dict) -> "SyntheticDataset":
+    def concat(cls, parts: list[SyntheticDataset], meta: dict) -> SyntheticDataset:
         if not parts:
             raise VistransferError("nothing to concatenate: no synthetic shards")
         return cls(*(torch.cat([getattr(p, f) for p in parts]) for f in _FIELDS), parts[0].classes, meta)

@@ -29,8 +29,20 @@ from ..errors import VistransferError
 from ..io import progress_bar
 from ..models.generator import GeneratorBank
 from ..models.spec import InputSpec
-from .objectives import (Batch, BatchNormPrior, LayoutPrior, LevelPrior, Objective, default_objective, penultimate_distance, total_variation,
-                         histogram_prior, value_prior, value_quantiles, value_statistics)
+from .objectives import (
+    Batch,
+    BatchNormPrior,
+    LayoutPrior,
+    LevelPrior,
+    Objective,
+    default_objective,
+    histogram_prior,
+    penultimate_distance,
+    total_variation,
+    value_prior,
+    value_quantiles,
+    value_statistics,
+)
 from .slot_adam import SlotAdam
 from .slots import Slots
 from .start import start_bias, start_label

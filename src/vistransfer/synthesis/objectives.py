@@ -30,8 +30,8 @@ so a new term is a new object, not an edit of the optimization loop (``engine.sy
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -62,20 +62,20 @@ class Objective:
     def __call__(self, batch: Batch) -> torch.Tensor:
         return self.fn(batch)
 
-    def __add__(self, other: "Objective") -> "Objective":
+    def __add__(self, other: Objective) -> Objective:
         if isinstance(other, (int, float)) and other == 0:  # sum([...]) starts from 0
             return self
         return Objective(lambda b: self(b) + other(b), f"{self.description} + {other.description}")
 
     __radd__ = __add__
 
-    def __neg__(self) -> "Objective":
+    def __neg__(self) -> Objective:
         return Objective(lambda b: -self(b), f"-({self.description})")
 
-    def __sub__(self, other: "Objective") -> "Objective":
+    def __sub__(self, other: Objective) -> Objective:
         return Objective(lambda b: self(b) - other(b), f"{self.description} - {other.description}")
 
-    def __mul__(self, k: float) -> "Objective":
+    def __mul__(self, k: float) -> Objective:
         if not isinstance(k, (int, float)):
             return NotImplemented
         return Objective(lambda b: k * self(b), f"{k:g} * {self.description}")
@@ -250,7 +250,7 @@ class BatchNormPrior:
     def __bool__(self) -> bool:
         return bool(self.layers)
 
-    def __enter__(self) -> "BatchNormPrior":
+    def __enter__(self) -> BatchNormPrior:
         for i, m in enumerate(self.layers):
             self._hooks.append(m.register_forward_hook(lambda mod, inp, out, i=i: self._seen.__setitem__(i, inp[0])))
         return self

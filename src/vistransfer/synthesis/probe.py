@@ -21,8 +21,8 @@ teacher, as AM queries it. They are marked ``kind == PROBE_KIND``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
 import torch
 import torch.nn.functional as F

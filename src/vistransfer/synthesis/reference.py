@@ -18,8 +18,8 @@ from torch import nn
 
 from ..config import SynthesisConfig
 from ..models.generator import GeneratorBank
-from .engine import class_quota, summarize, with_priors
 from ..models.spec import InputSpec
+from .engine import class_quota, summarize, with_priors
 from .objectives import Batch, Objective, default_objective
 from .slots import draw_groups, draw_movements
 from .start import start_bias, start_label

@@ -10,10 +10,7 @@ never mixes two jobs. A full shard does not depend on ``n``: a job for more visu
 reuses the shards of a smaller one and only synthesizes the rest. A last, partial shard is
 kept under its own name (``shard-00007-n400.pt``), so it never stands in for a full one.
 
-Blends and probes (``cfg.blend``, ``cfg.probe``) follow the merged shards and are not sharded: blends
-are cheap and made again; a set with probes, whose round students take minutes, is kept whole in the
-folder as ``probed-<key>.pt``, keyed by the full config, the round students' options and the package
-version, so re-running the same job loads it.
+Blends, offsets and probes follow the merged shards and are not sharded (``pipeline.synthesize_sharded``).
 """
 
 from __future__ import annotations
@@ -21,16 +18,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 
 from ..config import SynthesisConfig, to_dict
 from ..errors import VistransferError
-from ..io import cache_key, progress_bar, write_json
+from ..io import progress_bar, write_json
 from ..models.foreign import teacher_from_blob
 from ..models.teacher import Teacher
 from .dataset import SyntheticDataset
@@ -112,39 +109,42 @@ def shard_path(job_dir: Path, index: int, size: int, shard_size: int) -> Path:
     return job_dir / (f"shard-{index:05d}.pt" if size == shard_size else f"shard-{index:05d}-n{size}.pt")
 
 
-def synthesize_sharded(teacher: Teacher, cfg: SynthesisConfig, job_dir: str | Path, shard_size: int,
-                       backend: str = "local", ray_address: str | None = None, device: str = "cpu",
-                       progress: bool = True, meta: dict | None = None, threads: int | None = None,
-                       real: tuple[torch.Tensor, torch.Tensor] | None = None,
-                       student_options: dict | None = None) -> SyntheticDataset:
-    """Synthesize ``cfg.n`` visualizations as shards in ``job_dir`` and return them merged.
-
-    backend "local" runs missing shards one after another in this process; "ray" submits
-    them as Ray tasks (``ray_address``: a cluster address, or None for a local cluster).
-    threads: CPU threads per shard (default: all of this process's for local, 1 per Ray task,
-    which is also Ray's CPU unit). Shards are bit-identical for the same seed and threads.
-    real: (x, y) real training data, required by Loss2 and the value prior, ignored otherwise.
-    student_options: the probes' round students' training (``pipeline.probe_fitter``).
-    """
-    threads = threads or (torch.get_num_threads() if backend == "local" else 1)
+def open_job(teacher: Teacher, cfg: SynthesisConfig, job_dir: str | Path, shard_size: int, backend: str = "local",
+             real: tuple[torch.Tensor, torch.Tensor] | None = None) -> Path:
+    """Check a job before any shard runs and pin it in ``job_dir/manifest.json``; returns the folder."""
     if cfg.real_uses and real is None:
         raise cfg.needs_real("pass real=(x, y)")
-    real = real if cfg.real_uses else None
     if cfg.loss2:
         teacher.module.require_features()  # here, before any worker starts
     if backend not in ("local", "ray"):
         raise VistransferError(f"unknown backend {backend!r}; use 'local' or 'ray'")
     job_dir = Path(job_dir)
     job_dir.mkdir(parents=True, exist_ok=True)
-    sizes = shard_sizes(cfg.n, shard_size)
-    job_cfg = {k: v for k, v in to_dict(cfg).items()  # blends and probes are made after the shards
+    job_cfg = {k: v for k, v in to_dict(cfg).items()  # blends, offsets and probes are made after the shards
                if k != "n" and k != "blend" and not k.startswith("probe")}
     _check_manifest(job_dir, {"config": job_cfg, "shard_size": shard_size, "teacher_fingerprint": teacher.fingerprint})
+    return job_dir
+
+
+def synthesize_shards(teacher: Teacher, cfg: SynthesisConfig, job_dir: str | Path, shard_size: int,
+                      backend: str = "local", ray_address: str | None = None, device: str = "cpu",
+                      progress: bool = True, meta: dict | None = None, threads: int | None = None,
+                      real: tuple[torch.Tensor, torch.Tensor] | None = None) -> SyntheticDataset:
+    """Synthesize ``cfg.n`` visualizations as shards in ``job_dir`` and return them merged (the
+    visualizations only: ``pipeline.synthesize_sharded`` adds the blends, offsets and probes).
+
+    backend "local" runs missing shards one after another in this process; "ray" submits
+    them as Ray tasks (``ray_address``: a cluster address, or None for a local cluster).
+    threads: CPU threads per shard (default: all of this process's for local, 1 per Ray task,
+    which is also Ray's CPU unit). Shards are bit-identical for the same seed and threads.
+    real: (x, y) real training data, required by Loss2 and the value prior, ignored otherwise.
+    """
+    threads = threads or (torch.get_num_threads() if backend == "local" else 1)
+    job_dir = open_job(teacher, cfg, job_dir, shard_size, backend, real)
+    real = real if cfg.real_uses else None
+    sizes = shard_sizes(cfg.n, shard_size)
     path_of = lambda i: shard_path(job_dir, i, sizes[i], shard_size)  # noqa: E731
     todo = [i for i in range(len(sizes)) if not path_of(i).is_file()]
-    probed = job_dir / f"probed-{cache_key({'config': to_dict(cfg), 'student_options': student_options})}.pt"
-    if cfg.probe > 0 and probed.is_file():
-        return SyntheticDataset.load(probed)
     blob, cfg_dict = teacher.to_blob(), to_dict(cfg)
 
     def save(result: dict) -> None:
@@ -158,12 +158,7 @@ def synthesize_sharded(teacher: Teacher, cfg: SynthesisConfig, job_dir: str | Pa
     parts = [SyntheticDataset.load(path_of(i)) for i in range(len(sizes))]
     merged_stats = _merge_stats([p.meta["stats"] for p in parts])
     full_meta = dict(meta or {}, stats=merged_stats, shards={"size": shard_size, "count": len(sizes), "backend": backend})
-    from ..pipeline import extend_synthetic  # probes train students, which the engine's layer does not know
-
-    ds = extend_synthetic(SyntheticDataset.concat(parts, full_meta), teacher, cfg, device, progress, student_options)
-    if cfg.probe > 0:
-        ds.save(probed)
-    return ds
+    return SyntheticDataset.concat(parts, full_meta)
 
 
 def _run_local(blob, cfg_dict, todo, shard_size, device, save, progress, ray_address, threads, real) -> None:
