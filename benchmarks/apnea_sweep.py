@@ -54,7 +54,6 @@ VARIANTS = {
                    "and gives no class a majority on the neutral series"),
     "t_range": ({"threshold_range": (0.6, 0.99)}, "T drawn per generator from [0.6, 0.99]: some near the boundary"),
     "jitter": ({"jitter": 32}, "each series shifted by up to 8 s (32 samples) at every AM step: features that hold wherever they sit"),
-    "tv": ({"tv_prior": 10.0}, "total-variation prior at weight 10: series as smooth as the teacher allows"),
     "jitter_blend": ({"jitter": 32, "blend": 1.0}, "jitter and blend"),
     "blend": ({"blend": 1.0}, "one blend per visualization between classes, labelled by the teacher (synthesis/blend.py)"),
     "blend3": ({"blend": 3.0}, "three blends per visualization"),

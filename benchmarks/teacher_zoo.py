@@ -57,11 +57,7 @@ students learn from the visualizations and the blends). ``--sets N`` synthesizes
 0..N-1) per row and reports students as mean ± std over the sets (one student seed per set; the
 diagnostics are measured on the first set). ``--jitter`` runs each teacher at each listed
 ``SynthesisConfig.jitter`` (rows ``name+j<k>``: every AM step shifts each visualization by up to k
-pixels, transformation robustness); ``--tv-prior`` at each listed weight of
-``SynthesisConfig.tv_prior`` (rows ``name+tv<w>``); ``--bn-scope batch`` takes the batch-norm prior's
-statistics over the step's whole batch (DeepInversion's form; rows ``name+bn<w>+batch``); ``--layout-prior``
-at each listed weight of ``SynthesisConfig.layout_prior`` (rows ``name+lay<w>``: the class must not
-survive a shuffle of the visualization's tiles); ``--objective log_softmax`` runs AM on log p(target) instead of
+pixels, transformation robustness); ``--objective log_softmax`` runs AM on log p(target) instead of
 the raw logit (rows ``name+logsoftmax``: other classes pushed down, not every logit up). ``--probe`` adds
 that many probes per example of the set (rows ``name+probe<r>``; synthesis/probe.py, as data-free distillation
 explores: three rounds, each training a CNN_ID round student on the set so far, moving points of the set by
@@ -75,14 +71,7 @@ after that where it still passes; DeepInversion's long optimization instead of t
 standard deviation of the teacher's training digits, the deviation held at least 0.1; subtracted from the step
 objective with this weight; the engine takes the statistics from the training digits passed as ``real``): whether asking for pixels where the data has them (a black border, strokes in the
 middle) gives a teacher that pools over positions digits instead of texture. Column ``value dist vis / real``: that
-distance on the accepted visualizations and on real test digits. ``--min-contrast`` runs each teacher at each listed
-``SynthesisConfig.min_contrast`` (rows ``name+mc<c>``: a visualization passes only once its pixels' std is at least c,
-so AM cannot stop at the flat images a teacher confident on blank input accepts), and ``--histogram-prior`` at each
-listed ``SynthesisConfig.histogram_prior`` (rows ``name+hp<w>``: the 1-D Wasserstein distance between a
-visualization's sorted pixels and the training digits' quantiles, subtracted with this weight). ``--level-prior``
-runs each teacher at each listed ``SynthesisConfig.level_prior`` (rows ``name+lv<w>``; ``objectives.LevelPrior``: the
-teacher's log-odds for the target class on the visualization's flat counterpart, every pixel at its mean, counted
-above 0 and subtracted with this weight; data-free, for a teacher that calls a grey or white image a class). The JSON also holds each row's
+distance on the accepted visualizations and on real test digits. The JSON also holds each row's
 CNN_ID accuracy per class (``student_per_class``, mean over sets), printed below the table: where a gap between
 teachers sits.
 
@@ -124,7 +113,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmarks.common import PAPER_GROUPS, STUDENT, student_accuracy
-from vistransfer.config import BN_SCOPES, GEN_STARTS, PLANS, SynthesisConfig, TrainConfig, teacher_preset, to_dict
+from vistransfer.config import GEN_STARTS, PLANS, SynthesisConfig, TrainConfig, teacher_preset, to_dict
 from vistransfer.data import load_dataset
 from vistransfer.errors import VistransferError
 from vistransfer.evaluation import evaluate_predictions, mean_std
@@ -312,13 +301,11 @@ def with_extensions(net: nn.Module, out: dict, cfg: SynthesisConfig, classes: li
 # not SynthesisConfig's default (bn_gap+bn10+T0.7+g1). ``blend``, ``offset`` and ``probe`` are applied here (with_extensions),
 # not by the engine.
 AXES = (("bn_prior", lambda v: f"+bn{v:g}"), ("threshold", lambda v: f"+T{v:g}"), ("gen_out_bias", lambda v: f"+b{v:g}"),
-        ("blend", lambda v: f"+blend{v:g}"), ("jitter", lambda v: f"+j{v}"), ("tv_prior", lambda v: f"+tv{v:g}"),
-        ("bn_prior_scope", lambda v: f"+{v}"), ("layout_prior", lambda v: f"+lay{v:g}"),
+        ("blend", lambda v: f"+blend{v:g}"), ("jitter", lambda v: f"+j{v}"),
         ("objective", lambda v: "+" + v.replace("_", "")), ("group_size", lambda v: f"+g{v}"),
         ("gen_downscale", lambda v: f"+ds{v}"), ("plan", lambda v: f"+{v}"), ("probe", lambda v: f"+probe{v:g}"),
         ("probe_step_size", lambda v: f"+ps{v:g}"), ("settle_steps", lambda v: f"+s{v}"), ("value_prior", lambda v: f"+vp{v:g}"),
-        ("min_contrast", lambda v: f"+mc{v:g}"), ("histogram_prior", lambda v: f"+hp{v:g}"),
-        ("level_prior", lambda v: f"+lv{v:g}"), ("gen_start", lambda v: f"+{v}"), ("offset", lambda v: f"+off{v:g}"),
+        ("gen_start", lambda v: f"+{v}"), ("offset", lambda v: f"+off{v:g}"),
         ("lr", lambda v: f"+lr{v:g}"))
 
 
@@ -532,10 +519,6 @@ def main(argv=None) -> None:
     ap.add_argument("--lr", default=str(SynthesisConfig.lr), help="comma-separated SynthesisConfig.lr values (Adam's rate "
                     f"of AM on G's weights; {SynthesisConfig.lr:g}: the default), each run for every teacher")
     ap.add_argument("--jitter", default="0", help="comma-separated shifts (SynthesisConfig.jitter, pixels), each run for every teacher")
-    ap.add_argument("--tv-prior", default="0", help="comma-separated weights of SynthesisConfig.tv_prior, each run for every teacher")
-    ap.add_argument("--bn-scope", default="image", help="comma-separated SynthesisConfig.bn_prior_scope values (image, batch), "
-                    "each run for every teacher with batch norm and a prior")
-    ap.add_argument("--layout-prior", default="0", help="comma-separated weights of SynthesisConfig.layout_prior, each run for every teacher")
     ap.add_argument("--objective", default="logit", help="comma-separated AM objectives (SynthesisConfig.objective: logit, "
                     "log_softmax), each run for every teacher")
     ap.add_argument("--group-size", default=str(SynthesisConfig.group_size), help="comma-separated SynthesisConfig.group_size "
@@ -553,12 +536,6 @@ def main(argv=None) -> None:
                     "visualization goes on being optimized, priors included, after it first passes T), each run for every teacher")
     ap.add_argument("--value-prior", default="0", help="comma-separated SynthesisConfig.value_prior weights (the training "
                     "digits' per-pixel mean and std; objectives.value_prior), each run for every teacher")
-    ap.add_argument("--min-contrast", default="0", help="comma-separated SynthesisConfig.min_contrast values (a "
-                    "visualization passes only with a pixel std of at least this), each run for every teacher")
-    ap.add_argument("--histogram-prior", default="0", help="comma-separated SynthesisConfig.histogram_prior weights (the "
-                    "training digits' value quantiles; objectives.histogram_prior), each run for every teacher")
-    ap.add_argument("--level-prior", default="0", help="comma-separated SynthesisConfig.level_prior weights (the teacher's "
-                    "target log-odds on each visualization's flat counterpart; objectives.LevelPrior), each run for every teacher")
     ap.add_argument("--gen-start", default=BASELINE["gen_start"], help="comma-separated SynthesisConfig.gen_start "
                     "values (bias, this benchmark's baseline: G starts at sigmoid(--gen-out-bias), mid-grey by default; "
                     "neutral: at the flat image the teacher considers least any class, synthesis/start.py; auto, the "
@@ -583,17 +560,13 @@ def main(argv=None) -> None:
         raise SystemExit(f"--soft-tau must be positive, got {args.soft_tau}")
     if args.sets < 1:
         raise SystemExit(f"--sets must be at least 1, got {args.sets}")
-    weights, thresholds, biases, blends, tvs = (_values(v) for v in (args.bn_prior, args.threshold, args.gen_out_bias,
-                                                                      args.blend, args.tv_prior))
-    jitters, layouts, scopes = _values(args.jitter, int), _values(args.layout_prior), _values(args.bn_scope, str)
+    weights, thresholds, biases, blends = (_values(v) for v in (args.bn_prior, args.threshold, args.gen_out_bias, args.blend))
+    jitters = _values(args.jitter, int)
     objectives, groups, downscales = _values(args.objective, str), _values(args.group_size, int), _values(args.gen_downscale, int)
     plans = _values(args.plan, str)
     probes, probe_steps = _values(args.probe), _values(args.probe_step)
     settles = _values(args.settle, int)
     value_weights = _values(args.value_prior)
-    contrasts = _values(args.min_contrast)
-    histograms = _values(args.histogram_prior)
-    levels = _values(args.level_prior)
     starts = _values(args.gen_start, str)
     offsets, rates = _values(args.offset), _values(args.lr)
     if not rates or min(rates) <= 0:
@@ -602,12 +575,6 @@ def main(argv=None) -> None:
         raise SystemExit(f"--offset {args.offset!r}: offsets per example >= 0")
     if not starts or set(starts) - set(GEN_STARTS):
         raise SystemExit(f"--gen-start {args.gen_start!r}: choose from {', '.join(GEN_STARTS)}")
-    if not levels or min(levels) < 0:
-        raise SystemExit(f"--level-prior {args.level_prior!r}: weights >= 0")
-    if not histograms or min(histograms) < 0:
-        raise SystemExit(f"--histogram-prior {args.histogram_prior!r}: weights >= 0")
-    if not contrasts or min(contrasts) < 0 or max(contrasts) >= 0.5:
-        raise SystemExit(f"--min-contrast {args.min_contrast!r}: shares of the [0, 1] range in [0, 0.5)")
     if not value_weights or min(value_weights) < 0:
         raise SystemExit(f"--value-prior {args.value_prior!r}: weights >= 0")
     if not settles or min(settles) < 0:
@@ -621,8 +588,6 @@ def main(argv=None) -> None:
             raise SystemExit(f"{option} {','.join(map(str, values))!r}: positive whole numbers")
     if not objectives or set(objectives) - set(AM_OBJECTIVES):
         raise SystemExit(f"--objective {args.objective!r}: choose from {', '.join(AM_OBJECTIVES)}")
-    if not scopes or set(scopes) - set(BN_SCOPES):
-        raise SystemExit(f"--bn-scope {args.bn_scope!r}: choose from {', '.join(BN_SCOPES)}")
     dev = resolve_device(args.device)
     train, test = zoo_data(args.data_dir)
     setup = {"device": str(dev), "threads": torch.get_num_threads(), "n": args.n, "epochs": args.epochs,
@@ -635,9 +600,8 @@ def main(argv=None) -> None:
     for name in names:
         has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in ARCHS[name][0]().modules())
         runs = weights if has_bn else [0.0]  # without batch norm the prior does nothing: one run, labelled as such
-        for combo in itertools.product(runs, thresholds, biases, blends, jitters, tvs, scopes, layouts, objectives, groups,
-                                       downscales, plans, probes, probe_steps, settles, value_weights, contrasts, histograms,
-                                       levels, starts, offsets, rates):
+        for combo in itertools.product(runs, thresholds, biases, blends, jitters, objectives, groups,
+                                       downscales, plans, probes, probe_steps, settles, value_weights, starts, offsets, rates):
             axes = dict(zip((k for k, _ in AXES), combo))
             if axes["probe"] == 0:
                 if axes["probe_step_size"] != probe_steps[0]:
@@ -647,10 +611,6 @@ def main(argv=None) -> None:
                 if axes["gen_out_bias"] != biases[0]:
                     continue  # a neutral start sets G's output bias itself: one run
                 axes["gen_out_bias"] = SynthesisConfig.gen_out_bias
-            if axes["bn_prior"] == 0:
-                if axes["bn_prior_scope"] != scopes[0]:
-                    continue  # without the prior its scope changes nothing: one run
-                axes["bn_prior_scope"] = SynthesisConfig.bn_prior_scope
             row = row_name(name, axes)
             results["archs"][row] = {"row": row, **run_arch(name, train, test, args, dev, axes, row)}
             write_json(args.out, results)  # each architecture survives an interruption of the next

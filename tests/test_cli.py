@@ -24,8 +24,6 @@ def run_main(args, capsys):
     (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "--threshold-share", "1.5"], "must be in (0, 1)"),
     (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "--settle-steps", "-1"], "settle_steps must be a whole number"),
     (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "--value-prior", "-1"], "value_prior must be >= 0"),
-    (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "--min-contrast", "0.7"], "min_contrast must be a share"),
-    (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "--histogram-prior", "-2"], "histogram_prior must be >= 0"),
     (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "--threshold-share", "0.5", "--threshold-range", "0.6,0.9"], "drop --threshold-range"),
     (["run", "--students", "cnn_id,resnet", "-o", "{tmp}/r"], "unknown student 'resnet'"),
     (["run", "--dataset", "mnist", "--data-dir", "{tmp}", "-o", "{tmp}/r"], "not found in"),
@@ -225,12 +223,6 @@ def test_value_prior_reads_the_teachers_training_data_and_records_which(digits, 
     ds = SyntheticDataset.load(syn)
     assert ds.meta["config"]["value_prior"] == 2
     assert ds.meta["value_statistics"] == {"data": "digits", "n": len(digits[0]), "priors": ["value_prior"]}
-    both = tmp_path / "hp.pt"
-    r = runner.invoke(app, ["synthesize", "-t", str(teacher_file), "-o", str(both), "--n", "10", "-q", "-T", "0.9",
-                            "--value-prior", "2", "--histogram-prior", "1"])
-    assert r.exit_code == 0, r.output
-    meta = SyntheticDataset.load(both).meta
-    assert meta["config"]["histogram_prior"] == 1 and meta["value_statistics"]["priors"] == ["value_prior", "histogram_prior"]
 
 
 def test_sigterm_removes_the_artifact_being_written(tmp_path):

@@ -50,6 +50,14 @@ def test_a_later_knob_at_its_default_leaves_the_config_dict_and_so_cache_keys_un
     assert on["jitter"] == 2 and from_dict(SynthesisConfig, on).jitter == 2
 
 
+def test_a_removed_knob_is_refused_by_name_and_its_off_value_still_loads():
+    assert from_dict(SynthesisConfig, {"level_prior": 0.0, "bn_prior_scope": "batch", "n": 5}) == SynthesisConfig(n=5)
+    with pytest.raises(VistransferError, match=r"\['level_prior', 'tv_prior'\] were removed"):
+        from_dict(SynthesisConfig, {"level_prior": 1.0, "tv_prior": 2.0})
+    with pytest.raises(VistransferError, match="race_tail must be one of"):
+        SynthesisConfig(race_tail="off")
+
+
 @pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "configs").glob("*.toml")), ids=lambda p: p.name)
 def test_every_shipped_config_builds(path):
     """The files the README points users at (-c configs/...) hold only fields SynthesisConfig knows, in range."""

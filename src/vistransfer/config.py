@@ -1,8 +1,8 @@
 """Typed, validated configuration for every stage.
 
 Configs are frozen dataclasses checked once when built (from CLI options or a TOML
-file) and then passed down unchanged. Each synthesis field names the paper section it
-implements; ``vistransfer synthesize --help`` and the README list them too.
+file) and then passed down unchanged. Each synthesis field carries its doc and group
+(:func:`knob`): the CLI's help and ``docs/config.md`` (:func:`reference_markdown`) come from them.
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ import tomllib
 from .errors import VistransferError
 
 MOVEMENT_KINDS = ("attract_one", "repel_many", "attract_many")
-RACE_MODES = ("stragglers", "all", "off")  # SynthesisConfig.race_tail
+RACE_MODES = ("stragglers", "all")  # SynthesisConfig.race_tail
 PLANS = ("yield", "count")  # SynthesisConfig.plan
 GEN_UPSAMPLING = ("auto", "deconv", "resize")  # SynthesisConfig.gen_upsample, GeneratorBank's upsample
 GEN_STARTS = ("auto", "bias", "neutral")  # SynthesisConfig.gen_start
-BN_SCOPES = ("image", "batch")  # SynthesisConfig.bn_prior_scope, BatchNormPrior's scope
 
 
 def _check(cond: bool, msg: str) -> None:
@@ -38,186 +37,90 @@ def _range(name: str, r: tuple[float, float] | None, lo: float, hi: float, open_
         _check(ok, f"{name} values must lie in {'(' if open_ else '['}{lo}, {hi}{')' if open_ else ']'}, got {v}")
 
 
+def knob(default: Any, doc: str, group: str, omit_default: bool = False) -> Any:
+    """A config field with its one- or two-line ``doc`` (the CLI's help and docs/config.md) and its
+    ``group`` (a key of KNOB_GROUPS). ``omit_default``: left out of :func:`to_dict` while it holds its default."""
+    return field(default=default, metadata={"doc": doc, "group": group, "omit_default": omit_default})
+
+
+KNOB_GROUPS = {"paper": "The paper's method (Sections 3.2-4.1, Appendices A and C)",
+               "ours": "Beyond the paper, each with a measured win (docs/findings.md)",
+               "engine": "How the engine runs (speed and scheduling)"}
+
+
 @dataclass(frozen=True)
 class SynthesisConfig:
-    """Every knob of Gen{h1} (Section 3.3, 3.3.2, 4.1.2, Appendices A and C).
+    """Every knob of Gen{h1}, grouped as in :data:`KNOB_GROUPS`; ``docs/config.md`` lists them.
 
-    Defaults are the paper's settings where the paper gives them (T = 0.99, hard labels,
-    movement on), except one visualization per generator instead of Appendix C's nine (measured, below);
-    the rest are our choices, with a why. ``configs/mnist-paper.toml`` holds the paper's grouping.
+    Defaults are the paper's where the paper gives one, except one visualization per generator
+    (``group_size``) and the knobs of the "ours" group; ``configs/mnist-paper.toml`` holds the paper's grouping.
     """
 
-    n: int = 1000  # visualizations to keep; target classes are balanced (n/K each)
-    seed: int = 0
-    # Eq. 2: stop AM once softmax[target] > T and target is the argmax.
-    threshold: float = 0.99
-    # Appendix A: draw T per group uniformly from this range instead (e.g. [0.90, 0.99]).
-    threshold_range: tuple[float, float] | None = None
-    labels: str = "hard"  # Section 3.2: "hard" (teacher argmax) or "soft" (teacher softmax)
-    # Section 3.3: AM of the output-layer logit. "log_softmax" is offered as an alternative.
-    objective: str = "logit"
-    # Visualizations (values of Z) that share one generator theta_G. Appendix C's 9 lets a generator
-    # answer its whole group with nearly one image; one per generator (Table 1's sets) taught CNN_ID
-    # +17.7 points at 300 MNIST visualizations (3 sets each) and +3.4 at 6,000 (two machines), at 12% fewer teacher passes per
-    # visualization and about 2.3x the wall time on 2 cores (docs/visualization-quality.md).
-    group_size: int = 1
-    # Section 3.3: Z is mainly uniform noise; its range is the Z-variance knob the paper discusses.
-    z_dim: int = 16
-    z_dist: str = "uniform"  # "uniform" on [z_low, z_high] or "normal" with std z_high
-    z_low: float = -1.0
-    z_high: float = 1.0
-    # Section 3.3: theta_G re-initialized from a truncated normal (+-2 std) for every group.
-    init_std: float = 0.1
-    # sigmoid(out_bias) is G's initial output level; 0 starts every image at mid-gray.
-    gen_out_bias: float = 0.0
-    # Beyond the paper: where G's output starts. "bias": at sigmoid(gen_out_bias) (mid-grey, the paper's).
-    # "neutral": at the flat image the teacher considers least any class (the highest-entropy softmax over
-    # 49 levels in [0.02, 0.98] of the range; synthesis/start.py; gen_out_bias is then unused), found with
-    # the teacher alone: a teacher that calls a grey image a class with confidence (the zoo's ELU teacher:
-    # "8" at 1.00) otherwise gets that class by brightness alone and every other class started from it.
-    # "auto": "neutral" for a teacher sure of the paper's start (top softmax >= 0.9) that gives no class a
-    # majority on the neutral image, else "bias" (our MNIST teacher: 0.40, and every two-class teacher: bit for
-    # bit the paper's start). Measured on four MNIST teachers sure of grey: +6-14 points at 300 visualizations,
-    # -0.4 to +2.7 at 6,000; on Apnea-ECG a neutral start cost 6.6 (docs/visualization-quality.md).
-    # Recorded in every config dict: the default was "bias" (and left out of them) up to 0.5.0, and the
-    # committed tables pin it.
-    gen_start: str = "auto"
-    # Deconvolutional G: channels of the two upsampling stages (sigmoid output, Eq. 1's R).
-    gen_channels: tuple[int, int] = (32, 16)
-    # How G doubles its size: "deconv" (the paper's 4x4 stride-2 transposed convolutions), "resize"
-    # (nearest x2 + 3x3 convolution, without the deconvolutions' checkerboard), or "auto": resize for
-    # images, deconv for series. Measured on MNIST with hard labels (docs/visualization-quality.md):
-    # resize students +8 points (one per G) and +14 (nine per G) at 6,000; on RR series the paper's
-    # deconvolutions did better (one unit). The committed MNIST tables pin "deconv", which made them.
-    gen_upsample: str = "auto"
-    # G draws at 1/gen_downscale of the input's resolution, then interpolates linearly up to it (a band
-    # limit for slow signals such as RR-interval series; 1: G draws at full resolution, the paper's).
-    gen_downscale: int = 1
-    # Adam learning rate of AM; per-group draws from lr_range if set (Appendix C varies it).
-    lr: float = 0.01  # 0.05 saturates G's sigmoid more often: more groups miss the budget
-    lr_range: tuple[float, float] | None = None
-    # Section 3.3.2: pre-AM pseudo-random movement for a random number of steps in this range.
-    movement: bool = True
-    movement_steps: tuple[int, int] = (0, 20)
-    movement_kinds: tuple[str, ...] = MOVEMENT_KINDS  # Appendix C's three kinds
-    max_subset: int = 5  # the "many" in repel_many / attract_many: 2..max_subset classes
-    # "member": keep each visualization the step it satisfies Eq. 2 (and stop optimizing it);
-    # "group": keep a group only when all its members satisfy Eq. 2 at once (Appendix C).
-    stop: str = "member"
-    # Tail of a run: free slots race the groups still in flight for the last visualizations
-    # (first to pass wins; the others count as over quota) instead of idling. "stragglers": one
-    # racer per group slower than 9 in 10 of the run's passes so far, once 20 have passed (half of n
-    # in runs under 40: up to 0.4.1 a run of 20 never raced and waited out max_steps); "all" (the engine up to
-    # 0.3, `true` in older configs): any group in flight, from the first step, which makes small
-    # runs cost 2-3x per visualization; "off" (`false`): free slots idle.
-    race_tail: str = "stragglers"
-    # How many generators a class gets started while it is short. "yield": each visualization in
-    # flight counts as the share of its class's visualizations that pass T within the budget so far
-    # (shrunk towards the run's share while a class has few; 1 until something misses), so a teacher
-    # that often misses T gets enough generators at once instead of one round of max_steps after
-    # another (those that pass once the class is full count as over quota). "count" (the engine up to
-    # 0.4.1, which made the committed results; records without this field): each counts as one
-    # visualization to come. The two differ only once a member misses (benchmarks/engine_plan.py).
-    plan: str = "yield"
-    # Step budget of AM per group; members not passing by then are discarded and counted.
-    max_steps: int = 300
-    # Give up (with an error naming the fix) after this many groups missed the budget;
-    # None means 100 + 5 * n / group_size, and also fail at once when 90% of the first 200 finished
-    # visualizations miss T (a teacher that rarely reaches T). An unreachable T must not loop forever.
-    max_failed_groups: int | None = None
-    # Section 4.1.2, Eq. 3: maximize the L2 distance to real class data in layer L-1.
-    loss2: bool = False
-    loss2_lr_ratio: float = 0.25  # the paper uses 1/3 - 1/5 of the AM rate
-    loss2_batch: int = 16  # B_s real examples per step
-    # DeepInversion's prior for teachers with batch norm: this weight times the distance of each
-    # visualization's BN-input statistics from the teacher's running statistics is subtracted from
-    # the step objective, in both phases (0: off, the paper's; no effect on a teacher without BN).
-    bn_prior: float = field(default=0.0, metadata={"omit_default": True})
-    # Over what the prior takes the BN inputs' statistics: "image" (each visualization's positions,
-    # one distance per visualization) or "batch" (the step's visualizations and their positions
-    # together, DeepInversion's form: the set must match, single visualizations may differ).
-    bn_prior_scope: str = field(default="image", metadata={"omit_default": True})
-    # Beyond the paper: this weight times how strongly the teacher still sees the target class once
-    # each visualization's tiles are shuffled (objectives.LayoutPrior, layout_tiles per axis) is
-    # subtracted from the step objective: a class must live in where the parts are, not in local
-    # texture alone. One more teacher pass per step (counted in the passes). 0: off.
-    layout_prior: float = field(default=0.0, metadata={"omit_default": True})
-    layout_tiles: int = field(default=4, metadata={"omit_default": True})
-    # Beyond the paper: this weight times how strongly the teacher sees the target class in each
-    # visualization's flat counterpart (every value replaced by its mean, objectives.LevelPrior) is
-    # subtracted from the step objective: the class in the structure, not in the brightness, for a teacher
-    # that calls featureless inputs a class with confidence (a white image "8"). No data needed; one more
-    # teacher pass per step (counted in the passes). Measured no remedy: such teachers give real digits'
-    # flat counterparts their class too (docs/visualization-quality.md). 0: off.
-    level_prior: float = field(default=0.0, metadata={"omit_default": True})
-    # Beyond the paper: this weight times each visualization's total variation (the mean absolute
-    # difference of neighbouring values, objectives.total_variation) is subtracted from the step
-    # objective, which prefers smooth strokes to fine textures (DeepInversion's R_TV; 0: off).
-    tv_prior: float = field(default=0.0, metadata={"omit_default": True})
-    # Beyond the paper: this weight times each visualization's distance from the teacher's training inputs
-    # at every position (objectives.value_prior: the root mean square of (x - mean) / std, with the per-value
-    # mean and deviation of the real training inputs, the deviation held at least 0.1 of the domain) is
-    # subtracted from the step objective: values where the data has them, a digit's black border and its
-    # strokes in the middle. Needs the real training inputs (their statistics only; the CLI reads them from
-    # --dataset, the teacher's by default). Lets a teacher with global average pooling, which AM otherwise
-    # satisfies with texture anywhere, be visualized as digits (docs/visualization-quality.md). 0: off.
-    value_prior: float = field(default=0.0, metadata={"omit_default": True})
-    # Beyond the paper: this weight times the 1-D Wasserstein distance between each visualization's values and
-    # the teacher's training inputs' (objectives.histogram_prior: sorted values against the data's quantiles, in
-    # units of the data's deviation) is subtracted from the step objective: the data's mix of values, whatever
-    # the layout (a digit is mostly black with a few bright strokes; AM also stops at grey fields). Needs the
-    # real training inputs (their C x 257 quantiles only), as value_prior does. 0: off.
-    histogram_prior: float = field(default=0.0, metadata={"omit_default": True})
-    # Beyond the paper: add this many blends per visualization, lam * a + (1 - lam) * b of two
-    # visualizations of different classes, labelled by the teacher (synthesis/blend.py): the student
-    # then sees where the teacher's boundary lies between the extremes AM makes (0: off, the paper's).
-    blend: float = field(default=0.0, metadata={"omit_default": True})
-    # Beyond the paper: add this many offsets per example of the set (visualizations and blends), each a
-    # point of the set with one constant drawn from [-offset_scale, offset_scale] times the domain's width
-    # added to every value, clamped, labelled by the teacher (synthesis/offset.py): the student learns
-    # what the teacher does with levels AM never made (a person's heart period; an image's brightness).
-    # 0: off, the paper's.
-    offset: float = field(default=0.0, metadata={"omit_default": True})
-    offset_scale: float = field(default=0.3, metadata={"omit_default": True})
-    # Beyond the paper: add this many probes per example of the set (visualizations and blends), made
-    # in probe_rounds rounds (synthesis/probe.py): each round trains a student (probe_student: a
-    # neural student's name, "auto" for cnn_id on images and cnn_ecg on series; soft labels at
-    # tau 4), moves points of the set by probe_steps Adam steps (learning rate probe_step_size times
-    # the domain's width; 1% found about 3x the disagreement of 5% on Apnea-ECG, docs/apnea.md) of
-    # ascent on KL(teacher || student), and the teacher labels where they end. 0: off, the paper's.
-    probe: float = field(default=0.0, metadata={"omit_default": True})
-    probe_rounds: int = field(default=3, metadata={"omit_default": True})
-    probe_steps: int = field(default=10, metadata={"omit_default": True})
-    probe_step_size: float = field(default=0.01, metadata={"omit_default": True})
-    probe_student: str = field(default="auto", metadata={"omit_default": True})
-    # Beyond the paper: transformation robustness (Olah et al. 2017). At every AM step each
-    # visualization is shifted by a random whole number of samples in [-jitter, jitter] along every
-    # spatial axis (edges repeated) before the teacher sees it; the teacher judges, and the synthetic
-    # set keeps, the shifted one. AM then builds features that hold wherever they sit, not one
-    # teacher's pixel-exact quirks (0: off, the paper's).
-    jitter: int = field(default=0, metadata={"omit_default": True})
-    # Beyond the paper: keep optimizing each visualization (every prior on) for this many AM steps after
-    # it first satisfies Eq. 2, and keep it at the first step after that where it still does; a member
-    # that has passed gets as many steps beyond max_steps. DeepInversion optimizes its images for
-    # thousands of steps where the paper stops at the first pass: this is how long the priors get to
-    # pull a visualization towards the teacher's data once it reaches T (0: off, the paper's).
-    settle_steps: int = field(default=0, metadata={"omit_default": True})
-    # Beyond the paper: a visualization satisfies Eq. 2 only if the standard deviation of its values is at
-    # least this share of the domain's width (high - low); until then AM goes on, and one still flat at the
-    # step budget is discarded like one that missed T. A teacher confident on a featureless input (vgg_bn says
-    # "1" to an all-black image at softmax 1.00) otherwise lets AM stop at flat images that carry no example
-    # of the class. 0.1 is the benchmarks' "flat" (docs/visualization-quality.md). 0: off, the paper's.
-    min_contrast: float = field(default=0.0, metadata={"omit_default": True})
-    # Engine: generators optimized at once. slots * group_size of 128-288 keeps a CPU's caches warm
-    # (32 with Appendix C's groups of 9).
-    slots: int = 128
+    n: int = knob(1000, "Visualizations to keep; the target classes are balanced (n/K each).", "paper")
+    seed: int = knob(0, "Seed of every draw of the synthesis.", "paper")
+    threshold: float = knob(0.99, "T of Eq. 2: a visualization is kept once softmax[target] > T and target is the argmax.", "paper")
+    threshold_range: tuple[float, float] | None = knob(None, "Appendix A: draw T per group uniformly from [low, high] instead.", "paper")
+    labels: str = knob("hard", "Labels of the set: 'hard' (the teacher's argmax) or 'soft' (its softmax).", "paper")
+    objective: str = knob("logit", "What AM maximizes: the target's 'logit' (Section 3.3) or its 'log_softmax'.", "paper")
+    group_size: int = knob(1, "Visualizations that share one generator (Appendix C: 9; one each teaches students more).", "paper")
+    z_dim: int = knob(16, "Size of G's input Z (Section 3.3).", "paper")
+    z_dist: str = knob("uniform", "Z's distribution: 'uniform' on [z_low, z_high] or 'normal' with std z_high.", "paper")
+    z_low: float = knob(-1.0, "Low end of Z's uniform range.", "paper")
+    z_high: float = knob(1.0, "High end of Z's uniform range (the std of a normal Z).", "paper")
+    init_std: float = knob(0.1, "Std of the truncated normal (+-2 std) that initializes theta_G for every group.", "paper")
+    gen_out_bias: float = knob(0.0, "sigmoid(gen_out_bias) is G's initial output level; 0 starts every image at mid-grey.", "paper")
+    gen_channels: tuple[int, int] = knob((32, 16), "Channels of G's two upsampling stages (sigmoid output, Eq. 1's R).", "paper")
+    lr: float = knob(0.01, "Adam learning rate of AM on theta_G.", "paper")
+    lr_range: tuple[float, float] | None = knob(None, "Draw the learning rate per group from [low, high] instead (Appendix C).", "paper")
+    movement: bool = knob(True, "Section 3.3.2: pre-AM pseudo-random movement.", "paper")
+    movement_steps: tuple[int, int] = knob((0, 20), "The movement lasts a random number of steps in [low, high].", "paper")
+    movement_kinds: tuple[str, ...] = knob(MOVEMENT_KINDS, "Which of Appendix C's movements a group draws from.", "paper")
+    max_subset: int = knob(5, "The 'many' of repel_many / attract_many: 2..max_subset classes.", "paper")
+    stop: str = knob("member", "'member': keep each visualization when it passes; 'group': only when its whole group passes at once.", "paper")
+    max_steps: int = knob(300, "AM step budget per group; members that have not passed by then are discarded and counted.", "paper")
+    loss2: bool = knob(False, "Section 4.1.2, Eq. 3: also maximize the L2 distance to real class data in layer L-1 (needs real data).", "paper")
+    loss2_lr_ratio: float = knob(0.25, "Loss2's learning rate as a share of AM's (the paper: 1/3 to 1/5).", "paper")
+    loss2_batch: int = knob(16, "B_s: real examples per Loss2 step.", "paper")
+
+    gen_start: str = knob("auto", "Where G's output starts: 'bias' (mid-grey, the paper's), 'neutral' (the flat input the teacher\n"
+                          "considers least any class) or 'auto' (neutral for a teacher sure of grey that gives the neutral input no majority).", "ours")
+    gen_upsample: str = knob("auto", "How G doubles its size: 'deconv' (the paper's), 'resize' (nearest x2 + 3x3 conv) or 'auto'\n"
+                             "(resize for images, deconv for series).", "ours")
+    gen_downscale: int = knob(1, "G draws at 1/gen_downscale of the input's resolution, interpolated up (a band limit for slow series).", "ours")
+    bn_prior: float = knob(0.0, "Weight of DeepInversion's batch-norm prior: the distance of the step's batch-norm input statistics\n"
+                           "from the teacher's running statistics (teachers with batch norm); 0: off.", "ours", omit_default=True)
+    value_prior: float = knob(0.0, "Weight of the value prior: each value's distance from the training inputs' mean at its position,\n"
+                              "in their deviations there (needs their statistics; teachers with global average pooling); 0: off.", "ours", omit_default=True)
+    jitter: int = knob(0, "Shift each visualization by up to this many samples per axis at every AM step (transformation robustness); 0: off.",
+                       "ours", omit_default=True)
+    settle_steps: int = knob(0, "Go on optimizing each visualization, priors included, this many AM steps after it first passes T; 0: off.",
+                             "ours", omit_default=True)
+    blend: float = knob(0.0, "Blends per visualization: lam * a + (1 - lam) * b of two classes' visualizations, labelled by the teacher.",
+                        "ours", omit_default=True)
+    offset: float = knob(0.0, "Offsets per example of the set: one constant in +-offset_scale of the domain's width added, labelled by the teacher.",
+                         "ours", omit_default=True)
+    offset_scale: float = knob(0.3, "Largest offset, as a share of the domain's width.", "ours", omit_default=True)
+    probe: float = knob(0.0, "Probes per example of the set: points moved towards where a round student disagrees with the teacher\n"
+                        "(ascent on KL(teacher || student)), labelled by the teacher; 0: off.", "ours", omit_default=True)
+    probe_rounds: int = knob(3, "Rounds of probes, each against a student of the set so far.", "ours", omit_default=True)
+    probe_steps: int = knob(10, "Adam steps that move each probe.", "ours", omit_default=True)
+    probe_step_size: float = knob(0.01, "The probes' learning rate, as a share of the domain's width.", "ours", omit_default=True)
+    probe_student: str = knob("auto", "The round students: a neural student's name, or 'auto' (cnn_id for images, cnn_ecg for series).",
+                              "ours", omit_default=True)
+
+    race_tail: str = knob("stragglers", "In a run's tail, free slots race the groups still in flight: 'stragglers' (groups slower than\n"
+                          "9 in 10 passes so far) or 'all' (any, from the first step: the 0.1-0.3 engine's, recorded as `true`).", "engine")
+    plan: str = knob("yield", "Generators per short class: 'yield' (each in flight counts as its class's pass rate) or 'count'\n"
+                     "(each counts as one: the 0.4 engine's, which made the committed tables).", "engine")
+    max_failed_groups: int | None = knob(None, "Give up after this many groups missed the budget (None: 100 + 5 n / group_size, and\n"
+                                         "fail at once when 90% of the first 200 finished miss T).", "engine")
+    slots: int = knob(128, "Generators optimized at once (slots x group_size of 128-288 keeps a CPU's caches warm).", "engine")
 
     @property
     def real_uses(self) -> tuple[str, ...]:
-        """What in this configuration needs the teacher's real training data (Loss2's examples, the priors'
+        """What in this configuration needs the teacher's real training data (Loss2's examples, the value prior's
         statistics); empty when the synthesis is data-free, the paper's setting."""
-        return tuple(k for k, on in (("loss2", self.loss2), ("value_prior", self.value_prior > 0),
-                                     ("histogram_prior", self.histogram_prior > 0)) if on)
+        return tuple(k for k, on in (("loss2", self.loss2), ("value_prior", self.value_prior > 0)) if on)
 
     def needs_real(self, fix: str) -> VistransferError:
         """The error for a run of this configuration without the real data it needs, ending in ``fix``."""
@@ -225,8 +128,8 @@ class SynthesisConfig:
         return VistransferError(f"{' and '.join(uses)} need{'s' if len(uses) == 1 else ''} the teacher's real training data: {fix}")
 
     def __post_init__(self) -> None:
-        if isinstance(self.race_tail, bool):  # configs and records before the three modes
-            object.__setattr__(self, "race_tail", "all" if self.race_tail else "off")
+        if self.race_tail is True:  # records of the 0.1-0.3 engine
+            object.__setattr__(self, "race_tail", "all")
         _check(self.n > 0, f"n must be a positive number of visualizations, got {self.n}")
         _check(0.0 < self.threshold < 1.0, f"threshold T must lie in (0, 1), got {self.threshold}")
         _range("threshold_range", self.threshold_range, 0.0, 1.0, open_=True)
@@ -254,16 +157,8 @@ class SynthesisConfig:
         _check(self.max_failed_groups is None or self.max_failed_groups > 0, f"max_failed_groups must be positive, got {self.max_failed_groups}")
         _check(0 < self.loss2_lr_ratio <= 1, f"loss2_lr_ratio must lie in (0, 1], got {self.loss2_lr_ratio}")
         _check(self.bn_prior >= 0, f"bn_prior must be >= 0, got {self.bn_prior}")
-        _check(self.bn_prior_scope in BN_SCOPES, f"bn_prior_scope must be one of {list(BN_SCOPES)}, got {self.bn_prior_scope!r}")
-        _check(self.tv_prior >= 0, f"tv_prior must be >= 0, got {self.tv_prior}")
-        _check(self.layout_prior >= 0, f"layout_prior must be >= 0, got {self.layout_prior}")
-        _check(self.level_prior >= 0, f"level_prior must be >= 0, got {self.level_prior}")
         _check(self.value_prior >= 0, f"value_prior must be >= 0, got {self.value_prior}")
-        _check(self.histogram_prior >= 0, f"histogram_prior must be >= 0, got {self.histogram_prior}")
-        _check(isinstance(self.layout_tiles, int) and self.layout_tiles >= 2,
-               f"layout_tiles must be a whole number of tiles per axis >= 2, got {self.layout_tiles!r}")
         _check(isinstance(self.jitter, int) and self.jitter >= 0, f"jitter must be a whole number of samples >= 0, got {self.jitter!r}")
-        _check(0 <= self.min_contrast < 0.5, f"min_contrast must be a share of the domain's width in [0, 0.5), got {self.min_contrast}")
         _check(isinstance(self.settle_steps, int) and self.settle_steps >= 0,
                f"settle_steps must be a whole number of AM steps >= 0, got {self.settle_steps!r}")
         _check(0 <= self.blend <= 100, f"blend must be a number of blends per visualization in [0, 100], got {self.blend}")
@@ -452,9 +347,19 @@ def json_ready(obj: Any) -> Any:
     return obj
 
 
+# Knobs that measured nothing and were removed, at the value that behaves as the engine now does (off; the batch-norm
+# prior's batch statistics): records that hold them so still load, any other value is refused by name.
+REMOVED_KNOBS = {"level_prior": 0.0, "layout_prior": 0.0, "layout_tiles": 4, "histogram_prior": 0.0, "min_contrast": 0.0,
+                 "tv_prior": 0.0, "bn_prior_scope": "batch"}
+
+
 def from_dict(cls: type, data: dict[str, Any]) -> Any:
     """Build ``cls`` from a dict, refusing unknown keys by name (a typo must not pass silently)."""
     names = {f.name: f for f in dataclasses.fields(cls)}
+    gone = sorted(k for k in set(data) & set(REMOVED_KNOBS) if cls is SynthesisConfig and data[k] != REMOVED_KNOBS[k])
+    _check(not gone, f"{gone} {'was' if len(gone) == 1 else 'were'} removed: they measured no gain anywhere "
+                     "(the git history holds them); drop them from the config")
+    data = {k: v for k, v in data.items() if not (cls is SynthesisConfig and k in REMOVED_KNOBS)}
     unknown = sorted(set(data) - set(names))
     _check(not unknown, f"unknown {cls.__name__} option(s) {unknown}; known: {sorted(names)}")
     kwargs = {}

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
+from ..config import SynthesisConfig
 from ..errors import VistransferError
 from ..models.spec import parse_normalize, parse_shape
 
@@ -57,3 +62,50 @@ def teacher_options(arch: str | None, input_shape: str | None, normalize: str | 
 
 
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML file with [synthesis], [student] and [teacher] tables; options override it.")]
+
+
+# The synthesis knobs every command that synthesizes offers as options, declared once: their help is the
+# field's own doc (config.knob), so a new knob is a config field and a name here.
+SYNTHESIS_OPTIONS = ("n", "threshold", "threshold_range", "labels", "objective", "movement", "loss2", "max_steps", "lr",
+                     "gen_start", "bn_prior", "value_prior", "jitter", "settle_steps", "blend", "offset", "probe")
+_SHORT = {"threshold": "-T"}
+
+
+def _option(f: dataclasses.Field) -> tuple[Any, Any]:
+    """(annotation, parser) of the command-line option of SynthesisConfig field ``f``."""
+    flag = "--" + f.name.replace("_", "-")
+    doc = " ".join(f.metadata["doc"].split())
+    if f.type in ("bool", bool):
+        return Annotated[Optional[bool], typer.Option(f"{flag}/--no-{flag[2:]}", help=doc)], None
+    if "tuple[float, float]" in str(f.type):
+        return Annotated[Optional[str], typer.Option(flag, help=doc + " Give it as 'low,high'.")], lambda v: parse_pair(v, flag)
+    kind = {"int": int, "float": float, "str": str}[str(f.type)]
+    return Annotated[Optional[kind], typer.Option(flag, *([_SHORT[f.name]] if f.name in _SHORT else []), help=doc)], None
+
+
+def with_synthesis_options(*skip: str) -> Callable:
+    """Give a command one option per :data:`SYNTHESIS_OPTIONS` knob (except ``skip``); the command takes them
+    as ``synthesis: dict`` of the options given (None where not given)."""
+    fields = {f.name: f for f in dataclasses.fields(SynthesisConfig)}
+    names = [n for n in SYNTHESIS_OPTIONS if n not in skip]
+
+    def deco(fn: Callable) -> Callable:
+        sig = inspect.signature(fn, eval_str=True)
+        own = list(sig.parameters.values())
+        at = [p.name for p in own].index("synthesis")  # the options go where the command declares them
+        options = {n: _option(fields[n]) for n in names}
+        added = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=ann) for n, (ann, _) in options.items()]
+
+        @functools.wraps(fn)
+        def command(**kwargs):
+            given = {n: kwargs.pop(n) for n in names}
+            synthesis = {n: (options[n][1](v) if options[n][1] and v is not None else v) for n, v in given.items()}
+            return fn(**kwargs, synthesis=synthesis)
+
+        params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own[:at]] + added + \
+            [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own[at + 1:]]
+        command.__signature__ = sig.replace(parameters=params)
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        return command
+
+    return deco

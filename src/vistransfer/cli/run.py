@@ -36,20 +36,18 @@ from .options import (
     parse_pair,
     parse_seeds,
     teacher_options,
+    with_synthesis_options,
 )
 from .synthesize import build_synthesis_config
 
+RUN_N = 2000  # visualizations of `vistransfer run` unless --n or a config says otherwise
 
+
+@with_synthesis_options()
 def run(
     dataset: Annotated[str, typer.Option(help="digits | mnist | fashion-mnist | cifar10 | apnea-ecg, or an .npz file / image folder of your own")] = "digits",
     out_dir: Annotated[Optional[Path], typer.Option("--out-dir", "-o", help="Run folder (default runs/<dataset>).")] = None,
-    n: Annotated[Optional[int], typer.Option("--n", help="Visualizations to synthesize (default 2000).")] = None,
-    threshold: Annotated[Optional[float], typer.Option("--threshold", "-T", help="T of Eq. 2.")] = None,
-    threshold_range: Annotated[Optional[str], typer.Option(help="Draw T per group from 'low,high'.")] = None,
-    labels: Annotated[Optional[str], typer.Option(help="'hard' or 'soft'.")] = None,
-    loss2: Annotated[Optional[bool], typer.Option("--loss2/--no-loss2", help="Loss2 (Eq. 3).")] = None,
-    value_prior: Annotated[Optional[float], typer.Option(help="Weight of the value prior (each value held near the training data's mean at its position, in its deviation there; e.g. 3 for a teacher with global average pooling); 0: off.")] = None,
-    histogram_prior: Annotated[Optional[float], typer.Option(help="Weight of the histogram prior (each visualization's mix of values held near the training data's); 0: off.")] = None,
+    synthesis: Optional[dict] = None,  # the SYNTHESIS_OPTIONS, from with_synthesis_options
     config: ConfigOpt = None,
     students: Annotated[Optional[str], typer.Option("--students", "-s", help="Comma list of students (default: cnn_id,cnn_small,mlp,svm,rf; cnn_ecg,mlp,rf for apnea-ecg; cnn_cifar1,cnn_id,mlp for cifar10).")] = None,
     seeds: Annotated[str, typer.Option(help="Student seeds: count or list.")] = "3",
@@ -69,9 +67,9 @@ def run(
     dd = dataset_defaults(dataset)
     names = parse_students(students or dd.students)
     seed_list = parse_seeds(seeds)
-    cfg = build_synthesis_config(config, defaults=dict(dd.synthesis), n=n if n is not None else (None if config else 2000), threshold=threshold,
-                                 threshold_range=parse_pair(threshold_range, "--threshold-range"), labels=labels, loss2=loss2, value_prior=value_prior,
-                                 histogram_prior=histogram_prior, seed=seed)
+    if synthesis["n"] is None and config is None:
+        synthesis["n"] = RUN_N
+    cfg = build_synthesis_config(config, defaults=dict(dd.synthesis), **synthesis, seed=seed)
     kw = student_kwargs(config, dataset, epochs=student_epochs, min_steps=min_steps, temperature=temperature, members=members)
     dev = resolve_device(device)
     out_dir = out_dir or Path("runs") / Path(dataset).stem

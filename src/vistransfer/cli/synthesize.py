@@ -26,8 +26,8 @@ from .options import (
     NormalizeOpt,
     QuietOpt,
     ValueRangeOpt,
-    parse_pair,
     teacher_options,
+    with_synthesis_options,
 )
 
 
@@ -39,51 +39,30 @@ def build_synthesis_config(config: Optional[Path], defaults: dict | None = None,
     return merged(SynthesisConfig, base, overrides)
 
 
+@with_synthesis_options()
 def synthesize(
     teacher: Annotated[Path, typer.Option("--teacher", "-t", help="Teacher file: ours (.pt), .pt2, TorchScript, or a state_dict with --arch.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the synthetic dataset (.pt).")],
-    n: Annotated[Optional[int], typer.Option("--n", help="Number of visualizations (balanced over classes).")] = None,
-    threshold: Annotated[Optional[float], typer.Option("--threshold", "-T", help="T of Eq. 2, in (0, 1).")] = None,
-    threshold_range: Annotated[Optional[str], typer.Option(help="Draw T per group from 'low,high' (Appendix A).")] = None,
+    synthesis: Optional[dict] = None,  # the SYNTHESIS_OPTIONS, from with_synthesis_options
     threshold_share: Annotated[Optional[float], typer.Option(help="Calibrate T: the value this share of real held-out examples "
                                "(--dataset's test split; default: the teacher's dataset) pass, at most --threshold (0.99). "
                                "For a teacher less confident than the paper's (e.g. batch norm with global average pooling).")] = None,
-    labels: Annotated[Optional[str], typer.Option(help="'hard' (argmax) or 'soft' (softmax).")] = None,
-    movement: Annotated[Optional[bool], typer.Option("--movement/--no-movement", help="Pre-AM movement (3.3.2).")] = None,
-    loss2: Annotated[Optional[bool], typer.Option("--loss2/--no-loss2", help="Loss2 of Eq. 3 (needs real training data and layer L-1).")] = None,
-    max_steps: Annotated[Optional[int], typer.Option(help="AM step budget per group.")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Adam learning rate of AM.")] = None,
-    bn_prior: Annotated[Optional[float], typer.Option(help="Weight of the batch-norm statistics prior (DeepInversion's), for teachers with batch norm; 0: off.")] = None,
-    tv_prior: Annotated[Optional[float], typer.Option(help="Weight of the total-variation prior (smooth strokes over fine textures); 0: off.")] = None,
-    jitter: Annotated[Optional[int], typer.Option(help="Shift each visualization by up to this many samples per axis at every AM step (transformation robustness); 0: off.")] = None,
-    bn_prior_scope: Annotated[Optional[str], typer.Option(help="Statistics of the batch-norm prior over 'image' (each visualization) or 'batch' (the step's visualizations together, DeepInversion's form).")] = None,
-    layout_prior: Annotated[Optional[float], typer.Option(help="Weight of the layout prior: the class must not survive a shuffle of the visualization's tiles (one more teacher pass per step); 0: off.")] = None,
-    gen_start: Annotated[Optional[str], typer.Option(help="Where G's output starts: 'auto' (the default: 'neutral' when the teacher is sure of the paper's start and gives no class a majority on the neutral input, else 'bias'), 'bias' (mid-grey, the paper's) or 'neutral' (the flat input the teacher considers least any class, found with the teacher alone).")] = None,
-    level_prior: Annotated[Optional[float], typer.Option(help="Weight of the level prior: the teacher should not see the class in a flat image at the visualization's mean (no data needed; one more teacher pass per step; measured no remedy for teachers that call a grey image a class, docs/visualization-quality.md); 0: off.")] = None,
-    value_prior: Annotated[Optional[float], typer.Option(help="Weight of the value prior: each value's distance from the training inputs' mean at its position, in their deviations there (needs --dataset's train split, default the teacher's dataset; for teachers with global average pooling); 0: off.")] = None,
-    settle_steps: Annotated[Optional[int], typer.Option(help="Go on optimizing each visualization, priors included, this many AM steps after it first passes T (with objective = \"log_softmax\" in a config file the priors then lead; with the raw logit AM keeps pushing it); 0: off.")] = None,
-    histogram_prior: Annotated[Optional[float], typer.Option(help="Weight of the histogram prior: the distance of each visualization's mix of values from the training inputs' (needs --dataset's train split, default the teacher's dataset); 0: off.")] = None,
-    min_contrast: Annotated[Optional[float], typer.Option(help="A visualization passes only once the standard deviation of its values is at least this share of the value range (e.g. 0.1 for a teacher confident on blank input); 0: off.")] = None,
     config: ConfigOpt = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed (default 0).")] = None,
     shard_size: Annotated[Optional[int], typer.Option(help="Synthesize in resumable shards of this size.")] = None,
     shard_dir: Annotated[Optional[Path], typer.Option(help="Folder for the shards (default: <out>.shards).")] = None,
     backend: Annotated[str, typer.Option(help="Where shards run: 'local' (this process) or 'ray'.")] = "local",
     ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster address (e.g. 10.0.0.5:6379, or 'auto'); default: start a local cluster.")] = None,
-    dataset: Annotated[Optional[str], typer.Option(help="Real data for Loss2 and the value and histogram priors (its train split) and --threshold-share (its test split); default: the teacher's dataset. A name, an .npz file or an image folder.")] = None,
+    dataset: Annotated[Optional[str], typer.Option(help="Real data for Loss2 and the value prior (its train split) and --threshold-share (its test split); default: the teacher's dataset. A name, an .npz file or an image folder.")] = None,
     arch: ArchOpt = None, input_shape: InputShapeOpt = None, normalize: NormalizeOpt = None,
     value_range: ValueRangeOpt = None, features_layer: FeaturesLayerOpt = None,
     data_dir: DataDirOpt = None, device: DeviceOpt = "auto", quiet: QuietOpt = False,
 ) -> None:
     """Synthesize visualizations of the teacher's classes by activation maximization through G.
 
-    The teacher may be any classifier file; no training data is needed (except for Loss2).
+    The teacher may be any classifier file; no training data is needed (except for Loss2 and the value prior).
     """
-    cfg = build_synthesis_config(config, n=n, threshold=threshold, threshold_range=parse_pair(threshold_range, "--threshold-range"),
-                                 labels=labels, movement=movement, loss2=loss2, max_steps=max_steps, lr=lr, bn_prior=bn_prior,
-                                 tv_prior=tv_prior, jitter=jitter, bn_prior_scope=bn_prior_scope,
-                                 layout_prior=layout_prior, gen_start=gen_start, level_prior=level_prior, value_prior=value_prior, histogram_prior=histogram_prior,
-                                 settle_steps=settle_steps, min_contrast=min_contrast, seed=seed)
+    cfg = build_synthesis_config(config, **synthesis, seed=seed)
     check_synthesis(cfg)
     if (backend != "local" or ray_address) and shard_size is None:
         raise VistransferError("--backend ray and --ray-address need --shard-size (the unit of work sent to workers)")

@@ -29,20 +29,7 @@ from ..errors import VistransferError
 from ..io import progress_bar
 from ..models.generator import GeneratorBank
 from ..models.spec import InputSpec
-from .objectives import (
-    Batch,
-    BatchNormPrior,
-    LayoutPrior,
-    LevelPrior,
-    Objective,
-    default_objective,
-    histogram_prior,
-    penultimate_distance,
-    total_variation,
-    value_prior,
-    value_quantiles,
-    value_statistics,
-)
+from .objectives import PRIORS, Batch, Objective, default_objective, penultimate_distance
 from .slot_adam import SlotAdam
 from .slots import Slots
 from .start import start_bias, start_label
@@ -126,69 +113,34 @@ def synthesize(teacher: torch.nn.Module, cfg: SynthesisConfig, spec: InputSpec |
     objective, priors = with_priors(objective, cfg, teacher, spec, real, device)
     try:
         with priors:
-            return _run(teacher, cfg, spec, n_classes, device, real, quota, progress, objective, channels_last, priors)
+            return _run(teacher, cfg, spec, n_classes, device, real, quota, progress, objective, channels_last)
     finally:
         if channels_last:
             teacher.to(memory_format=torch.contiguous_format)
 
 
-class Priors(contextlib.ExitStack):
-    """The context the configured priors need open while the objective runs (batch-norm hooks), and the
-    teacher passes they make beyond the step's own (:attr:`rows`)."""
-
-    def __init__(self, layout: LayoutPrior | None = None, level: LevelPrior | None = None):
-        super().__init__()
-        self.layout, self.level = layout, level
-
-    @property
-    def rows(self) -> int:
-        return sum(p.rows for p in (self.layout, self.level) if p is not None)
-
-
-def _owner_inputs(real: tuple[torch.Tensor, torch.Tensor] | None, spec: InputSpec, prior: str, what: str) -> torch.Tensor:
-    """The real training inputs a prior takes its statistics from, checked against the teacher's input shape."""
-    if real is None:
-        raise VistransferError(f"{prior} needs the teacher's training inputs for {what}: pass real=(x, y) (on the command "
-                               f"line: --dataset), or set {prior} = 0")
-    if tuple(real[0].shape[1:]) != spec.shape:
-        raise VistransferError(f"{prior}: the real inputs have shape {list(real[0].shape[1:])}, the teacher takes "
-                               f"{list(spec.shape)}; pass the teacher's own training data")
-    return real[0]
-
-
 def with_priors(objective: Objective, cfg: SynthesisConfig, teacher: torch.nn.Module, spec: InputSpec,
                 real: tuple[torch.Tensor, torch.Tensor] | None = None,
-                device: torch.device | str = "cpu") -> tuple[Objective, Priors]:
-    """``objective`` with the configured priors subtracted, and the :class:`Priors` to open while it runs.
-    ``real``: (x, y) the teacher's training data, whose per-value statistics the value prior needs."""
-    priors = Priors(LayoutPrior(teacher, cfg.layout_tiles, cfg.seed) if cfg.layout_prior > 0 else None,
-                    LevelPrior(teacher) if cfg.level_prior > 0 else None)
-    if cfg.tv_prior > 0:
-        objective = objective - cfg.tv_prior * total_variation()
-    if cfg.value_prior > 0:
-        x = _owner_inputs(real, spec, "value_prior", "their mean and deviation at every position")
-        mean, std = value_statistics(x, spec.low, spec.high)
-        objective = objective - cfg.value_prior * value_prior(mean.to(device), std.to(device))
-    if cfg.histogram_prior > 0:
-        quantiles, scale = value_quantiles(_owner_inputs(real, spec, "histogram_prior", "the quantiles of their values"),
-                                           spec.low, spec.high)
-        objective = objective - cfg.histogram_prior * histogram_prior(quantiles.to(device), scale)
-    if cfg.bn_prior > 0:
-        bn = BatchNormPrior(teacher, cfg.bn_prior_scope)
-        if bn:
-            priors.enter_context(bn)
-            objective = objective - cfg.bn_prior * bn.objective()
-        else:
-            log.info("bn_prior: the teacher has no batch norm with running statistics, so the prior has no effect")
-    if priors.layout is not None:  # last: their extra passes overwrite what the batch-norm hooks saw
-        objective = objective - cfg.layout_prior * priors.layout.objective()
-    if priors.level is not None:
-        objective = objective - cfg.level_prior * priors.level.objective()
+                device: torch.device | str = "cpu") -> tuple[Objective, contextlib.ExitStack]:
+    """``objective`` minus each prior of :data:`.objectives.PRIORS` whose config weight is above 0, and the
+    context their hooks need open while it runs. ``real``: (x, y) the teacher's training data, for priors on its statistics."""
+    priors = contextlib.ExitStack()
+    for prior in PRIORS:
+        weight = getattr(cfg, prior.name)
+        if weight <= 0:
+            continue
+        term, context = prior.build(teacher, spec, real, device)
+        if term is None:
+            log.info(f"{prior.name}: the teacher has nothing this prior acts on (no batch norm with running statistics), so it has no effect")
+            continue
+        if context is not None:
+            priors.enter_context(context)
+        objective = objective - weight * term
     return objective, priors
 
 
 def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device: torch.device, real, quota,
-         progress: bool, objective: Objective, channels_last: bool, priors: Priors) -> tuple[dict[str, torch.Tensor], dict]:
+         progress: bool, objective: Objective, channels_last: bool) -> tuple[dict[str, torch.Tensor], dict]:
     K, S = n_classes, cfg.slots
     gen = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)  # nothing below should draw from it; belt and braces
@@ -243,8 +195,6 @@ def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device:
             in_am = slots.in_am()[slot_of]
             p_tgt = probs.gather(1, tgt[:, None]).squeeze(1)
             ok = in_am & (probs.argmax(1) == tgt) & (p_tgt > slots.threshold[slot_of])
-            if cfg.min_contrast:  # a flat image passes no Eq. 2, however sure the teacher is of it
-                ok &= xa.flatten(1).std(1) >= cfg.min_contrast * (spec.high - spec.low)
             if not verdict_given and len(p_tgt):  # only needed until the early verdict
                 best = torch.maximum(best, (p_tgt * in_am).max())
             if settle is not None:
@@ -293,7 +243,6 @@ def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device:
     bar.close()
     stats["wall_s"], stats["gen_upsample"] = time.perf_counter() - t0, bank.upsample
     stats["gen_start"] = start_label(out_bias)
-    stats["teacher_rows"] += priors.rows  # the layout and level priors' passes are teacher passes too
     out = rec.cat()
     order = torch.argsort(out["group"] * cfg.group_size * 4 + out["passed_step"], stable=True)
     out = {k: v[order] for k, v in out.items()}
@@ -408,13 +357,11 @@ def _early_verdict(stats: dict, accepted: int, cfg: SynthesisConfig, best: float
     none reach T (unless ``max_failed_groups`` was set), warn with the numbers when many miss the budget."""
     done = stats["discarded"] + accepted
     missed = stats["discarded"] / max(done, 1)
-    floor = f" with a value std of at least {cfg.min_contrast:g} of the range (min_contrast)" if cfg.min_contrast else ""
-    where = (f"{stats['discarded']} of the first {done} visualizations missed T={cfg.threshold}{floor} within {cfg.max_steps} "
+    where = (f"{stats['discarded']} of the first {done} visualizations missed T={cfg.threshold} within {cfg.max_steps} "
              f"AM steps (highest target probability reached: {best:.3f})")
     if missed >= 0.9 and cfg.max_failed_groups is None:  # an explicit limit is the user's own failure policy
         raise VistransferError(f"{where}: this teacher rarely reaches T; lower --threshold (e.g. "
-                               f"{max(0.5, round(best - 0.05, 2))}), raise --max-steps, or train the teacher longer"
-                               + (", or lower --min-contrast" if cfg.min_contrast else ""))
+                               f"{max(0.5, round(best - 0.05, 2))}), raise --max-steps, or train the teacher longer")
     if missed >= 0.5:
         passes = stats["teacher_rows"] / max(accepted, 1)
         log.warning(f"{where}; about {passes:.0f} teacher passes per kept visualization so far. "

@@ -87,6 +87,5 @@ def synthesize_reference(teacher: nn.Module, cfg: SynthesisConfig, spec: InputSp
                 stats["rows_discarded"] += g * (int(move_steps[0]) + cfg.max_steps)
     stats["wall_s"], stats["gen_upsample"] = time.perf_counter() - t0, G.upsample
     stats["gen_start"] = start_label(out_bias)
-    stats["teacher_rows"] += priors.rows
     stats.update(summarize(stats, cfg.n))
     return {k: torch.cat(v) for k, v in rec.items()}, stats

@@ -146,7 +146,7 @@ class Slots:
             if deficit[c] <= 0:
                 mode = self.cfg.race_tail
                 limit = self._race_limit(others) if mode == "stragglers" else None
-                out[i:] = -1 if mode == "off" else self._racers(n - i, missing, in_flight, y, limit)
+                out[i:] = self._racers(n - i, missing, in_flight, y, limit)
                 racer[i:] = out[i:] >= 0
                 break
             out[i] = c
