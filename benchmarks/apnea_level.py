@@ -67,8 +67,7 @@ def spread(x: torch.Tensor) -> np.ndarray:
 CONTRAST_KIND = -4  # the benchmarks' own kind (synthesis/dataset.py): a contrast of a point of the set
 
 
-def add_contrasts(ds: SyntheticDataset, teacher: torch.nn.Module, ratio: float, scale: float, low: float, high: float,
-                  seed: int) -> SyntheticDataset:
+def add_contrasts(ds: SyntheticDataset, teacher: torch.nn.Module, ratio: float, scale: float, low: float, high: float, seed: int) -> SyntheticDataset:
     """``ds`` followed by round(ratio * len(ds)) of its points, each with its deviations from its own mean
     multiplied by a factor drawn log-uniformly from [1/scale, scale], clamped to [low, high], labelled by
     the teacher (as synthesis/offset.py moves the level)."""
@@ -112,8 +111,16 @@ def relevel(x: torch.Tensor, recs: np.ndarray, target: float, low: float, high: 
     return out.clamp(low, high)
 
 
-def measure_fold(runner: ApneaRunner, setup: dict, f: int, members: int | None, offset: float = 0.0, offset_scale: float = 0.3,
-                 contrast: float = 0.0, contrast_scale: float = 2.0) -> dict:
+def measure_fold(
+    runner: ApneaRunner,
+    setup: dict,
+    f: int,
+    members: int | None,
+    offset: float = 0.0,
+    offset_scale: float = 0.3,
+    contrast: float = 0.0,
+    contrast_scale: float = 2.0,
+) -> dict:
     names, data, seed, cfg = setup["names"], setup["data"], setup["seed"], setup["cfg"]
     train, test, te = runner.recordwise_split(setup, f)
     h1, ds = runner.recordwise_teacher_and_set(setup, f, train, test)
@@ -128,9 +135,12 @@ def measure_fold(runner: ApneaRunner, setup: dict, f: int, members: int | None, 
     recs = data["record"][te].numpy()
     lo, hi, target = h1.spec.low, h1.spec.high, float(train.x.mean())
     at_set = float(ds.x.mean())  # the level the student's set sits at (AM's, not the data's)
-    views = {"as_is": test.x, "record_relevelled": relevel(test.x, recs, target, lo, hi, "record"),
-             "window_relevelled": relevel(test.x, recs, target, lo, hi, "window"),
-             "moved_to_set_level": relevel(test.x, recs, at_set, lo, hi, "window")}
+    views = {
+        "as_is": test.x,
+        "record_relevelled": relevel(test.x, recs, target, lo, hi, "record"),
+        "window_relevelled": relevel(test.x, recs, target, lo, hi, "window"),
+        "moved_to_set_level": relevel(test.x, recs, at_set, lo, hi, "window"),
+    }
     p_teacher = {k: torch.softmax(predict_logits(h1.module, v), 1)[:, 1].numpy() for k, v in views.items()}
     p_student = {k: h2.predict_proba(v)[:, 1] for k, v in views.items()}
     lv, lv_set = level(test.x), level(ds.x)
@@ -139,24 +149,49 @@ def measure_fold(runner: ApneaRunner, setup: dict, f: int, members: int | None, 
     per_record = {}
     for r in np.unique(recs):
         m = recs == r
-        per_record[names[r]] = {"minutes": int(m.sum()), "apnea_fraction": float(y[m].mean()), "level_s": float(lv[m].mean()),
-                                "teacher_auc": auc(y[m], p_teacher["as_is"][m]), "student_auc": auc(y[m], p_student["as_is"][m]),
-                                "spread_s": float(sp[m].mean()), "student_mean_p": float(p_student["as_is"][m].mean()),
-                                "teacher_mean_p": float(p_teacher["as_is"][m].mean())}
+        per_record[names[r]] = {
+            "minutes": int(m.sum()),
+            "apnea_fraction": float(y[m].mean()),
+            "level_s": float(lv[m].mean()),
+            "teacher_auc": auc(y[m], p_teacher["as_is"][m]),
+            "student_auc": auc(y[m], p_student["as_is"][m]),
+            "spread_s": float(sp[m].mean()),
+            "student_mean_p": float(p_student["as_is"][m].mean()),
+            "teacher_mean_p": float(p_teacher["as_is"][m].mean()),
+        }
     return {
-        "fold": f, "offsets": ds.meta.get("offsets"), "contrasts": ds.meta.get("contrasts"), "domain": [h1.spec.low, h1.spec.high], "held_out": [names[r] for r in np.unique(recs)], "student_members": members or runner.exp.student.get("members", 1),
+        "fold": f,
+        "offsets": ds.meta.get("offsets"),
+        "contrasts": ds.meta.get("contrasts"),
+        "domain": [h1.spec.low, h1.spec.high],
+        "held_out": [names[r] for r in np.unique(recs)],
+        "student_members": members or runner.exp.student.get("members", 1),
         "student_train_s": train_s,
-        "level_auc": {"set": auc(y_set, lv_set), "train_real": auc(ytr, level(train.x)), "held_out": auc(y, lv),
-                      "held_out_within_record": within_record_auc(y, lv, recs)["mean"]},
-        "level_s": {"train_real": float(train.x.mean()), "held_out": float(test.x.mean()), "set": at_set,
-                    "set_apnea": float(lv_set[y_set == 1].mean()), "set_normal": float(lv_set[y_set == 0].mean()),
-                    "train_real_apnea": float(level(train.x)[ytr == 1].mean()), "train_real_normal": float(level(train.x)[ytr == 0].mean())},
+        "level_auc": {
+            "set": auc(y_set, lv_set),
+            "train_real": auc(ytr, level(train.x)),
+            "held_out": auc(y, lv),
+            "held_out_within_record": within_record_auc(y, lv, recs)["mean"],
+        },
+        "level_s": {
+            "train_real": float(train.x.mean()),
+            "held_out": float(test.x.mean()),
+            "set": at_set,
+            "set_apnea": float(lv_set[y_set == 1].mean()),
+            "set_normal": float(lv_set[y_set == 0].mean()),
+            "train_real_apnea": float(level(train.x)[ytr == 1].mean()),
+            "train_real_normal": float(level(train.x)[ytr == 0].mean()),
+        },
         "teacher_auc": {k: auc(y, v) for k, v in p_teacher.items()},
         "student_auc": {k: auc(y, v) for k, v in p_student.items()},
         "student_within_record_auc": within_record_auc(y, p_student["as_is"], recs)["mean"],
         "teacher_within_record_auc": within_record_auc(y, p_teacher["as_is"], recs)["mean"],
-        "spread_auc": {"set": auc(y_set, sp_set), "train_real": auc(ytr, spread(train.x)), "held_out": auc(y, sp),
-                       "held_out_within_record": within_record_auc(y, sp, recs)["mean"]},
+        "spread_auc": {
+            "set": auc(y_set, sp_set),
+            "train_real": auc(ytr, spread(train.x)),
+            "held_out": auc(y, sp),
+            "held_out_within_record": within_record_auc(y, sp, recs)["mean"],
+        },
         "spread_s": {"train_real": float(spread(train.x).mean()), "held_out": float(sp.mean()), "set": float(sp_set.mean())},
         "student_follows_spread_spearman": float(spearmanr(p_student["as_is"], sp).statistic),
         "teacher_follows_spread_spearman": float(spearmanr(p_teacher["as_is"], sp).statistic),
@@ -167,27 +202,39 @@ def measure_fold(runner: ApneaRunner, setup: dict, f: int, members: int | None, 
 
 
 def report(folds: list[dict]) -> str:
-    rows = ["fold  level AUC set/train/held-out/within  teacher AUC as is/rec/win/set  student AUC as is/rec/win/set  "
-            "student~level  levels s: train, held-out, set"]
+    rows = [
+        "fold  level AUC set/train/held-out/within  teacher AUC as is/rec/win/set  student AUC as is/rec/win/set  "
+        "student~level  levels s: train, held-out, set"
+    ]
     for r in folds:
         la, t, s = r["level_auc"], r["teacher_auc"], r["student_auc"]
-        rows.append(f"{r['fold']:>4}  {la['set']:.3f}/{la['train_real']:.3f}/{la['held_out']:.3f}/{la['held_out_within_record']:.3f}"
-                    f"       {t['as_is']:.3f}/{t['record_relevelled']:.3f}/{t['window_relevelled']:.3f}/{t['moved_to_set_level']:.3f}"
-                    f"     {s['as_is']:.3f}/{s['record_relevelled']:.3f}/{s['window_relevelled']:.3f}/{s['moved_to_set_level']:.3f}"
-                    f"        {r['student_follows_level_spearman']:+.2f}"
-                    f"        {r['level_s']['train_real']:.3f}, {r['level_s']['held_out']:.3f}, {r['level_s']['set']:.3f}")
-    rows += ["", "fold  spread AUC set/train/held-out/within  spread s: train, held-out, set  student~spread  teacher~spread  "
-             "student / teacher within-night AUC"]
+        rows.append(
+            f"{r['fold']:>4}  {la['set']:.3f}/{la['train_real']:.3f}/{la['held_out']:.3f}/{la['held_out_within_record']:.3f}"
+            f"       {t['as_is']:.3f}/{t['record_relevelled']:.3f}/{t['window_relevelled']:.3f}/{t['moved_to_set_level']:.3f}"
+            f"     {s['as_is']:.3f}/{s['record_relevelled']:.3f}/{s['window_relevelled']:.3f}/{s['moved_to_set_level']:.3f}"
+            f"        {r['student_follows_level_spearman']:+.2f}"
+            f"        {r['level_s']['train_real']:.3f}, {r['level_s']['held_out']:.3f}, {r['level_s']['set']:.3f}"
+        )
+    rows += [
+        "",
+        "fold  spread AUC set/train/held-out/within  spread s: train, held-out, set  student~spread  teacher~spread  "
+        "student / teacher within-night AUC",
+    ]
     for r in folds:
         sa, ss = r["spread_auc"], r["spread_s"]
-        rows.append(f"{r['fold']:>4}  {sa['set']:.3f}/{sa['train_real']:.3f}/{sa['held_out']:.3f}/{sa['held_out_within_record']:.3f}"
-                    f"        {ss['train_real']:.3f}, {ss['held_out']:.3f}, {ss['set']:.3f}"
-                    f"          {r['student_follows_spread_spearman']:+.2f}           {r['teacher_follows_spread_spearman']:+.2f}"
-                    f"           {r['student_within_record_auc']:.3f} / {r['teacher_within_record_auc']:.3f}")
+        rows.append(
+            f"{r['fold']:>4}  {sa['set']:.3f}/{sa['train_real']:.3f}/{sa['held_out']:.3f}/{sa['held_out_within_record']:.3f}"
+            f"        {ss['train_real']:.3f}, {ss['held_out']:.3f}, {ss['set']:.3f}"
+            f"          {r['student_follows_spread_spearman']:+.2f}           {r['teacher_follows_spread_spearman']:+.2f}"
+            f"           {r['student_within_record_auc']:.3f} / {r['teacher_within_record_auc']:.3f}"
+        )
     rows += ["", "per held-out record: apnea share, level s, spread s, mean p(apnea) student / teacher"]
     for r in folds:
-        rows += [f"  fold {r['fold']} {n}: {v['apnea_fraction']:.2f}, {v['level_s']:.3f}, {v['spread_s']:.3f}, "
-                 f"{v['student_mean_p']:.2f} / {v['teacher_mean_p']:.2f}" for n, v in r["records"].items()]
+        rows += [
+            f"  fold {r['fold']} {n}: {v['apnea_fraction']:.2f}, {v['level_s']:.3f}, {v['spread_s']:.3f}, "
+            f"{v['student_mean_p']:.2f} / {v['teacher_mean_p']:.2f}"
+            for n, v in r["records"].items()
+        ]
     return "\n".join(rows)
 
 
@@ -212,9 +259,17 @@ def main(argv: list[str] | None = None) -> int:
     if bad:
         print(f"fold(s) {bad} out of range: the experiment has {setup['folds']} folds (0..{setup['folds'] - 1})", file=sys.stderr)
         return 2
-    record = {"experiment": str(path), "versions": versions(), "members": a.members, "offset": a.offset, "offset_scale": a.offset_scale,
-              "contrast": a.contrast, "contrast_scale": a.contrast_scale,
-              "command": "python -m benchmarks.apnea_level " + " ".join(sys.argv[1:] if argv is None else argv), "folds": []}
+    record = {
+        "experiment": str(path),
+        "versions": versions(),
+        "members": a.members,
+        "offset": a.offset,
+        "offset_scale": a.offset_scale,
+        "contrast": a.contrast,
+        "contrast_scale": a.contrast_scale,
+        "command": "python -m benchmarks.apnea_level " + " ".join(sys.argv[1:] if argv is None else argv),
+        "folds": [],
+    }
     out = Path(a.out)
     for f in folds:
         r = measure_fold(runner, setup, f, a.members, a.offset, a.offset_scale, a.contrast, a.contrast_scale)

@@ -50,8 +50,10 @@ VARIANTS = {
     "downscale8": ({"gen_downscale": 8}, "G draws at 0.5 Hz and is interpolated linearly to 4 Hz"),
     "downscale16": ({"gen_downscale": 16}, "G draws at 0.25 Hz and is interpolated linearly to 4 Hz"),
     "neutral_start": ({"gen_start": "neutral"}, "G starts at the flat series h1 is least sure of (synthesis/start.py), not mid-range"),
-    "auto_start": ({"gen_start": "auto"}, "the library's default start: neutral only where h1 is sure of mid-range (>= 0.9) "
-                   "and gives no class a majority on the neutral series"),
+    "auto_start": (
+        {"gen_start": "auto"},
+        "the library's default start: neutral only where h1 is sure of mid-range (>= 0.9) and gives no class a majority on the neutral series",
+    ),
     "t_range": ({"threshold_range": (0.6, 0.99)}, "T drawn per generator from [0.6, 0.99]: some near the boundary"),
     "jitter": ({"jitter": 32}, "each series shifted by up to 8 s (32 samples) at every AM step: features that hold wherever they sit"),
     "jitter_blend": ({"jitter": 32, "blend": 1.0}, "jitter and blend"),
@@ -59,43 +61,68 @@ VARIANTS = {
     "blend3": ({"blend": 3.0}, "three blends per visualization"),
     "t_range_blend": ({"threshold_range": (0.6, 0.99), "blend": 1.0}, "t_range and blend"),
     "n4_blend": ({"n": 4800, "blend": 1.0}, "four times as many visualizations (4,800), and as many blends"),
-    "blend_probe": ({"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.05}},
-                    "blend, then one probe per visualization in 3 rounds where a student (soft, tau 4) disagrees with h1 (synthesis/probe.py)"),
-    "blend_probe_fine": ({"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01}},
-                         "blend_probe with Adam steps of 1% of the domain (not 5%; the default since): a search that stays near where it starts"),
-    "blend_probe_fine_more": ({"blend": 1.0, "probe": {"ratio": 1.0, "rounds": 6, "step_size": 0.01}},
-                              "blend_probe_fine with twice the probes in twice the rounds"),
-    "blend_neighbours": ({"blend": 1.0, "neighbours": {"ratio": 1.0, "scale": 0.05}},
-                         "blend, then one neighbour per example: a point of the set moved by white Gaussian noise of 5% of the "
-                         "domain's width, labelled by h1 (no student in the loop)"),
-    "blend_neighbours_smooth": ({"blend": 1.0, "neighbours": {"ratio": 1.0, "scale": 0.05, "smooth": 4}},
-                                "blend_neighbours with noise drawn at 1 Hz and interpolated (as slow as G draws)"),
-    "blend_probe_fine_s1": ({"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01}, "student_seed": 1000},
-                            "blend_probe_fine's set (the same probes), final students of another seed: the students' own spread"),
-    "blend_probe_fine_s2": ({"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01}, "student_seed": 2000},
-                            "blend_probe_fine's set, final students of a third seed"),
-    "blend_probe_fine_wd": ({"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01},
-                             "student": {"weight_decay": 0.001}},
-                            "blend_probe_fine's set, final students with weight decay 0.001 (Adam's L2)"),
-    "blend_probe_fine_wd_s1": ({"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01},
-                                "student": {"weight_decay": 0.001}, "student_seed": 1000},
-                               "blend_probe_fine_wd, final students of blend_probe_fine_s1's seed"),
-    "blend_probe_fine_wd_s2": ({"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01},
-                                "student": {"weight_decay": 0.001}, "student_seed": 2000},
-                               "blend_probe_fine_wd, final students of blend_probe_fine_s2's seed"),
-    "blend_probe_fine_ens3": ({"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01}, "student": {"members": 3}},
-                              "blend_probe_fine's set, three final students per label kind (blend_probe_fine, _s1 and _s2's seeds), "
-                              "their probabilities averaged"),
-    "blend_shift": ({"blend": 1.0, "neighbours": {"ratio": 1.0, "scale": 0.0, "shift": 32}},
-                    "blend, then one neighbour per example: a point of the set shifted in time by up to 8 s, labelled by h1"),
-    "blend_probe_fine_neighbours": ({"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01},
-                                     "neighbours": {"ratio": 1.0, "scale": 0.05, "smooth": 4}},
-                                    "blend_probe_fine, then blend_neighbours_smooth's neighbours of the whole set"),
-    "blend_offset": ({"blend": 1.0, "offset": 1.0},
-                     "blend, then one offset per example: a point of the set plus one constant from +-30% of the domain's width, "
-                     "labelled by h1 (synthesis/offset.py): levels (heart periods) AM did not make"),
-    "blend_offset_probe_fine": ({"blend": 1.0, "offset": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01}},
-                                "blend_offset, then blend_probe_fine's probes (found against students of the set with offsets)"),
+    "blend_probe": (
+        {"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.05}},
+        "blend, then one probe per visualization in 3 rounds where a student (soft, tau 4) disagrees with h1 (synthesis/probe.py)",
+    ),
+    "blend_probe_fine": (
+        {"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01}},
+        "blend_probe with Adam steps of 1% of the domain (not 5%; the default since): a search that stays near where it starts",
+    ),
+    "blend_probe_fine_more": (
+        {"blend": 1.0, "probe": {"ratio": 1.0, "rounds": 6, "step_size": 0.01}},
+        "blend_probe_fine with twice the probes in twice the rounds",
+    ),
+    "blend_neighbours": (
+        {"blend": 1.0, "neighbours": {"ratio": 1.0, "scale": 0.05}},
+        "blend, then one neighbour per example: a point of the set moved by white Gaussian noise of 5% of the "
+        "domain's width, labelled by h1 (no student in the loop)",
+    ),
+    "blend_neighbours_smooth": (
+        {"blend": 1.0, "neighbours": {"ratio": 1.0, "scale": 0.05, "smooth": 4}},
+        "blend_neighbours with noise drawn at 1 Hz and interpolated (as slow as G draws)",
+    ),
+    "blend_probe_fine_s1": (
+        {"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01}, "student_seed": 1000},
+        "blend_probe_fine's set (the same probes), final students of another seed: the students' own spread",
+    ),
+    "blend_probe_fine_s2": (
+        {"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01}, "student_seed": 2000},
+        "blend_probe_fine's set, final students of a third seed",
+    ),
+    "blend_probe_fine_wd": (
+        {"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01}, "student": {"weight_decay": 0.001}},
+        "blend_probe_fine's set, final students with weight decay 0.001 (Adam's L2)",
+    ),
+    "blend_probe_fine_wd_s1": (
+        {"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01}, "student": {"weight_decay": 0.001}, "student_seed": 1000},
+        "blend_probe_fine_wd, final students of blend_probe_fine_s1's seed",
+    ),
+    "blend_probe_fine_wd_s2": (
+        {"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01}, "student": {"weight_decay": 0.001}, "student_seed": 2000},
+        "blend_probe_fine_wd, final students of blend_probe_fine_s2's seed",
+    ),
+    "blend_probe_fine_ens3": (
+        {"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01}, "student": {"members": 3}},
+        "blend_probe_fine's set, three final students per label kind (blend_probe_fine, _s1 and _s2's seeds), their probabilities averaged",
+    ),
+    "blend_shift": (
+        {"blend": 1.0, "neighbours": {"ratio": 1.0, "scale": 0.0, "shift": 32}},
+        "blend, then one neighbour per example: a point of the set shifted in time by up to 8 s, labelled by h1",
+    ),
+    "blend_probe_fine_neighbours": (
+        {"blend": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01}, "neighbours": {"ratio": 1.0, "scale": 0.05, "smooth": 4}},
+        "blend_probe_fine, then blend_neighbours_smooth's neighbours of the whole set",
+    ),
+    "blend_offset": (
+        {"blend": 1.0, "offset": 1.0},
+        "blend, then one offset per example: a point of the set plus one constant from +-30% of the domain's width, "
+        "labelled by h1 (synthesis/offset.py): levels (heart periods) AM did not make",
+    ),
+    "blend_offset_probe_fine": (
+        {"blend": 1.0, "offset": 1.0, "probe": {"ratio": 0.5, "rounds": 3, "step_size": 0.01}},
+        "blend_offset, then blend_probe_fine's probes (found against students of the set with offsets)",
+    ),
     "group9": ({"group_size": 9, "slots": 16, "max_steps": 300}, "the paper's grouping with movement: 9 per G"),
     "downscale8_group9": ({"gen_downscale": 8, "group_size": 9, "slots": 16, "max_steps": 300}, "downscale8 and group9"),
     "downscale8_t_range": ({"gen_downscale": 8, "threshold_range": (0.6, 0.99)}, "downscale8 and t_range"),
@@ -105,8 +132,7 @@ VARIANTS = {
 NEIGHBOUR_KIND = -4  # this benchmark's own mark: a point of the set moved by noise, labelled by h1
 
 
-def add_neighbours(ds: SyntheticDataset, h1, ratio: float, scale: float, seed: int, smooth: int = 1,
-                   shift: int = 0) -> SyntheticDataset:
+def add_neighbours(ds: SyntheticDataset, h1, ratio: float, scale: float, seed: int, smooth: int = 1, shift: int = 0) -> SyntheticDataset:
     """``ds`` followed by round(ratio * len(ds)) of its points, each shifted in time by up to ``shift``
     samples either way (the window's ends repeated) and moved by Gaussian noise of std ``scale`` times
     the teacher's domain width (drawn at 1/``smooth`` of the rate and interpolated linearly: noise as
@@ -148,18 +174,22 @@ def coverage(h1, h2, ds: SyntheticDataset, train_x: torch.Tensor, test_x: torch.
     g = torch.Generator().manual_seed(0)
     pick = ds.x[torch.randint(len(ds), (len(test_x),), generator=g)]
     noisy = (pick + torch.randn(pick.shape, generator=g) * float(to_set.median())).clamp(h1.spec.low, h1.spec.high)
-    at_noise = float((torch.as_tensor(h2.predict_proba(noisy).argmax(1)) == predict_logits(h1.module, noisy).argmax(1))
-                     .float().mean())
+    at_noise = float((torch.as_tensor(h2.predict_proba(noisy).argmax(1)) == predict_logits(h1.module, noisy).argmax(1)).float().mean())
     share = lambda m: float(agree[m].float().mean()) if bool(m.any()) else float("nan")  # noqa: E731
-    return {"h2_agrees_with_h1": float(agree.float().mean()),
-            "rms_to_set_median": float(to_set.median()), "rms_to_train_median": float(to_train.median()),
-            "agree_near_half": share(~far), "agree_far_half": share(far),
-            "h1_sure_share": float(sure.float().mean()), "agree_h1_sure": share(sure), "agree_h1_unsure": share(~sure),
-            "agree_set_plus_noise": at_noise}
+    return {
+        "h2_agrees_with_h1": float(agree.float().mean()),
+        "rms_to_set_median": float(to_set.median()),
+        "rms_to_train_median": float(to_train.median()),
+        "agree_near_half": share(~far),
+        "agree_far_half": share(far),
+        "h1_sure_share": float(sure.float().mean()),
+        "agree_h1_sure": share(sure),
+        "agree_h1_unsure": share(~sure),
+        "agree_set_plus_noise": at_noise,
+    }
 
 
-def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]], done: list[dict] = (),
-                on_unit=None) -> dict:
+def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]], done: list[dict] = (), on_unit=None) -> dict:
     """The variant on every unit; rows of ``done`` (an earlier run of this variant and version) are kept
     for their units, and ``on_unit(summary so far)`` is called after each new unit."""
     kept = {(r["team"], r["seed"]): r for r in done}
@@ -173,8 +203,7 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]], do
     for team, seed in units:
         if (team, seed) in kept:
             rows.append(kept[(team, seed)])
-            print(f"  {name} {team} seed {seed}: kept from the earlier run, h2 hard {100 * rows[-1]['h2_hard']['accuracy']:.1f}",
-                  flush=True)
+            print(f"  {name} {team} seed {seed}: kept from the earlier run, h2 hard {100 * rows[-1]['h2_hard']['accuracy']:.1f}", flush=True)
             continue
         d = runner.team_data(team, seed)
         h1 = runner.teacher(f"apnea-{team}", d["train"], d["test"], seed)
@@ -212,28 +241,48 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]], do
         vis_labels = vis.targets("hard").argmax(1)  # on the visualizations alone: blends sit between the classes
         agree = float((predict_logits(other.module, vis.x).argmax(1) == vis_labels).float().mean())
         stats = ds.meta["stats"]
-        rows.append({"team": team, "seed": seed, "synthesis_s": synth_s,
-                     "teacher_passes_per_vis": stats["teacher_passes_per_vis"], "discarded": stats["discarded"],
-                     "apnea_share": float(vis_labels.float().mean()), "other_teacher_agrees": agree,
-                     "base": binary_metrics(y, torch.softmax(predict_logits(h1.module, d["test"].x), 1)[:, 1].numpy()),
-                     **at,
-                     "coverage_hard": coverage(h1, hard, ds, d["train"].x, d["test"].x),
-                     **({"members": {k: [binary_metrics(y, torch.softmax(predict_logits(m, d["test"].x), 1)[:, 1].numpy())
-                                         for m in h2.net_.members]
-                                     for k, h2 in (("h2_hard", hard), ("h2_soft", soft))}} if student_over.get("members", 1) > 1 else {}),
-                     **({"probes": ds.meta["probes"]["history"]} if probe else {})})
+        rows.append(
+            {
+                "team": team,
+                "seed": seed,
+                "synthesis_s": synth_s,
+                "teacher_passes_per_vis": stats["teacher_passes_per_vis"],
+                "discarded": stats["discarded"],
+                "apnea_share": float(vis_labels.float().mean()),
+                "other_teacher_agrees": agree,
+                "base": binary_metrics(y, torch.softmax(predict_logits(h1.module, d["test"].x), 1)[:, 1].numpy()),
+                **at,
+                "coverage_hard": coverage(h1, hard, ds, d["train"].x, d["test"].x),
+                **(
+                    {
+                        "members": {
+                            k: [binary_metrics(y, torch.softmax(predict_logits(m, d["test"].x), 1)[:, 1].numpy()) for m in h2.net_.members]
+                            for k, h2 in (("h2_hard", hard), ("h2_soft", soft))
+                        }
+                    }
+                    if student_over.get("members", 1) > 1
+                    else {}
+                ),
+                **({"probes": ds.meta["probes"]["history"]} if probe else {}),
+            }
+        )
         r = rows[-1]
-        print(f"  {name} {team} seed {seed}: base {100 * r['base']['accuracy']:.1f}, h2 hard {100 * r['h2_hard']['accuracy']:.1f}, "
-              f"soft {100 * r['h2_soft']['accuracy']:.1f} (at the validation minutes' threshold: hard "
-              f"{100 * r['h2_hard_val_threshold']['accuracy']:.1f}, soft {100 * r['h2_soft_val_threshold']['accuracy']:.1f}), other teacher agrees {100 * agree:.1f}%, "
-              f"{r['teacher_passes_per_vis']:.1f} passes/vis, {synth_s:.0f} s", flush=True)
+        print(
+            f"  {name} {team} seed {seed}: base {100 * r['base']['accuracy']:.1f}, h2 hard {100 * r['h2_hard']['accuracy']:.1f}, "
+            f"soft {100 * r['h2_soft']['accuracy']:.1f} (at the validation minutes' threshold: hard "
+            f"{100 * r['h2_hard_val_threshold']['accuracy']:.1f}, soft {100 * r['h2_soft_val_threshold']['accuracy']:.1f}), other teacher agrees {100 * agree:.1f}%, "
+            f"{r['teacher_passes_per_vis']:.1f} passes/vis, {synth_s:.0f} s",
+            flush=True,
+        )
         c = r["coverage_hard"]
-        print(f"    hard h2 agrees with h1 on {100 * c['h2_agrees_with_h1']:.1f}% of test minutes: near half of the set "
-              f"{100 * c['agree_near_half']:.1f}%, far half {100 * c['agree_far_half']:.1f}%; h1 sure (>= 0.9) on "
-              f"{100 * c['h1_sure_share']:.1f}%: {100 * c['agree_h1_sure']:.1f}% there, {100 * c['agree_h1_unsure']:.1f}% elsewhere; "
-              f"median RMS to the set {c['rms_to_set_median']:.3f} s, to real training minutes {c['rms_to_train_median']:.3f} s; "
-              f"set + noise of that RMS: {100 * c['agree_set_plus_noise']:.1f}%",
-              flush=True)
+        print(
+            f"    hard h2 agrees with h1 on {100 * c['h2_agrees_with_h1']:.1f}% of test minutes: near half of the set "
+            f"{100 * c['agree_near_half']:.1f}%, far half {100 * c['agree_far_half']:.1f}%; h1 sure (>= 0.9) on "
+            f"{100 * c['h1_sure_share']:.1f}%: {100 * c['agree_h1_sure']:.1f}% there, {100 * c['agree_h1_unsure']:.1f}% elsewhere; "
+            f"median RMS to the set {c['rms_to_set_median']:.3f} s, to real training minutes {c['rms_to_train_median']:.3f} s; "
+            f"set + noise of that RMS: {100 * c['agree_set_plus_noise']:.1f}%",
+            flush=True,
+        )
         if on_unit is not None:
             on_unit(summarize(name, rows))
     return summarize(name, rows)
@@ -241,13 +290,19 @@ def run_variant(runner: ApneaRunner, name: str, units: list[tuple[str, int]], do
 
 def summarize(name: str, rows: list[dict]) -> dict:
     pick = lambda f: mean_std([f(r) for r in rows])  # noqa: E731
-    return {"overrides": VARIANTS[name][0], "what": VARIANTS[name][1], "vistransfer": versions()["vistransfer"], "units": rows,
-            "h2_hard": pick(lambda r: r["h2_hard"]["accuracy"]), "h2_soft": pick(lambda r: r["h2_soft"]["accuracy"]),
-            "base": pick(lambda r: r["base"]["accuracy"]), "other_teacher_agrees": pick(lambda r: r["other_teacher_agrees"]),
-            "teacher_passes_per_vis": pick(lambda r: r["teacher_passes_per_vis"]),
-            # units measured before the validation threshold was: none
-            **{k: pick(lambda r, k=k: r[k]["accuracy"]) for k in ("h2_hard_val_threshold", "h2_soft_val_threshold")
-               if all(k in r for r in rows)}}
+    return {
+        "overrides": VARIANTS[name][0],
+        "what": VARIANTS[name][1],
+        "vistransfer": versions()["vistransfer"],
+        "units": rows,
+        "h2_hard": pick(lambda r: r["h2_hard"]["accuracy"]),
+        "h2_soft": pick(lambda r: r["h2_soft"]["accuracy"]),
+        "base": pick(lambda r: r["base"]["accuracy"]),
+        "other_teacher_agrees": pick(lambda r: r["other_teacher_agrees"]),
+        "teacher_passes_per_vis": pick(lambda r: r["teacher_passes_per_vis"]),
+        # units measured before the validation threshold was: none
+        **{k: pick(lambda r, k=k: r[k]["accuracy"]) for k in ("h2_hard_val_threshold", "h2_soft_val_threshold") if all(k in r for r in rows)},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -278,13 +333,18 @@ def main(argv: list[str] | None = None) -> int:
     units = [(u.split(":")[0], int(u.split(":")[1])) for u in a.units.split(",")]
     out = Path(a.out)
     record = json.loads(out.read_text()) if out.is_file() else {"variants": {}}
-    record.update({"experiment": str(path), "units": [list(u) for u in units], "versions": versions(),
-                   "command": "python -m benchmarks.apnea_sweep " + " ".join(sys.argv[1:] if argv is None else argv)})
+    record.update(
+        {
+            "experiment": str(path),
+            "units": [list(u) for u in units],
+            "versions": versions(),
+            "command": "python -m benchmarks.apnea_sweep " + " ".join(sys.argv[1:] if argv is None else argv),
+        }
+    )
     for name in names:
         print(f"{name}: {VARIANTS[name][1]}", flush=True)
         earlier = record["variants"].get(name, {})
-        same = (earlier.get("vistransfer") == versions()["vistransfer"]
-                and earlier.get("overrides") == json.loads(json.dumps(VARIANTS[name][0])))
+        same = earlier.get("vistransfer") == versions()["vistransfer"] and earlier.get("overrides") == json.loads(json.dumps(VARIANTS[name][0]))
         wanted = set(units)
 
         def save(summary: dict, name: str = name) -> None:  # after every unit, so a stopped run keeps what it measured
@@ -296,8 +356,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{'variant':20s} {'h2 hard %':>14s} {'h2 soft %':>14s} {'other h1 agrees %':>18s} {'passes/vis':>11s}")
     for name, v in record["variants"].items():
         f = lambda m: f"{100 * m['mean']:.2f} ± {100 * m['std']:.2f}"  # noqa: E731
-        print(f"{name:20s} {f(v['h2_hard']):>14s} {f(v['h2_soft']):>14s} {f(v['other_teacher_agrees']):>18s} "
-              f"{v['teacher_passes_per_vis']['mean']:>11.1f}")
+        print(
+            f"{name:20s} {f(v['h2_hard']):>14s} {f(v['h2_soft']):>14s} {f(v['other_teacher_agrees']):>18s} "
+            f"{v['teacher_passes_per_vis']['mean']:>11.1f}"
+        )
     return 0
 
 

@@ -37,8 +37,9 @@ def synthesize_with(method: str, teacher: Teacher, cfg: SynthesisConfig, device)
     if method == "reference":
         return synthesize_reference(teacher.module, cfg, teacher.spec, teacher.n_classes, device)
     if method == "engine_previous":
-        return synthesize(teacher.module, replace(cfg, **PREVIOUS_ENGINE), teacher.spec, teacher.n_classes, device,
-                          progress=False, channels_last=False)
+        return synthesize(
+            teacher.module, replace(cfg, **PREVIOUS_ENGINE), teacher.spec, teacher.n_classes, device, progress=False, channels_last=False
+        )
     return synthesize(teacher.module, cfg, teacher.spec, teacher.n_classes, device, progress=False)
 
 
@@ -50,8 +51,10 @@ def student_accuracy(sets: list[tuple[torch.Tensor, torch.Tensor]], test, seeds:
     """Real-test accuracy of CNN_ID students: mean_std over every (set, student seed), each set's mean, and
     the mean over them of each class's accuracy (``per_class``, by class name).
     Targets are labels (N,) or distributions (N, K); ``options`` override the student's (``temperature=4``)."""
-    learned = [learn_students(x, t, ["cnn_id"], seeds, test, student_kwargs={**STUDENT, "device": str(device), **options},
-                              progress=False)["cnn_id"] for x, t in sets]
+    learned = [
+        learn_students(x, t, ["cnn_id"], seeds, test, student_kwargs={**STUDENT, "device": str(device), **options}, progress=False)["cnn_id"]
+        for x, t in sets
+    ]
     per_set = [r["accuracy"] for r in learned]
     pooled = mean_std([v for a in per_set for v in a["values"]])
     pooled["per_set_mean"] = [a["mean"] for a in per_set]

@@ -66,39 +66,49 @@ def run_case(teacher, n: int, threshold: float, max_steps: int, seeds: int) -> d
     for name, (plan, race) in VARIANTS.items():
         runs = []
         for seed in range(seeds):
-            cfg = SynthesisConfig(n=n, seed=seed, threshold=threshold, max_steps=max_steps, plan=plan,
-                                  max_failed_groups=100_000)
+            cfg = SynthesisConfig(n=n, seed=seed, threshold=threshold, max_steps=max_steps, plan=plan, max_failed_groups=100_000)
             t0 = time.perf_counter()
             with small_runs_race(race):
                 st = make_synthetic(teacher, cfg, progress=False).meta["stats"]
-            runs.append({"seed": seed, "wall_s": time.perf_counter() - t0, "iterations": st["iterations"],
-                         "teacher_passes_per_vis": st["teacher_passes_per_vis"], "discarded": st["discarded"],
-                         "over_quota": st["over_quota"]})
-            print(f"  n={n} T={threshold} budget {max_steps} {name:6s} seed {seed}: {runs[-1]['iterations']} steps, "
-                  f"{runs[-1]['wall_s']:.1f} s", flush=True)
+            runs.append(
+                {
+                    "seed": seed,
+                    "wall_s": time.perf_counter() - t0,
+                    "iterations": st["iterations"],
+                    "teacher_passes_per_vis": st["teacher_passes_per_vis"],
+                    "discarded": st["discarded"],
+                    "over_quota": st["over_quota"],
+                }
+            )
+            print(
+                f"  n={n} T={threshold} budget {max_steps} {name:6s} seed {seed}: {runs[-1]['iterations']} steps, {runs[-1]['wall_s']:.1f} s",
+                flush=True,
+            )
         mean = lambda k: sum(r[k] for r in runs) / len(runs)  # noqa: E731
-        out[name] = {"runs": runs, **{k: mean(k) for k in ("wall_s", "iterations", "teacher_passes_per_vis",
-                                                           "discarded", "over_quota")}}
+        out[name] = {"runs": runs, **{k: mean(k) for k in ("wall_s", "iterations", "teacher_passes_per_vis", "discarded", "over_quota")}}
     for name in VARIANTS:
         out[name]["wall_over_0.4.1"] = out[name]["wall_s"] / out["0.4.1"]["wall_s"]
     return out
 
 
 def report(r: dict) -> str:
-    lines = [f"device cpu ({r['threads']} threads); teacher: the tests' 8x8 digits ConvNet ({100 * r['teacher_accuracy']:.2f}%); "
-             f"mean over {r['seeds']} synthesis seeds per cell",
-             f"{'case':<26}{'variant':<8}{'steps':>8}{'wall s':>9}{'passes/vis':>12}{'discarded':>11}{'over quota':>12}{'wall / 0.4.1':>14}"]
+    lines = [
+        f"device cpu ({r['threads']} threads); teacher: the tests' 8x8 digits ConvNet ({100 * r['teacher_accuracy']:.2f}%); "
+        f"mean over {r['seeds']} synthesis seeds per cell",
+        f"{'case':<26}{'variant':<8}{'steps':>8}{'wall s':>9}{'passes/vis':>12}{'discarded':>11}{'over quota':>12}{'wall / 0.4.1':>14}",
+    ]
     for case, variants in r["cases"].items():
         for name, v in variants.items():
-            lines.append(f"{case:<26}{name:<8}{v['iterations']:>8.0f}{v['wall_s']:>9.1f}{v['teacher_passes_per_vis']:>12.1f}"
-                         f"{v['discarded']:>11.1f}{v['over_quota']:>12.1f}{v['wall_over_0.4.1']:>14.2f}")
+            lines.append(
+                f"{case:<26}{name:<8}{v['iterations']:>8.0f}{v['wall_s']:>9.1f}{v['teacher_passes_per_vis']:>12.1f}"
+                f"{v['discarded']:>11.1f}{v['over_quota']:>12.1f}{v['wall_over_0.4.1']:>14.2f}"
+            )
     return "\n".join(lines)
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cases", default="20:0.99:300,200:0.99:60,1000:0.99:300",
-                    help="comma-separated n:T:max_steps, each run with every variant")
+    ap.add_argument("--cases", default="20:0.99:300,200:0.99:60,1000:0.99:300", help="comma-separated n:T:max_steps, each run with every variant")
     ap.add_argument("--seeds", type=int, default=4, help="synthesis seeds per case and variant")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "engine_plan.json"))
     args = ap.parse_args(argv)
@@ -109,9 +119,16 @@ def main(argv=None) -> None:
     if args.seeds < 1:
         raise SystemExit(f"--seeds must be at least 1, got {args.seeds}")
     teacher = digits_teacher()
-    results = {"threads": torch.get_num_threads(), "seeds": args.seeds, "teacher": to_dict(DIGITS_TEACHER),
-               "teacher_accuracy": teacher.test_accuracy, "variants": {k: {"plan": p, "small_runs_race": r} for k, (p, r) in VARIANTS.items()},
-               "synthesis_config": to_dict(SynthesisConfig()), "versions": versions(), "cases": {}}
+    results = {
+        "threads": torch.get_num_threads(),
+        "seeds": args.seeds,
+        "teacher": to_dict(DIGITS_TEACHER),
+        "teacher_accuracy": teacher.test_accuracy,
+        "variants": {k: {"plan": p, "small_runs_race": r} for k, (p, r) in VARIANTS.items()},
+        "synthesis_config": to_dict(SynthesisConfig()),
+        "versions": versions(),
+        "cases": {},
+    }
     for n, t, b in cases:
         results["cases"][f"n={n} T={t:g} budget {b}"] = run_case(teacher, n, t, b, args.seeds)
         write_json(args.out, results)  # each case survives an interruption of the next

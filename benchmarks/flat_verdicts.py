@@ -44,15 +44,22 @@ def verdicts(net, spec, dev) -> dict:
     v = start_verdict(net, spec, SynthesisConfig.gen_out_bias, dev)
     # the verdict searched the neutral level only for a teacher sure of the start
     level, top = (v.neutral, v.neutral_p) if v.neutral is not None else neutral_verdict(net, spec, dev)
-    return {"flat": [[round(float(x), 2), int(q.argmax()), float(q.max())] for x, q in zip(LEVELS, p)],
-            "neutral_level": level, "neutral_softmax": top, "auto": f"neutral {v.neutral:.2f}" if v.go_neutral else "bias"}
+    return {
+        "flat": [[round(float(x), 2), int(q.argmax()), float(q.max())] for x, q in zip(LEVELS, p)],
+        "neutral_level": level,
+        "neutral_softmax": top,
+        "auto": f"neutral {v.neutral:.2f}" if v.go_neutral else "bias",
+    }
 
 
 def table(rows: dict, width: int) -> list[str]:
     lines = [f"{'teacher':{width}}" + "".join(f"{float(v):>11.1f}" for v in LEVELS) + f"{'neutral':>9}{'softmax':>9}  auto"]
     for name, r in rows.items():
-        lines.append(f"{name:{width}}" + "".join(f"{c:>4} ({q:.2f})" for _, c, q in r["flat"])
-                     + f"{r['neutral_level']:>9.2f}{r['neutral_softmax']:>9.2f}  {r['auto']}")
+        lines.append(
+            f"{name:{width}}"
+            + "".join(f"{c:>4} ({q:.2f})" for _, c, q in r["flat"])
+            + f"{r['neutral_level']:>9.2f}{r['neutral_softmax']:>9.2f}  {r['auto']}"
+        )
     return lines
 
 
@@ -63,7 +70,7 @@ def apnea_rows(path: str, data_dir, dev) -> tuple[dict, str]:
 
     exp = load_any(path)
     if getattr(exp, "teams", None) is None:
-        raise SystemExit(f"--apnea {path}: not an Apnea-ECG experiment (kind = \"apnea\")")
+        raise SystemExit(f'--apnea {path}: not an Apnea-ECG experiment (kind = "apnea")')
     runner = ApneaRunner(exp, data_dir=data_dir, device=str(dev))
     runner.load_minutes()
     rows = {}
@@ -77,13 +84,15 @@ def apnea_rows(path: str, data_dir, dev) -> tuple[dict, str]:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--archs", default="builtin,builtin_bn,elu_avg,mlp,bn_flat,bn_gap,vgg_bn",
-                    help=f"comma-separated, from {', '.join(ARCHS)}")
+    ap.add_argument("--archs", default="builtin,builtin_bn,elu_avg,mlp,bn_flat,bn_gap,vgg_bn", help=f"comma-separated, from {', '.join(ARCHS)}")
     ap.add_argument("--epochs", type=int, default=2, help="teacher training epochs (teacher_zoo's default)")
-    ap.add_argument("--apnea", default=None, metavar="EXPERIMENT", help="an Apnea-ECG experiment file: its teachers "
-                    "instead of the zoo's (e.g. experiments/table5.toml)")
-    ap.add_argument("--teacher", action="append", default=None, metavar="FILE", help="a teacher file (repeatable): its "
-                    "verdicts instead of the zoo's")
+    ap.add_argument(
+        "--apnea",
+        default=None,
+        metavar="EXPERIMENT",
+        help="an Apnea-ECG experiment file: its teachers instead of the zoo's (e.g. experiments/table5.toml)",
+    )
+    ap.add_argument("--teacher", action="append", default=None, metavar="FILE", help="a teacher file (repeatable): its verdicts instead of the zoo's")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", default=None, help="write the verdicts as JSON (and a table as .txt) to this file")
@@ -95,15 +104,25 @@ def main(argv=None) -> None:
         rows = {}
         for path in args.teacher:
             t = load_teacher(path)
-            rows[Path(path).name] = {**verdicts(t.module, t.spec, dev), "classes": list(t.classes),
-                                     "test_accuracy": t.test_accuracy, "fingerprint": t.fingerprint}
-        lines = ["class (softmax) each teacher gives a flat input at each level of its value range; the neutral level and "
-                 "the top softmax there; where gen_start \"auto\" starts G", *table(rows, max(12, *map(len, rows)) + 2)]
+            rows[Path(path).name] = {
+                **verdicts(t.module, t.spec, dev),
+                "classes": list(t.classes),
+                "test_accuracy": t.test_accuracy,
+                "fingerprint": t.fingerprint,
+            }
+        lines = [
+            "class (softmax) each teacher gives a flat input at each level of its value range; the neutral level and "
+            'the top softmax there; where gen_start "auto" starts G',
+            *table(rows, max(12, *map(len, rows)) + 2),
+        ]
         record = {"teachers": rows}
     elif args.apnea:
         rows, name = apnea_rows(args.apnea, args.data_dir, dev)
-        lines = [f"class (softmax) each h1 of {name} (0 = normal, 1 = apnea) gives a flat RR series at each level of its "
-                 "domain; the neutral level and the top softmax there; where gen_start \"auto\" starts G", *table(rows, 16)]
+        lines = [
+            f"class (softmax) each h1 of {name} (0 = normal, 1 = apnea) gives a flat RR series at each level of its "
+            'domain; the neutral level and the top softmax there; where gen_start "auto" starts G',
+            *table(rows, 16),
+        ]
         record = {"experiment": args.apnea, "teachers": rows}
     else:
         names = arch_names(args.archs)
@@ -113,9 +132,12 @@ def main(argv=None) -> None:
             net, _ = trained(name, train, args.epochs, dev)
             net = net.to(dev).eval()
             rows[name] = {**verdicts(net, SPEC, dev), "flat_keeps_real": flat_keeps(net, test.x, test.y, dev)}
-        lines = ["class (softmax) each teacher gives a flat image at each level of [0, 1]; the neutral level and the top "
-                 "softmax there; where gen_start \"auto\" starts G; real test digits whose flat counterpart keeps their "
-                 "class, per class (%)", *table(rows, 12)]
+        lines = [
+            "class (softmax) each teacher gives a flat image at each level of [0, 1]; the neutral level and the top "
+            'softmax there; where gen_start "auto" starts G; real test digits whose flat counterpart keeps their '
+            "class, per class (%)",
+            *table(rows, 12),
+        ]
         lines += ["", f"{'teacher':12}" + "".join(f"{c:>6}" for c in range(10))]
         lines += [f"{name:12}" + "".join(f"{100 * v:>6.0f}" for v in r["flat_keeps_real"]) for name, r in rows.items()]
         record = {"epochs": args.epochs, "archs": rows}

@@ -44,8 +44,12 @@ def main(argv=None) -> None:
     wall = time.perf_counter() - t0
     averages = prof.key_averages()
     ev = {e.key: e for e in averages}
-    lines = [f"engine, {args.n} visualizations, paper settings, device {dev}: {wall:.1f} s under the profiler "
-             f"({stats['wall_s']:.1f} s inside synthesize, {stats['vis_per_s']:.0f} vis/s)", "", "range            seconds   share"]
+    lines = [
+        f"engine, {args.n} visualizations, paper settings, device {dev}: {wall:.1f} s under the profiler "
+        f"({stats['wall_s']:.1f} s inside synthesize, {stats['vis_per_s']:.0f} vis/s)",
+        "",
+        "range            seconds   share",
+    ]
     total = stats["wall_s"]
     named = 0.0
     for r in RANGES:
@@ -53,8 +57,7 @@ def main(argv=None) -> None:
         named += s
         lines.append(f"{r:14s}{s:10.2f}{s / total:8.0%}")
     lines.append(f"{'the rest':14s}{total - named:10.2f}{(total - named) / total:8.0%}   (checks, recording, refill, Python)")
-    lines += ["", "operators by self CPU time:",
-              averages.table(sort_by="self_cpu_time_total", row_limit=15, max_name_column_width=40)]
+    lines += ["", "operators by self CPU time:", averages.table(sort_by="self_cpu_time_total", row_limit=15, max_name_column_width=40)]
     text = "\n".join(lines)
     write_text(Path(args.out), text + "\n")
     print(text)

@@ -42,8 +42,7 @@ VARIANTS = {
     "attract_only": ("engine", {"movement_kinds": ("attract_one", "attract_many")}, "no repelling movement"),
     "lr_0.005": ("engine", {"lr": 0.005}, "half the AM learning rate"),
     "group1": ("engine", {"group_size": 1, "slots": 128}, "one visualization per generator (Table 1's mnist-g1)"),
-    "group1_resize": ("engine", {"group_size": 1, "slots": 128, "gen_upsample": "resize"},
-                      "mnist-g1 with the resize-convolution G"),
+    "group1_resize": ("engine", {"group_size": 1, "slots": 128, "gen_upsample": "resize"}, "mnist-g1 with the resize-convolution G"),
     "group3": ("engine", {"group_size": 3, "slots": 96}, "three visualizations per generator"),
 }
 
@@ -55,12 +54,19 @@ def run_variant(name: str, teacher: Teacher, n: int, sets: int, seeds: list[int]
     for k in range(sets):
         out, stats = synthesize_with(method, teacher, replace(cfg, seed=k), dev)
         data.append((out["x"], out["target"]))
-        runs.append({key: stats[key] for key in ("wall_s", "vis_per_s", "teacher_passes_per_vis", "groups_started",
-                                                 "groups_discarded", "over_quota")})
+        runs.append(
+            {key: stats[key] for key in ("wall_s", "vis_per_s", "teacher_passes_per_vis", "groups_started", "groups_discarded", "over_quota")}
+        )
     t0 = time.perf_counter()
     acc = student_accuracy(data, test, seeds, dev)
-    return {"method": method, "overrides": overrides, "config": to_dict(cfg),
-            "synthesis": runs, "student_seconds": time.perf_counter() - t0, "cnn_id_accuracy": acc}
+    return {
+        "method": method,
+        "overrides": overrides,
+        "config": to_dict(cfg),
+        "synthesis": runs,
+        "student_seconds": time.perf_counter() - t0,
+        "cnn_id_accuracy": acc,
+    }
 
 
 def main(argv=None) -> None:

@@ -54,8 +54,7 @@ KEY = "RAY_worker_niceness"
 def run(name: str, teacher, cfg: SynthesisConfig, shard_size: int, load_threads: int, limit_s: float) -> tuple[float, torch.Tensor]:
     import ray
 
-    load = (subprocess.Popen([sys.executable, "-c", LOAD, str(load_threads), str(limit_s)])
-            if load_threads else None)
+    load = subprocess.Popen([sys.executable, "-c", LOAD, str(load_threads), str(limit_s)]) if load_threads else None
     start = ray.init
     before = os.environ.pop(KEY, None)  # "ray, nice 0" is the backend's own default, whatever this shell says
     if VARIANTS[name] is not None:
@@ -65,8 +64,7 @@ def run(name: str, teacher, cfg: SynthesisConfig, shard_size: int, load_threads:
         with tempfile.TemporaryDirectory() as job:
             time.sleep(1 if load else 0)  # the load is running before the job starts
             t0 = time.perf_counter()
-            ds = synthesize_sharded(teacher, cfg, job, shard_size, backend="local" if name == "local" else "ray",
-                                    progress=False, threads=1)
+            ds = synthesize_sharded(teacher, cfg, job, shard_size, backend="local" if name == "local" else "ray", progress=False, threads=1)
             return time.perf_counter() - t0, ds.x
     finally:
         ray.init = start
@@ -91,8 +89,15 @@ def main(argv=None) -> None:
     torch.set_num_threads(1)
     teacher = digits_teacher()
     cfg, shard_size = SynthesisConfig(n=20, seed=7, group_size=9, slots=2), 10  # the Ray test's job
-    results = {"load_threads": args.load_threads, "cpus": os.cpu_count(), "synthesis_config": to_dict(cfg),
-               "shard_size": shard_size, "teacher": to_dict(DIGITS_TEACHER), "versions": versions(), "variants": {}}
+    results = {
+        "load_threads": args.load_threads,
+        "cpus": os.cpu_count(),
+        "synthesis_config": to_dict(cfg),
+        "shard_size": shard_size,
+        "teacher": to_dict(DIGITS_TEACHER),
+        "versions": versions(),
+        "variants": {},
+    }
     reference = None
     for name in VARIANTS:
         wall, x = run(name, teacher, cfg, shard_size, args.load_threads, args.limit)
@@ -104,10 +109,11 @@ def main(argv=None) -> None:
     for v in results["variants"].values():
         v["wall_over_local"] = v["wall_s"] / local
     write_json(args.out, results)
-    lines = [f"{args.load_threads}-thread busy process beside the job; {os.cpu_count()} CPUs; 20 visualizations in 2 shards of 10",
-             f"{'variant':<14}{'wall s':>8}{'/ local':>9}  same visualizations"]
-    lines += [f"{k:<14}{v['wall_s']:>8.1f}{v['wall_over_local']:>9.2f}  {v['same_visualizations_as_local']}"
-              for k, v in results["variants"].items()]
+    lines = [
+        f"{args.load_threads}-thread busy process beside the job; {os.cpu_count()} CPUs; 20 visualizations in 2 shards of 10",
+        f"{'variant':<14}{'wall s':>8}{'/ local':>9}  same visualizations",
+    ]
+    lines += [f"{k:<14}{v['wall_s']:>8.1f}{v['wall_over_local']:>9.2f}  {v['same_visualizations_as_local']}" for k, v in results["variants"].items()]
     text = "\n".join(lines)
     write_text(Path(args.out).with_suffix(".txt"), text + "\n")
     print(text)

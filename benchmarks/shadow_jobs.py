@@ -56,13 +56,25 @@ def main() -> None:
         t0 = time.perf_counter()
         list(pool.map(fit, range(args.fits), [args.n] * args.fits, [args.epochs] * args.fits, [per] * args.fits))
         many = time.perf_counter() - t0
-    res = {"fits": args.fits, "n": args.n, "epochs": args.epochs, "threads": threads, "jobs": args.jobs, "threads_per_job": per,
-           "one_process_s": one, "processes_s": many, "throughput_ratio": one / many, "versions": versions()}
+    res = {
+        "fits": args.fits,
+        "n": args.n,
+        "epochs": args.epochs,
+        "threads": threads,
+        "jobs": args.jobs,
+        "threads_per_job": per,
+        "one_process_s": one,
+        "processes_s": many,
+        "throughput_ratio": one / many,
+        "versions": versions(),
+    }
     write_json(args.out, res)
-    print(f"{args.fits} cnn_ecg fits of {args.n} windows, {args.epochs} epochs:\n"
-          f"  1 process x {threads} threads: {one:.1f} s\n"
-          f"  {args.jobs} processes x {per} thread(s): {many:.1f} s\n"
-          f"  throughput ratio (processes / one process): {one / many:.2f}x")
+    print(
+        f"{args.fits} cnn_ecg fits of {args.n} windows, {args.epochs} epochs:\n"
+        f"  1 process x {threads} threads: {one:.1f} s\n"
+        f"  {args.jobs} processes x {per} thread(s): {many:.1f} s\n"
+        f"  throughput ratio (processes / one process): {one / many:.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def matmul_gflops(device: torch.device, size: int = 2048, reps: int = 10) -> flo
     for _ in range(reps):
         a @ b
     _sync(device)
-    return 2 * size ** 3 * reps / (time.perf_counter() - t0) / 1e9
+    return 2 * size**3 * reps / (time.perf_counter() - t0) / 1e9
 
 
 def teacher_gflops(net, rows: int, device: torch.device, reps: int = 20) -> float:
@@ -77,7 +77,7 @@ def _sync(device):
 
 def _peak_mb(device) -> float:
     if device.type == "cuda":
-        return torch.cuda.max_memory_allocated() / 2 ** 20
+        return torch.cuda.max_memory_allocated() / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
@@ -101,8 +101,7 @@ def run_method(method: str, teacher_path: Path, cfg: SynthesisConfig, device: to
 
 
 METHODS = ("reference", "engine_previous", "engine")
-COUNTERS = ("wall_s", "iterations", "teacher_rows", "loss2_rows", "groups_started", "groups_discarded",
-            "discarded", "rows_discarded", "over_quota")
+COUNTERS = ("wall_s", "iterations", "teacher_rows", "loss2_rows", "groups_started", "groups_discarded", "discarded", "rows_discarded", "over_quota")
 
 
 def pool_runs(runs: list[dict], n: int) -> dict:
@@ -123,10 +122,14 @@ def main(argv=None) -> None:
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "synthesis_speed.json"))
-    ap.add_argument("--engine", action="append", default=[], metavar="KEY=VALUE",
-                    help="engine-only synthesis option, e.g. stop=group (repeatable); the reference keeps the paper's")
-    ap.add_argument("--methods", default=",".join(METHODS),
-                    help=f"which of {', '.join(METHODS)} to run (reference and engine are always compared)")
+    ap.add_argument(
+        "--engine",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="engine-only synthesis option, e.g. stop=group (repeatable); the reference keeps the paper's",
+    )
+    ap.add_argument("--methods", default=",".join(METHODS), help=f"which of {', '.join(METHODS)} to run (reference and engine are always compared)")
     ap.add_argument("--render", metavar="JSON", help="only print (and write as .txt) the table of a saved run")
     args = ap.parse_args(argv)
     if args.render:
@@ -148,11 +151,21 @@ def main(argv=None) -> None:
     cfg = SynthesisConfig(n=args.n, **PAPER_GROUPS)  # the paper's settings: T=0.99, movement on, hard labels, groups of 9
     peak = matmul_gflops(dev)
     flops = conv_flops(teacher.net)
-    results = {"device": str(dev), "device_name": device_name(dev), "cpu_bf16_units": cpu_bf16_units(),
-               "threads": torch.get_num_threads(), "matmul_gflops": peak, "engine_options": engine_options,
-               "previous_engine": PREVIOUS_ENGINE,
-               "teacher_mflop_per_image": flops / 1e6, "teacher_test_accuracy": teacher.test_accuracy,
-               "config": to_dict(cfg), "versions": versions(), "methods": {}, "scaling": []}
+    results = {
+        "device": str(dev),
+        "device_name": device_name(dev),
+        "cpu_bf16_units": cpu_bf16_units(),
+        "threads": torch.get_num_threads(),
+        "matmul_gflops": peak,
+        "engine_options": engine_options,
+        "previous_engine": PREVIOUS_ENGINE,
+        "teacher_mflop_per_image": flops / 1e6,
+        "teacher_test_accuracy": teacher.test_accuracy,
+        "config": to_dict(cfg),
+        "versions": versions(),
+        "methods": {},
+        "scaling": [],
+    }
     seeds = list(range(args.seeds))
     results["synthesis_seeds"], results["student_seeds"], results["student_config"] = list(range(args.sets)), seeds, STUDENT
     for method in [m for m in METHODS if m in methods]:
@@ -167,8 +180,13 @@ def main(argv=None) -> None:
         rows_per_iter = st["teacher_rows"] / max(st["iterations"], 1)
         iso = teacher_gflops(teacher.net, max(1, round(rows_per_iter)), dev)
         achieved = 2 * flops * st["teacher_rows"] / st["wall_s"] / 1e9
-        st.update(teacher_gflops_isolated=iso, teacher_fraction_of_matmul=iso / peak,
-                  teacher_gflops_overall=achieved, teacher_share_of_time=achieved / iso, rows_per_iteration=rows_per_iter)
+        st.update(
+            teacher_gflops_isolated=iso,
+            teacher_fraction_of_matmul=iso / peak,
+            teacher_gflops_overall=achieved,
+            teacher_share_of_time=achieved / iso,
+            rows_per_iteration=rows_per_iter,
+        )
         print(f"[{method}] students ...", file=sys.stderr, flush=True)
         st["student_accuracy"] = student_accuracy(sets, test, seeds, dev)
         results["methods"][method] = st
@@ -181,8 +199,9 @@ def main(argv=None) -> None:
         results[key] = []
         for n in [int(s) for s in args.sizes.split(",") if s]:
             st = run_method(method, teacher_path, SynthesisConfig(n=n, seed=100, **{**PAPER_GROUPS, **engine_options}), dev)
-            results[key].append({"n": n, "wall_s": st["wall_s"], "vis_per_s": st["vis_per_s"],
-                                 "teacher_passes_per_vis": st["teacher_passes_per_vis"]})
+            results[key].append(
+                {"n": n, "wall_s": st["wall_s"], "vis_per_s": st["vis_per_s"], "teacher_passes_per_vis": st["teacher_passes_per_vis"]}
+            )
             write_json(args.out, results)
     _write_report(results, Path(args.out))
 
@@ -221,13 +240,13 @@ def compare(results: dict) -> None:
         results[speed_key] = eng["vis_per_s"] / b["vis_per_s"]
         results["accuracy_within_one_std" + suffix] = abs(ea["mean"] - ba["mean"]) <= max(ba["std"], ea["std"])
         results["accuracy_difference" + suffix] = set_mean_difference(
-            ba["per_set_mean"], ea["per_set_mean"], "engine_minus_reference" if base == "reference" else "engine_minus_previous_engine")
+            ba["per_set_mean"], ea["per_set_mean"], "engine_minus_reference" if base == "reference" else "engine_minus_previous_engine"
+        )
 
 
 def parse_options(items: list[str]) -> dict:
     """``["stop=group", "slots=64"]`` -> SynthesisConfig overrides, typed like the defaults; bad ones exit in one line."""
-    defaults = {k: v for k, v in to_dict(SynthesisConfig(n=1)).items()
-                if k not in ("n", "seed") and isinstance(v, (bool, int, float, str))}
+    defaults = {k: v for k, v in to_dict(SynthesisConfig(n=1)).items() if k not in ("n", "seed") and isinstance(v, (bool, int, float, str))}
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -252,24 +271,36 @@ def report(r: dict) -> str:
     ms = r["methods"]
     names = [m for m in METHODS if m in ms]
     eng = ms["engine"]
-    bf16 = ("" if r["device"] != "cpu" else
-            "; bf16 not used: this CPU has no bf16 matrix units" if not r.get("cpu_bf16_units") else
-            "; bf16 not used by the engine")
+    bf16 = (
+        ""
+        if r["device"] != "cpu"
+        else "; bf16 not used: this CPU has no bf16 matrix units"
+        if not r.get("cpu_bf16_units")
+        else "; bf16 not used by the engine"
+    )
     where = r.get("device_name") or f"{r['device']} ({r['threads']} threads)"  # a CPU's name carries its threads
-    lines = [f"HEADLINE: the engine makes {eng['vis_per_s']:.1f} visualizations/s, {eng['fraction_of_physical_limit']:.0%} of the "
-             f"physical limit ({eng['physical_limit_vis_per_s']:.0f}/s: fp32 matmul peak over "
-             f"{2 * r['teacher_mflop_per_image']:.0f} MFLOP x {eng['teacher_passes_per_vis']:.1f} teacher passes per "
-             f"visualization{bf16}); {r['speedup']:.1f}x the reference"
-             + (f", {r['speedup_over_previous_engine']:.2f}x the previous engine" if "speedup_over_previous_engine" in r else ""),
-             f"device {where}; dense fp32 matmul {r['matmul_gflops']:.1f} GFLOP/s; "
-             f"teacher {r['teacher_mflop_per_image']:.1f} MFLOP/image, test accuracy {100 * r['teacher_test_accuracy']:.2f}%",
-             f"{'':34}" + "".join(f"{n:>17}" for n in names)]
-    rows = [("visualizations / s", "vis_per_s", "{:.1f}"), ("fraction of the physical limit", "fraction_of_physical_limit", "{:.1%}"),
-            ("teacher passes / accepted vis", "teacher_passes_per_vis", "{:.1f}"),
-            ("discarded share of teacher work", "discarded_work_fraction", "{:.1%}"), ("teacher rows per step", "rows_per_iteration", "{:.0f}"),
-            ("teacher GFLOP/s (isolated)", "teacher_gflops_isolated", "{:.1f}"), ("  as share of matmul GFLOP/s", "teacher_fraction_of_matmul", "{:.0%}"),
-            ("teacher GFLOP/s (over the run)", "teacher_gflops_overall", "{:.1f}"), ("teacher share of run time", "teacher_share_of_time", "{:.0%}"),
-            ("peak memory (MB)", "peak_memory_mb", "{:.0f}")]
+    lines = [
+        f"HEADLINE: the engine makes {eng['vis_per_s']:.1f} visualizations/s, {eng['fraction_of_physical_limit']:.0%} of the "
+        f"physical limit ({eng['physical_limit_vis_per_s']:.0f}/s: fp32 matmul peak over "
+        f"{2 * r['teacher_mflop_per_image']:.0f} MFLOP x {eng['teacher_passes_per_vis']:.1f} teacher passes per "
+        f"visualization{bf16}); {r['speedup']:.1f}x the reference"
+        + (f", {r['speedup_over_previous_engine']:.2f}x the previous engine" if "speedup_over_previous_engine" in r else ""),
+        f"device {where}; dense fp32 matmul {r['matmul_gflops']:.1f} GFLOP/s; "
+        f"teacher {r['teacher_mflop_per_image']:.1f} MFLOP/image, test accuracy {100 * r['teacher_test_accuracy']:.2f}%",
+        f"{'':34}" + "".join(f"{n:>17}" for n in names),
+    ]
+    rows = [
+        ("visualizations / s", "vis_per_s", "{:.1f}"),
+        ("fraction of the physical limit", "fraction_of_physical_limit", "{:.1%}"),
+        ("teacher passes / accepted vis", "teacher_passes_per_vis", "{:.1f}"),
+        ("discarded share of teacher work", "discarded_work_fraction", "{:.1%}"),
+        ("teacher rows per step", "rows_per_iteration", "{:.0f}"),
+        ("teacher GFLOP/s (isolated)", "teacher_gflops_isolated", "{:.1f}"),
+        ("  as share of matmul GFLOP/s", "teacher_fraction_of_matmul", "{:.0%}"),
+        ("teacher GFLOP/s (over the run)", "teacher_gflops_overall", "{:.1f}"),
+        ("teacher share of run time", "teacher_share_of_time", "{:.0%}"),
+        ("peak memory (MB)", "peak_memory_mb", "{:.0f}"),
+    ]
     for label, key, f in rows:
         lines.append(f"{label:34}" + "".join(f"{f.format(ms[n][key]):>17}" for n in names))
     fa = lambda m: f"{100 * m['student_accuracy']['mean']:.2f}±{100 * m['student_accuracy']['std']:.2f}"  # noqa: E731
@@ -277,9 +308,11 @@ def report(r: dict) -> str:
     lines.append(f"{'CNN_ID student accuracy (%)':34}" + "".join(f"{fa(ms[n]):>17}" for n in names))
     for n in names:
         lines.append(f"  {n + ' set means (%)':32}{fs(ms[n])}")
-    lines.append(f"speed-up engine / reference: {r['speedup']:.1f}x; student accuracy within one std: "
-                 f"{'yes' if r['accuracy_within_one_std'] else 'no'} ({len(r['synthesis_seeds'])} sets x "
-                 f"{len(r['student_seeds'])} student seeds per method)")
+    lines.append(
+        f"speed-up engine / reference: {r['speedup']:.1f}x; student accuracy within one std: "
+        f"{'yes' if r['accuracy_within_one_std'] else 'no'} ({len(r['synthesis_seeds'])} sets x "
+        f"{len(r['student_seeds'])} student seeds per method)"
+    )
     for base, suffix in (("reference", ""), ("previous engine", "_vs_previous_engine")):
         d = r.get("accuracy_difference" + suffix)
         if d is not None:
@@ -288,8 +321,10 @@ def report(r: dict) -> str:
             lines.append(f"accuracy engine - {base}: {100 * diff:+.2f} points{se}")
     for key, name in (("scaling", "engine"), ("scaling_previous_engine", "previous engine")):
         if r.get(key):
-            lines.append(f"{name} cost vs size: " + ", ".join(f"n={s['n']}: {s['wall_s']:.0f}s ({s['vis_per_s']:.0f}/s, "
-                                                             f"{s['teacher_passes_per_vis']:.0f} passes/vis)" for s in r[key]))
+            lines.append(
+                f"{name} cost vs size: "
+                + ", ".join(f"n={s['n']}: {s['wall_s']:.0f}s ({s['vis_per_s']:.0f}/s, {s['teacher_passes_per_vis']:.0f} passes/vis)" for s in r[key])
+            )
     return "\n".join(lines)
 
 

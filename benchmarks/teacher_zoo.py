@@ -126,9 +126,15 @@ from vistransfer.students.neural import NeuralStudent
 from vistransfer.synthesis.blend import add_blends
 from vistransfer.synthesis.dataset import SyntheticDataset
 from vistransfer.synthesis.engine import synthesize
-from vistransfer.synthesis.objectives import AM_OBJECTIVES, Batch, flat_counterpart, value_prior, value_statistics
+from vistransfer.synthesis.objectives import AM_OBJECTIVES, Batch, value_prior, value_statistics
 from vistransfer.synthesis.offset import add_offsets
 from vistransfer.synthesis.probe import add_probes
+
+
+def flat_counterpart(x: torch.Tensor) -> torch.Tensor:
+    """x (A, C, *spatial) with every value replaced by its image's mean over positions, per channel: the
+    featureless input at the same level."""
+    return torch.ones_like(x) * x.mean(dim=tuple(range(2, x.dim())), keepdim=True)
 
 
 def _conv3(batchnorm: bool, dilations: tuple[int, ...] = (1, 1, 1)) -> tuple[list[nn.Module], int]:
@@ -154,8 +160,15 @@ def _bn_flat(dilations: tuple[int, ...] = (1, 1, 1)) -> nn.Module:  # bn_gap's b
 def _vgg_bn() -> nn.Module:  # deeper: 6 conv-BN-ReLU in 3 blocks with max pooling, GAP, linear
     layers, c = [], 1
     for w in (32, 64, 128):
-        layers += [nn.Conv2d(c, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU(),
-                   nn.Conv2d(w, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU(), nn.MaxPool2d(2)]
+        layers += [
+            nn.Conv2d(c, w, 3, padding=1),
+            nn.BatchNorm2d(w),
+            nn.ReLU(),
+            nn.Conv2d(w, w, 3, padding=1),
+            nn.BatchNorm2d(w),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        ]
         c = w
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 10))
 
@@ -173,10 +186,14 @@ ARCHS = {
     "bn_gap": (lambda: _conv3_gap(batchnorm=True), "3x conv3-BN-ReLU (32/64/64), global average pooling, linear"),
     "gap": (lambda: _conv3_gap(batchnorm=False), "bn_gap without batch norm: 3x conv3-ReLU (32/64/64), global average pooling, linear"),
     "bn_flat": (_bn_flat, "bn_gap with a linear layer over all positions instead of global average pooling"),
-    "bn_flat_dil": (lambda: _bn_flat(dilations=(1, 2, 4)),
-                    "bn_flat with dilations 1, 2, 4: a unit sees 15x15 pixels instead of 7x7, nothing else changed"),
-    "builtin_bn": (lambda: ConvNet((1, 28, 28), 10, replace(TEACHER_ARCH, batchnorm=True)),
-                   "our MNIST teacher with batch norm after each convolution"),
+    "bn_flat_dil": (
+        lambda: _bn_flat(dilations=(1, 2, 4)),
+        "bn_flat with dilations 1, 2, 4: a unit sees 15x15 pixels instead of 7x7, nothing else changed",
+    ),
+    "builtin_bn": (
+        lambda: ConvNet((1, 28, 28), 10, replace(TEACHER_ARCH, batchnorm=True)),
+        "our MNIST teacher with batch norm after each convolution",
+    ),
     "vgg_bn": (_vgg_bn, "6x conv3-BN-ReLU in 3 max-pooled blocks (32/64/128), global average pooling"),
     "elu_avg": (_elu_avg, "the built-in layout with ELU and average pooling"),
     "mlp": (_mlp, "MLP 784-256-128-10, ReLU"),
@@ -219,7 +236,7 @@ def flat_keeps(net: nn.Module, x: torch.Tensor, y: torch.Tensor, dev) -> list[fl
 def layout_free(net: nn.Module, x: torch.Tensor, y: torch.Tensor, dev, patch: int = 7) -> float:
     """Share of images x (N, 1, 28, 28) still called y by the teacher after their patch x patch tiles are
     shuffled (one seeded random permutation per image; about one tile in 16 stays put, as the figures
-    committed so far were measured; objectives.shuffle_tiles, which the layout prior uses, moves every tile)."""
+    committed so far were measured; a shuffle that moves every tile)."""
     n, g = len(x), x.shape[-1] // patch
     tiles = x.unfold(2, patch, patch).unfold(3, patch, patch).reshape(n, 1, g * g, patch, patch)
     gen = torch.Generator().manual_seed(0)
@@ -285,28 +302,50 @@ def with_extensions(net: nn.Module, out: dict, cfg: SynthesisConfig, classes: li
     that ``pipeline.probe_fitter`` makes for a teacher handed over, CNN_ID with the final students' recipe STUDENT,
     steps of ``cfg.probe_step_size`` of the [0, 1] domain), as (x, hard labels, the teacher's softmax, the probes'
     record: per round, the share of probes on which that round's student disagreed with the teacher)."""
-    ds = SyntheticDataset(out["x"], out["probs"], out["target"], out["passed_step"], out["threshold"], out["group"],
-                          out["kind"], classes, {})
+    ds = SyntheticDataset(out["x"], out["probs"], out["target"], out["passed_step"], out["threshold"], out["group"], out["kind"], classes, {})
     ds = add_blends(ds, net, cfg.blend, cfg.seed, dev)
     ds = add_offsets(ds, net, cfg.offset, cfg.offset_scale, SPEC.low, SPEC.high, cfg.seed, dev)
     if cfg.probe > 0:
         print(f"  probes: {round(cfg.probe * len(ds))} in {cfg.probe_rounds} rounds of CNN_ID students ...", file=sys.stderr, flush=True)
         fit = probe_fitter(SPEC, cfg, dev, student_options=STUDENT)
-        ds = add_probes(ds, net, fit, labels="soft", ratio=cfg.probe, rounds=cfg.probe_rounds, low=SPEC.low, high=SPEC.high,
-                        seed=cfg.seed, steps=cfg.probe_steps, step_size=cfg.probe_step_size, device=dev)
+        ds = add_probes(
+            ds,
+            net,
+            fit,
+            labels="soft",
+            ratio=cfg.probe,
+            rounds=cfg.probe_rounds,
+            low=SPEC.low,
+            high=SPEC.high,
+            seed=cfg.seed,
+            steps=cfg.probe_steps,
+            step_size=cfg.probe_step_size,
+            device=dev,
+        )
     return ds.x, ds.target, ds.probs, ds.meta.get("probes")
 
 
 # The SynthesisConfig fields a row varies, in the order of its name's suffixes, each with its suffix when the value is
 # not SynthesisConfig's default (bn_gap+bn10+T0.7+g1). ``blend``, ``offset`` and ``probe`` are applied here (with_extensions),
 # not by the engine.
-AXES = (("bn_prior", lambda v: f"+bn{v:g}"), ("threshold", lambda v: f"+T{v:g}"), ("gen_out_bias", lambda v: f"+b{v:g}"),
-        ("blend", lambda v: f"+blend{v:g}"), ("jitter", lambda v: f"+j{v}"),
-        ("objective", lambda v: "+" + v.replace("_", "")), ("group_size", lambda v: f"+g{v}"),
-        ("gen_downscale", lambda v: f"+ds{v}"), ("plan", lambda v: f"+{v}"), ("probe", lambda v: f"+probe{v:g}"),
-        ("probe_step_size", lambda v: f"+ps{v:g}"), ("settle_steps", lambda v: f"+s{v}"), ("value_prior", lambda v: f"+vp{v:g}"),
-        ("gen_start", lambda v: f"+{v}"), ("offset", lambda v: f"+off{v:g}"),
-        ("lr", lambda v: f"+lr{v:g}"))
+AXES = (
+    ("bn_prior", lambda v: f"+bn{v:g}"),
+    ("threshold", lambda v: f"+T{v:g}"),
+    ("gen_out_bias", lambda v: f"+b{v:g}"),
+    ("blend", lambda v: f"+blend{v:g}"),
+    ("jitter", lambda v: f"+j{v}"),
+    ("objective", lambda v: "+" + v.replace("_", "")),
+    ("group_size", lambda v: f"+g{v}"),
+    ("gen_downscale", lambda v: f"+ds{v}"),
+    ("plan", lambda v: f"+{v}"),
+    ("probe", lambda v: f"+probe{v:g}"),
+    ("probe_step_size", lambda v: f"+ps{v:g}"),
+    ("settle_steps", lambda v: f"+s{v}"),
+    ("value_prior", lambda v: f"+vp{v:g}"),
+    ("gen_start", lambda v: f"+{v}"),
+    ("offset", lambda v: f"+off{v:g}"),
+    ("lr", lambda v: f"+lr{v:g}"),
+)
 
 
 # Where this benchmark's rows differ from SynthesisConfig's defaults: rows without a suffix start G at the paper's grey
@@ -349,24 +388,43 @@ def run_arch(name: str, train, test, args, dev, axes: dict, row: str = "") -> di
     # as many visualizations in flight at every group size (PAPER_GROUPS' 32 slots x 9), so rows differ in grouping alone
     in_flight = PAPER_GROUPS["slots"] * PAPER_GROUPS["group_size"]
     syn_cfg = SynthesisConfig(n=args.n, seed=0, slots=max(1, in_flight // axes["group_size"]), **axes)
-    rec = {"arch": name, "what": ARCHS[name][1], **axes, "sets": args.sets,
-           "train_seconds": seconds, "level_real": float(test.x.mean()),
-           "test_accuracy": float((logits.argmax(1) == test.y).float().mean()),
-           "real_above_T": float((probs.max(1).values > syn_cfg.threshold).float().mean()),
-           "logit_margin_real": float((top2[:, 0] - top2[:, 1]).median()),
-           "bn_shift_real": first_bn_shift(net, test.x[:2000], dev), "blank": blank_verdicts(net, dev),
-           "layout_free_real": layout_free(net, test.x[:2000], logits[:2000].argmax(1), dev),
-           "flat_keeps_real": flat_keeps(net, test.x, test.y, dev),
-           "level_per_class_real": [float(test.x[test.y == c].mean()) for c in range(10)],
-           "diversity_real": diversity(test.x[:2000], test.y[:2000]), "value_distance_real": value_distance(test.x[:2000], value)}
+    rec = {
+        "arch": name,
+        "what": ARCHS[name][1],
+        **axes,
+        "sets": args.sets,
+        "train_seconds": seconds,
+        "level_real": float(test.x.mean()),
+        "test_accuracy": float((logits.argmax(1) == test.y).float().mean()),
+        "real_above_T": float((probs.max(1).values > syn_cfg.threshold).float().mean()),
+        "logit_margin_real": float((top2[:, 0] - top2[:, 1]).median()),
+        "bn_shift_real": first_bn_shift(net, test.x[:2000], dev),
+        "blank": blank_verdicts(net, dev),
+        "layout_free_real": layout_free(net, test.x[:2000], logits[:2000].argmax(1), dev),
+        "flat_keeps_real": flat_keeps(net, test.x, test.y, dev),
+        "level_per_class_real": [float(test.x[test.y == c].mean()) for c in range(10)],
+        "diversity_real": diversity(test.x[:2000], test.y[:2000]),
+        "value_distance_real": value_distance(test.x[:2000], value),
+    }
     print(f"[{name}] teacher {100 * rec['test_accuracy']:.2f}%; synthesizing {args.n} ...", file=sys.stderr, flush=True)
     try:
         out, stats = synthesized(name, net, syn_cfg, dev, train)
     except VistransferError as e:
         rec["synthesis_error"] = str(e)
         return rec
-    rec["synthesis"] = {k: stats[k] for k in ("wall_s", "vis_per_s", "teacher_passes_per_vis", "groups_started",
-                                              "groups_discarded", "discarded", "over_quota", "discarded_work_fraction")}
+    rec["synthesis"] = {
+        k: stats[k]
+        for k in (
+            "wall_s",
+            "vis_per_s",
+            "teacher_passes_per_vis",
+            "groups_started",
+            "groups_discarded",
+            "discarded",
+            "over_quota",
+            "discarded_work_fraction",
+        )
+    }
     rec["synthesis"]["gen_start"] = stats.get("gen_start")  # G's starting level
     rec["bn_shift"] = first_bn_shift(net, out["x"][:2000], dev)
     rec["level"] = float(out["x"].mean())
@@ -435,13 +493,15 @@ def _pm(values: list[float] | None) -> str:
 
 
 def report(r: dict) -> str:
-    lines = [f"device {r['device']} ({r['threads']} threads); {r['n']} visualizations per teacher, default synthesis "
-             f"settings; teachers: {r['epochs']} epochs of Adam on MNIST",
-             f"{'teacher':14}{'test %':>8}{'vis/s':>8}{'passes/vis':>12}{'groups over budget':>20}{'student %':>16}{'same-arch %':>16}"
-             f"{'soft %':>16}"
-             f"{'real > T':>10}{'logit margin':>14}{'BN shift vis / real':>21}{'level vis / real':>18}"
-             f"{'blank black / white':>22}{'flat vis':>10}{'student w/o flat %':>20}{'layout-free vis / real':>24}"
-             f"{'diversity vis / real':>22}{'value dist vis / real':>23}"]
+    lines = [
+        f"device {r['device']} ({r['threads']} threads); {r['n']} visualizations per teacher, default synthesis "
+        f"settings; teachers: {r['epochs']} epochs of Adam on MNIST",
+        f"{'teacher':14}{'test %':>8}{'vis/s':>8}{'passes/vis':>12}{'groups over budget':>20}{'student %':>16}{'same-arch %':>16}"
+        f"{'soft %':>16}"
+        f"{'real > T':>10}{'logit margin':>14}{'BN shift vis / real':>21}{'level vis / real':>18}"
+        f"{'blank black / white':>22}{'flat vis':>10}{'student w/o flat %':>20}{'layout-free vis / real':>24}"
+        f"{'diversity vis / real':>22}{'value dist vis / real':>23}",
+    ]
     for a in r["archs"].values():
         s = a.get("synthesis")
         bn = "-" if a.get("bn_shift_real") is None else f"{a.get('bn_shift', float('nan')):.2f} / {a['bn_shift_real']:.2f}"
@@ -455,34 +515,41 @@ def report(r: dict) -> str:
         if s is None:
             lines.append(f"{a.get('row', a['arch']):14}{100 * a['test_accuracy']:>8.2f}  synthesis failed: {a['synthesis_error'][:90]}")
             continue
-        lines.append(f"{a.get('row', a['arch']):14}{100 * a['test_accuracy']:>8.2f}{s['vis_per_s']:>8.1f}{s['teacher_passes_per_vis']:>12.1f}"
-                     f"{s['groups_discarded']:>10} of {s['groups_started']:<7}"
-                     f"{_pm(a.get('student_per_set', [a['student_accuracy']] if 'student_accuracy' in a else None)):>16}"
-                     f"{_pm(a.get('student_same_arch_per_set')):>16}{_pm(a.get('student_soft_per_set')):>16}"
-                     f"{100 * a['real_above_T']:>9.1f}%{a['logit_margin_real']:>14.1f}{bn:>21}{level:>18}{blank:>22}{flat:>10}{structured:>20}{free:>24}{spread:>22}{vdist:>23}")
+        lines.append(
+            f"{a.get('row', a['arch']):14}{100 * a['test_accuracy']:>8.2f}{s['vis_per_s']:>8.1f}{s['teacher_passes_per_vis']:>12.1f}"
+            f"{s['groups_discarded']:>10} of {s['groups_started']:<7}"
+            f"{_pm(a.get('student_per_set', [a['student_accuracy']] if 'student_accuracy' in a else None)):>16}"
+            f"{_pm(a.get('student_same_arch_per_set')):>16}{_pm(a.get('student_soft_per_set')):>16}"
+            f"{100 * a['real_above_T']:>9.1f}%{a['logit_margin_real']:>14.1f}{bn:>21}{level:>18}{blank:>22}{flat:>10}{structured:>20}{free:>24}{spread:>22}{vdist:>23}"
+        )
     classes = [a for a in r["archs"].values() if "student_per_class" in a]
     if classes:  # where the students' accuracy goes, class by class
         names = list(classes[0]["student_per_class"])
-        lines += ["", "CNN_ID accuracy per class on the real test set (%, mean over sets)",
-                  f"{'teacher':14}" + "".join(f"{c:>7}" for c in names)]
-        lines += [f"{a.get('row', a['arch']):14}" + "".join(f"{100 * a['student_per_class'][c]:>7.1f}" for c in names)
-                  for a in classes]
+        lines += ["", "CNN_ID accuracy per class on the real test set (%, mean over sets)", f"{'teacher':14}" + "".join(f"{c:>7}" for c in names)]
+        lines += [f"{a.get('row', a['arch']):14}" + "".join(f"{100 * a['student_per_class'][c]:>7.1f}" for c in names) for a in classes]
     flats = [a for a in r["archs"].values() if "flat_keeps" in a]
     if flats:  # the class in the brightness alone, and the brightness, of real digits and of the visualizations
-        lines += ["", "Images whose flat counterpart (every pixel at the image's mean) the teacher gives their class, "
-                  "and their mean pixel, per class: real test digits / the first set's visualizations",
-                  f"{'teacher':14}" + "".join(f"{c:>14}" for c in range(10))]
+        lines += [
+            "",
+            "Images whose flat counterpart (every pixel at the image's mean) the teacher gives their class, "
+            "and their mean pixel, per class: real test digits / the first set's visualizations",
+            f"{'teacher':14}" + "".join(f"{c:>14}" for c in range(10)),
+        ]
         for a in flats:
-            lines.append(f"{a.get('row', a['arch']) + ' flat %':14}"
-                         + "".join(f"{100 * p:>6.0f} / {100 * q:<5.0f}" for p, q in zip(a["flat_keeps_real"], a["flat_keeps"])))
+            lines.append(
+                f"{a.get('row', a['arch']) + ' flat %':14}"
+                + "".join(f"{100 * p:>6.0f} / {100 * q:<5.0f}" for p, q in zip(a["flat_keeps_real"], a["flat_keeps"]))
+            )
             lines.append(f"{'  level':14}" + "".join(f"{p:>6.2f} / {q:<5.2f}" for p, q in zip(a["level_per_class_real"], a["level_per_class"])))
     crossed = [a for a in r["archs"].values() if a.get("student_archs")]
     if crossed:  # one student architecture against every teacher: what is the teacher's, what the match's
         names = list(dict.fromkeys(s for a in crossed for s in a["student_archs"]))
-        lines += ["", "Students of the zoo's architectures on the real test set (%, mean ± std over sets)",
-                  f"{'teacher':14}" + "".join(f"{s:>16}" for s in names)]
-        lines += [f"{a.get('row', a['arch']):14}" + "".join(f"{_pm(a['student_archs'].get(s)):>16}" for s in names)
-                  for a in crossed]
+        lines += [
+            "",
+            "Students of the zoo's architectures on the real test set (%, mean ± std over sets)",
+            f"{'teacher':14}" + "".join(f"{s:>16}" for s in names),
+        ]
+        lines += [f"{a.get('row', a['arch']):14}" + "".join(f"{_pm(a['student_archs'].get(s)):>16}" for s in names) for a in crossed]
     return "\n".join(lines)
 
 
@@ -513,39 +580,85 @@ def main(argv=None) -> None:
     ap.add_argument("--threshold", default="0.99", help="comma-separated thresholds T, each run for every teacher (0.99: the default)")
     ap.add_argument("--gen-out-bias", default="0", help="comma-separated values of G's initial output bias, each run for every teacher")
     ap.add_argument("--blend", default="0", help="comma-separated blend ratios (SynthesisConfig.blend), each run for every teacher")
-    ap.add_argument("--offset", default="0", help="comma-separated SynthesisConfig.offset values (offsets per example of "
-                    f"the set: its brightness moved by one constant of up to {SynthesisConfig.offset_scale:g} of [0, 1], "
-                    "labelled by the teacher; synthesis/offset.py), each run for every teacher")
-    ap.add_argument("--lr", default=str(SynthesisConfig.lr), help="comma-separated SynthesisConfig.lr values (Adam's rate "
-                    f"of AM on G's weights; {SynthesisConfig.lr:g}: the default), each run for every teacher")
+    ap.add_argument(
+        "--offset",
+        default="0",
+        help="comma-separated SynthesisConfig.offset values (offsets per example of "
+        f"the set: its brightness moved by one constant of up to {SynthesisConfig.offset_scale:g} of [0, 1], "
+        "labelled by the teacher; synthesis/offset.py), each run for every teacher",
+    )
+    ap.add_argument(
+        "--lr",
+        default=str(SynthesisConfig.lr),
+        help="comma-separated SynthesisConfig.lr values (Adam's rate "
+        f"of AM on G's weights; {SynthesisConfig.lr:g}: the default), each run for every teacher",
+    )
     ap.add_argument("--jitter", default="0", help="comma-separated shifts (SynthesisConfig.jitter, pixels), each run for every teacher")
-    ap.add_argument("--objective", default="logit", help="comma-separated AM objectives (SynthesisConfig.objective: logit, "
-                    "log_softmax), each run for every teacher")
-    ap.add_argument("--group-size", default=str(SynthesisConfig.group_size), help="comma-separated SynthesisConfig.group_size "
-                    "values (visualizations per generator; 1: the default and Table 1's, 9: Appendix C's), each run for every teacher")
-    ap.add_argument("--gen-downscale", default=str(SynthesisConfig.gen_downscale), help="comma-separated "
-                    "SynthesisConfig.gen_downscale values (G draws at 1/k of the resolution, interpolated up: a band limit "
-                    "on what AM can draw; 1: the default), each run for every teacher")
-    ap.add_argument("--plan", default=SynthesisConfig.plan, help="comma-separated SynthesisConfig.plan values (yield: "
-                    "the default; count: the engine up to 0.4.1), each run for every teacher")
-    ap.add_argument("--probe", default="0", help="comma-separated SynthesisConfig.probe values (probes per example of the "
-                    "set, found in 3 rounds against CNN_ID students; synthesis/probe.py), each run for every teacher")
-    ap.add_argument("--probe-step", default=str(SynthesisConfig.probe_step_size), help="comma-separated "
-                    "SynthesisConfig.probe_step_size values (Adam's rate as a share of [0, 1]), each run for every teacher with probes")
-    ap.add_argument("--settle", default="0", help="comma-separated SynthesisConfig.settle_steps values (AM steps each "
-                    "visualization goes on being optimized, priors included, after it first passes T), each run for every teacher")
-    ap.add_argument("--value-prior", default="0", help="comma-separated SynthesisConfig.value_prior weights (the training "
-                    "digits' per-pixel mean and std; objectives.value_prior), each run for every teacher")
-    ap.add_argument("--gen-start", default=BASELINE["gen_start"], help="comma-separated SynthesisConfig.gen_start "
-                    "values (bias, this benchmark's baseline: G starts at sigmoid(--gen-out-bias), mid-grey by default; "
-                    "neutral: at the flat image the teacher considers least any class, synthesis/start.py; auto, the "
-                    "library's default: neutral for a teacher sure of the bias start that gives no class a majority on the neutral one), each "
-                    "run for every teacher")
-    ap.add_argument("--students", default="cnn_id", help="comma-separated, from cnn_id (the built-in student), same "
-                    "(a fresh network of the teacher's architecture) and the zoo's architectures (a fresh network of "
-                    "that one, whoever the teacher; table 'Students of the zoo's architectures')")
-    ap.add_argument("--soft-tau", type=float, default=None, help="also train CNN_ID on the teacher's softmax at this "
-                    "temperature (column 'soft %%'; e.g. 4)")
+    ap.add_argument(
+        "--objective",
+        default="logit",
+        help="comma-separated AM objectives (SynthesisConfig.objective: logit, log_softmax), each run for every teacher",
+    )
+    ap.add_argument(
+        "--group-size",
+        default=str(SynthesisConfig.group_size),
+        help="comma-separated SynthesisConfig.group_size "
+        "values (visualizations per generator; 1: the default and Table 1's, 9: Appendix C's), each run for every teacher",
+    )
+    ap.add_argument(
+        "--gen-downscale",
+        default=str(SynthesisConfig.gen_downscale),
+        help="comma-separated "
+        "SynthesisConfig.gen_downscale values (G draws at 1/k of the resolution, interpolated up: a band limit "
+        "on what AM can draw; 1: the default), each run for every teacher",
+    )
+    ap.add_argument(
+        "--plan",
+        default=SynthesisConfig.plan,
+        help="comma-separated SynthesisConfig.plan values (yield: the default; count: the engine up to 0.4.1), each run for every teacher",
+    )
+    ap.add_argument(
+        "--probe",
+        default="0",
+        help="comma-separated SynthesisConfig.probe values (probes per example of the "
+        "set, found in 3 rounds against CNN_ID students; synthesis/probe.py), each run for every teacher",
+    )
+    ap.add_argument(
+        "--probe-step",
+        default=str(SynthesisConfig.probe_step_size),
+        help="comma-separated SynthesisConfig.probe_step_size values (Adam's rate as a share of [0, 1]), each run for every teacher with probes",
+    )
+    ap.add_argument(
+        "--settle",
+        default="0",
+        help="comma-separated SynthesisConfig.settle_steps values (AM steps each "
+        "visualization goes on being optimized, priors included, after it first passes T), each run for every teacher",
+    )
+    ap.add_argument(
+        "--value-prior",
+        default="0",
+        help="comma-separated SynthesisConfig.value_prior weights (the training "
+        "digits' per-pixel mean and std; objectives.value_prior), each run for every teacher",
+    )
+    ap.add_argument(
+        "--gen-start",
+        default=BASELINE["gen_start"],
+        help="comma-separated SynthesisConfig.gen_start "
+        "values (bias, this benchmark's baseline: G starts at sigmoid(--gen-out-bias), mid-grey by default; "
+        "neutral: at the flat image the teacher considers least any class, synthesis/start.py; auto, the "
+        "library's default: neutral for a teacher sure of the bias start that gives no class a majority on the neutral one), each "
+        "run for every teacher",
+    )
+    ap.add_argument(
+        "--students",
+        default="cnn_id",
+        help="comma-separated, from cnn_id (the built-in student), same "
+        "(a fresh network of the teacher's architecture) and the zoo's architectures (a fresh network of "
+        "that one, whoever the teacher; table 'Students of the zoo's architectures')",
+    )
+    ap.add_argument(
+        "--soft-tau", type=float, default=None, help="also train CNN_ID on the teacher's softmax at this temperature (column 'soft %%'; e.g. 4)"
+    )
     ap.add_argument("--sets", type=int, default=1, help="synthesis sets per row (seeds 0..N-1); students are reported over them")
     ap.add_argument("--grids", default=None, help="folder for a grid of each row's visualizations (teacher_zoo_<row>.png)")
     ap.add_argument("--data-dir", default=None)
@@ -590,9 +703,14 @@ def main(argv=None) -> None:
         raise SystemExit(f"--objective {args.objective!r}: choose from {', '.join(AM_OBJECTIVES)}")
     dev = resolve_device(args.device)
     train, test = zoo_data(args.data_dir)
-    setup = {"device": str(dev), "threads": torch.get_num_threads(), "n": args.n, "epochs": args.epochs,
-             # gen_start is a row axis (named in each row), and files from before it was recorded lack it
-             "synthesis_config": {k: v for k, v in to_dict(SynthesisConfig(n=args.n, seed=0)).items() if k != "gen_start"}}
+    setup = {
+        "device": str(dev),
+        "threads": torch.get_num_threads(),
+        "n": args.n,
+        "epochs": args.epochs,
+        # gen_start is a row axis (named in each row), and files from before it was recorded lack it
+        "synthesis_config": {k: v for k, v in to_dict(SynthesisConfig(n=args.n, seed=0)).items() if k != "gen_start"},
+    }
     out = Path(args.out)
     old = json.loads(out.read_text()) if out.is_file() else {}
     # rows of an earlier run of the same setup stay (a re-run of a row replaces it); another setup starts afresh
@@ -600,8 +718,24 @@ def main(argv=None) -> None:
     for name in names:
         has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in ARCHS[name][0]().modules())
         runs = weights if has_bn else [0.0]  # without batch norm the prior does nothing: one run, labelled as such
-        for combo in itertools.product(runs, thresholds, biases, blends, jitters, objectives, groups,
-                                       downscales, plans, probes, probe_steps, settles, value_weights, starts, offsets, rates):
+        for combo in itertools.product(
+            runs,
+            thresholds,
+            biases,
+            blends,
+            jitters,
+            objectives,
+            groups,
+            downscales,
+            plans,
+            probes,
+            probe_steps,
+            settles,
+            value_weights,
+            starts,
+            offsets,
+            rates,
+        ):
             axes = dict(zip((k for k, _ in AXES), combo))
             if axes["probe"] == 0:
                 if axes["probe_step_size"] != probe_steps[0]:

@@ -47,13 +47,21 @@ def main() -> None:
             fp32 = ms_per_batch(arch, False, augment, args.batches)
             bf16 = ms_per_batch(arch, True, augment, args.batches)
             mflop = conv_flops(ConvNet((3, 32, 32), 10, ARCH_PRESETS[arch])) / 1e6
-            rows.append({"arch": arch, "augment": augment, "forward_mflop": mflop, "fp32_ms_per_batch": fp32,
-                         "bf16_channels_last_ms_per_batch": bf16, "speedup_bf16_channels_last_over_fp32": fp32 / bf16,
-                         "minutes_per_epoch_bf16": bf16 * 391 / 60000})
-            print(f"{arch:12} {augment or 'none':18} {mflop:6.0f} {fp32:8.0f} {bf16:10.0f} {fp32 / bf16:7.2f}x "
-                  f"{bf16 * 391 / 60000:14.2f}", flush=True)
-    write_json(args.out, {"batches": args.batches, "batch_size": 128, "threads": torch.get_num_threads(),
-                          "rows": rows, "versions": versions()})
+            rows.append(
+                {
+                    "arch": arch,
+                    "augment": augment,
+                    "forward_mflop": mflop,
+                    "fp32_ms_per_batch": fp32,
+                    "bf16_channels_last_ms_per_batch": bf16,
+                    "speedup_bf16_channels_last_over_fp32": fp32 / bf16,
+                    "minutes_per_epoch_bf16": bf16 * 391 / 60000,
+                }
+            )
+            print(
+                f"{arch:12} {augment or 'none':18} {mflop:6.0f} {fp32:8.0f} {bf16:10.0f} {fp32 / bf16:7.2f}x {bf16 * 391 / 60000:14.2f}", flush=True
+            )
+    write_json(args.out, {"batches": args.batches, "batch_size": 128, "threads": torch.get_num_threads(), "rows": rows, "versions": versions()})
     print(f"-> {args.out}")
 
 

@@ -23,8 +23,7 @@ from pathlib import Path
 from vistransfer.data import load_dataset
 from vistransfer.io import versions, write_json, write_text
 
-FIELDS = {"cnn_id": ("student_per_class", "student_accuracy"),
-          "same": ("student_same_arch_per_class", "student_same_arch")}
+FIELDS = {"cnn_id": ("student_per_class", "student_accuracy"), "same": ("student_same_arch_per_class", "student_same_arch")}
 
 
 def read_row(spec: str, student: str) -> dict:
@@ -39,31 +38,45 @@ def read_row(spec: str, student: str) -> dict:
         raise SystemExit(f"{path} has no row {row!r}; its rows: {', '.join(rows)}")
     per_class, overall = FIELDS[student]
     if per_class not in rows[row]:
-        raise SystemExit(f"{spec}: no {per_class} in this row (its {student} students' per-class accuracies were not "
-                         f"recorded); run teacher_zoo with --students {student} for it")
-    return {"row": f"{Path(path).stem}:{row}", "student": student, "accuracy": rows[row][overall],
-            "per_class": rows[row][per_class]}
+        raise SystemExit(
+            f"{spec}: no {per_class} in this row (its {student} students' per-class accuracies were not "
+            f"recorded); run teacher_zoo with --students {student} for it"
+        )
+    return {"row": f"{Path(path).stem}:{row}", "student": student, "accuracy": rows[row][overall], "per_class": rows[row][per_class]}
 
 
 def split_gap(ref: dict, row: dict, shares: dict[str, float]) -> dict:
     """The gap ref - row in accuracy, and its term per class; the terms sum to the gap."""
     terms = {c: (ref["per_class"][c] - row["per_class"][c]) * shares[c] for c in shares}
-    return {"row": row["row"], "student": row["student"], "accuracy": row["accuracy"],
-            "gap": ref["accuracy"] - row["accuracy"], "per_class": row["per_class"], "terms": terms}
+    return {
+        "row": row["row"],
+        "student": row["student"],
+        "accuracy": row["accuracy"],
+        "gap": ref["accuracy"] - row["accuracy"],
+        "per_class": row["per_class"],
+        "terms": terms,
+    }
 
 
 def report(ref: dict, splits: list[dict]) -> str:
     classes = list(ref["per_class"])
     w = max(len(r["row"]) for r in [ref, *splits]) + 2
-    lines = [f"Gap to {ref['row']} ({ref['student']} students, {100 * ref['accuracy']:.2f}%), in points of real-test "
-             "accuracy, class by class: (reference's class accuracy - row's) x the class's share of the test set",
-             f"{'row':{w}}{'student':>8}{'acc %':>8}{'gap':>7}" + "".join(f"{c:>7}" for c in classes)]
+    lines = [
+        f"Gap to {ref['row']} ({ref['student']} students, {100 * ref['accuracy']:.2f}%), in points of real-test "
+        "accuracy, class by class: (reference's class accuracy - row's) x the class's share of the test set",
+        f"{'row':{w}}{'student':>8}{'acc %':>8}{'gap':>7}" + "".join(f"{c:>7}" for c in classes),
+    ]
     for s in splits:
-        lines.append(f"{s['row']:{w}}{s['student']:>8}{100 * s['accuracy']:>8.2f}{100 * s['gap']:>7.2f}"
-                     + "".join(f"{100 * s['terms'][c]:>+7.2f}" for c in classes))
-    lines += ["", "Per-class accuracy (%): the reference, then each row",
-              f"{'row':{w}}" + "".join(f"{c:>7}" for c in classes),
-              f"{ref['row']:{w}}" + "".join(f"{100 * ref['per_class'][c]:>7.1f}" for c in classes)]
+        lines.append(
+            f"{s['row']:{w}}{s['student']:>8}{100 * s['accuracy']:>8.2f}{100 * s['gap']:>7.2f}"
+            + "".join(f"{100 * s['terms'][c]:>+7.2f}" for c in classes)
+        )
+    lines += [
+        "",
+        "Per-class accuracy (%): the reference, then each row",
+        f"{'row':{w}}" + "".join(f"{c:>7}" for c in classes),
+        f"{ref['row']:{w}}" + "".join(f"{100 * ref['per_class'][c]:>7.1f}" for c in classes),
+    ]
     lines += [f"{s['row']:{w}}" + "".join(f"{100 * s['per_class'][c]:>7.1f}" for c in classes) for s in splits]
     return "\n".join(lines)
 

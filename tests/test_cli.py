@@ -17,19 +17,22 @@ def run_main(args, capsys):
     return e.value.code, capsys.readouterr()
 
 
-@pytest.mark.parametrize("args, msg", [
-    (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "-T", "1.5"], "threshold T must lie in (0, 1)"),
-    (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "--n", "-3"], "n must be a positive"),
-    (["synthesize", "-t", "{tmp}/nope.pt", "-o", "{tmp}/s.pt"], "does not exist"),
-    (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "--threshold-share", "1.5"], "must be in (0, 1)"),
-    (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "--settle-steps", "-1"], "settle_steps must be a whole number"),
-    (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "--value-prior", "-1"], "value_prior must be >= 0"),
-    (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "--threshold-share", "0.5", "--threshold-range", "0.6,0.9"], "drop --threshold-range"),
-    (["run", "--students", "cnn_id,resnet", "-o", "{tmp}/r"], "unknown student 'resnet'"),
-    (["run", "--dataset", "mnist", "--data-dir", "{tmp}", "-o", "{tmp}/r"], "not found in"),
-    (["teach", "--dataset", "mnist", "--data-dir", "{tmp}", "-o", "{tmp}/t.pt"], "not found in"),
-    (["evaluate", "{teacher}", "--dataset", "mnist", "--data-dir", "{tmp}"], "not found in"),
-])
+@pytest.mark.parametrize(
+    "args, msg",
+    [
+        (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "-T", "1.5"], "threshold T must lie in (0, 1)"),
+        (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "--n", "-3"], "n must be a positive"),
+        (["synthesize", "-t", "{tmp}/nope.pt", "-o", "{tmp}/s.pt"], "does not exist"),
+        (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "--threshold-share", "1.5"], "must be in (0, 1)"),
+        (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "--settle-steps", "-1"], "settle_steps must be a whole number"),
+        (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "--value-prior", "-1"], "value_prior must be >= 0"),
+        (["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "--threshold-share", "0.5", "--threshold-range", "0.6,0.9"], "drop --threshold-range"),
+        (["run", "--students", "cnn_id,resnet", "-o", "{tmp}/r"], "unknown student 'resnet'"),
+        (["run", "--dataset", "mnist", "--data-dir", "{tmp}", "-o", "{tmp}/r"], "not found in"),
+        (["teach", "--dataset", "mnist", "--data-dir", "{tmp}", "-o", "{tmp}/t.pt"], "not found in"),
+        (["evaluate", "{teacher}", "--dataset", "mnist", "--data-dir", "{tmp}"], "not found in"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(args, msg, teacher_file, tmp_path, capsys):
     args = [a.format(teacher=teacher_file, tmp=tmp_path) for a in args]
     code, out = run_main(args, capsys)
@@ -58,6 +61,7 @@ def test_shape_mismatch_is_refused(teacher_file, tmp_path, capsys, monkeypatch):
     assert code == 2 and "shape" in out.err and "(1, 8, 8)" in out.err
 
 
+@pytest.mark.slow
 def test_synthesize_show_learn_evaluate(teacher_file, tmp_path):
     syn = tmp_path / "syn.pt"
     r = runner.invoke(app, ["synthesize", "-t", str(teacher_file), "-o", str(syn), "--n", "40", "-q", "--labels", "soft"])
@@ -67,8 +71,26 @@ def test_synthesize_show_learn_evaluate(teacher_file, tmp_path):
     r = runner.invoke(app, ["show", str(syn), "-o", str(png), "--per-class", "3"])
     assert r.exit_code == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     res = tmp_path / "res.json"
-    r = runner.invoke(app, ["learn", str(syn), "-s", "cnn_tiny,rf", "--seeds", "2", "--epochs", "3", "-t", str(teacher_file),
-                            "-o", str(res), "--save-dir", str(tmp_path / "st"), "-q"])
+    r = runner.invoke(
+        app,
+        [
+            "learn",
+            str(syn),
+            "-s",
+            "cnn_tiny,rf",
+            "--seeds",
+            "2",
+            "--epochs",
+            "3",
+            "-t",
+            str(teacher_file),
+            "-o",
+            str(res),
+            "--save-dir",
+            str(tmp_path / "st"),
+            "-q",
+        ],
+    )
     assert r.exit_code == 0, r.output
     data = json.loads(res.read_text())
     assert data["labels"] == "soft" and data["results"]["rf"]["accuracy"]["n"] == 2
@@ -87,10 +109,13 @@ def test_config_file_is_read_and_options_override_it(teacher_file, tmp_path):
     assert meta["n"] == 20 and meta["config"]["threshold_range"] == [0.9, 0.95] and meta["seed"] == 5
 
 
+@pytest.mark.slow
 def test_run_writes_report(tmp_path):
     out = tmp_path / "run"
-    r = runner.invoke(app, ["run", "-o", str(out), "--n", "100", "--students", "cnn_tiny,svm", "--seeds", "1",
-                            "--teacher-epochs", "10", "--student-epochs", "5", "-q"])
+    r = runner.invoke(
+        app,
+        ["run", "-o", str(out), "--n", "100", "--students", "cnn_tiny,svm", "--seeds", "1", "--teacher-epochs", "10", "--student-epochs", "5", "-q"],
+    )
     assert r.exit_code == 0, r.output
     for f in ("teacher.pt", "synthetic.pt", "grid.png", "results.json", "report.md"):
         assert (out / f).is_file(), f
@@ -100,14 +125,36 @@ def test_run_writes_report(tmp_path):
     assert "![samples per class](grid.png)" in (out / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_run_takes_the_value_prior_from_its_own_training_data(teacher_file, tmp_path):
     out = tmp_path / "run"
-    r = runner.invoke(app, ["run", "-t", str(teacher_file), "-o", str(out), "--n", "20", "-T", "0.9", "--value-prior", "2",
-                            "--students", "svm", "--seeds", "1", "--no-baseline", "-q"])
+    r = runner.invoke(
+        app,
+        [
+            "run",
+            "-t",
+            str(teacher_file),
+            "-o",
+            str(out),
+            "--n",
+            "20",
+            "-T",
+            "0.9",
+            "--value-prior",
+            "2",
+            "--students",
+            "svm",
+            "--seeds",
+            "1",
+            "--no-baseline",
+            "-q",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert json.loads((out / "results.json").read_text())["synthesis"]["config"]["value_prior"] == 2
 
 
+@pytest.mark.slow
 def test_config_tables_are_checked_and_student_options_are_read(teacher_file, tmp_path, capsys):
     syn = tmp_path / "s.pt"
     assert runner.invoke(app, ["synthesize", "-t", str(teacher_file), "-o", str(syn), "--n", "20", "-q"]).exit_code == 0
@@ -124,8 +171,7 @@ def test_config_tables_are_checked_and_student_options_are_read(teacher_file, tm
     good = tmp_path / "good.toml"
     good.write_text("[student]\nepochs = 2\nmin_steps = 5\n")
     res = tmp_path / "r.json"
-    r = runner.invoke(app, ["learn", str(syn), "-c", str(good), "--seeds", "1", "--temperature", "2", "--members", "2", "-o", str(res),
-                            "-q"])
+    r = runner.invoke(app, ["learn", str(syn), "-c", str(good), "--seeds", "1", "--temperature", "2", "--members", "2", "-o", str(res), "-q"])
     assert r.exit_code == 0, r.output
     opts = json.loads(res.read_text())["student_options"]
     assert opts["epochs"] == 2 and opts["min_steps"] == 5 and opts["temperature"] == 2.0 and opts["members"] == 2
@@ -157,6 +203,7 @@ def test_a_failed_run_leaves_no_empty_folder(teacher_file, tmp_path, capsys):
     assert code == 2 and "rarely reaches T" in err.err and not out.exists()
 
 
+@pytest.mark.slow
 def test_teach_and_run_share_the_default_epochs(tmp_path):
     from vistransfer.config import teacher_preset
 
@@ -190,6 +237,7 @@ def test_progress_in_a_log_file_is_plain_lines():
     assert f.getvalue().count("\n") <= 2 and "loss=0.0200" in f.getvalue().splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_threshold_share_calibrates_T_on_held_out_data(digits_teacher, digits, teacher_file, tmp_path):
     """--threshold-share: T is where that share of the real test split passes, at most --threshold."""
     import torch
@@ -203,8 +251,7 @@ def test_threshold_share_calibrates_T_on_held_out_data(digits_teacher, digits, t
     assert abs(float((top > t).float().mean()) - 0.6) <= 2 / len(test)
     assert calibrated_threshold(digits_teacher, test, 0.6, cap=t / 2) == t / 2  # never above the cap
     syn = tmp_path / "cal.pt"
-    r = runner.invoke(app, ["synthesize", "-t", str(teacher_file), "-o", str(syn), "--n", "20", "-q",
-                            "--threshold-share", "0.6", "-T", "0.999999"])
+    r = runner.invoke(app, ["synthesize", "-t", str(teacher_file), "-o", str(syn), "--n", "20", "-q", "--threshold-share", "0.6", "-T", "0.999999"])
     assert r.exit_code == 0, r.output
     assert f"T calibrated to {t:.4f}" in r.output
     ds = SyntheticDataset.load(syn)
@@ -213,18 +260,19 @@ def test_threshold_share_calibrates_T_on_held_out_data(digits_teacher, digits, t
     assert bool((ds.probs.max(1).values > t).all())  # every visualization passed the calibrated T
 
 
+@pytest.mark.slow
 def test_value_prior_reads_the_teachers_training_data_and_records_which(digits, teacher_file, tmp_path):
     from vistransfer.synthesis.dataset import SyntheticDataset
 
     syn = tmp_path / "vp.pt"
-    r = runner.invoke(app, ["synthesize", "-t", str(teacher_file), "-o", str(syn), "--n", "10", "-q", "-T", "0.9",
-                            "--value-prior", "2"])
+    r = runner.invoke(app, ["synthesize", "-t", str(teacher_file), "-o", str(syn), "--n", "10", "-q", "-T", "0.9", "--value-prior", "2"])
     assert r.exit_code == 0, r.output
     ds = SyntheticDataset.load(syn)
     assert ds.meta["config"]["value_prior"] == 2
     assert ds.meta["value_statistics"] == {"data": "digits", "n": len(digits[0]), "priors": ["value_prior"]}
 
 
+@pytest.mark.slow
 def test_sigterm_removes_the_artifact_being_written(tmp_path):
     import signal
     import subprocess
@@ -238,7 +286,8 @@ def test_sigterm_removes_the_artifact_being_written(tmp_path):
         "with atomic_path(sys.argv[1]) as tmp:\n"
         "    tmp.write_text('half')\n"
         "    os.kill(os.getpid(), signal.SIGTERM)\n"
-        "    time.sleep(30)\n")
+        "    time.sleep(30)\n"
+    )
     done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "grid.png")], timeout=60)
     assert done.returncode == 128 + signal.SIGTERM
     assert list(tmp_path.iterdir()) == []  # neither the artifact nor its temporary

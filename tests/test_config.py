@@ -1,3 +1,4 @@
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -6,17 +7,20 @@ from vistransfer.config import SynthesisConfig, TrainConfig, from_dict, load_tom
 from vistransfer.errors import VistransferError
 
 
-@pytest.mark.parametrize("kw, msg", [
-    (dict(threshold=1.0), "threshold T must lie in"),
-    (dict(threshold=0.0), "threshold T must lie in"),
-    (dict(n=-5), "positive number"),
-    (dict(threshold_range=(0.99, 0.9)), "low <= high"),
-    (dict(threshold_range=(0.5, 1.2)), "must lie in"),
-    (dict(labels="fuzzy"), "'hard' or 'soft'"),
-    (dict(movement_kinds=("wiggle",)), "movement_kinds"),
-    (dict(z_low=1.0, z_high=-1.0), "z_low must be below"),
-    (dict(group_size=0), "group_size"),
-])
+@pytest.mark.parametrize(
+    "kw, msg",
+    [
+        (dict(threshold=1.0), "threshold T must lie in"),
+        (dict(threshold=0.0), "threshold T must lie in"),
+        (dict(n=-5), "positive number"),
+        (dict(threshold_range=(0.99, 0.9)), "low <= high"),
+        (dict(threshold_range=(0.5, 1.2)), "must lie in"),
+        (dict(labels="fuzzy"), "'hard' or 'soft'"),
+        (dict(movement_kinds=("wiggle",)), "movement_kinds"),
+        (dict(z_low=1.0, z_high=-1.0), "z_low must be below"),
+        (dict(group_size=0), "group_size"),
+    ],
+)
 def test_bad_synthesis_values_are_refused(kw, msg):
     with pytest.raises(VistransferError, match=msg):
         SynthesisConfig(**kw)
@@ -63,3 +67,12 @@ def test_every_shipped_config_builds(path):
     """The files the README points users at (-c configs/...) hold only fields SynthesisConfig knows, in range."""
     cfg = from_dict(SynthesisConfig, load_toml(path, "synthesis"))
     assert cfg != SynthesisConfig()
+
+
+def test_every_knob_has_a_short_doc_and_a_group_and_docs_config_md_is_current():
+    from vistransfer.config import KNOB_GROUPS, reference_markdown
+
+    for f in dataclasses.fields(SynthesisConfig):
+        assert f.metadata.get("group") in KNOB_GROUPS and 0 < len(f.metadata["doc"].splitlines()) <= 2, f.name
+    page = Path(__file__).parents[1] / "docs" / "config.md"
+    assert page.read_text() == reference_markdown(), "regenerate docs/config.md (see vistransfer.config.reference_markdown)"

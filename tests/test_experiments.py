@@ -46,6 +46,7 @@ def write(tmp_path, sizes="60", text=SPEC):
     return path
 
 
+@pytest.mark.slow
 def test_experiment_runs_caches_and_extends(tmp_path):
     cache, results = tmp_path / "cache", tmp_path / "results"
     exp = load_experiment(write(tmp_path))
@@ -72,27 +73,32 @@ def test_experiment_runs_caches_and_extends(tmp_path):
     assert (results / "tiny" / "accuracy-vs-size.png").is_file()
 
 
-@pytest.mark.parametrize("edit, msg", [
-    (lambda s: s + "\nbogus = 1\n", "unknown key"),
-    (lambda s: s.replace('labels = "soft"', 'labels = "soft"\nset = "nope"'), "set 'nope' is not defined"),
-    (lambda s: s.replace('source = "real"', 'source = "web"'), "column 2.source: Input should be 'real' or 'synthetic'"),
-    (lambda s: s.replace('labels = "soft"', 'labelz = "soft"'), "unknown key 'column 1.labelz'"),
-    (lambda s: s.replace("seeds = [0, 1]", "seeds = []"), "seeds: List should have at least 1 item"),
-    (lambda s: s.replace("[sets.main]", '[sets.main]\npreset = "nope"'), "preset 'nope' is not defined"),
-    (lambda s: s.replace("threshold = 0.9", "threshold = 1.5"), "threshold T must lie in"),
-    (lambda s: s.replace('"cnn_id@60"', '"cnn_id"'), "must look like 'cnn_id@60000'"),
-    (lambda s: s.replace('["cnn_id", "rf"]', '["resnet"]'), "unknown student 'resnet'"),
-    (lambda s: s.replace("min_steps = 40", "min_stepz = 40"), "unknown \\[student\\] option"),
-    (lambda s: s.replace('name = "Real"', 'name = "Real"\nstudent = { epochz = 3 }'), "unknown column 2: student option"),
-    (lambda s: s.replace('name = "Real"', 'name = "Real"\nstudent = 3'), "column 2.student: Input should be a valid dictionary"),
-])
+@pytest.mark.parametrize(
+    "edit, msg",
+    [
+        (lambda s: s + "\nbogus = 1\n", "unknown key"),
+        (lambda s: s.replace('labels = "soft"', 'labels = "soft"\nset = "nope"'), "set 'nope' is not defined"),
+        (lambda s: s.replace('source = "real"', 'source = "web"'), "column 2.source: Input should be 'real' or 'synthetic'"),
+        (lambda s: s.replace('labels = "soft"', 'labelz = "soft"'), "unknown key 'column 1.labelz'"),
+        (lambda s: s.replace("seeds = [0, 1]", "seeds = []"), "seeds: List should have at least 1 item"),
+        (lambda s: s.replace("[sets.main]", '[sets.main]\npreset = "nope"'), "preset 'nope' is not defined"),
+        (lambda s: s.replace("threshold = 0.9", "threshold = 1.5"), "threshold T must lie in"),
+        (lambda s: s.replace('"cnn_id@60"', '"cnn_id"'), "must look like 'cnn_id@60000'"),
+        (lambda s: s.replace('["cnn_id", "rf"]', '["resnet"]'), "unknown student 'resnet'"),
+        (lambda s: s.replace("min_steps = 40", "min_stepz = 40"), "unknown \\[student\\] option"),
+        (lambda s: s.replace('name = "Real"', 'name = "Real"\nstudent = { epochz = 3 }'), "unknown column 2: student option"),
+        (lambda s: s.replace('name = "Real"', 'name = "Real"\nstudent = 3'), "column 2.student: Input should be a valid dictionary"),
+    ],
+)
 def test_bad_experiment_files_name_the_problem(tmp_path, edit, msg):
     with pytest.raises(VistransferError, match=msg):
         load_experiment(write(tmp_path, text=edit(SPEC)))
 
 
 def test_a_column_overrides_student_options_and_is_cached_apart(tmp_path):
-    spec = SPEC.split("[sets.main]")[0] + """
+    spec = (
+        SPEC.split("[sets.main]")[0]
+        + """
 [[columns]]
 name = "Real"
 source = "real"
@@ -103,6 +109,7 @@ source = "real"
 student = { epochs = 7 }
 sizes = [60]
 """
+    )
     cache = tmp_path / "cache"
     exp = load_experiment(write(tmp_path, text=spec.replace("seeds = [0, 1]", "seeds = [0]")))
     rec = Runner(exp, results_dir=tmp_path / "results", cache=cache, progress=False, log=lambda m: None).run()
@@ -112,12 +119,16 @@ sizes = [60]
     assert "student epochs = 7" in (tmp_path / "results" / "tiny" / "table.md").read_text()
 
 
+@pytest.mark.slow
 def test_synthesis_per_seed_gives_each_seed_its_own_set_and_extends_a_table(tmp_path):
-    base = SPEC.split("[[columns]]")[0] + """
+    base = (
+        SPEC.split("[[columns]]")[0]
+        + """
 [[columns]]
 name = "Synth"
 sizes = [60]
 """
+    )
     (tmp_path / "tiny.toml").write_text(base)
     (tmp_path / "tiny_varied.toml").write_text('extends = "tiny"\nsynthesis_per_seed = true\n')
     cache = tmp_path / "cache"
@@ -195,8 +206,7 @@ def test_summary_gathers_cells_and_fills_the_readme_block(tmp_path):
 
     results = tmp_path / "results"
     (results / "t").mkdir(parents=True)
-    cell = {"column": "Vis.", "student": "cnn_id", "n": 60000, "accuracy": {"mean": 0.9569, "std": 0.006},
-            "paper": {"mean": 95.51, "std": 0.28}}
+    cell = {"column": "Vis.", "student": "cnn_id", "n": 60000, "accuracy": {"mean": 0.9569, "std": 0.006}, "paper": {"mean": 95.51, "std": 0.28}}
     (results / "t" / "results.json").write_text(json.dumps({"experiment": "t", "paper_table": "Table 1", "cells": [cell], "complete": False}))
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- results:start -->\nold\n<!-- results:end -->\noutro\n")
@@ -216,7 +226,8 @@ def test_summary_gathers_cells_and_fills_the_readme_block(tmp_path):
 def test_presets_are_extended_and_overridden(tmp_path):
     (tmp_path / "_presets.toml").write_text("[teacher.small]\nepochs = 3\nweight_decay = 0.001\n[sets.quick]\nthreshold = 0.9\nslots = 4\n")
     text = SPEC.replace("[teacher]\nepochs = 15", '[teacher]\npreset = "small"\nepochs = 4').replace(
-        "[sets.main]\nthreshold = 0.9", '[sets.main]\npreset = "quick"')
+        "[sets.main]\nthreshold = 0.9", '[sets.main]\npreset = "quick"'
+    )
     exp = load_experiment(write(tmp_path, text=text))
     assert exp.teacher.epochs == 4 and exp.teacher.weight_decay == 0.001 and exp.teacher.lr == 0.003  # preset, then the file
     assert exp.sets["main"].threshold == 0.9 and exp.sets["main"].slots == 16  # the file's slots = 16 wins
@@ -226,6 +237,7 @@ class _Stop(Exception):
     pass
 
 
+@pytest.mark.slow
 def test_the_results_folder_serves_finished_runs_where_the_cache_is_gone(tmp_path, monkeypatch):
     import vistransfer.experiments.runner as runner_mod
 
@@ -266,16 +278,24 @@ def test_the_results_folder_serves_finished_runs_where_the_cache_is_gone(tmp_pat
 def test_an_interrupted_student_continues_from_its_last_epoch(tmp_path, monkeypatch):
     import vistransfer.models.train as train
 
-    spec = SPEC.split("[sets.main]")[0].replace("seeds = [0, 1]", "seeds = [0]").replace("epochs = 15", "epochs = 1") + """
+    spec = (
+        SPEC.split("[sets.main]")[0].replace("seeds = [0, 1]", "seeds = [0]").replace("epochs = 15", "epochs = 1")
+        + """
 [[columns]]
 name = "Real"
 source = "real"
 sizes = [60]
 """
+    )
     exp = load_experiment(write(tmp_path, text=spec))
     # each cache with its own results folder: a results folder's finished runs would serve the other cache
-    run = lambda cache: Runner(exp, results_dir=cache / "results", cache=cache, progress=False,  # noqa: E731
-                               log=lambda m: None).run()
+    run = lambda cache: Runner(
+        exp,
+        results_dir=cache / "results",
+        cache=cache,
+        progress=False,  # noqa: E731
+        log=lambda m: None,
+    ).run()
     whole = run(tmp_path / "whole")["cells"][0]["accuracy"]
 
     save, saved = train.save_torch, []

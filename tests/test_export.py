@@ -16,8 +16,11 @@ from vistransfer.students.persist import load_student, save_student, student_suf
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("name, extra", [("cnn_tiny", {}), ("cnn_tiny", {"members": 2}), ("mlp", {}), ("rf", {}), ("svm", {})],
-                         ids=["cnn_tiny", "cnn_tiny-ensemble", "mlp", "rf", "svm"])
+@pytest.mark.parametrize(
+    "name, extra",
+    [("cnn_tiny", {}), ("cnn_tiny", {"members": 2}), ("mlp", {}), ("rf", {}), ("svm", {})],
+    ids=["cnn_tiny", "cnn_tiny-ensemble", "mlp", "rf", "svm"],
+)
 def test_save_load_export_round_trip(name, extra, digits, tmp_path):
     train, test = digits
     student = create_student(name, epochs=3, seed=0, **extra).fit(train.x, train.y)
@@ -43,8 +46,7 @@ def test_sklearn_student_file_holds_no_pickle(digits, tmp_path):
 
 def test_export_command_checks_and_reports(digits, tmp_path):
     train, _ = digits
-    path = save_student(tmp_path / "cnn.pt", "cnn_tiny", create_student("cnn_tiny", epochs=3).fit(train.x, train.y),
-                        {"dataset": "digits"})
+    path = save_student(tmp_path / "cnn.pt", "cnn_tiny", create_student("cnn_tiny", epochs=3).fit(train.x, train.y), {"dataset": "digits"})
     out = tmp_path / "cnn.onnx"
     r = runner.invoke(app, ["export", str(path), "-o", str(out)])
     assert r.exit_code == 0, r.output
@@ -64,8 +66,17 @@ def _set_file(path, x):
 
     n = len(x)
     probs = torch.full((n, 10), 0.1)
-    SyntheticDataset(x, probs, torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long), torch.full((n,), 0.99),
-                     torch.arange(n), torch.full((n,), -1), tuple(str(i) for i in range(10)), {}).save(path)
+    SyntheticDataset(
+        x,
+        probs,
+        torch.zeros(n, dtype=torch.long),
+        torch.zeros(n, dtype=torch.long),
+        torch.full((n,), 0.99),
+        torch.arange(n),
+        torch.full((n,), -1),
+        tuple(str(i) for i in range(10)),
+        {},
+    ).save(path)
     return path
 
 

@@ -11,8 +11,7 @@ from vistransfer.metrics import admissibility, agreement, difficulty, fooling_ex
 
 def test_two_members_must_pick_the_same_wrong_class():
     h = np.array([0, 0, 0, 0])
-    S = np.array([[1, 1, 0, 2],
-                  [1, 2, 0, 2]])
+    S = np.array([[1, 1, 0, 2], [1, 2, 0, 2]])
     # ex 0: both say 1 -> fooling; ex 1: both wrong but different -> not; ex 2: both right; ex 3: both say 2
     assert fooling_examples(h, S).tolist() == [True, False, False, True]
 

@@ -77,8 +77,12 @@ def test_binary_metrics_and_recording_level():
     assert m["best_accuracy"] == pytest.approx(((p >= m["best_threshold"]) == y).mean())
     assert m["best_accuracy"] == pytest.approx(max(((p >= t) == y).mean() for t in np.r_[p, 2.0]))
     assert np.isnan(binary_metrics(np.ones(3, int), np.full(3, 0.7))["best_accuracy"])  # one class: no ROC
-    rl = recording_level({"a01": {"true_apnea_minutes": 400, "teacher_apnea_minutes": 350, "student_apnea_minutes": 50},
-                          "c01": {"true_apnea_minutes": 0, "teacher_apnea_minutes": 2, "student_apnea_minutes": 120},
-                          "b01": {"true_apnea_minutes": 20, "teacher_apnea_minutes": 0, "student_apnea_minutes": 0}})
+    rl = recording_level(
+        {
+            "a01": {"true_apnea_minutes": 400, "teacher_apnea_minutes": 350, "student_apnea_minutes": 50},
+            "c01": {"true_apnea_minutes": 0, "teacher_apnea_minutes": 2, "student_apnea_minutes": 120},
+            "b01": {"true_apnea_minutes": 20, "teacher_apnea_minutes": 0, "student_apnea_minutes": 0},
+        }
+    )
     assert rl["teacher"]["a_vs_c_correct"] == 2 and rl["student"]["a_vs_c_correct"] == 0 and rl["teacher"]["a_vs_c_records"] == 2
     assert "student_calibrated" not in rl  # records made before the calibrated student have no such count

@@ -115,6 +115,7 @@ hidden_message = [2.4, 9.0, 11.0]
 """
 
 
+@pytest.mark.slow
 def test_table3_runs_end_to_end_and_is_cached(tmp_path, monkeypatch):
     path = make_zip(tmp_path / "cifar10", per_class=4)
     import hashlib

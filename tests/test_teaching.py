@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 import torch
 from typer.testing import CliRunner
 
@@ -20,6 +21,7 @@ DIGITS_BAR = 0.45
 SERIES_BAR = 0.55
 
 
+@pytest.mark.slow
 def test_a_few_hundred_visualizations_teach_a_student(digits_teacher, digits):
     _, test = digits
     ds = make_synthetic(digits_teacher, SynthesisConfig(n=400, seed=0), progress=False)
@@ -40,6 +42,7 @@ def waves(n: int, length: int = 120, seed: int = 0):
     return x[:, None].astype(np.float32), y
 
 
+@pytest.mark.slow
 def test_series_end_to_end(tmp_path):
     """A 1-D problem from .npz through the CLI: teacher, synthesis, students, line plots, ONNX."""
     xtr, ytr = waves(800, seed=0)
@@ -47,11 +50,33 @@ def test_series_end_to_end(tmp_path):
     data = tmp_path / "waves.npz"
     np.savez(data, x_train=xtr, y_train=ytr, x_test=xte, y_test=yte, classes=np.array(["sine", "square", "sawtooth", "pulse"]))
     cfg = tmp_path / "series.toml"
-    cfg.write_text('[synthesis]\nobjective = "log_softmax"\nlabels = "soft"\nseed = 0\n\n[student]\ntemperature = 4.0\n'
-                   'min_steps = 300\n\n[teacher]\nepochs = 20\nbatch_size = 64\nlr = 0.003\n')
+    cfg.write_text(
+        '[synthesis]\nobjective = "log_softmax"\nlabels = "soft"\nseed = 0\n\n[student]\ntemperature = 4.0\n'
+        "min_steps = 300\n\n[teacher]\nepochs = 20\nbatch_size = 64\nlr = 0.003\n"
+    )
     out = tmp_path / "run"
-    r = runner.invoke(app, ["run", "--dataset", str(data), "--value-range", "-1.5,1.5", "-c", str(cfg), "--n", "200",
-                            "--students", "cnn_id", "--seeds", "1", "--no-baseline", "-o", str(out), "-q"])
+    r = runner.invoke(
+        app,
+        [
+            "run",
+            "--dataset",
+            str(data),
+            "--value-range",
+            "-1.5,1.5",
+            "-c",
+            str(cfg),
+            "--n",
+            "200",
+            "--students",
+            "cnn_id",
+            "--seeds",
+            "1",
+            "--no-baseline",
+            "-o",
+            str(out),
+            "-q",
+        ],
+    )
     assert r.exit_code == 0, r.output
     res = json.loads((out / "results.json").read_text())
     assert res["teacher"]["accuracy"] > 0.95

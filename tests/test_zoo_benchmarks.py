@@ -34,10 +34,13 @@ def _results(tmp_path, rows: dict) -> str:
 def test_the_class_terms_sum_to_the_gap(tmp_path):
     ref_acc, row_acc = [0.9, 0.8, 0.7], [0.9, 0.5, 0.6]
     shares = {"a": 0.5, "b": 0.3, "c": 0.2}
-    rows = {"ours": {"student_accuracy": sum(a * s for a, s in zip(ref_acc, shares.values())),
-                     "student_per_class": dict(zip(shares, ref_acc))},
-            "theirs": {"student_same_arch": sum(a * s for a, s in zip(row_acc, shares.values())),
-                       "student_same_arch_per_class": dict(zip(shares, row_acc))}}
+    rows = {
+        "ours": {"student_accuracy": sum(a * s for a, s in zip(ref_acc, shares.values())), "student_per_class": dict(zip(shares, ref_acc))},
+        "theirs": {
+            "student_same_arch": sum(a * s for a, s in zip(row_acc, shares.values())),
+            "student_same_arch_per_class": dict(zip(shares, row_acc)),
+        },
+    }
     path = _results(tmp_path, rows)
     split = split_gap(read_row(f"{path}:ours", "cnn_id"), read_row(f"{path}:theirs", "same"), shares)
     assert split["terms"] == pytest.approx({"a": 0.0, "b": 0.09, "c": 0.02})

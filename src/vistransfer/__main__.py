@@ -1,4 +1,5 @@
 """``python -m vistransfer``: the same as the ``vistransfer`` command."""
+
 from .cli.main import main
 
 main()

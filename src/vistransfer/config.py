@@ -43,9 +43,11 @@ def knob(default: Any, doc: str, group: str, omit_default: bool = False) -> Any:
     return field(default=default, metadata={"doc": doc, "group": group, "omit_default": omit_default})
 
 
-KNOB_GROUPS = {"paper": "The paper's method (Sections 3.2-4.1, Appendices A and C)",
-               "ours": "Beyond the paper, each with a measured win (docs/findings.md)",
-               "engine": "How the engine runs (speed and scheduling)"}
+KNOB_GROUPS = {
+    "paper": "The paper's method (Sections 3.2-4.1, Appendices A and C)",
+    "ours": "Beyond the paper, each with a measured win (docs/findings.md)",
+    "engine": "How the engine runs (speed and scheduling)",
+}
 
 
 @dataclass(frozen=True)
@@ -82,38 +84,83 @@ class SynthesisConfig:
     loss2_lr_ratio: float = knob(0.25, "Loss2's learning rate as a share of AM's (the paper: 1/3 to 1/5).", "paper")
     loss2_batch: int = knob(16, "B_s: real examples per Loss2 step.", "paper")
 
-    gen_start: str = knob("auto", "Where G's output starts: 'bias' (mid-grey, the paper's), 'neutral' (the flat input the teacher\n"
-                          "considers least any class) or 'auto' (neutral for a teacher sure of grey that gives the neutral input no majority).", "ours")
-    gen_upsample: str = knob("auto", "How G doubles its size: 'deconv' (the paper's), 'resize' (nearest x2 + 3x3 conv) or 'auto'\n"
-                             "(resize for images, deconv for series).", "ours")
+    gen_start: str = knob(
+        "auto",
+        "Where G's output starts: 'bias' (mid-grey, the paper's), 'neutral' (the flat input the teacher\n"
+        "considers least any class) or 'auto' (neutral for a teacher sure of grey that gives the neutral input no majority).",
+        "ours",
+    )
+    gen_upsample: str = knob(
+        "auto",
+        "How G doubles its size: 'deconv' (the paper's), 'resize' (nearest x2 + 3x3 conv) or 'auto'\n(resize for images, deconv for series).",
+        "ours",
+    )
     gen_downscale: int = knob(1, "G draws at 1/gen_downscale of the input's resolution, interpolated up (a band limit for slow series).", "ours")
-    bn_prior: float = knob(0.0, "Weight of DeepInversion's batch-norm prior: the distance of the step's batch-norm input statistics\n"
-                           "from the teacher's running statistics (teachers with batch norm); 0: off.", "ours", omit_default=True)
-    value_prior: float = knob(0.0, "Weight of the value prior: each value's distance from the training inputs' mean at its position,\n"
-                              "in their deviations there (needs their statistics; teachers with global average pooling); 0: off.", "ours", omit_default=True)
-    jitter: int = knob(0, "Shift each visualization by up to this many samples per axis at every AM step (transformation robustness); 0: off.",
-                       "ours", omit_default=True)
-    settle_steps: int = knob(0, "Go on optimizing each visualization, priors included, this many AM steps after it first passes T; 0: off.",
-                             "ours", omit_default=True)
-    blend: float = knob(0.0, "Blends per visualization: lam * a + (1 - lam) * b of two classes' visualizations, labelled by the teacher.",
-                        "ours", omit_default=True)
-    offset: float = knob(0.0, "Offsets per example of the set: one constant in +-offset_scale of the domain's width added, labelled by the teacher.",
-                         "ours", omit_default=True)
+    bn_prior: float = knob(
+        0.0,
+        "Weight of DeepInversion's batch-norm prior: the distance of the step's batch-norm input statistics\n"
+        "from the teacher's running statistics (teachers with batch norm); 0: off.",
+        "ours",
+        omit_default=True,
+    )
+    value_prior: float = knob(
+        0.0,
+        "Weight of the value prior: each value's distance from the training inputs' mean at its position,\n"
+        "in their deviations there (needs their statistics; teachers with global average pooling); 0: off.",
+        "ours",
+        omit_default=True,
+    )
+    jitter: int = knob(
+        0,
+        "Shift each visualization by up to this many samples per axis at every AM step (transformation robustness); 0: off.",
+        "ours",
+        omit_default=True,
+    )
+    settle_steps: int = knob(
+        0, "Go on optimizing each visualization, priors included, this many AM steps after it first passes T; 0: off.", "ours", omit_default=True
+    )
+    blend: float = knob(
+        0.0, "Blends per visualization: lam * a + (1 - lam) * b of two classes' visualizations, labelled by the teacher.", "ours", omit_default=True
+    )
+    offset: float = knob(
+        0.0,
+        "Offsets per example of the set: one constant in +-offset_scale of the domain's width added, labelled by the teacher.",
+        "ours",
+        omit_default=True,
+    )
     offset_scale: float = knob(0.3, "Largest offset, as a share of the domain's width.", "ours", omit_default=True)
-    probe: float = knob(0.0, "Probes per example of the set: points moved towards where a round student disagrees with the teacher\n"
-                        "(ascent on KL(teacher || student)), labelled by the teacher; 0: off.", "ours", omit_default=True)
+    probe: float = knob(
+        0.0,
+        "Probes per example of the set: points moved towards where a round student disagrees with the teacher\n"
+        "(ascent on KL(teacher || student)), labelled by the teacher; 0: off.",
+        "ours",
+        omit_default=True,
+    )
     probe_rounds: int = knob(3, "Rounds of probes, each against a student of the set so far.", "ours", omit_default=True)
     probe_steps: int = knob(10, "Adam steps that move each probe.", "ours", omit_default=True)
     probe_step_size: float = knob(0.01, "The probes' learning rate, as a share of the domain's width.", "ours", omit_default=True)
-    probe_student: str = knob("auto", "The round students: a neural student's name, or 'auto' (cnn_id for images, cnn_ecg for series).",
-                              "ours", omit_default=True)
+    probe_student: str = knob(
+        "auto", "The round students: a neural student's name, or 'auto' (cnn_id for images, cnn_ecg for series).", "ours", omit_default=True
+    )
 
-    race_tail: str = knob("stragglers", "In a run's tail, free slots race the groups still in flight: 'stragglers' (groups slower than\n"
-                          "9 in 10 passes so far) or 'all' (any, from the first step: the 0.1-0.3 engine's, recorded as `true`).", "engine")
-    plan: str = knob("yield", "Generators per short class: 'yield' (each in flight counts as its class's pass rate) or 'count'\n"
-                     "(each counts as one: the 0.4 engine's, which made the committed tables).", "engine")
-    max_failed_groups: int | None = knob(None, "Give up after this many groups missed the budget (None: 100 + 5 n / group_size, and\n"
-                                         "fail at once when 90% of the first 200 finished miss T).", "engine")
+    race_tail: str = knob(
+        "stragglers",
+        "In a run's tail, free slots race the groups still in flight: 'stragglers' (groups slower than\n"
+        "9 in 10 passes so far) or 'all' (any, from the first step: the 0.1-0.3 engine's, recorded as `true`).",
+        "engine",
+    )
+    plan: str = knob(
+        "yield",
+        "Generators per short class: 'yield' (each in flight counts as its class's pass rate) or 'count'\n"
+        "(each counts as one: the 0.4 engine's, which made the committed tables).",
+        "engine",
+    )
+    max_failed_groups: int | None = knob(
+        None,
+        "Give up after this many groups missed the budget (None: 100 + 5 n / group_size, and\n"
+        "fail at once when 90% of the first 200 finished miss T).",
+        "engine",
+    )
     slots: int = knob(128, "Generators optimized at once (slots x group_size of 128-288 keeps a CPU's caches warm).", "engine")
 
     @property
@@ -143,12 +190,20 @@ class SynthesisConfig:
         _check(len(self.gen_channels) == 2 and min(self.gen_channels) > 0, f"gen_channels must be two positive ints, got {self.gen_channels}")
         _check(self.gen_upsample in GEN_UPSAMPLING, f"gen_upsample must be one of {list(GEN_UPSAMPLING)}, got {self.gen_upsample!r}")
         _check(self.gen_start in GEN_STARTS, f"gen_start must be one of {list(GEN_STARTS)}, got {self.gen_start!r}")
-        _check(isinstance(self.gen_downscale, int) and self.gen_downscale >= 1, f"gen_downscale must be a positive integer, got {self.gen_downscale!r}")
+        _check(
+            isinstance(self.gen_downscale, int) and self.gen_downscale >= 1, f"gen_downscale must be a positive integer, got {self.gen_downscale!r}"
+        )
         _check(self.lr > 0, f"lr must be positive, got {self.lr}")
         _range("lr_range", self.lr_range, 0.0, float("inf"), open_=True)
-        _check(0 <= self.movement_steps[0] <= self.movement_steps[1], f"movement_steps must be [low, high] with 0 <= low <= high, got {list(self.movement_steps)}")
+        _check(
+            0 <= self.movement_steps[0] <= self.movement_steps[1],
+            f"movement_steps must be [low, high] with 0 <= low <= high, got {list(self.movement_steps)}",
+        )
         bad = [k for k in self.movement_kinds if k not in MOVEMENT_KINDS]
-        _check(not bad and len(self.movement_kinds) > 0, f"movement_kinds must be a non-empty subset of {list(MOVEMENT_KINDS)}, got {list(self.movement_kinds)}")
+        _check(
+            not bad and len(self.movement_kinds) > 0,
+            f"movement_kinds must be a non-empty subset of {list(MOVEMENT_KINDS)}, got {list(self.movement_kinds)}",
+        )
         _check(self.stop in ("member", "group"), f"stop must be 'member' or 'group', got {self.stop!r}")
         _check(self.race_tail in RACE_MODES, f"race_tail must be one of {list(RACE_MODES)}, got {self.race_tail!r}")
         _check(self.plan in PLANS, f"plan must be one of {list(PLANS)}, got {self.plan!r}")
@@ -159,14 +214,18 @@ class SynthesisConfig:
         _check(self.bn_prior >= 0, f"bn_prior must be >= 0, got {self.bn_prior}")
         _check(self.value_prior >= 0, f"value_prior must be >= 0, got {self.value_prior}")
         _check(isinstance(self.jitter, int) and self.jitter >= 0, f"jitter must be a whole number of samples >= 0, got {self.jitter!r}")
-        _check(isinstance(self.settle_steps, int) and self.settle_steps >= 0,
-               f"settle_steps must be a whole number of AM steps >= 0, got {self.settle_steps!r}")
+        _check(
+            isinstance(self.settle_steps, int) and self.settle_steps >= 0,
+            f"settle_steps must be a whole number of AM steps >= 0, got {self.settle_steps!r}",
+        )
         _check(0 <= self.blend <= 100, f"blend must be a number of blends per visualization in [0, 100], got {self.blend}")
         _check(0 <= self.offset <= 100, f"offset must be a number of offsets per example of the set in [0, 100], got {self.offset}")
         _check(0 < self.offset_scale <= 1, f"offset_scale must be a share of the domain's width in (0, 1], got {self.offset_scale}")
         _check(0 <= self.probe <= 100, f"probe must be a number of probes per example of the set in [0, 100], got {self.probe}")
-        _check(isinstance(self.probe_rounds, int) and 1 <= self.probe_rounds <= 20,
-               f"probe_rounds must be a whole number in [1, 20], got {self.probe_rounds!r}")
+        _check(
+            isinstance(self.probe_rounds, int) and 1 <= self.probe_rounds <= 20,
+            f"probe_rounds must be a whole number in [1, 20], got {self.probe_rounds!r}",
+        )
         _check(isinstance(self.probe_steps, int) and self.probe_steps >= 1, f"probe_steps must be a positive whole number, got {self.probe_steps!r}")
         _check(0 < self.probe_step_size <= 1, f"probe_step_size must be a share of the domain's width in (0, 1], got {self.probe_step_size}")
         _check(self.loss2_batch > 0, f"loss2_batch must be positive, got {self.loss2_batch}")
@@ -229,12 +288,13 @@ TEACHER_PRESETS: dict[str, TrainConfig] = {
     "digits": TrainConfig(epochs=30, batch_size=64, lr=3e-3),
     "apnea-ecg": TrainConfig(epochs=10, batch_size=64, lr=2e-3),
     # Appendix D's h1/CNN1: SGD with a one-cycle schedule, weight decay, flips, shifts and rotations
-    "cifar10": TrainConfig(epochs=30, batch_size=128, lr=0.05, weight_decay=5e-4, optimizer="sgd", amp=True,
-                           augment="flip-shift-rotate"),
+    "cifar10": TrainConfig(epochs=30, batch_size=128, lr=0.05, weight_decay=5e-4, optimizer="sgd", amp=True, augment="flip-shift-rotate"),
     "default": TrainConfig(epochs=8, batch_size=128, lr=2e-3),
 }
-# Neural students' epochs per dataset (other student options keep their own defaults).
-STUDENT_EPOCHS = {"digits": 30, "default": 10}
+# Neural students' recipe per dataset, before a config's [student] table and the command line. "default" is the
+# MNIST tables' (experiments/_presets.toml [student.mnist]): at least 1,500 steps, so small sets are not
+# under-trained. digits is tiny (30 epochs); a CIFAR-10 student's 1,500 steps would take an hour on 2 cores.
+STUDENT_PRESETS: dict[str, dict[str, Any]] = {"digits": {"epochs": 30}, "cifar10": {"epochs": 10}, "default": {"epochs": 10, "min_steps": 1500}}
 
 
 @dataclass(frozen=True)
@@ -260,10 +320,14 @@ class DatasetDefaults:
 # (benchmarks/apnea_level.py: AUC on held-out people 0.627 -> 0.741 over five folds; table5_offset's
 # record-wise folds against table5_ensemble's: higher in every fold).
 DATASET_DEFAULTS: dict[str, DatasetDefaults] = {
-    "apnea-ecg": DatasetDefaults((0.3, 2.0), True, "ecg", "cnn_ecg,mlp,rf",
-                                 (("standardize", True), ("min_steps", 500)),
-                                 (("objective", "log_softmax"), ("group_size", 1), ("slots", 64), ("max_steps", 100),
-                                  ("gen_downscale", 4), ("blend", 1.0), ("offset", 1.0))),
+    "apnea-ecg": DatasetDefaults(
+        (0.3, 2.0),
+        True,
+        "ecg",
+        "cnn_ecg,mlp,rf",
+        (("standardize", True), ("min_steps", 500)),
+        (("objective", "log_softmax"), ("group_size", 1), ("slots", 64), ("max_steps", 100), ("gen_downscale", 4), ("blend", 1.0), ("offset", 1.0)),
+    ),
     # CIFAR-10: Appendix D's CNN1 as h1, normalized with the training images' channel statistics
     "cifar10": DatasetDefaults((0.0, 1.0), True, "cifar-cnn1", "cnn_cifar1,cnn_id,mlp", (("amp", True),)),
 }
@@ -278,9 +342,22 @@ def teacher_preset(dataset: str, **overrides: Any) -> TrainConfig:
     return merged(TrainConfig, base, overrides)
 
 
-STUDENT_OPTIONS = {"epochs": int, "batch_size": int, "lr": float, "weight_decay": float, "min_steps": int,
-                   "temperature": float, "C": float, "kernel": str, "n_estimators": int, "soft": str, "standardize": bool,
-                   "amp": bool, "augment": str, "members": int}
+STUDENT_OPTIONS = {
+    "epochs": int,
+    "batch_size": int,
+    "lr": float,
+    "weight_decay": float,
+    "min_steps": int,
+    "temperature": float,
+    "C": float,
+    "kernel": str,
+    "n_estimators": int,
+    "soft": str,
+    "standardize": bool,
+    "amp": bool,
+    "augment": str,
+    "members": int,
+}
 
 
 def student_options(d: dict[str, Any], where: str = "[student]") -> dict[str, Any]:
@@ -297,8 +374,10 @@ def student_options(d: dict[str, Any], where: str = "[student]") -> dict[str, An
         also = " or 'window'" if k == "standardize" else ""
         _check(ok, f"{where} {k} must be {want.__name__}{also}, got {v!r}")
         out[k] = want(v)
-    _check(out.get("epochs", 1) > 0 and out.get("batch_size", 1) > 0 and out.get("lr", 1) > 0 and out.get("temperature", 1) > 0,
-           f"{where}: epochs, batch_size, lr and temperature must be positive")
+    _check(
+        out.get("epochs", 1) > 0 and out.get("batch_size", 1) > 0 and out.get("lr", 1) > 0 and out.get("temperature", 1) > 0,
+        f"{where}: epochs, batch_size, lr and temperature must be positive",
+    )
     _check(out.get("soft", "argmax") in ("argmax", "weighted"), f"{where} soft must be 'argmax' or 'weighted'")
     _check(out.get("members", 1) >= 1, f"{where} members must be at least 1 (one network), got {out.get('members')}")
     return out
@@ -316,8 +395,7 @@ def load_config(path: str | Path) -> dict[str, dict[str, Any]]:
     except tomllib.TOMLDecodeError as e:
         raise VistransferError(f"config file {p} is not valid TOML: {e}") from None
     unknown = sorted(set(data) - set(CONFIG_TABLES))
-    _check(not unknown, f"config file {p}: unknown table(s) or key(s) {unknown}; known tables: "
-                        + ", ".join(f"[{t}]" for t in CONFIG_TABLES))
+    _check(not unknown, f"config file {p}: unknown table(s) or key(s) {unknown}; known tables: " + ", ".join(f"[{t}]" for t in CONFIG_TABLES))
     for t, v in data.items():
         _check(isinstance(v, dict), f"config file {p}: {t} must be a table ([{t}])")
     out = {t: dict(data.get(t, {})) for t in CONFIG_TABLES}
@@ -349,16 +427,26 @@ def json_ready(obj: Any) -> Any:
 
 # Knobs that measured nothing and were removed, at the value that behaves as the engine now does (off; the batch-norm
 # prior's batch statistics): records that hold them so still load, any other value is refused by name.
-REMOVED_KNOBS = {"level_prior": 0.0, "layout_prior": 0.0, "layout_tiles": 4, "histogram_prior": 0.0, "min_contrast": 0.0,
-                 "tv_prior": 0.0, "bn_prior_scope": "batch"}
+REMOVED_KNOBS = {
+    "level_prior": 0.0,
+    "layout_prior": 0.0,
+    "layout_tiles": 4,
+    "histogram_prior": 0.0,
+    "min_contrast": 0.0,
+    "tv_prior": 0.0,
+    "bn_prior_scope": "batch",
+}
 
 
 def from_dict(cls: type, data: dict[str, Any]) -> Any:
     """Build ``cls`` from a dict, refusing unknown keys by name (a typo must not pass silently)."""
     names = {f.name: f for f in dataclasses.fields(cls)}
     gone = sorted(k for k in set(data) & set(REMOVED_KNOBS) if cls is SynthesisConfig and data[k] != REMOVED_KNOBS[k])
-    _check(not gone, f"{gone} {'was' if len(gone) == 1 else 'were'} removed: they measured no gain anywhere "
-                     "(the git history holds them); drop them from the config")
+    _check(
+        not gone,
+        f"{gone} {'was' if len(gone) == 1 else 'were'} removed: they measured no gain anywhere "
+        "(the git history holds them); drop them from the config",
+    )
     data = {k: v for k, v in data.items() if not (cls is SynthesisConfig and k in REMOVED_KNOBS)}
     unknown = sorted(set(data) - set(names))
     _check(not unknown, f"unknown {cls.__name__} option(s) {unknown}; known: {sorted(names)}")
@@ -383,6 +471,44 @@ def merged(cls: type, base: Any, overrides: dict[str, Any]) -> Any:
     return from_dict(cls, d)
 
 
-__all__ = ["SynthesisConfig", "TrainConfig", "MOVEMENT_KINDS", "TEACHER_PRESETS", "STUDENT_EPOCHS", "teacher_preset",
-           "DatasetDefaults", "DATASET_DEFAULTS", "dataset_defaults",
-           "student_options", "load_config", "to_dict", "from_dict", "load_toml", "merged", "json_ready"]
+__all__ = [
+    "SynthesisConfig",
+    "TrainConfig",
+    "MOVEMENT_KINDS",
+    "TEACHER_PRESETS",
+    "STUDENT_PRESETS",
+    "teacher_preset",
+    "DatasetDefaults",
+    "DATASET_DEFAULTS",
+    "dataset_defaults",
+    "student_options",
+    "load_config",
+    "to_dict",
+    "from_dict",
+    "load_toml",
+    "merged",
+    "json_ready",
+]
+
+
+def reference_markdown() -> str:
+    """docs/config.md: every SynthesisConfig knob by group, with its default and doc (written by
+    ``python -c "from vistransfer.config import reference_markdown as r; print(r(), end='')" > docs/config.md``)."""
+    fields = dataclasses.fields(SynthesisConfig)
+    out = [
+        "# Synthesis knobs",
+        "",
+        "Every field of `SynthesisConfig`, the `[synthesis]` table of a config file (`-c config.toml`); the synthesis",
+        "options of `vistransfer synthesize` and `vistransfer run` are these fields (`--max-steps` for `max_steps`).",
+        "Generated from the fields' own docs (`vistransfer.config.reference_markdown`); what each measured is in",
+        "[findings.md](findings.md).",
+        "",
+    ]
+    for group, title in KNOB_GROUPS.items():
+        out += [f"## {title}", "", "| knob | default | what it does |", "|---|---|---|"]
+        for f in fields:
+            if f.metadata.get("group") == group:
+                default = json_ready(f.default)
+                out.append(f"| `{f.name}` | `{default!r}` | {' '.join(f.metadata['doc'].split())} |".replace("`None`", "`none`"))
+        out.append("")
+    return "\n".join(out)

@@ -8,15 +8,13 @@ import numpy as np
 from .data import Split
 
 
-def evaluate_predictions(pred: np.ndarray, test: Split, teacher_pred: np.ndarray | None = None,
-                         proba: np.ndarray | None = None) -> dict:
+def evaluate_predictions(pred: np.ndarray, test: Split, teacher_pred: np.ndarray | None = None, proba: np.ndarray | None = None) -> dict:
     """pred, teacher_pred: (N,) class indices on ``test``. Accuracies are fractions in [0, 1].
     With ``proba`` (N, 2) on a two-class test set holding both classes, also the ROC AUC of class 1
     (scikit-learn's): how well the model ranks, whatever its threshold."""
     y = test.y.numpy()
     pred = np.asarray(pred)
-    per_class = {test.classes[c]: float((pred[y == c] == c).mean()) if (y == c).any() else float("nan")
-                 for c in range(len(test.classes))}
+    per_class = {test.classes[c]: float((pred[y == c] == c).mean()) if (y == c).any() else float("nan") for c in range(len(test.classes))}
     out = {"accuracy": float((pred == y).mean()), "per_class_accuracy": per_class, "n_test": int(len(y))}
     if teacher_pred is not None:
         out["teacher_agreement"] = float((pred == np.asarray(teacher_pred)).mean())
@@ -25,6 +23,12 @@ def evaluate_predictions(pred: np.ndarray, test: Split, teacher_pred: np.ndarray
 
         out["auc"] = float(roc_auc_score(y, np.asarray(proba)[:, 1]))
     return out
+
+
+def evaluate(student, test: Split, teacher_pred: np.ndarray | None = None) -> dict:
+    """:func:`evaluate_predictions` of a fitted student (any :class:`~vistransfer.students.Student`) on ``test``."""
+    proba = student.predict_proba(test.x)
+    return evaluate_predictions(np.asarray(student.classes_)[proba.argmax(1)], test, teacher_pred, proba)
 
 
 def mean_std(values: list[float]) -> dict:

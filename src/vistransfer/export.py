@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import VistransferError
+from .errors import VistransferError, require
 from .io import atomic_path
 from .students.base import Student
 from .students.classical import SVMStudent
@@ -45,15 +45,24 @@ def _neural(student: NeuralStudent) -> bytes:
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(net, (example,), buf, input_names=["input"], output_names=["probabilities"],
-                          dynamic_axes={"input": {0: "batch"}, "probabilities": {0: "batch"}}, opset_version=OPSET, dynamo=False)
+        torch.onnx.export(
+            net,
+            (example,),
+            buf,
+            input_names=["input"],
+            output_names=["probabilities"],
+            dynamic_axes={"input": {0: "batch"}, "probabilities": {0: "batch"}},
+            opset_version=OPSET,
+            dynamo=False,
+        )
     return buf.getvalue()
 
 
 def _sklearn(student: Student) -> bytes:
-    import onnx
+    onnx = require("onnx", "onnx", "exporting a student to ONNX")
     from onnx import TensorProto, helper
-    from skl2onnx import to_onnx
+
+    to_onnx = require("skl2onnx", "onnx", "exporting an SVM or random forest to ONNX").to_onnx
 
     d = math.prod(student.in_shape_)
     opts = {} if isinstance(student, SVMStudent) else {"zipmap": False}
@@ -133,7 +142,8 @@ def quantize_int8(path: str | Path, out: str | Path, calibration: np.ndarray, ma
     """
     import logging
 
-    import onnx
+    onnx = require("onnx", "onnx", "8-bit quantization")
+    require("onnxruntime", "onnx", "8-bit quantization")
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
     x = np.ascontiguousarray(calibration, dtype=np.float32)
@@ -143,7 +153,7 @@ def quantize_int8(path: str | Path, out: str | Path, calibration: np.ndarray, ma
 
     class Reader(CalibrationDataReader):
         def __init__(self):
-            self.batches = iter([{"input": x[i:i + 1]} for i in np.sort(pick)])
+            self.batches = iter([{"input": x[i : i + 1]} for i in np.sort(pick)])
 
         def get_next(self):
             return next(self.batches, None)
@@ -153,16 +163,23 @@ def quantize_int8(path: str | Path, out: str | Path, calibration: np.ndarray, ma
     quant_log.setLevel(logging.ERROR)
     try:
         with atomic_path(out) as tmp:
-            quantize_static(str(path), str(tmp), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                            weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
-                            nodes_to_exclude=output_tail(onnx.load(str(path))))
+            quantize_static(
+                str(path),
+                str(tmp),
+                Reader(),
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                weight_type=QuantType.QInt8,
+                activation_type=QuantType.QUInt8,
+                nodes_to_exclude=output_tail(onnx.load(str(path))),
+            )
     finally:
         quant_log.setLevel(level)
     return Path(out)
 
 
 def onnx_session(path: str | Path, threads: int = 1):
-    import onnxruntime as ort
+    ort = require("onnxruntime", "onnx", "running an ONNX model")
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
@@ -174,7 +191,7 @@ def onnx_predict(path: str | Path, x: np.ndarray, batch: int = 1024) -> np.ndarr
     """(N, K) probabilities of the ONNX model on x (N, *in_shape)."""
     sess = onnx_session(path, threads=0)
     x = np.ascontiguousarray(x, dtype=np.float32)
-    return np.concatenate([sess.run(["probabilities"], {"input": x[i:i + batch]})[0] for i in range(0, len(x), batch)])
+    return np.concatenate([sess.run(["probabilities"], {"input": x[i : i + batch]})[0] for i in range(0, len(x), batch)])
 
 
 def latency_ms(path: str | Path, in_shape: tuple[int, ...], repeats: int = 200) -> float:

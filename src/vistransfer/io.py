@@ -32,8 +32,14 @@ def versions() -> dict[str, str]:
     import numpy
     import sklearn
 
-    return {"python": sys.version.split()[0], "platform": platform.platform(), "vistransfer": __version__,
-            "torch": str(torch.__version__), "numpy": numpy.__version__, "scikit-learn": sklearn.__version__}
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "vistransfer": __version__,
+        "torch": str(torch.__version__),
+        "numpy": numpy.__version__,
+        "scikit-learn": sklearn.__version__,
+    }
 
 
 @contextmanager
@@ -92,11 +98,18 @@ def load_torch(path: str | Path, what: str) -> dict:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any failure here means "not a valid artifact"
-        raise VistransferError(f"{path} is not a vistransfer {what} file ({type(e).__name__}: it is not a weights-only "
-                               f"torch file); pass a {what} file written by vistransfer") from None
+        raise VistransferError(
+            f"{path} is not a vistransfer {what} file ({type(e).__name__}: it is not a weights-only "
+            f"torch file); pass a {what} file written by vistransfer"
+        ) from None
     if not isinstance(obj, dict) or obj.get("artifact") != what:
-        held = (f"a vistransfer {obj['artifact']}" if isinstance(obj, dict) and obj.get("artifact")
-                else "a dict without vistransfer's header" if isinstance(obj, dict) else f"a {type(obj).__name__}")
+        held = (
+            f"a vistransfer {obj['artifact']}"
+            if isinstance(obj, dict) and obj.get("artifact")
+            else "a dict without vistransfer's header"
+            if isinstance(obj, dict)
+            else f"a {type(obj).__name__}"
+        )
         raise VistransferError(f"{path} is not a vistransfer {what} file (it holds {held}); pass a {what} file written by vistransfer")
     return obj
 

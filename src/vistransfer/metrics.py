@@ -119,8 +119,9 @@ def fraction(mask, confidence: float = 0.95, n_resamples: int = 9999, seed: int 
     if k in (0, n):
         ci = stats.binomtest(k, n).proportion_ci(confidence_level=confidence, method="exact")
         return Fraction(k / n, float(ci.low), float(ci.high), n, "clopper-pearson")
-    res = stats.bootstrap((m.astype(float),), np.mean, confidence_level=confidence, n_resamples=n_resamples,
-                          method="BCa", rng=np.random.default_rng(seed))
+    res = stats.bootstrap(
+        (m.astype(float),), np.mean, confidence_level=confidence, n_resamples=n_resamples, method="BCa", rng=np.random.default_rng(seed)
+    )
     return Fraction(k / n, float(res.confidence_interval.low), float(res.confidence_interval.high), n, "bootstrap-bca")
 
 
@@ -140,8 +141,9 @@ class Admissibility:
         return {"threshold": self.threshold, "scores": self.scores, "failing": list(self.failing), "ok": self.ok}
 
 
-def admissibility(S_test_pred: Mapping[str, Sequence[int]], y_true, threshold: float,
-                  metric: Callable[[np.ndarray, np.ndarray], float] | None = None) -> Admissibility:
+def admissibility(
+    S_test_pred: Mapping[str, Sequence[int]], y_true, threshold: float, metric: Callable[[np.ndarray, np.ndarray], float] | None = None
+) -> Admissibility:
     """Score each member of S on a real test set (``metric(y_true, y_pred)``, accuracy by default,
     higher is better) against the definitions' threshold A: every member must score above it."""
     if not 0 <= threshold <= 1:
@@ -152,22 +154,28 @@ def admissibility(S_test_pred: Mapping[str, Sequence[int]], y_true, threshold: f
     return Admissibility(threshold, scores, tuple(n for n, s in scores.items() if not s > threshold))
 
 
-def difficulty(h_pred, hs_pred, S_pred: Mapping[str, Sequence[int]], admissible: Admissibility | None = None,
-               strict: bool = True, **fraction_kw) -> dict:
+def difficulty(
+    h_pred, hs_pred, S_pred: Mapping[str, Sequence[int]], admissible: Admissibility | None = None, strict: bool = True, **fraction_kw
+) -> dict:
     """Both properties of one set of examples, with intervals, and each member's agreement with h.
 
     admissible: the result of :func:`admissibility` for S; with ``strict``, a set that fails it is
     refused (the definitions do not apply to it), otherwise the result is flagged.
     """
     if admissible is not None and not admissible.ok and strict:
-        raise VistransferError(f"S is not admissible: {', '.join(admissible.failing)} score at most A = "
-                               f"{admissible.threshold} on the real test set; use stronger members or a lower A")
+        raise VistransferError(
+            f"S is not admissible: {', '.join(admissible.failing)} score at most A = "
+            f"{admissible.threshold} on the real test set; use stronger members or a lower A"
+        )
     fool = fooling_examples(h_pred, S_pred)
     hidden = hidden_messages(h_pred, hs_pred, S_pred)
-    out = {"n": int(len(fool)), "fooling_example": fraction(fool, **fraction_kw).to_dict(),
-           "hidden_message": fraction(hidden, **fraction_kw).to_dict(),
-           "agreement_with_h": {name: agreement(h_pred, p) for name, p in S_pred.items()},
-           "hs_agreement_with_h": agreement(h_pred, hs_pred)}
+    out = {
+        "n": int(len(fool)),
+        "fooling_example": fraction(fool, **fraction_kw).to_dict(),
+        "hidden_message": fraction(hidden, **fraction_kw).to_dict(),
+        "agreement_with_h": {name: agreement(h_pred, p) for name, p in S_pred.items()},
+        "hs_agreement_with_h": agreement(h_pred, hs_pred),
+    }
     if admissible is not None:
         out["admissibility"] = admissible.to_dict()
     return out

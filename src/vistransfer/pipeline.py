@@ -14,7 +14,7 @@ import torch
 from .config import SynthesisConfig, to_dict
 from .data import Split
 from .errors import VistransferError
-from .evaluation import evaluate_predictions, mean_std
+from .evaluation import evaluate, evaluate_predictions, mean_std
 from .io import cache_key, versions
 from .models.spec import InputSpec
 from .models.teacher import Teacher
@@ -47,18 +47,25 @@ def check_synthesis(cfg: SynthesisConfig) -> None:
     except VistransferError as e:
         raise VistransferError(f"probe_student: {e}") from None
     if not neural:
-        raise VistransferError(f"probe_student must be \"auto\" or a neural student (probes follow its gradients), got {cfg.probe_student!r}")
+        raise VistransferError(f'probe_student must be "auto" or a neural student (probes follow its gradients), got {cfg.probe_student!r}')
 
 
 def synthesis_meta(teacher: Teacher, cfg: SynthesisConfig, stats: dict | None = None) -> dict:
-    return {"config": to_dict(cfg), "seed": cfg.seed, "teacher_fingerprint": teacher.fingerprint,
-            "teacher_dataset": teacher.dataset, "teacher_test_accuracy": teacher.test_accuracy,
-            "teacher": teacher.describe(), "in_shape": list(teacher.in_shape), "input_spec": teacher.spec.to_dict(),
-            "stats": stats or {}, "versions": versions()}
+    return {
+        "config": to_dict(cfg),
+        "seed": cfg.seed,
+        "teacher_fingerprint": teacher.fingerprint,
+        "teacher_dataset": teacher.dataset,
+        "teacher_test_accuracy": teacher.test_accuracy,
+        "teacher": teacher.describe(),
+        "in_shape": list(teacher.in_shape),
+        "input_spec": teacher.spec.to_dict(),
+        "stats": stats or {},
+        "versions": versions(),
+    }
 
 
-def calibrated_threshold(teacher: Teacher, held_out: Split, share: float, cap: float = 0.99,
-                         device: torch.device | str = "cpu") -> float:
+def calibrated_threshold(teacher: Teacher, held_out: Split, share: float, cap: float = 0.99, device: torch.device | str = "cpu") -> float:
     """T that ``share`` of real held-out examples pass (the teacher's top softmax at its 1 - share
     quantile), at most ``cap``.
 
@@ -73,13 +80,21 @@ def calibrated_threshold(teacher: Teacher, held_out: Split, share: float, cap: f
     top = torch.softmax(predict_logits(teacher.module, held_out.x, device), 1).max(1).values
     t = min(cap, float(torch.quantile(top, 1 - share)))
     if t <= 1 / teacher.n_classes:
-        raise VistransferError(f"T calibrated to {t:.3f}, no better than chance over {teacher.n_classes} classes: "
-                               "the teacher is not confident on this data; check that it is the teacher's task, or lower the share")
+        raise VistransferError(
+            f"T calibrated to {t:.3f}, no better than chance over {teacher.n_classes} classes: "
+            "the teacher is not confident on this data; check that it is the teacher's task, or lower the share"
+        )
     return t
 
 
-def make_synthetic(teacher: Teacher, cfg: SynthesisConfig, device: torch.device | str = "cpu",
-                   real: Split | None = None, progress: bool = True, student_options: dict | None = None) -> SyntheticDataset:
+def make_synthetic(
+    teacher: Teacher,
+    cfg: SynthesisConfig,
+    device: torch.device | str = "cpu",
+    real: Split | None = None,
+    progress: bool = True,
+    student_options: dict | None = None,
+) -> SyntheticDataset:
     """Gen{h1}: synthesize ``cfg.n`` visualizations (real data is used only by Loss2 and the value prior), followed by
     ``cfg.blend`` blends per visualization and ``cfg.probe`` probes per example when asked
     (synthesis/blend.py, synthesis/probe.py; ``student_options``: the probes' round students' training,
@@ -88,18 +103,43 @@ def make_synthetic(teacher: Teacher, cfg: SynthesisConfig, device: torch.device 
     if real is not None:
         check_compatible(teacher, real, "the real data for Loss2 and the priors on values")
     uses_real = bool(cfg.real_uses)
-    out, stats = synthesize(teacher.module, cfg, teacher.spec, teacher.n_classes, device,
-                            real=(real.x, real.y) if (uses_real and real is not None) else None, progress=progress)
-    ds = SyntheticDataset(out["x"], out["probs"], out["target"], out["passed_step"], out["threshold"],
-                          out["group"], out["kind"], teacher.classes, synthesis_meta(teacher, cfg, stats))
+    out, stats = synthesize(
+        teacher.module,
+        cfg,
+        teacher.spec,
+        teacher.n_classes,
+        device,
+        real=(real.x, real.y) if (uses_real and real is not None) else None,
+        progress=progress,
+    )
+    ds = SyntheticDataset(
+        out["x"],
+        out["probs"],
+        out["target"],
+        out["passed_step"],
+        out["threshold"],
+        out["group"],
+        out["kind"],
+        teacher.classes,
+        synthesis_meta(teacher, cfg, stats),
+    )
     return extend_synthetic(ds, teacher, cfg, device, progress, student_options)
 
 
-def synthesize_sharded(teacher: Teacher, cfg: SynthesisConfig, job_dir: str | Path, shard_size: int,
-                       backend: str = "local", ray_address: str | None = None, device: str = "cpu",
-                       progress: bool = True, meta: dict | None = None, threads: int | None = None,
-                       real: tuple[torch.Tensor, torch.Tensor] | None = None,
-                       student_options: dict | None = None) -> SyntheticDataset:
+def synthesize_sharded(
+    teacher: Teacher,
+    cfg: SynthesisConfig,
+    job_dir: str | Path,
+    shard_size: int,
+    backend: str = "local",
+    ray_address: str | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+    meta: dict | None = None,
+    threads: int | None = None,
+    real: tuple[torch.Tensor, torch.Tensor] | None = None,
+    student_options: dict | None = None,
+) -> SyntheticDataset:
     """:func:`make_synthetic` as resumable, deterministic shards in ``job_dir`` (see :mod:`.synthesis.shards`
     for ``backend``, ``threads`` and ``real``). A set with probes, whose round students take minutes, is kept
     whole in the folder as ``probed-<key>.pt``, keyed by the full config, the round students' options and
@@ -116,17 +156,34 @@ def synthesize_sharded(teacher: Teacher, cfg: SynthesisConfig, job_dir: str | Pa
     return ds
 
 
-def extend_synthetic(ds: SyntheticDataset, teacher: Teacher, cfg: SynthesisConfig, device: torch.device | str = "cpu",
-                     progress: bool = False, student_options: dict | None = None) -> SyntheticDataset:
+def extend_synthetic(
+    ds: SyntheticDataset,
+    teacher: Teacher,
+    cfg: SynthesisConfig,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+    student_options: dict | None = None,
+) -> SyntheticDataset:
     """The visualizations ``ds`` followed by ``cfg.blend`` blends per visualization, ``cfg.offset`` offsets
     per example, then ``cfg.probe`` probes per example (none when all are 0, the paper's setting)."""
     ds = add_blends(ds, teacher.module, cfg.blend, cfg.seed, device)
     ds = add_offsets(ds, teacher.module, cfg.offset, cfg.offset_scale, teacher.spec.low, teacher.spec.high, cfg.seed, device)
     if cfg.probe <= 0:
         return ds
-    return add_probes(ds, teacher.module, probe_fitter(teacher.spec, cfg, device, progress, student_options), labels="soft",
-                      ratio=cfg.probe, rounds=cfg.probe_rounds, low=teacher.spec.low, high=teacher.spec.high,
-                      seed=cfg.seed, steps=cfg.probe_steps, step_size=cfg.probe_step_size, device=device)
+    return add_probes(
+        ds,
+        teacher.module,
+        probe_fitter(teacher.spec, cfg, device, progress, student_options),
+        labels="soft",
+        ratio=cfg.probe,
+        rounds=cfg.probe_rounds,
+        low=teacher.spec.low,
+        high=teacher.spec.high,
+        seed=cfg.seed,
+        steps=cfg.probe_steps,
+        step_size=cfg.probe_step_size,
+        device=device,
+    )
 
 
 def round_student_options(options: dict) -> dict:
@@ -135,8 +192,9 @@ def round_student_options(options: dict) -> dict:
     return {k: v for k, v in options.items() if k != "members"}
 
 
-def probe_fitter(spec: InputSpec, cfg: SynthesisConfig, device: torch.device | str = "cpu", progress: bool = False,
-                 student_options: dict | None = None):
+def probe_fitter(
+    spec: InputSpec, cfg: SynthesisConfig, device: torch.device | str = "cpu", progress: bool = False, student_options: dict | None = None
+):
     """fit(x, targets) -> network, the round students of ``cfg.probe`` for a teacher of inputs ``spec``:
     ``cfg.probe_student`` ("auto": cnn_id for images, cnn_ecg for series) trained with ``student_options``
     (the final students' options, when the caller has them; else the student's defaults and at least 500
@@ -158,9 +216,17 @@ def probe_fitter(spec: InputSpec, cfg: SynthesisConfig, device: torch.device | s
     return fit
 
 
-def learn_students(x: torch.Tensor, targets: torch.Tensor, names: list[str], seeds: list[int], test: Split,
-                   teacher_pred: np.ndarray | None = None, student_kwargs: dict | None = None,
-                   progress: bool = True, on_result=None) -> dict:
+def learn_students(
+    x: torch.Tensor,
+    targets: torch.Tensor,
+    names: list[str],
+    seeds: list[int],
+    test: Split,
+    teacher_pred: np.ndarray | None = None,
+    student_kwargs: dict | None = None,
+    progress: bool = True,
+    on_result=None,
+) -> dict:
     """Train every student ``name`` once per seed on (x, targets) and evaluate on ``test``.
 
     targets: (N,) labels or (N, K) distributions. Returns, per canonical student name,
@@ -178,8 +244,7 @@ def learn_students(x: torch.Tensor, targets: torch.Tensor, names: list[str], see
             student = create_student(key, seed=seed, progress=progress, **(student_kwargs or {}))
             student.fit(x, targets)
             fit_s = time.perf_counter() - t0
-            proba = student.predict_proba(test.x)
-            run = evaluate_predictions(student.classes_[proba.argmax(1)], test, teacher_pred, proba)
+            run = evaluate(student, test, teacher_pred)
             run.update(seed=seed, fit_seconds=fit_s)
             runs.append(run)
             if on_result is not None:

@@ -24,8 +24,12 @@ def attack_metrics(member_scores: np.ndarray, nonmember_scores: np.ndarray, fpr:
     y = np.r_[np.ones(len(member_scores)), np.zeros(len(nonmember_scores))]
     s = np.r_[member_scores, nonmember_scores]
     f, t, _ = roc_curve(y, s)
-    return {"auc": float(roc_auc_score(y, s)), f"tpr_at_{fpr:g}_fpr": float(np.interp(fpr, f, t)),
-            "members": int(len(member_scores)), "nonmembers": int(len(nonmember_scores))}
+    return {
+        "auc": float(roc_auc_score(y, s)),
+        f"tpr_at_{fpr:g}_fpr": float(np.interp(fpr, f, t)),
+        "members": int(len(member_scores)),
+        "nonmembers": int(len(nonmember_scores)),
+    }
 
 
 @torch.no_grad()
@@ -34,9 +38,9 @@ def logit_confidence(module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, 
     module.eval()
     out = []
     for i in range(0, len(x), batch):
-        logp = torch.log_softmax(module(x[i:i + batch]), 1)
-        lp = logp.gather(1, y[i:i + batch, None]).squeeze(1)
-        others = torch.logsumexp(logp.scatter(1, y[i:i + batch, None], float("-inf")), 1)
+        logp = torch.log_softmax(module(x[i : i + batch]), 1)
+        lp = logp.gather(1, y[i : i + batch, None]).squeeze(1)
+        others = torch.logsumexp(logp.scatter(1, y[i : i + batch, None], float("-inf")), 1)
         out.append((lp - others).cpu())
     return torch.cat(out).numpy()
 
@@ -54,8 +58,16 @@ def lira_scores(target_phi: np.ndarray, shadow_phi: np.ndarray, shadow_in: np.nd
     return np.nan_to_num(ll_in - ll_out, nan=0.0)
 
 
-def lira_by_shadow_count(target_phi: np.ndarray, shadow_phi: np.ndarray, shadow_in: np.ndarray, member: np.ndarray,
-                         counts: list[int], draws: int = 20, seed: int = 0, fpr: float = 0.01) -> dict:
+def lira_by_shadow_count(
+    target_phi: np.ndarray,
+    shadow_phi: np.ndarray,
+    shadow_in: np.ndarray,
+    member: np.ndarray,
+    counts: list[int],
+    draws: int = 20,
+    seed: int = 0,
+    fpr: float = 0.01,
+) -> dict:
     """For each k in ``counts`` (at most the number of shadows): LiRA's AUC and TPR at ``fpr`` over
     ``draws`` random subsets of k shadows, as {k: {"auc": [...], "tpr": [...]}} (one value per draw;
     a single value when k is all of them). ``member`` (N,) bool: the target trained on example n."""
@@ -76,4 +88,4 @@ def lira_by_shadow_count(target_phi: np.ndarray, shadow_phi: np.ndarray, shadow_
 def nearest_distances(a: torch.Tensor, ref: torch.Tensor, chunk: int = 512) -> np.ndarray:
     """(len(a),) Euclidean distance from each row of ``a`` (flattened) to its nearest row of ``ref``."""
     a, ref = a.flatten(1).float(), ref.flatten(1).float()
-    return torch.cat([torch.cdist(a[i:i + chunk], ref).min(1).values for i in range(0, len(a), chunk)]).numpy()
+    return torch.cat([torch.cdist(a[i : i + chunk], ref).min(1).values for i in range(0, len(a), chunk)]).numpy()

@@ -14,8 +14,16 @@ import torch  # noqa: E402
 from .io import atomic_path  # noqa: E402
 
 
-def class_grid(x: torch.Tensor, y: torch.Tensor, classes: tuple[str, ...], path: str | Path,
-               per_class: int = 9, title: str = "", seed: int = 0, value_range: tuple[float, float] = (0.0, 1.0)) -> Path:
+def class_grid(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    classes: tuple[str, ...],
+    path: str | Path,
+    per_class: int = 9,
+    title: str = "",
+    seed: int = 0,
+    value_range: tuple[float, float] = (0.0, 1.0),
+) -> Path:
     """Write a PNG: one row per class, ``per_class`` random samples each.
 
     x: (N, C, H, W) images (grey for C = 1, colour for C = 3) or (N, C, L) series (line plots);
@@ -40,16 +48,23 @@ def class_grid(x: torch.Tensor, y: torch.Tensor, classes: tuple[str, ...], path:
                 img = ((x[pick[j]] - lo) / (hi - lo)).clamp(0, 1).permute(1, 2, 0).numpy()
                 if img.shape[-1] not in (1, 3):
                     img = img[..., :1]  # other channel counts: the first channel, in grey
-                ax.imshow(img.squeeze(-1) if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=1,
-                          interpolation="nearest")
+                ax.imshow(img.squeeze(-1) if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             else:
                 ax.axis("off")
         axes[c, 0].set_ylabel(classes[c], rotation=0, ha="right", va="center", fontsize=8)
     return save_figure(fig, path, title)
 
 
-def series_grid(x: torch.Tensor, y: torch.Tensor, classes: tuple[str, ...], path: str | Path, per_class: int = 4,
-                title: str = "", seed: int = 0, value_range: tuple[float, float] = (0.0, 1.0)) -> Path:
+def series_grid(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    classes: tuple[str, ...],
+    path: str | Path,
+    per_class: int = 4,
+    title: str = "",
+    seed: int = 0,
+    value_range: tuple[float, float] = (0.0, 1.0),
+) -> Path:
     """Write a PNG of series: one panel per class, ``per_class`` random samples overlaid (channel 0).
 
     x: (N, C, L); y: (N,) class indices.

@@ -55,6 +55,7 @@ def small(monkeypatch):
     def patch(path: Path, per_class: int):
         monkeypatch.setattr(cifar, "ZIP_SHA256", hashlib.sha256(path.read_bytes()).hexdigest())
         monkeypatch.setattr(cifar, "SPLIT_SIZES", {"train": 10 * per_class, "test": 10 * per_class})
+
     return patch
 
 
@@ -102,7 +103,7 @@ def test_python_batches_checked_before_unpickling(tmp_path, monkeypatch):
     y = np.arange(24) % 10
     md5 = {}
     for k, name in enumerate(list(cifar.BATCH_MD5)):
-        raw = _batch(x[4 * k:4 * k + 4], y[4 * k:4 * k + 4])
+        raw = _batch(x[4 * k : 4 * k + 4], y[4 * k : 4 * k + 4])
         (d / name).write_bytes(raw)
         md5[name] = hashlib.md5(raw).hexdigest()
     monkeypatch.setattr(cifar, "SPLIT_SIZES", {"train": 20, "test": 4})
@@ -115,6 +116,7 @@ def test_python_batches_checked_before_unpickling(tmp_path, monkeypatch):
 
 
 @pytest.mark.skipif(not (SHARED / "cifar10" / cifar.ZIP_NAME).is_file(), reason="shared CIFAR-10 zip not present")
+@pytest.mark.slow
 def test_shared_copy_verifies_and_is_balanced():
     test = cifar.load_cifar10("test", SHARED)
     assert len(test) == 10_000 and np.bincount(test.y.numpy()).tolist() == [1000] * 10

@@ -22,13 +22,16 @@ def test_npz_one_split_and_both_splits(tmp_path):
     assert load_dataset(str(tmp_path / "two.npz"), "test").classes == ("a", "b")
 
 
-@pytest.mark.parametrize("x, y, msg", [
-    (np.zeros((5, 64)), np.zeros(5, int), "add the channel axis"),
-    (np.zeros((5, 1, 8, 8)), np.zeros(4, int), "one label per example"),
-    (np.full((5, 1, 8), np.nan), np.zeros(5, int), "NaN"),
-    (np.zeros((5, 1, 8)), np.full(5, -1), "negative labels"),
-    (np.zeros((5, 1, 8)), np.full(5, 0.5), "integer class indices"),
-])
+@pytest.mark.parametrize(
+    "x, y, msg",
+    [
+        (np.zeros((5, 64)), np.zeros(5, int), "add the channel axis"),
+        (np.zeros((5, 1, 8, 8)), np.zeros(4, int), "one label per example"),
+        (np.full((5, 1, 8), np.nan), np.zeros(5, int), "NaN"),
+        (np.zeros((5, 1, 8)), np.full(5, -1), "negative labels"),
+        (np.zeros((5, 1, 8)), np.full(5, 0.5), "integer class indices"),
+    ],
+)
 def test_bad_npz_is_refused_by_name(x, y, msg, tmp_path):
     np.savez(tmp_path / "bad.npz", x=x, y=y)
     with pytest.raises(VistransferError, match=msg):

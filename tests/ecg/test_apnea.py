@@ -76,12 +76,15 @@ def test_load_minutes_and_the_record_split(tiny):
     assert len(train) == 20 and len(test) == 5 and train.classes == ("normal", "apnea")  # c02 is held out
 
 
-@pytest.mark.parametrize("damage, msg", [
-    ("truncate_qrs", "a02.qrs fails its SHA256 checksum"),
-    ("truncate_qrs_nosum", "a02.qrs is not a readable WFDB annotation file"),
-    ("long_apn", "a02.apn labels 12 minutes but record a02 lasts 9.0 minutes"),
-    ("missing", "a02.hea is missing"),
-])
+@pytest.mark.parametrize(
+    "damage, msg",
+    [
+        ("truncate_qrs", "a02.qrs fails its SHA256 checksum"),
+        ("truncate_qrs_nosum", "a02.qrs is not a readable WFDB annotation file"),
+        ("long_apn", "a02.apn labels 12 minutes but record a02 lasts 9.0 minutes"),
+        ("missing", "a02.hea is missing"),
+    ],
+)
 def test_damaged_records_are_one_line_naming_the_file(damage, msg, tiny, capsys):
     root, _ = tiny
     if damage.startswith("truncate_qrs"):
@@ -102,6 +105,7 @@ def test_damaged_records_are_one_line_naming_the_file(damage, msg, tiny, capsys)
     assert e.value.code == 2 and len(err) == 1 and msg in err[0], err
 
 
+@pytest.mark.slow
 def test_run_the_whole_pipeline_on_apnea_ecg(tmp_path):
     """vistransfer run --dataset apnea-ecg: RR windows in seconds, a normalizing 1-D teacher, series plots."""
     import json
@@ -118,8 +122,27 @@ def test_run_the_whole_pipeline_on_apnea_ecg(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text("[teacher]\nmin_steps = 200\nlr = 0.005\n[synthesis]\nthreshold = 0.6\n[student]\nepochs = 3\nmin_steps = 20\n")
     out = tmp_path / "run"
-    r = CliRunner().invoke(app, ["run", "--dataset", "apnea-ecg", "--data-dir", str(tmp_path), "-c", str(cfg), "--n", "20",
-                                 "--students", "cnn_ecg", "--seeds", "1", "-o", str(out), "-q"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--dataset",
+            "apnea-ecg",
+            "--data-dir",
+            str(tmp_path),
+            "-c",
+            str(cfg),
+            "--n",
+            "20",
+            "--students",
+            "cnn_ecg",
+            "--seeds",
+            "1",
+            "-o",
+            str(out),
+            "-q",
+        ],
+    )
     assert r.exit_code == 0, r.output
     res = json.loads((out / "results.json").read_text())
     spec = res["teacher_info"]["input_spec"]

@@ -63,6 +63,7 @@ def _tiny(tmp_path):
     return load_any(spec)
 
 
+@pytest.mark.slow
 def test_every_part_runs_and_is_cached(tmp_path):
     exp = _tiny(tmp_path)
     lines: list[str] = []
@@ -100,7 +101,13 @@ def test_every_part_runs_and_is_cached(tmp_path):
     table = (out / "table.md").read_text()
     assert "accuracy at the best threshold (oracle)" in table and "threshold from the training people's minutes" in table
     assert "h2 S. hard, owner's threshold" in table
-    assert "| paper, team1 | 92.49 |" in table and "LiRA" in table and "in the other team's domain" in table and "balanced accuracy" in table and (out / "figure4.png").is_file()
+    assert (
+        "| paper, team1 | 92.49 |" in table
+        and "LiRA" in table
+        and "in the other team's domain" in table
+        and "balanced accuracy" in table
+        and (out / "figure4.png").is_file()
+    )
     cached = sorted(p.name for p in (tmp_path / "cache" / "apnea").rglob("*.json"))
     lines.clear()
     again = run()  # everything cached: the same numbers, and nothing trained or synthesized again
@@ -109,6 +116,7 @@ def test_every_part_runs_and_is_cached(tmp_path):
     assert sorted(p.name for p in (tmp_path / "cache" / "apnea").rglob("*.json")) == cached
 
 
+@pytest.mark.slow
 def test_a_run_of_some_parts_keeps_the_others_of_the_same_configuration(tmp_path):
     exp = _tiny(tmp_path)
     runner = lambda e: ApneaRunner(e, tmp_path, tmp_path / "results", tmp_path / "cache", log=lambda m: None)  # noqa: E731
@@ -129,16 +137,20 @@ def test_a_run_of_some_parts_keeps_the_others_of_the_same_configuration(tmp_path
     assert "table5" not in third and "phone" not in third and "figure4" in third
 
 
+@pytest.mark.slow
 def test_the_phone_part_exports_further_students_and_8_bit_versions(tmp_path):
     spec = tmp_path / "tiny5_phone.toml"
-    spec.write_text(SPEC + """
+    spec.write_text(
+        SPEC
+        + """
 [phone]
 int8 = true
 [phone.students."student h2, small, soft"]
 arch = "cnn_tiny"
 labels = "soft"
 temperature = 4.0
-""")
+"""
+    )
     _tiny(tmp_path)  # writes the records
     exp = load_any(spec)
     runner = lambda e: ApneaRunner(e, tmp_path, tmp_path / "results", tmp_path / "cache", log=lambda m: None)  # noqa: E731
@@ -163,11 +175,12 @@ def test_a_phone_student_must_be_a_network(tmp_path):
     spec.write_text(SPEC + '[phone.students.forest]\narch = "rf"\n')
     with pytest.raises(VistransferError, match="must be a convolutional student"):
         load_any(spec)
-    spec.write_text(SPEC + '[phone]\nint9 = true\n')
+    spec.write_text(SPEC + "[phone]\nint9 = true\n")
     with pytest.raises(VistransferError, match="int9"):
         load_any(spec)
 
 
+@pytest.mark.slow
 def test_an_interrupted_recordwise_part_keeps_its_folds_and_continues_where_the_cache_is_gone(tmp_path, monkeypatch):
     exp = _tiny(tmp_path)
     runner = lambda cache: ApneaRunner(exp, tmp_path, tmp_path / "results", tmp_path / cache, log=lambda m: None)  # noqa: E731
@@ -200,6 +213,7 @@ def test_an_interrupted_recordwise_part_keeps_its_folds_and_continues_where_the_
     assert "recordwise" not in runner("cache").run(("figure4",))  # nor kept beside a part of exp's
 
 
+@pytest.mark.slow
 def test_an_interrupted_privacy_audit_keeps_its_shadows_and_gives_the_audit_of_one_go(tmp_path, monkeypatch):
     exp = replace(_tiny(tmp_path), privacy={"shadows": 3})
     runner = lambda res, cache: ApneaRunner(exp, tmp_path, tmp_path / res, tmp_path / cache, log=lambda m: None)  # noqa: E731
@@ -235,6 +249,7 @@ def test_an_interrupted_privacy_audit_keeps_its_shadows_and_gives_the_audit_of_o
     assert first["interim"]["student"]["threshold_attack"] == whole["student"]["threshold_attack"]  # no shadow in it
 
 
+@pytest.mark.slow
 def test_privacy_shadows_in_processes_give_the_audit_of_one_process(tmp_path):
     exp = _tiny(tmp_path)
     threads = torch.get_num_threads()
@@ -256,6 +271,7 @@ def test_privacy_shadows_in_processes_give_the_audit_of_one_process(tmp_path):
         ApneaRunner(exp, jobs=0)
 
 
+@pytest.mark.slow
 def test_an_interrupted_table5_part_keeps_its_seeds_and_continues_where_the_cache_is_gone(tmp_path, monkeypatch):
     exp = replace(_tiny(tmp_path), seeds=(0, 1))
     runner = lambda cache: ApneaRunner(exp, tmp_path, tmp_path / "results", tmp_path / cache, log=lambda m: None)  # noqa: E731
@@ -284,6 +300,7 @@ def test_an_interrupted_table5_part_keeps_its_seeds_and_continues_where_the_cach
     assert "seeds so far" not in (out / "table.md").read_text() and again["rows"]["team1"]["base"]["n"] == 2
 
 
+@pytest.mark.slow
 def test_a_shared_domain_reuses_the_teachers_and_spans_both_teams(tmp_path):
     exp = _tiny(tmp_path)
     runner = lambda e: ApneaRunner(e, tmp_path, tmp_path / "results", tmp_path / "cache", log=lambda m: None)  # noqa: E731
@@ -337,8 +354,9 @@ def test_window_norm_networks_see_the_rhythm_not_the_level(tmp_path):
         _rhythmic(data, n, ["N", "A"] * 7, 0.7 + 0.1 * i)
     write_sums(data)
     spec = tmp_path / "tiny5_window.toml"
-    spec.write_text('kind = "apnea"\nextends = "tiny5"\ntitle = "window"\ndomain = [0.45, 1.8]\n'
-                    '[arch]\nwindow_norm = true\n[student]\nstandardize = "window"\n')
+    spec.write_text(
+        'kind = "apnea"\nextends = "tiny5"\ntitle = "window"\ndomain = [0.45, 1.8]\n[arch]\nwindow_norm = true\n[student]\nstandardize = "window"\n'
+    )
     exp = load_any(spec)
     assert exp.arch.window_norm and exp.student["standardize"] == "window" and exp.identity()["arch"]["window_norm"]
     runner = ApneaRunner(exp, tmp_path, tmp_path / "results", tmp_path / "cache", log=lambda m: None)
@@ -353,11 +371,11 @@ def test_window_norm_networks_see_the_rhythm_not_the_level(tmp_path):
     assert h2.standardize == "window" and abs(h2.predict_proba(x) - h2.predict_proba(shifted)).max() < 1e-4
 
 
+@pytest.mark.slow
 def test_probes_join_the_students_set_and_are_kept(tmp_path):
     exp = _tiny(tmp_path)
     spec = tmp_path / "tiny5_probe.toml"
-    spec.write_text('kind = "apnea"\nextends = "tiny5"\ntitle = "probes"\n[synthesis]\nblend = 1.0\n'
-                    '[probe]\nratio = 0.5\nrounds = 2\n')
+    spec.write_text('kind = "apnea"\nextends = "tiny5"\ntitle = "probes"\n[synthesis]\nblend = 1.0\n[probe]\nratio = 0.5\nrounds = 2\n')
     probed = load_any(spec)
     assert probed.probe == {"ratio": 0.5, "rounds": 2, "steps": 10, "step_size": 0.01}
     assert "probe" in probed.identity() and "probe" not in exp.identity()  # earlier caches stay valid
@@ -380,8 +398,9 @@ def test_probes_join_the_students_set_and_are_kept(tmp_path):
     assert len(ds) == 24 + 24 + 24 and [h["n"] for h in ds.meta["probes"]["history"]] == [12, 12]
     assert ds.x.min() >= h1.spec.low and ds.x.max() <= h1.spec.high
     assert sorted((tmp_path / "cache" / "apnea" / "synth").glob("*-probes.pt")) == kept
-    other = ApneaRunner(replace(probed, student={**probed.student, "epochs": 1}), tmp_path, tmp_path / "results",
-                        tmp_path / "cache", log=lambda m: None)
+    other = ApneaRunner(
+        replace(probed, student={**probed.student, "epochs": 1}), tmp_path, tmp_path / "results", tmp_path / "cache", log=lambda m: None
+    )
     other.synthetic("team1", h1, 0)  # other round students make other probes: not served from the cache
     assert len(list((tmp_path / "cache" / "apnea" / "synth").glob("*-probes.pt"))) == 3
     spec.write_text('kind = "apnea"\nextends = "tiny5"\ntitle = "probes"\n[probe]\nratio = 0.5\nround = 2\n')

@@ -34,8 +34,11 @@ def bn_files(digits, tmp_path_factory):
     save_exported(net, SPEC, d / "bn.pt2", classes=test.classes)
     save_torchscript(net, SPEC, d / "bn.ts")
     torch.save(net.state_dict(), d / "bn_sd.pt")
-    return {"pt2": [str(d / "bn.pt2")], "torchscript": [str(d / "bn.ts")],
-            "state_dict": [str(d / "bn_sd.pt"), "--arch", "tests.models.foreign_arch:make", "--input-shape", "1,8,8"]}
+    return {
+        "pt2": [str(d / "bn.pt2")],
+        "torchscript": [str(d / "bn.ts")],
+        "state_dict": [str(d / "bn_sd.pt"), "--arch", "tests.models.foreign_arch:make", "--input-shape", "1,8,8"],
+    }
 
 
 def run_main(args, capsys):
@@ -45,6 +48,7 @@ def run_main(args, capsys):
 
 
 @pytest.mark.parametrize("fmt", ["pt2", "torchscript", "state_dict"])
+@pytest.mark.slow
 def test_foreign_teacher_synthesizes_and_teaches(fmt, bn_files, tmp_path):
     """Every format synthesizes and teaches through the CLI; the bar on what its visualizations teach
     is checked on 200 from the .pt2 teacher. The formats compute the same function
@@ -58,15 +62,34 @@ def test_foreign_teacher_synthesizes_and_teaches(fmt, bn_files, tmp_path):
     assert meta["teacher"]["source"] == {"pt2": "export"}.get(fmt, fmt) and meta["input_spec"]["shape"] == [1, 8, 8]
     data = torch.load(syn, weights_only=True)
     assert torch.bincount(data["target"], minlength=10).tolist() == [n // 10] * 10
-    teacher = load_teacher(bn_files[fmt][0], **({"arch": "tests.models.foreign_arch:make", "input_shape": (1, 8, 8)}
-                                                if fmt == "state_dict" else {}))
+    teacher = load_teacher(bn_files[fmt][0], **({"arch": "tests.models.foreign_arch:make", "input_shape": (1, 8, 8)} if fmt == "state_dict" else {}))
     with torch.no_grad():  # the teacher, loaded again, gives every visualization its class above T
         p = teacher.module(data["x"]).softmax(1)
     torch.testing.assert_close(p, data["probs"])
     assert (p.argmax(1) == data["target"]).all() and (p.max(1).values >= data["threshold"] - 1e-6).all()
     res = tmp_path / "res.json"
-    r = runner.invoke(app, ["learn", str(syn), "-s", "cnn_id", "--seeds", "1", "--epochs", "30", "--min-steps", "300",
-                            "--dataset", "digits", "-t", *bn_files[fmt], "-o", str(res), "-q"])
+    r = runner.invoke(
+        app,
+        [
+            "learn",
+            str(syn),
+            "-s",
+            "cnn_id",
+            "--seeds",
+            "1",
+            "--epochs",
+            "30",
+            "--min-steps",
+            "300",
+            "--dataset",
+            "digits",
+            "-t",
+            *bn_files[fmt],
+            "-o",
+            str(res),
+            "-q",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert (tmp_path / "res.json.students" / "cnn_id-seed0.pt").is_file()
     if fmt == "pt2":
@@ -100,8 +123,9 @@ def test_normalization_happens_inside_the_teacher(bn_files):
 
 
 def test_loss2_without_layer_l1_is_refused(bn_files, tmp_path, capsys):
-    code, out = run_main(["synthesize", "-t", bn_files["pt2"][0], "-o", str(tmp_path / "s.pt"), "--n", "10", "--loss2",
-                          "--dataset", "digits", "-q"], capsys)
+    code, out = run_main(
+        ["synthesize", "-t", bn_files["pt2"][0], "-o", str(tmp_path / "s.pt"), "--n", "10", "--loss2", "--dataset", "digits", "-q"], capsys
+    )
     assert code == 2 and "--features-layer" in out.err and not (tmp_path / "s.pt").exists()
 
 
@@ -109,16 +133,19 @@ def _save(tmp_path, name, module, spec=SPEC):
     return str(save_torchscript(module, spec, tmp_path / name))
 
 
-@pytest.mark.parametrize("case, msg", [
-    ("text", "not a model file"),
-    ("tensor", "holds Tensor, not a model"),
-    ("vector", "a classifier teacher must return logits of shape (N, K)"),
-    ("nan", "NaN or infinite logits"),
-    ("shape", "does not accept inputs of shape [1, 28, 28]"),
-    ("layer", "is not a module of this model"),
-    ("state_dict_no_arch", "pass --arch"),
-    ("bad_arch", "cannot import it"),
-])
+@pytest.mark.parametrize(
+    "case, msg",
+    [
+        ("text", "not a model file"),
+        ("tensor", "holds Tensor, not a model"),
+        ("vector", "a classifier teacher must return logits of shape (N, K)"),
+        ("nan", "NaN or infinite logits"),
+        ("shape", "does not accept inputs of shape [1, 28, 28]"),
+        ("layer", "is not a module of this model"),
+        ("state_dict_no_arch", "pass --arch"),
+        ("bad_arch", "cannot import it"),
+    ],
+)
 def test_bad_teacher_files_are_one_line_and_exit_2(case, msg, bn_files, tmp_path, capsys):
     extra: list[str] = []
     if case == "text":
@@ -168,6 +195,7 @@ def test_workers_rebuild_the_teacher_from_plain_data(fmt, bn_files, tmp_path):
 
 
 @pytest.mark.parametrize("fmt", ["state_dict", "torchscript", "pt2"])
+@pytest.mark.slow
 def test_a_batchnorm_teacher_gets_one_note_and_a_hidden_one_cannot_take_the_prior(fmt, bn_files, tmp_path, capsys):
     """With bn_prior off, a teacher with batch norm gets one note naming the settings that hold AM to its
     training statistics; a TorchScript or exported teacher hides its layers from the prior's hooks, so the

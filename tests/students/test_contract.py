@@ -14,7 +14,7 @@ def blobs(n=300, k=3, seed=0):
     y = torch.arange(n) % k
     x = torch.rand(n, 1, 8, 8, generator=g) * 0.3
     for c, (r, s) in enumerate([(0, 0), (0, 4), (4, 2)][:k]):
-        x[y == c, :, r:r + 4, s:s + 4] += 0.7
+        x[y == c, :, r : r + 4, s : s + 4] += 0.7
     return x.clamp(0, 1), y
 
 
@@ -22,6 +22,7 @@ FAST = {"epochs": 15, "lr": 5e-3, "batch_size": 32}
 
 
 @pytest.mark.parametrize("name", list_students())
+@pytest.mark.slow
 def test_student_contract(name):
     x, y = blobs()
     xt, yt = blobs(seed=1)
@@ -39,6 +40,7 @@ def test_student_contract(name):
 
 
 @pytest.mark.parametrize("name", list_students())
+@pytest.mark.slow
 def test_student_accepts_soft_labels(name):
     x, y = blobs()
     soft = torch.nn.functional.one_hot(y, 3).float() * 0.8 + 0.2 / 3

@@ -20,9 +20,16 @@ def make_study(path, n_sample=12, n_imgs=12, n_practice=3, seed=0):
     imgs = torch.rand(n_imgs, 3, 8, 8, generator=g)
     practice = torch.rand(n_practice, 3, 8, 8, generator=g)
     icons = torch.rand(10, 3, 8, 8, generator=g)
-    return create_study(path, CLASSES, {"sample": (sample, np.arange(n_sample) % 10), "imgs": (imgs, None)},
-                        by_brightness, lambda x: (by_brightness(x) + 1) % 10, (practice, np.arange(n_practice) % 10),
-                        icons, {"title": "tiny study"})
+    return create_study(
+        path,
+        CLASSES,
+        {"sample": (sample, np.arange(n_sample) % 10), "imgs": (imgs, None)},
+        by_brightness,
+        lambda x: (by_brightness(x) + 1) % 10,
+        (practice, np.arange(n_practice) % 10),
+        icons,
+        {"title": "tiny study"},
+    )
 
 
 @pytest.fixture

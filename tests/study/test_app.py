@@ -25,8 +25,17 @@ def next_item(client, token):
 
 def test_a_wrong_or_missing_token_reveals_nothing(client, study):
     study.invite("alice")
-    for url in ("/s/nope", "/s/" + "x" * 32 + "/label", "/s/" + "x" * 32 + "/img/abcd.png", "/s/", "/",
-                "/docs", "/openapi.json", "/admin", "/s/" + "x" * 32 + "/class/0.png"):
+    for url in (
+        "/s/nope",
+        "/s/" + "x" * 32 + "/label",
+        "/s/" + "x" * 32 + "/img/abcd.png",
+        "/s/",
+        "/",
+        "/docs",
+        "/openapi.json",
+        "/admin",
+        "/s/" + "x" * 32 + "/class/0.png",
+    ):
         r = client.get(url)
         assert r.status_code == 404, url
         assert "class" not in r.text and "truth" not in r.text
@@ -63,8 +72,7 @@ def test_practice_gives_feedback_the_study_does_not(client, study):
 def test_answers_are_validated_and_stored_once(client, study):
     token = study.invite("alice")
     item = next_item(client, token)["item"]
-    for bad in ({"item": item, "answer": 10}, {"item": item, "answer": -1}, {"item": item, "answer": "cat"}, {"item": item},
-                [1, 2]):
+    for bad in ({"item": item, "answer": 10}, {"item": item, "answer": -1}, {"item": item, "answer": "cat"}, {"item": item}, [1, 2]):
         assert client.post(f"/s/{token}/label", json=bad).status_code == 422
     assert client.post(f"/s/{token}/label", json={"item": "0123456789abcdef", "answer": 1}).status_code == 404
     assert client.post(f"/s/{token}/label", json={"item": item, "answer": 2}).json()["stored"] is True

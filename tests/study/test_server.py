@@ -8,6 +8,7 @@ import sys
 import time
 
 import httpx
+import pytest
 
 from tests.study.conftest import make_study
 from vistransfer.study.simulate import free_port, serving, take_study
@@ -15,6 +16,7 @@ from vistransfer.study.simulate import free_port, serving, take_study
 JSON = {"Accept": "application/json"}
 
 
+@pytest.mark.slow
 def test_a_thousand_concurrent_answers_each_stored_once(tmp_path):
     store = make_study(tmp_path / "study.sqlite", n_sample=10, n_imgs=10, n_practice=0)
     tokens = [store.invite(f"p{i}") for i in range(50)]
@@ -46,8 +48,11 @@ def test_a_thousand_concurrent_answers_each_stored_once(tmp_path):
 
 
 def _start(db, port):
-    proc = subprocess.Popen([sys.executable, "-m", "vistransfer.cli.main", "study", "serve", "--db", str(db), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vistransfer.cli.main", "study", "serve", "--db", str(db), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -59,6 +64,7 @@ def _start(db, port):
     raise AssertionError("server did not start: " + proc.stderr.read().decode()[-2000:])
 
 
+@pytest.mark.slow
 def test_killed_mid_study_loses_no_answer(tmp_path):
     store = make_study(tmp_path / "study.sqlite")
     token = store.invite("alice")

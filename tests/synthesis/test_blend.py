@@ -26,9 +26,9 @@ def test_blends_lie_between_two_classes_and_carry_the_teachers_label(digits_teac
     ds = add_blends(plain, digits_teacher.module, 1.5, seed=3)
     k = len(ds) - len(plain)
     assert k == 30 and ds.n_blends == 30 and plain.n_blends == 0
-    assert torch.equal(ds.x[:len(plain)], plain.x)  # the visualizations are kept as they were
+    assert torch.equal(ds.x[: len(plain)], plain.x)  # the visualizations are kept as they were
     blend = ds.kind == BLEND_KIND
-    assert blend[len(plain):].all() and not blend[:len(plain)].any()
+    assert blend[len(plain) :].all() and not blend[: len(plain)].any()
     assert ds.movement_name(len(plain)) == "blend"
     assert torch.equal(ds.from_am, ~blend) and plain.from_am.all()
     assert plain.describe_size() == "20 visualizations" and ds.describe_size() == "20 visualizations + 30 blends"
@@ -76,7 +76,10 @@ def test_blend_config_reaches_both_engines_and_survives_saving(digits_teacher, p
 def test_bad_blend_settings_are_refused(digits_teacher, plain):
     with pytest.raises(VistransferError, match="blend must be"):
         SynthesisConfig(blend=-1)
-    one_class = SyntheticDataset(*(getattr(plain, f)[plain.target == plain.target[0]] for f in
-                                   ("x", "probs", "target", "passed_step", "threshold", "group", "kind")), plain.classes, {})
+    one_class = SyntheticDataset(
+        *(getattr(plain, f)[plain.target == plain.target[0]] for f in ("x", "probs", "target", "passed_step", "threshold", "group", "kind")),
+        plain.classes,
+        {},
+    )
     with pytest.raises(VistransferError, match="at least two classes"):
         add_blends(one_class, digits_teacher.module, 1.0, seed=0)

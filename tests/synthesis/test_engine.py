@@ -19,6 +19,7 @@ def hard_set(digits_teacher):
     return make_synthetic(digits_teacher, SynthesisConfig(seed=3, **SMALL), progress=False)
 
 
+@pytest.mark.slow
 def test_every_visualization_passes_the_teacher_at_T(digits_teacher, hard_set):
     probs = torch.softmax(predict_logits(digits_teacher.net, hard_set.x), 1)
     p_target = probs.gather(1, hard_set.target[:, None]).squeeze(1)
@@ -78,6 +79,7 @@ def test_unreachable_threshold_fails_with_a_fix_not_a_hang(digits_teacher):
         synthesize(digits_teacher.net, cfg, digits_teacher.in_shape, 10, progress=False)
 
 
+@pytest.mark.slow
 def test_loss2_moves_features_away_from_real_data(digits_teacher, digits):
     train, _ = digits
     # two seeds of 120: on one seed of 60 the effect was within run-to-run noise (it flipped with the thread count)
@@ -91,8 +93,7 @@ def test_loss2_moves_features_away_from_real_data(digits_teacher, digits):
 
     def dist(sets):
         with torch.no_grad():
-            d = [torch.cdist(digits_teacher.net.features(ds.x)[ds.target == c], r[train.y == c]).mean()
-                 for ds in sets for c in range(10)]
+            d = [torch.cdist(digits_teacher.net.features(ds.x)[ds.target == c], r[train.y == c]).mean() for ds in sets for c in range(10)]
         return float(torch.stack(d).mean())
 
     assert dist(far) > dist(base)
@@ -107,6 +108,7 @@ def test_save_load_roundtrip_without_teacher(hard_set, tmp_path):
     assert [f.name for f in tmp_path.iterdir() if f.name.startswith(".")] == []  # no temp files left
 
 
+@pytest.mark.slow
 def test_free_slots_race_the_tail_and_never_break_the_quota(digits_teacher):
     # "count": with "yield" a class that misses gets more generators than it needs even without racing
     base = dict(n=40, seed=4, group_size=1, slots=16, threshold=0.95, max_steps=150, plan="count")
@@ -120,6 +122,7 @@ def test_free_slots_race_the_tail_and_never_break_the_quota(digits_teacher):
         SynthesisConfig(race_tail="sometimes")
 
 
+@pytest.mark.slow
 def test_a_small_run_costs_about_what_a_large_one_costs(digits_teacher):
     """From 32 slots of 9, racing every class from the first step made a run of 90 cost more per
     visualization than a run of 900; racing only stragglers keeps it near the cost of a large run
@@ -131,14 +134,19 @@ def test_a_small_run_costs_about_what_a_large_one_costs(digits_teacher):
     for mode in ("all", "stragglers"):
         for n in (90, 900):
             cost[mode, n] = sum(
-                make_synthetic(digits_teacher, SynthesisConfig(n=n, seed=seed, threshold=0.95, race_tail=mode, gen_upsample="deconv",
-                                                               group_size=9, slots=32), progress=False).meta["stats"]["teacher_passes_per_vis"]
-                for seed in range(4))
+                make_synthetic(
+                    digits_teacher,
+                    SynthesisConfig(n=n, seed=seed, threshold=0.95, race_tail=mode, gen_upsample="deconv", group_size=9, slots=32),
+                    progress=False,
+                ).meta["stats"]["teacher_passes_per_vis"]
+                for seed in range(4)
+            )
     assert cost["all", 90] > 1.2 * cost["all", 900], cost
     assert cost["stragglers", 90] < 1.1 * cost["stragglers", 900], cost
     assert cost["stragglers", 90] < 0.7 * cost["all", 90], cost
 
 
+@pytest.mark.slow
 def test_a_small_run_races_its_stragglers_instead_of_waiting_out_the_budget(digits_teacher):
     """20 visualizations at T = 0.99 with one generator each: up to 0.4.1 racing began after 20
     passes, so a run of 20 never raced and a slow class waited out max_steps (640-990 steps on 3
@@ -168,6 +176,7 @@ def test_a_class_that_misses_gets_generators_for_its_expected_yield():
         SynthesisConfig(plan="sometimes")
 
 
+@pytest.mark.slow
 def test_planning_by_yield_shortens_a_run_that_often_misses(digits_teacher):
     """A budget of 60 AM steps makes about a third of the visualizations miss T = 0.99: counted as
     what they yield, generators for them start at once instead of after each miss (measured: 315 ->
@@ -182,6 +191,7 @@ def test_planning_by_yield_shortens_a_run_that_often_misses(digits_teacher):
         assert torch.bincount(ds.target, minlength=10).tolist() == [20] * 10
 
 
+@pytest.mark.slow
 def test_idle_slots_skip_the_generator_and_the_teacher_keeps_its_layout(digits_teacher):
     from vistransfer.models.generator import GeneratorBank
 
@@ -202,14 +212,24 @@ def bn_teacher(digits):
     """conv-BN-ReLU x2, global average pooling, linear: the layout of the foreign teachers that visualize badly."""
     train, _ = digits
     torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Conv2d(1, 16, 3, padding=1), torch.nn.BatchNorm2d(16), torch.nn.ReLU(),
-                              torch.nn.Conv2d(16, 32, 3, padding=1), torch.nn.BatchNorm2d(32), torch.nn.ReLU(),
-                              torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(32, 10))
-    fit_network(net, train.x, torch.nn.functional.one_hot(train.y, 10).float(),
-                TrainConfig(epochs=15, batch_size=64, lr=3e-3, seed=0), "cpu", progress=False)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 16, 3, padding=1),
+        torch.nn.BatchNorm2d(16),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(16, 32, 3, padding=1),
+        torch.nn.BatchNorm2d(32),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(32, 10),
+    )
+    fit_network(
+        net, train.x, torch.nn.functional.one_hot(train.y, 10).float(), TrainConfig(epochs=15, batch_size=64, lr=3e-3, seed=0), "cpu", progress=False
+    )
     return net.eval()
 
 
+@pytest.mark.slow
 def test_bn_prior_brings_visualizations_to_the_teachers_statistics(bn_teacher, digits):
     shape = tuple(digits[0].x.shape[1:])
     # this teacher's softmax passes 0.9 on only 7% of real digits (global average pooling keeps its
@@ -231,9 +251,12 @@ def test_bn_prior_brings_visualizations_to_the_teachers_statistics(bn_teacher, d
     assert fast["teacher_passes_per_vis"] < 0.5 * slow["teacher_passes_per_vis"]
 
 
-@pytest.mark.parametrize("prior, statistics, measure", [
-    ("value_prior", value_statistics, value_prior),  # values where the data has them, position by position
-])
+@pytest.mark.parametrize(
+    "prior, statistics, measure",
+    [
+        ("value_prior", value_statistics, value_prior),  # values where the data has them, position by position
+    ],
+)
 def test_priors_on_values_bring_visualizations_towards_the_data(prior, statistics, measure, digits_teacher, digits):
     train, _ = digits
     cfg = dict(SMALL, n=20, threshold=0.9)
@@ -250,8 +273,14 @@ def test_priors_on_values_bring_visualizations_towards_the_data(prior, statistic
     with pytest.raises(VistransferError, match=f"{prior} needs the teacher's training inputs"):
         synthesize(digits_teacher.module, SynthesisConfig(seed=2, **{prior: 1.0}, **cfg), digits_teacher.spec, 10, progress=False)
     with pytest.raises(VistransferError, match="the real inputs have shape"):
-        synthesize(digits_teacher.module, SynthesisConfig(seed=2, **{prior: 1.0}, **cfg), digits_teacher.spec, 10,
-                   real=(train.x[:, :, :4], train.y), progress=False)
+        synthesize(
+            digits_teacher.module,
+            SynthesisConfig(seed=2, **{prior: 1.0}, **cfg),
+            digits_teacher.spec,
+            10,
+            real=(train.x[:, :, :4], train.y),
+            progress=False,
+        )
 
 
 def test_shift_moves_each_row_whole_and_repeats_the_edges():
@@ -279,14 +308,14 @@ def test_jitter_keeps_the_shifted_visualization_the_teacher_judged(digits_teache
         SynthesisConfig(jitter=-1)
 
 
+@pytest.mark.slow
 def test_settle_steps_keep_optimizing_past_t_with_the_priors(bn_teacher, digits):
     """settle_steps: a visualization is kept only after that many more AM steps with the priors on, still
     passing T; with log p(target), which saturates past T, the batch-norm prior then leads and pulls it
     towards the teacher's statistics (measured: distance 1.12 -> 0.68, real digits 0.57; with the raw
     logit, which never saturates, settling pushed it the other way, 1.05 -> 1.24)."""
     shape = tuple(digits[0].x.shape[1:])
-    cfg = dict(SMALL, n=20, threshold=0.5, max_steps=300, bn_prior=3.0, objective="log_softmax", seed=1,
-               max_failed_groups=100_000)
+    cfg = dict(SMALL, n=20, threshold=0.5, max_steps=300, bn_prior=3.0, objective="log_softmax", seed=1, max_failed_groups=100_000)
     first, _ = synthesize(bn_teacher, SynthesisConfig(**cfg), shape, 10, progress=False)
     settled, _ = synthesize(bn_teacher, SynthesisConfig(settle_steps=40, **cfg), shape, 10, progress=False)
 

@@ -121,6 +121,7 @@ def test_downscaled_generator_draws_coarse_and_interpolates(shape):
     x.sum().backward()
     assert all(p.grad.abs().sum() > 0 for p in bank.parameters())
     if len(shape) == 2:  # a second difference vanishes unless one of G's samples lies inside its 3 points (~1/2)
+
         def straight(y):
             d2 = y[..., 2:] - 2 * y[..., 1:-1] + y[..., :-2]
             return float((d2.abs() < 1e-5).float().mean())

@@ -18,8 +18,13 @@ from vistransfer.synthesis.objectives import (
 )
 
 LOGITS = torch.tensor([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
-BATCH = Batch(LOGITS, torch.tensor([1, 2]), torch.tensor([[1.0, 0.0, -1.0], [1.0, 1.0, 0.0]]),
-              torch.tensor([False, True]), torch.tensor([[0.0, 2.0], [1.0, 1.0]]))
+BATCH = Batch(
+    LOGITS,
+    torch.tensor([1, 2]),
+    torch.tensor([[1.0, 0.0, -1.0], [1.0, 1.0, 0.0]]),
+    torch.tensor([False, True]),
+    torch.tensor([[0.0, 2.0], [1.0, 1.0]]),
+)
 
 
 def test_default_is_movement_then_am():
@@ -152,5 +157,3 @@ def test_value_prior_measures_values_in_the_datas_own_deviations_at_each_positio
     mean, std = value_statistics(series, low=0.3, high=2.0)
     assert mean.shape == std.shape == (1, 6) and torch.allclose(std, torch.full((1, 6), 0.2))
     torch.testing.assert_close(value_prior(mean, std)(Batch(None, None, None, None, torch.full((1, 1, 6), 1.4))), torch.tensor([2.0]))
-
-

@@ -27,7 +27,7 @@ def test_an_offset_is_a_point_of_the_set_plus_one_constant_labelled_by_the_teach
     ds = add_offsets(plain, digits_teacher.module, 2.0, 0.25, low, high, seed=5)
     off = ds.kind == OFFSET_KIND
     assert int(off.sum()) == 40 == ds.n_offsets and plain.n_offsets == 0
-    assert torch.equal(ds.x[:len(plain)], plain.x) and not off[:len(plain)].any()
+    assert torch.equal(ds.x[: len(plain)], plain.x) and not off[: len(plain)].any()
     assert ds.movement_name(len(plain)) == "offset" and torch.equal(ds.from_am, ~off)
     assert ds.describe_size() == "20 visualizations + 40 offsets"
     # each offset, where no value was clamped, differs from one visualization by the same constant everywhere,

@@ -72,7 +72,7 @@ def test_probes_are_labelled_by_the_teacher_and_teach_the_boundary():
     # than ten steps of the default 1% reach
     out = add_probes(ds, teacher, _fit, labels="soft", ratio=2.0, rounds=4, low=0.0, high=1.0, seed=0, step_size=0.05)
     assert len(out) == 3 * len(ds)
-    assert torch.equal(out.x[:len(ds)], ds.x)  # the visualizations are kept as they were
+    assert torch.equal(out.x[: len(ds)], ds.x)  # the visualizations are kept as they were
     probe = out.kind == PROBE_KIND
     assert int(probe.sum()) == 128 and out.movement_name(len(ds)) == "probe"
     assert torch.equal(out.from_am, ~probe)
@@ -100,12 +100,12 @@ def test_probes_reject_bad_settings():
         add_probes(ds, teacher, _fit, labels="argmax", ratio=1.0, rounds=1, low=0.0, high=1.0, seed=0)
 
 
+@pytest.mark.slow
 def test_synthesis_config_adds_probes_in_one_pass_and_in_shards(digits_teacher, tmp_path, monkeypatch):
     from vistransfer.config import SynthesisConfig
     from vistransfer.pipeline import check_synthesis, make_synthetic, synthesize_sharded
 
-    cfg = SynthesisConfig(n=20, threshold=0.9, group_size=1, slots=16, max_steps=150, blend=0.5, probe=0.5,
-                          probe_rounds=2, probe_steps=3, seed=0)
+    cfg = SynthesisConfig(n=20, threshold=0.9, group_size=1, slots=16, max_steps=150, blend=0.5, probe=0.5, probe_rounds=2, probe_steps=3, seed=0)
     ds = make_synthetic(digits_teacher, cfg, progress=False, student_options={"epochs": 2, "min_steps": 50})
     kinds = [ds.movement_name(i) for i in range(len(ds))]
     assert len(ds) == 20 + 10 + 15 and kinds.count("probe") == 15 and kinds.count("blend") == 10
@@ -124,11 +124,9 @@ def test_synthesis_config_adds_probes_in_one_pass_and_in_shards(digits_teacher, 
     again = synthesize_sharded(digits_teacher, one_round, tmp_path / "job", shard_size=10, progress=False)
     assert torch.equal(again.x, sharded.x) and again.meta["probes"] == sharded.meta["probes"]
     with pytest.raises(pytest.fail.Exception, match="probes made again"):  # other round students: other probes
-        synthesize_sharded(digits_teacher, one_round, tmp_path / "job", shard_size=10, progress=False,
-                           student_options={"epochs": 1})
+        synthesize_sharded(digits_teacher, one_round, tmp_path / "job", shard_size=10, progress=False, student_options={"epochs": 1})
     # the shards do not depend on how many probes follow them: a run without probes reuses them
-    plain = synthesize_sharded(digits_teacher, SynthesisConfig(**{**cfg.__dict__, "probe": 0.0}), tmp_path / "job",
-                               shard_size=10, progress=False)
+    plain = synthesize_sharded(digits_teacher, SynthesisConfig(**{**cfg.__dict__, "probe": 0.0}), tmp_path / "job", shard_size=10, progress=False)
     assert len(plain) == 30 and torch.equal(plain.x, sharded.x[:30])
     with pytest.raises(VistransferError, match="probe_rounds"):
         SynthesisConfig(probe=1.0, probe_rounds=0)

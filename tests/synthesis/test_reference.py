@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from vistransfer.config import SynthesisConfig
@@ -5,6 +6,7 @@ from vistransfer.models.train import predict_logits
 from vistransfer.synthesis.reference import synthesize_reference
 
 
+@pytest.mark.slow
 def test_reference_groups_pass_together(digits_teacher):
     out, stats = synthesize_reference(digits_teacher.net, SynthesisConfig(n=20, seed=0, group_size=9), digits_teacher.in_shape, 10)
     assert len(out["x"]) == 20 and torch.bincount(out["target"], minlength=10).tolist() == [2] * 10

@@ -22,6 +22,7 @@ def test_plan_quota_and_seeds():
     assert shard_seed(7, 0) != shard_seed(7, 1) and shard_seed(7, 1) == shard_seed(7, 1)
 
 
+@pytest.mark.slow
 def test_shards_are_deterministic_resumable_and_balanced(digits_teacher, tmp_path):
     ds = synthesize_sharded(digits_teacher, CFG, tmp_path / "a", 12, progress=False)
     assert len(ds) == 30 and torch.bincount(ds.target).tolist() == [3] * 10
@@ -40,6 +41,7 @@ def test_shards_are_deterministic_resumable_and_balanced(digits_teacher, tmp_pat
     assert torch.equal(rebuilt.x, first.x) and torch.equal(rebuilt.group, first.group)
 
 
+@pytest.mark.slow
 def test_shards_take_the_value_prior_from_the_real_data(digits_teacher, digits, tmp_path):
     cfg = replace(CFG, n=12, threshold=0.9, value_prior=1.0)
     with pytest.raises(VistransferError, match="value_prior needs the teacher.s real training data"):
@@ -52,6 +54,7 @@ def test_shards_take_the_value_prior_from_the_real_data(digits_teacher, digits, 
     assert not torch.equal(ds.x, plain.x)  # the prior reached the shards' objective
 
 
+@pytest.mark.slow
 def test_a_larger_job_extends_a_smaller_one(digits_teacher, tmp_path):
     small = synthesize_sharded(digits_teacher, CFG, tmp_path / "a", 12, progress=False)
     stamp = (tmp_path / "a" / "shard-00000.pt").stat().st_mtime_ns
@@ -81,10 +84,10 @@ def test_a_folder_never_mixes_jobs(digits_teacher, tmp_path):
     manifest.write_text(json.dumps(old))
     with pytest.raises(VistransferError, match="gen_start: 'bias' there, 'auto' here"):
         synthesize_sharded(digits_teacher, replace(small, plan="count"), tmp_path / "a", 10, progress=False)
-    assert len(synthesize_sharded(digits_teacher, replace(small, plan="count", gen_start="bias"), tmp_path / "a", 10,
-                                  progress=False)) == 10
+    assert len(synthesize_sharded(digits_teacher, replace(small, plan="count", gen_start="bias"), tmp_path / "a", 10, progress=False)) == 10
 
 
+@pytest.mark.slow
 def test_ray_backend_matches_local(digits_teacher, tmp_path, monkeypatch):
     ray = pytest.importorskip("ray")
     small = SynthesisConfig(n=20, seed=7, group_size=9, slots=2)

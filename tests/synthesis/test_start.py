@@ -5,7 +5,6 @@ from dataclasses import replace
 import pytest
 import torch
 
-from tests.synthesis.test_engine import _Counting
 from vistransfer.cli.main import main
 from vistransfer.config import SynthesisConfig
 from vistransfer.errors import VistransferError
@@ -50,6 +49,18 @@ class _MajorityTeacher(torch.nn.Module):
         return torch.stack([d, d * 0], 1)
 
 
+class _Counting(torch.nn.Module):
+    """A teacher that counts the rows of every forward pass."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net, self.rows = net, 0
+
+    def forward(self, x):
+        self.rows += x.shape[0]
+        return self.net(x)
+
+
 def test_the_neutral_level_is_the_flat_input_the_teacher_is_least_sure_of_in_the_data_domain():
     assert neutral_level(_LevelTeacher(0.5), InputSpec((1, 4, 4))) == pytest.approx(0.5)
     # a domain of [-1, 1] (a series, say): the teacher is torn at 0.2 there, which is 0.6 of G's (0, 1) scale
@@ -86,6 +97,7 @@ def test_auto_starts_neutral_only_for_a_teacher_sure_of_the_paper_start_and_not_
 
 
 @pytest.mark.parametrize("run", [synthesize, synthesize_reference])
+@pytest.mark.slow
 def test_auto_makes_the_neutral_or_the_paper_start_bit_for_bit(run):
     shape, cfg = (1, 4, 4), dict(n=6, seed=0, group_size=1, slots=3, max_steps=60, gen_upsample="deconv")
     for teacher, same in ((_LevelTeacher(0.3), "neutral"), (_LevelTeacher(0.5), "bias")):
@@ -96,6 +108,7 @@ def test_auto_makes_the_neutral_or_the_paper_start_bit_for_bit(run):
 
 
 @pytest.mark.parametrize("run", [synthesize, synthesize_reference])
+@pytest.mark.slow
 def test_a_neutral_start_is_recorded_and_its_passes_are_counted(digits_teacher, run):
     shape = digits_teacher.in_shape
     level = neutral_level(digits_teacher.net, InputSpec(shape))
@@ -128,6 +141,7 @@ def test_a_teacher_sure_of_gs_grey_start_gets_one_line_naming_the_class_and_wher
     assert "'dark'" in start_advice(_LevelTeacher(0.3), replace(paper, gen_out_bias=-3.0), spec, NAMES)
 
 
+@pytest.mark.slow
 def test_synthesize_says_where_auto_started_g_and_records_it(tmp_path, capsys):
     """The CLI's default moves G off a start the teacher is sure of, says so in one line and records the level;
     --gen-start bias keeps the paper's start and names the remedy instead."""

@@ -27,8 +27,9 @@ def _calibration_inputs(calibrate: Path | None, head: dict, student: Path) -> tu
     path = calibrate or (Path(head["info"]["synthetic"]) if head.get("info", {}).get("synthetic") else None)
     if path is None or not path.is_file():
         where = f"{path} (named in {student}) does not exist" if path is not None else f"{student} names no synthetic set"
-        raise VistransferError(f"--int8 calibrates on the student's training set, but {where}; "
-                               "pass --calibrate SYN.pt (a set from 'vistransfer synthesize')")
+        raise VistransferError(
+            f"--int8 calibrates on the student's training set, but {where}; pass --calibrate SYN.pt (a set from 'vistransfer synthesize')"
+        )
     return SyntheticDataset.load(path).x.numpy(), str(path)
 
 
@@ -37,9 +38,17 @@ def export(
     out: Annotated[Path, typer.Option("--out", "-o", help="ONNX file to write.")],
     dataset: DatasetTestOpt = None,
     check: Annotated[bool, typer.Option("--check/--no-check", help="Compare ONNX Runtime with the student on the test set.")] = True,
-    int8: Annotated[bool, typer.Option("--int8", help="Quantize to 8 bits (about 1/4 of the size; neural students), "
-                                       "calibrated on the student's training set; refused if it loses over 1 point of test accuracy.")] = False,
-    calibrate: Annotated[Optional[Path], typer.Option("--calibrate", help="Synthetic set whose inputs calibrate --int8 (default: the one the student learned from).")] = None,
+    int8: Annotated[
+        bool,
+        typer.Option(
+            "--int8",
+            help="Quantize to 8 bits (about 1/4 of the size; neural students), "
+            "calibrated on the student's training set; refused if it loses over 1 point of test accuracy.",
+        ),
+    ] = False,
+    calibrate: Annotated[
+        Optional[Path], typer.Option("--calibrate", help="Synthetic set whose inputs calibrate --int8 (default: the one the student learned from).")
+    ] = None,
     data_dir: DataDirOpt = None,
 ) -> None:
     """Export a student to ONNX (input 'input' (N, *shape), output 'probabilities' (N, K))."""
@@ -60,8 +69,7 @@ def export(
     size_kb = out.stat().st_size / 1024
     ms = latency_ms(out, tuple(model.in_shape_))
     per = f"{1000 * ms:.1f} µs" if ms < 1 else f"{ms:.2f} ms"
-    typer.echo(f"{name} -> {out}: {size_kb:.1f} KB{f' (int8; float {float_kb:.1f} KB)' if int8 else ''}, "
-               f"{per} per example (ONNX Runtime, 1 thread)")
+    typer.echo(f"{name} -> {out}: {size_kb:.1f} KB{f' (int8; float {float_kb:.1f} KB)' if int8 else ''}, {per} per example (ONNX Runtime, 1 thread)")
     test_name = dataset or head.get("info", {}).get("dataset")
     if not check:
         return
@@ -80,11 +88,15 @@ def export(
         agree = float((ref.argmax(1) == got.argmax(1)).mean())
         if ref_acc - acc > INT8_MAX_DROP:
             out.unlink(missing_ok=True)
-            raise VistransferError(f"int8 loses {100 * (ref_acc - acc):.2f} points of accuracy on {test_name} "
-                                   f"({100 * ref_acc:.2f}% -> {100 * acc:.2f}%; calibrated on {calib_name}); not exported. "
-                                   "Export without --int8, or calibrate on a set closer to the test data")
-        typer.echo(f"int8 (calibrated on {calib_name}), checked on {test_name} test ({len(test)}): accuracy {100 * acc:.2f}% "
-                   f"(float {100 * ref_acc:.2f}%), same class as the float student on {100 * agree:.2f}%, max |int8 - float| = {diff:.1e}")
+            raise VistransferError(
+                f"int8 loses {100 * (ref_acc - acc):.2f} points of accuracy on {test_name} "
+                f"({100 * ref_acc:.2f}% -> {100 * acc:.2f}%; calibrated on {calib_name}); not exported. "
+                "Export without --int8, or calibrate on a set closer to the test data"
+            )
+        typer.echo(
+            f"int8 (calibrated on {calib_name}), checked on {test_name} test ({len(test)}): accuracy {100 * acc:.2f}% "
+            f"(float {100 * ref_acc:.2f}%), same class as the float student on {100 * agree:.2f}%, max |int8 - float| = {diff:.1e}"
+        )
         return
     if diff > TOLERANCE:
         out.unlink(missing_ok=True)

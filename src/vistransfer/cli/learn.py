@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..config import STUDENT_EPOCHS, dataset_defaults, load_config, student_options
+from ..config import STUDENT_PRESETS, dataset_defaults, load_config, student_options
 from ..data import load_dataset
 from ..errors import VistransferError
 from ..evaluation import evaluate_predictions, fmt_frac, fmt_pct
@@ -32,9 +32,14 @@ from .options import (
 )
 
 StudentsOpt = Annotated[str, typer.Option("--students", "-s", help="Comma list of: cnn_id, cnn_small, cnn_large, cnn_tiny, mlp, svm, rf.")]
-MEMBERS_HELP = ("Neural students as ensembles of this many networks (seeds 1000 apart, class probabilities averaged): "
-                "a steadier decision threshold, at that many times the size and time.")
-DatasetTestOpt = Annotated[Optional[str], typer.Option("--dataset", help="Real test data: a name (digits, mnist, ...), an .npz file or an image folder (default: the teacher's dataset).")]
+MEMBERS_HELP = (
+    "Neural students as ensembles of this many networks (seeds 1000 apart, class probabilities averaged): "
+    "a steadier decision threshold, at that many times the size and time."
+)
+DatasetTestOpt = Annotated[
+    Optional[str],
+    typer.Option("--dataset", help="Real test data: a name (digits, mnist, ...), an .npz file or an image folder (default: the teacher's dataset)."),
+]
 
 
 def parse_students(text: str) -> list[str]:
@@ -46,7 +51,7 @@ def parse_students(text: str) -> list[str]:
 
 def student_kwargs(config: Optional[Path], dataset: str | None, **cli) -> dict:
     """Student options: the dataset's defaults, then the config's [student] table, then the CLI."""
-    kw = {"epochs": STUDENT_EPOCHS.get(dataset or "", STUDENT_EPOCHS["default"]), **dict(dataset_defaults(dataset or "").student)}
+    kw = {**STUDENT_PRESETS.get(dataset or "", STUDENT_PRESETS["default"]), **dict(dataset_defaults(dataset or "").student)}
     if config is not None:
         kw.update(load_config(config)["student"])
     kw.update(student_options({k: v for k, v in cli.items() if v is not None}, "student option"))
@@ -55,8 +60,10 @@ def student_kwargs(config: Optional[Path], dataset: str | None, **cli) -> dict:
 
 def table(results: dict) -> str:
     auc = any("auc" in r for r in results.values())  # a two-class task
-    rows = ["| student | accuracy (%) | agreement with teacher (%) | " + ("AUC | " if auc else "") + "seeds |",
-            "|---|---|---|" + ("---|" if auc else "") + "---|"]
+    rows = [
+        "| student | accuracy (%) | agreement with teacher (%) | " + ("AUC | " if auc else "") + "seeds |",
+        "|---|---|---|" + ("---|" if auc else "") + "---|",
+    ]
     for name, r in results.items():
         agree = fmt_pct(r["teacher_agreement"]) if "teacher_agreement" in r else "-"
         a = f"{fmt_frac(r['auc']) if 'auc' in r else '-'} | " if auc else ""
@@ -68,8 +75,11 @@ def learn(
     synthetic: Annotated[Path, typer.Argument(help="Synthetic dataset (.pt) from 'vistransfer synthesize'.")],
     students: StudentsOpt = "cnn_id",
     seeds: Annotated[str, typer.Option(help="Student seeds: a count (3 = 0,1,2) or a list (0,4,7).")] = "3",
-    epochs: Annotated[Optional[int], typer.Option(help="Epochs for neural students (default 10; 30 on digits).")] = None,
-    min_steps: Annotated[Optional[int], typer.Option(help="Neural students train at least this many steps (small sets get more epochs).")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs for neural students (default 10; 30 on digits; config.STUDENT_PRESETS).")] = None,
+    min_steps: Annotated[
+        Optional[int],
+        typer.Option(help="Neural students train at least this many steps (small sets get more epochs; default 1500, 0 on digits and cifar10)."),
+    ] = None,
     temperature: Annotated[Optional[float], typer.Option(help="Distillation temperature for soft labels (4 gave our best MNIST results).")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Peak Adam learning rate of neural students.")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Minibatch size of neural students.")] = None,
@@ -80,9 +90,14 @@ def learn(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write results JSON here.")] = None,
     save_dir: Annotated[Optional[Path], typer.Option(help="Where every trained student is saved (default: <out or synthetic>.students/).")] = None,
     config: ConfigOpt = None,
-    arch: ArchOpt = None, input_shape: InputShapeOpt = None, normalize: NormalizeOpt = None,
-    value_range: ValueRangeOpt = None, features_layer: FeaturesLayerOpt = None,
-    data_dir: DataDirOpt = None, device: DeviceOpt = "auto", quiet: QuietOpt = False,
+    arch: ArchOpt = None,
+    input_shape: InputShapeOpt = None,
+    normalize: NormalizeOpt = None,
+    value_range: ValueRangeOpt = None,
+    features_layer: FeaturesLayerOpt = None,
+    data_dir: DataDirOpt = None,
+    device: DeviceOpt = "auto",
+    quiet: QuietOpt = False,
 ) -> None:
     """Train students on the visualizations alone; evaluate them on the real test set; save each one."""
     if labels not in (None, "hard", "soft"):
@@ -92,15 +107,18 @@ def learn(
     ds = SyntheticDataset.load(synthetic)
     test_name = dataset or ds.meta.get("teacher_dataset")
     if test_name is None:
-        raise VistransferError(f"{synthetic} was made from a teacher without a known dataset; pass --dataset "
-                               "(a name, an .npz file or an image folder) with the real test data")
-    kw = student_kwargs(config, test_name, epochs=epochs, min_steps=min_steps, temperature=temperature, lr=lr, batch_size=batch_size,
-                        members=members)
+        raise VistransferError(
+            f"{synthetic} was made from a teacher without a known dataset; pass --dataset "
+            "(a name, an .npz file or an image folder) with the real test data"
+        )
+    kw = student_kwargs(config, test_name, epochs=epochs, min_steps=min_steps, temperature=temperature, lr=lr, batch_size=batch_size, members=members)
     kw["device"] = device
     test = load_dataset(test_name, "test", data_dir)
     if tuple(test.shape) != tuple(ds.x.shape[1:]) or len(test.classes) != len(ds.classes):
-        raise VistransferError(f"test data {test_name} has examples of shape {tuple(test.shape)} and {len(test.classes)} classes, "
-                               f"but the visualizations are {tuple(ds.x.shape[1:])} with {len(ds.classes)}; pass the teacher's --dataset")
+        raise VistransferError(
+            f"test data {test_name} has examples of shape {tuple(test.shape)} and {len(test.classes)} classes, "
+            f"but the visualizations are {tuple(ds.x.shape[1:])} with {len(ds.classes)}; pass the teacher's --dataset"
+        )
     teacher_pred = None
     if teacher is not None:
         h1 = load_teacher(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))
@@ -115,8 +133,16 @@ def learn(
 
     res = learn_students(ds.x, ds.targets(labels), names, seed_list, test, teacher_pred, kw, progress=not quiet, on_result=keep)
     if out is not None:
-        write_json(out, {"synthetic": str(synthetic), "labels": labels or ds.labels, "dataset": test_name,
-                         "student_options": {k: v for k, v in kw.items() if k != "device"}, "results": res})
+        write_json(
+            out,
+            {
+                "synthetic": str(synthetic),
+                "labels": labels or ds.labels,
+                "dataset": test_name,
+                "student_options": {k: v for k, v in kw.items() if k != "device"},
+                "results": res,
+            },
+        )
     typer.echo(table(res))
     typer.echo(f"students saved in {folder}/")
 
@@ -126,9 +152,12 @@ def evaluate(
     dataset: DatasetTestOpt = None,
     teacher: Annotated[Optional[Path], typer.Option("--teacher", "-t", help="Teacher file, for agreement.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the metrics JSON here.")] = None,
-    arch: ArchOpt = None, input_shape: InputShapeOpt = None, normalize: NormalizeOpt = None,
+    arch: ArchOpt = None,
+    input_shape: InputShapeOpt = None,
+    normalize: NormalizeOpt = None,
     value_range: ValueRangeOpt = None,
-    data_dir: DataDirOpt = None, device: DeviceOpt = "auto",
+    data_dir: DataDirOpt = None,
+    device: DeviceOpt = "auto",
 ) -> None:
     """Accuracy, per-class accuracy and (with --teacher) agreement on the real test set."""
     topts = teacher_options(arch, input_shape, normalize, value_range, None)

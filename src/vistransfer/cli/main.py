@@ -19,8 +19,13 @@ from .synthesize import synthesize
 from .teach import teach
 
 # rich_markup_mode=None: help texts are plain, so "[synthesis]" is printed, not eaten as markup.
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
-                  help="Interpretation-based indirect knowledge transfer: teacher -> visualizations -> student.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Interpretation-based indirect knowledge transfer: teacher -> visualizations -> student.",
+)
 for _cmd in (teach, synthesize, learn, evaluate, show, export, run, experiment, summarize):
     app.command()(_cmd)
 app.add_typer(study_app, name="study")
@@ -42,8 +47,10 @@ def _exit_on_sigterm() -> None:
     """SIGTERM (``kill``, a job scheduler, the end of a session) unwinds like Ctrl-C: every ``finally``
     runs, so an artifact being written is removed as a temporary, never left half-written beside the
     results. Exit status 143 (128 + 15), as the default handler's."""
+
     def stop(signum, frame):
         raise SystemExit(128 + signum)
+
     signal.signal(signal.SIGTERM, stop)
 
 

@@ -15,7 +15,9 @@ from ..config import SynthesisConfig
 from ..errors import VistransferError
 from ..models.spec import parse_normalize, parse_shape
 
-DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="Folder with the dataset files (else $VISTRANSFER_DATA_DIR, else ~/.cache/vistransfer/datasets).")]
+DataDirOpt = Annotated[
+    Optional[Path], typer.Option("--data-dir", help="Folder with the dataset files (else $VISTRANSFER_DATA_DIR, else ~/.cache/vistransfer/datasets).")
+]
 DeviceOpt = Annotated[str, typer.Option("--device", help="'auto' (GPU when present), 'cpu' or 'cuda[:N]'.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of this run; same seed, same result.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
@@ -46,28 +48,61 @@ def parse_pair(text: str | None, name: str) -> tuple[float, float] | None:
 
 
 # --- a teacher handed over as a file (synthesize, learn, evaluate, run) -------------------------
-ArchOpt = Annotated[Optional[str], typer.Option("--arch", help="For a state_dict file: module:function returning the untrained model, or a built-in name (convnet).")]
-InputShapeOpt = Annotated[Optional[str], typer.Option("--input-shape", help="The teacher's input: C,H,W (images) or C,L (series), e.g. 3,32,32 or 1,240; read from the file when it says.")]
-NormalizeOpt = Annotated[Optional[str], typer.Option("--normalize", help="Normalization the teacher was trained with: mean,std or C means then C stds.")]
+ArchOpt = Annotated[
+    Optional[str], typer.Option("--arch", help="For a state_dict file: module:function returning the untrained model, or a built-in name (convnet).")
+]
+InputShapeOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--input-shape", help="The teacher's input: C,H,W (images) or C,L (series), e.g. 3,32,32 or 1,240; read from the file when it says."
+    ),
+]
+NormalizeOpt = Annotated[
+    Optional[str], typer.Option("--normalize", help="Normalization the teacher was trained with: mean,std or C means then C stds.")
+]
 ValueRangeOpt = Annotated[Optional[str], typer.Option("--value-range", help="Data domain low,high of one value (default 0,1: images).")]
-FeaturesLayerOpt = Annotated[Optional[str], typer.Option("--features-layer", help="Module whose output is layer L-1 (Loss2); for TorchScript, an exported method.")]
+FeaturesLayerOpt = Annotated[
+    Optional[str], typer.Option("--features-layer", help="Module whose output is layer L-1 (Loss2); for TorchScript, an exported method.")
+]
 
 
-def teacher_options(arch: str | None, input_shape: str | None, normalize: str | None, value_range: str | None,
-                    features_layer: str | None) -> dict:
+def teacher_options(arch: str | None, input_shape: str | None, normalize: str | None, value_range: str | None, features_layer: str | None) -> dict:
     """CLI strings -> keyword arguments of :func:`vistransfer.models.foreign.load_teacher`."""
-    return {"arch": arch, "input_shape": parse_shape(input_shape) if input_shape else None,
-            "normalize": parse_normalize(normalize) if normalize else None,
-            "value_range": parse_pair(value_range, "--value-range"), "features_layer": features_layer}
+    return {
+        "arch": arch,
+        "input_shape": parse_shape(input_shape) if input_shape else None,
+        "normalize": parse_normalize(normalize) if normalize else None,
+        "value_range": parse_pair(value_range, "--value-range"),
+        "features_layer": features_layer,
+    }
 
 
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML file with [synthesis], [student] and [teacher] tables; options override it.")]
+ConfigOpt = Annotated[
+    Optional[Path], typer.Option("--config", "-c", help="TOML file with [synthesis], [student] and [teacher] tables; options override it.")
+]
 
 
 # The synthesis knobs every command that synthesizes offers as options, declared once: their help is the
 # field's own doc (config.knob), so a new knob is a config field and a name here.
-SYNTHESIS_OPTIONS = ("n", "threshold", "threshold_range", "labels", "objective", "movement", "loss2", "max_steps", "lr",
-                     "gen_start", "bn_prior", "value_prior", "jitter", "settle_steps", "blend", "offset", "probe")
+SYNTHESIS_OPTIONS = (
+    "n",
+    "threshold",
+    "threshold_range",
+    "labels",
+    "objective",
+    "movement",
+    "loss2",
+    "max_steps",
+    "lr",
+    "gen_start",
+    "bn_prior",
+    "value_prior",
+    "jitter",
+    "settle_steps",
+    "blend",
+    "offset",
+    "probe",
+)
 _SHORT = {"threshold": "-T"}
 
 
@@ -102,8 +137,11 @@ def with_synthesis_options(*skip: str) -> Callable:
             synthesis = {n: (options[n][1](v) if options[n][1] and v is not None else v) for n, v in given.items()}
             return fn(**kwargs, synthesis=synthesis)
 
-        params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own[:at]] + added + \
-            [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own[at + 1:]]
+        params = (
+            [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own[:at]]
+            + added
+            + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own[at + 1 :]]
+        )
         command.__signature__ = sig.replace(parameters=params)
         command.__annotations__ = {p.name: p.annotation for p in params}
         return command

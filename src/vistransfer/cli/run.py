@@ -45,11 +45,20 @@ RUN_N = 2000  # visualizations of `vistransfer run` unless --n or a config says 
 
 @with_synthesis_options()
 def run(
-    dataset: Annotated[str, typer.Option(help="digits | mnist | fashion-mnist | cifar10 | apnea-ecg, or an .npz file / image folder of your own")] = "digits",
+    dataset: Annotated[
+        str, typer.Option(help="digits | mnist | fashion-mnist | cifar10 | apnea-ecg, or an .npz file / image folder of your own")
+    ] = "digits",
     out_dir: Annotated[Optional[Path], typer.Option("--out-dir", "-o", help="Run folder (default runs/<dataset>).")] = None,
     synthesis: Optional[dict] = None,  # the SYNTHESIS_OPTIONS, from with_synthesis_options
     config: ConfigOpt = None,
-    students: Annotated[Optional[str], typer.Option("--students", "-s", help="Comma list of students (default: cnn_id,cnn_small,mlp,svm,rf; cnn_ecg,mlp,rf for apnea-ecg; cnn_cifar1,cnn_id,mlp for cifar10).")] = None,
+    students: Annotated[
+        Optional[str],
+        typer.Option(
+            "--students",
+            "-s",
+            help="Comma list of students (default: cnn_id,cnn_small,mlp,svm,rf; cnn_ecg,mlp,rf for apnea-ecg; cnn_cifar1,cnn_id,mlp for cifar10).",
+        ),
+    ] = None,
     seeds: Annotated[str, typer.Option(help="Student seeds: count or list.")] = "3",
     teacher_epochs: Annotated[Optional[int], typer.Option(help="Teacher epochs (default: 30 digits and cifar10, 8 otherwise).")] = None,
     student_epochs: Annotated[Optional[int], typer.Option(help="Neural student epochs (default: 30 digits, 10 otherwise).")] = None,
@@ -59,9 +68,15 @@ def run(
     teacher: Annotated[Optional[Path], typer.Option("--teacher", "-t", help="Use this teacher file (any format) instead of training one.")] = None,
     baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Also train each student on the real data (Table 1 'Base').")] = True,
     seed: Annotated[int, typer.Option("--seed", help="Seed of teacher and synthesis.")] = 0,
-    arch: ArchOpt = None, input_shape: InputShapeOpt = None, normalize: NormalizeOpt = None,
-    value_range: ValueRangeOpt = None, features_layer: FeaturesLayerOpt = None,
-    data_dir: DataDirOpt = None, download: DownloadOpt = False, device: DeviceOpt = "auto", quiet: QuietOpt = False,
+    arch: ArchOpt = None,
+    input_shape: InputShapeOpt = None,
+    normalize: NormalizeOpt = None,
+    value_range: ValueRangeOpt = None,
+    features_layer: FeaturesLayerOpt = None,
+    data_dir: DataDirOpt = None,
+    download: DownloadOpt = False,
+    device: DeviceOpt = "auto",
+    quiet: QuietOpt = False,
 ) -> None:
     """Run the whole pipeline and write report.md, results.json and grid.png to the run folder."""
     dd = dataset_defaults(dataset)
@@ -106,15 +121,20 @@ def _pipeline(out_dir, dataset, h1, train, test, cfg, names, seed_list, kw, tcfg
     typer.echo(f"teacher: test accuracy {100 * teacher_eval['accuracy']:.2f}%")
 
     t0 = time.perf_counter()
-    ds = make_synthetic(h1, cfg, dev, real=train if cfg.real_uses else None, progress=not quiet,
-                        student_options={"min_steps": 500, **kw})
+    ds = make_synthetic(h1, cfg, dev, real=train if cfg.real_uses else None, progress=not quiet, student_options={"min_steps": 500, **kw})
     ds.save(out_dir / "synthetic.pt")
     timings["synthesize"] = time.perf_counter() - t0
     st = ds.meta["stats"]
     typer.echo(f"synthesized {ds.describe_size()} ({st['vis_per_s']:.1f} visualizations/s)")
     vis = ds.from_am  # the grid shows what AM made
-    class_grid(ds.x[vis], ds.target[vis], ds.classes, out_dir / "grid.png", title=f"{dataset}: visualizations, T={cfg.threshold}",
-               value_range=(h1.spec.low, h1.spec.high))
+    class_grid(
+        ds.x[vis],
+        ds.target[vis],
+        ds.classes,
+        out_dir / "grid.png",
+        title=f"{dataset}: visualizations, T={cfg.threshold}",
+        value_range=(h1.spec.low, h1.spec.high),
+    )
 
     kw = dict(kw, device=str(dev))
     t0 = time.perf_counter()
@@ -126,9 +146,19 @@ def _pipeline(out_dir, dataset, h1, train, test, cfg, names, seed_list, kw, tcfg
         base = learn_students(train.x, train.y, names, seed_list, test, teacher_pred, kw, progress=not quiet)
         timings["baseline"] = time.perf_counter() - t0
 
-    results = {"dataset": dataset, "teacher": teacher_eval, "teacher_fingerprint": h1.fingerprint, "teacher_info": h1.describe(),
-               "synthesis": {"config": to_dict(cfg), "stats": st}, "students": res, "baseline": base,
-               "student_config": kw, "seeds": seed_list, "timings_s": timings, "versions": versions()}
+    results = {
+        "dataset": dataset,
+        "teacher": teacher_eval,
+        "teacher_fingerprint": h1.fingerprint,
+        "teacher_info": h1.describe(),
+        "synthesis": {"config": to_dict(cfg), "stats": st},
+        "students": res,
+        "baseline": base,
+        "student_config": kw,
+        "seeds": seed_list,
+        "timings_s": timings,
+        "versions": versions(),
+    }
     write_json(out_dir / "results.json", results)
     report = _report(dataset, teacher_eval, st, res, base, timings, cfg, ds.describe_size(), ds.meta.get("probes"))
     write_text(out_dir / "report.md", report)
@@ -148,45 +178,57 @@ def _summary_table(teacher_eval: dict, res: dict, base: dict | None) -> str:
     lines = [f"{head}   (teacher {t})"]
     for name, r in res.items():
         b = fmt_pct(base[name]["accuracy"]) if base else "-"
-        lines.append(f"{name:<10} {fmt_pct(r['accuracy']):>16} {b:>16}"
-                     + (f" {_auc(r):>16} {_auc(base[name] if base else None):>16}" if auc else ""))
+        lines.append(f"{name:<10} {fmt_pct(r['accuracy']):>16} {b:>16}" + (f" {_auc(r):>16} {_auc(base[name] if base else None):>16}" if auc else ""))
     return "\n".join(lines)
 
 
 def _probe_line(probes: dict | None) -> str:
     if not probes:
         return ""
-    rounds = "; ".join(f"round {h['round'] + 1}: {100 * h['disagree_at_start']:.1f}% -> {100 * h['disagree_at_end']:.1f}%"
-                       for h in probes["history"])
-    return (f"\nProbes: {probes['n']} in {probes['rounds']} rounds ({probes.get('seconds', 0):.0f} s); the share of them on which "
-            f"each round's student disagreed with the teacher, where the search started -> where it ended: {rounds}.")
+    rounds = "; ".join(f"round {h['round'] + 1}: {100 * h['disagree_at_start']:.1f}% -> {100 * h['disagree_at_end']:.1f}%" for h in probes["history"])
+    return (
+        f"\nProbes: {probes['n']} in {probes['rounds']} rounds ({probes.get('seconds', 0):.0f} s); the share of them on which "
+        f"each round's student disagreed with the teacher, where the search started -> where it ended: {rounds}."
+    )
 
 
 def _report(dataset, teacher_eval, st, res, base, timings, cfg, size: str, probes: dict | None = None) -> str:
     auc = "auc" in teacher_eval  # a two-class task: how well each model ranks, whatever its threshold
-    rows = ["| student | trained on visualizations (%) | trained on real data (%) | agreement with teacher (%) |"
-            + (" AUC, visualizations | AUC, real data |" if auc else ""), "|---|---|---|---|" + ("---|---|" if auc else "")]
+    rows = [
+        "| student | trained on visualizations (%) | trained on real data (%) | agreement with teacher (%) |"
+        + (" AUC, visualizations | AUC, real data |" if auc else ""),
+        "|---|---|---|---|" + ("---|---|" if auc else ""),
+    ]
     for name, r in res.items():
         b = fmt_pct(base[name]["accuracy"]) if base else "-"
-        rows.append(f"| {name} | {fmt_pct(r['accuracy'])} | {b} | {fmt_pct(r['teacher_agreement'])} |"
-                    + (f" {_auc(r)} | {_auc(base[name] if base else None)} |" if auc else ""))
+        rows.append(
+            f"| {name} | {fmt_pct(r['accuracy'])} | {b} | {fmt_pct(r['teacher_agreement'])} |"
+            + (f" {_auc(r)} | {_auc(base[name] if base else None)} |" if auc else "")
+        )
     best = max(res, key=lambda k: res[k]["accuracy"]["mean"])
     per_class = res[best]["runs"][0]["per_class_accuracy"]
-    pc = "| class | " + " | ".join(per_class) + " |\n|---|" + "---|" * len(per_class) + "\n| acc (%) | " + \
-        " | ".join(f"{100 * v:.1f}" for v in per_class.values()) + " |"
+    pc = (
+        "| class | "
+        + " | ".join(per_class)
+        + " |\n|---|"
+        + "---|" * len(per_class)
+        + "\n| acc (%) | "
+        + " | ".join(f"{100 * v:.1f}" for v in per_class.values())
+        + " |"
+    )
     return f"""# vistransfer run: {dataset}
 
-Teacher h1 test accuracy: **{100 * teacher_eval['accuracy']:.2f}%**{f" (AUC {teacher_eval['auc']:.3f})" if auc else ""}.
+Teacher h1 test accuracy: **{100 * teacher_eval["accuracy"]:.2f}%**{f" (AUC {teacher_eval['auc']:.3f})" if auc else ""}.
 {size}, T = {cfg.threshold if cfg.threshold_range is None else list(cfg.threshold_range)}, {cfg.labels} labels,
-movement {'on' if cfg.movement else 'off'}, Loss2 {'on' if cfg.loss2 else 'off'}, seed {cfg.seed}.
-Synthesis: {st['vis_per_s']:.1f} visualizations/s, {st['teacher_passes_per_vis']:.1f} teacher passes per accepted one,
-{st['discarded']} discarded over the step budget.{_probe_line(probes)}
+movement {"on" if cfg.movement else "off"}, Loss2 {"on" if cfg.loss2 else "off"}, seed {cfg.seed}.
+Synthesis: {st["vis_per_s"]:.1f} visualizations/s, {st["teacher_passes_per_vis"]:.1f} teacher passes per accepted one,
+{st["discarded"]} discarded over the step budget.{_probe_line(probes)}
 
 ## Students (real test set, mean ± std over seeds)
 
 {chr(10).join(rows)}
 
-Per-class accuracy of {best} (seed {res[best]['runs'][0]['seed']}):
+Per-class accuracy of {best} (seed {res[best]["runs"][0]["seed"]}):
 
 {pc}
 
@@ -196,5 +238,5 @@ Per-class accuracy of {best} (seed {res[best]['runs'][0]['seed']}):
 
 ## Time (s)
 
-{', '.join(f'{k}: {v:.1f}' for k, v in timings.items())}
+{", ".join(f"{k}: {v:.1f}" for k, v in timings.items())}
 """

@@ -25,6 +25,14 @@ def show(
     t = ds.meta.get("config", {}).get("threshold")
     spec = ds.meta.get("input_spec") or {}
     per = per_class or (9 if ds.x.dim() == 4 else 4)
-    class_grid(ds.x, ds.target, ds.classes, out, per, title=f"{len(ds)} visualizations, T={t}", seed=seed,
-               value_range=(spec.get("low", 0.0), spec.get("high", 1.0)))
+    class_grid(
+        ds.x,
+        ds.target,
+        ds.classes,
+        out,
+        per,
+        title=f"{len(ds)} visualizations, T={t}",
+        seed=seed,
+        value_range=(spec.get("low", 0.0), spec.get("high", 1.0)),
+    )
     typer.echo(f"wrote {out}")

@@ -7,14 +7,18 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import VistransferError
+from ..errors import VistransferError, require
 from ..experiments import find_experiment, load_any
 from ..experiments.cifar import CifarExperiment, CifarRunner
 from ..models.train import predict_logits
+from ..study.build import study_from_table3
+from ..study.report import write_export, write_report
+from ..study.store import Store
 from .options import DataDirOpt
 
-app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
-                  help="A labelling study (Table 4): people or classifiers label real images and visualizations.")
+app = typer.Typer(
+    no_args_is_help=True, rich_markup_mode=None, help="A labelling study (Table 4): people or classifiers label real images and visualizations."
+)
 DbOpt = Annotated[Path, typer.Option("--db", help="The study file (SQLite).")]
 ExperimentOpt = Annotated[str, typer.Option("--experiment", help="The Table 3 experiment whose networks and sets are used.")]
 
@@ -39,8 +43,6 @@ def create(
 ) -> None:
     """Make a study file from the Table 3 sets: the real sample, IMGS and IMGS+L (and any sets you name),
     with the ground truth and h1's and CNN1's labels, none of which is ever sent to a participant."""
-    from ..study.build import study_from_table3
-
     extra = {}
     for s in synthetic or []:
         name, sep, path = s.partition("=")
@@ -60,8 +62,6 @@ def invite(
 ) -> None:
     """Print one link per new participant, each with its own unguessable token (stored only as a hash:
     keep the links; they cannot be shown again)."""
-    from ..study.store import Store
-
     store = Store.open(db)
     taken = {p[0] for p in store.participants()}
     k = 1
@@ -80,8 +80,8 @@ def serve(
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
 ) -> None:
     """Run the labelling web app."""
-    import uvicorn
-
+    uvicorn = require("uvicorn", "study", "the labelling web app")
+    require("fastapi", "study", "the labelling web app")
     from ..study.app import create_app
 
     app_ = create_app(db)
@@ -98,8 +98,9 @@ def simulate(
 ) -> None:
     """Programmatic participants: each network takes the whole study through the HTTP routes a browser
     uses, on a server this command runs on 127.0.0.1 and stops. They are marked as simulated."""
+    require("httpx", "study", "simulated participants")
+    require("fastapi", "study", "simulated participants")
     from ..study.simulate import serving, take_study
-    from ..study.store import Store
 
     store = Store.open(db)
     runner = _runner(experiment, data_dir)
@@ -116,20 +117,17 @@ def simulate(
 
 
 @app.command()
-def export(db: DbOpt = Path("study.sqlite"),
-           out: Annotated[Path, typer.Option("--out", "-o", help="CSV file of every answer.")] = Path("labels.csv")) -> None:
+def export(
+    db: DbOpt = Path("study.sqlite"), out: Annotated[Path, typer.Option("--out", "-o", help="CSV file of every answer.")] = Path("labels.csv")
+) -> None:
     """Write every answer with its set, position, the ground truth and h1's and h_s's labels (CSV)."""
-    from ..study.report import write_export
-    from ..study.store import Store
-
     typer.echo(f"labels: {write_export(Store.open(db), out)}")
 
 
 @app.command()
-def report(db: DbOpt = Path("study.sqlite"),
-           out: Annotated[Path, typer.Option("--out", "-o", help="Folder for table.md, results.json and labels.csv.")] = Path("results/table4")) -> None:
+def report(
+    db: DbOpt = Path("study.sqlite"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for table.md, results.json and labels.csv.")] = Path("results/table4"),
+) -> None:
     """Table 4: each participant's agreement with h1, and S2's fooling-example and hidden-message fractions."""
-    from ..study.report import write_report
-    from ..study.store import Store
-
     typer.echo(f"results: {write_report(Store.open(db), out)}")

@@ -44,19 +44,36 @@ def synthesize(
     teacher: Annotated[Path, typer.Option("--teacher", "-t", help="Teacher file: ours (.pt), .pt2, TorchScript, or a state_dict with --arch.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the synthetic dataset (.pt).")],
     synthesis: Optional[dict] = None,  # the SYNTHESIS_OPTIONS, from with_synthesis_options
-    threshold_share: Annotated[Optional[float], typer.Option(help="Calibrate T: the value this share of real held-out examples "
-                               "(--dataset's test split; default: the teacher's dataset) pass, at most --threshold (0.99). "
-                               "For a teacher less confident than the paper's (e.g. batch norm with global average pooling).")] = None,
+    threshold_share: Annotated[
+        Optional[float],
+        typer.Option(
+            help="Calibrate T: the value this share of real held-out examples "
+            "(--dataset's test split; default: the teacher's dataset) pass, at most --threshold (0.99). "
+            "For a teacher less confident than the paper's (e.g. batch norm with global average pooling)."
+        ),
+    ] = None,
     config: ConfigOpt = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed (default 0).")] = None,
     shard_size: Annotated[Optional[int], typer.Option(help="Synthesize in resumable shards of this size.")] = None,
     shard_dir: Annotated[Optional[Path], typer.Option(help="Folder for the shards (default: <out>.shards).")] = None,
     backend: Annotated[str, typer.Option(help="Where shards run: 'local' (this process) or 'ray'.")] = "local",
-    ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster address (e.g. 10.0.0.5:6379, or 'auto'); default: start a local cluster.")] = None,
-    dataset: Annotated[Optional[str], typer.Option(help="Real data for Loss2 and the value prior (its train split) and --threshold-share (its test split); default: the teacher's dataset. A name, an .npz file or an image folder.")] = None,
-    arch: ArchOpt = None, input_shape: InputShapeOpt = None, normalize: NormalizeOpt = None,
-    value_range: ValueRangeOpt = None, features_layer: FeaturesLayerOpt = None,
-    data_dir: DataDirOpt = None, device: DeviceOpt = "auto", quiet: QuietOpt = False,
+    ray_address: Annotated[
+        Optional[str], typer.Option(help="Ray cluster address (e.g. 10.0.0.5:6379, or 'auto'); default: start a local cluster.")
+    ] = None,
+    dataset: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Real data for Loss2 and the value prior (its train split) and --threshold-share (its test split); default: the teacher's dataset. A name, an .npz file or an image folder."
+        ),
+    ] = None,
+    arch: ArchOpt = None,
+    input_shape: InputShapeOpt = None,
+    normalize: NormalizeOpt = None,
+    value_range: ValueRangeOpt = None,
+    features_layer: FeaturesLayerOpt = None,
+    data_dir: DataDirOpt = None,
+    device: DeviceOpt = "auto",
+    quiet: QuietOpt = False,
 ) -> None:
     """Synthesize visualizations of the teacher's classes by activation maximization through G.
 
@@ -79,7 +96,9 @@ def synthesize(
             raise VistransferError("--threshold-share sets one T; drop --threshold-range (or the config's threshold_range)")
         name = dataset or h1.dataset
         if name is None:
-            raise VistransferError("--threshold-share needs real held-out data of the teacher's task: pass --dataset (a name, an .npz file or an image folder)")
+            raise VistransferError(
+                "--threshold-share needs real held-out data of the teacher's task: pass --dataset (a name, an .npz file or an image folder)"
+            )
         held_out = load_dataset(name, "test", data_dir)
         t = calibrated_threshold(h1, held_out, threshold_share, cap=cfg.threshold, device=dev)
         calibration = {"share": threshold_share, "data": str(name), "n": len(held_out), "cap": cfg.threshold, "threshold": t}
@@ -91,9 +110,18 @@ def synthesize(
             raise cfg.needs_real("pass --dataset (a name, an .npz file or an image folder)")
         real = load_dataset(name, "train", data_dir)
     if shard_size is not None:
-        ds = synthesize_sharded(h1, cfg, shard_dir or out.with_name(out.name + ".shards"), shard_size, backend,
-                                ray_address, str(dev), progress=not quiet, meta=synthesis_meta(h1, cfg),
-                                real=(real.x, real.y) if real is not None else None)
+        ds = synthesize_sharded(
+            h1,
+            cfg,
+            shard_dir or out.with_name(out.name + ".shards"),
+            shard_size,
+            backend,
+            ray_address,
+            str(dev),
+            progress=not quiet,
+            meta=synthesis_meta(h1, cfg),
+            real=(real.x, real.y) if real is not None else None,
+        )
     else:
         ds = make_synthetic(h1, cfg, dev, real=real, progress=not quiet)
     if calibration is not None:
@@ -102,5 +130,7 @@ def synthesize(
         ds.meta["value_statistics"] = {"data": str(name), "n": len(real), "priors": priors}
     ds.save(out)
     st = ds.meta["stats"]
-    typer.echo(f"synthesized {ds.describe_size()} in {st['wall_s']:.1f}s ({st['vis_per_s']:.1f}/s, "
-               f"{st['teacher_passes_per_vis']:.1f} teacher passes each, {st['discarded']} discarded over budget) -> {out}")
+    typer.echo(
+        f"synthesized {ds.describe_size()} in {st['wall_s']:.1f}s ({st['vis_per_s']:.1f}/s, "
+        f"{st['teacher_passes_per_vis']:.1f} teacher passes each, {st['discarded']} discarded over budget) -> {out}"
+    )

@@ -18,13 +18,20 @@ from .options import DataDirOpt, DeviceOpt, DownloadOpt, QuietOpt, SeedOpt, Valu
 
 def teach(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the teacher checkpoint (.pt).")],
-    dataset: Annotated[str, typer.Option(help="digits | mnist | fashion-mnist | cifar10 | apnea-ecg, or an .npz file / image folder of your own")] = "digits",
+    dataset: Annotated[
+        str, typer.Option(help="digits | mnist | fashion-mnist | cifar10 | apnea-ecg, or an .npz file / image folder of your own")
+    ] = "digits",
     epochs: Annotated[Optional[int], typer.Option(help="Training epochs (default: 30 on digits, 8 otherwise; as 'run').")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Minibatch size (default: 64 on digits, 128 otherwise).")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Peak Adam learning rate, one-cycle schedule (default: 3e-3 on digits, 2e-3 otherwise).")] = None,
+    lr: Annotated[
+        Optional[float], typer.Option(help="Peak Adam learning rate, one-cycle schedule (default: 3e-3 on digits, 2e-3 otherwise).")
+    ] = None,
     value_range: ValueRangeOpt = None,
-    data_dir: DataDirOpt = None, download: DownloadOpt = False, seed: SeedOpt = 0,
-    device: DeviceOpt = "auto", quiet: QuietOpt = False,
+    data_dir: DataDirOpt = None,
+    download: DownloadOpt = False,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+    quiet: QuietOpt = False,
 ) -> None:
     """Train the teacher h1 (the dataset's architecture: conv-pool-conv-pool-fc-dropout-fc for digits and MNIST,
     Appendix D's CNN1 for CIFAR-10) and report its test accuracy. Interrupted CIFAR-10 training is not resumed
@@ -36,5 +43,4 @@ def teach(
     spec = dataset_spec(train, dd, parse_pair(value_range, "--value-range"))
     teacher = train_teacher(train, test, cfg, dataset, ARCH_PRESETS[dd.arch], device=resolve_device(device), progress=not quiet, spec=spec)
     teacher.save(out)
-    typer.echo(f"teacher: {dataset}, test accuracy {100 * teacher.test_accuracy:.2f}%, "
-               f"{teacher.meta['train_seconds']:.1f}s -> {out}")
+    typer.echo(f"teacher: {dataset}, test accuracy {100 * teacher.test_accuracy:.2f}%, {teacher.meta['train_seconds']:.1f}s -> {out}")

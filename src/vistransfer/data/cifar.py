@@ -28,9 +28,14 @@ ZIP_NAME = "cifar10-jpeg.zip"
 ZIP_SHA256 = "425408c29a506bc3d671e04c44c864565e592c93e53571061932f5d3af462b5e"
 BATCH_DIR = "cifar-10-batches-py"
 TARBALL = "cifar-10-python.tar.gz"
-BATCH_MD5 = {"data_batch_1": "c99cafc152244af753f735de768cd75f", "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
-             "data_batch_3": "54ebc095f3ab1f0389bbae665268c751", "data_batch_4": "634d18415352ddfa80567beed471001a",
-             "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb", "test_batch": "40351d587109b95175f43aff81a1287e"}
+BATCH_MD5 = {
+    "data_batch_1": "c99cafc152244af753f735de768cd75f",
+    "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+    "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+    "data_batch_4": "634d18415352ddfa80567beed471001a",
+    "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+    "test_batch": "40351d587109b95175f43aff81a1287e",
+}
 TARBALL_MD5 = "c58f30108f718f92721af3b95e74349a"
 SPLIT_SIZES = {"train": 50_000, "test": 10_000}
 # What every CIFAR-10 number from the zip carries beside it.
@@ -63,19 +68,20 @@ def load_cifar10(split: str, data_dir: str | Path | None = None, verify: bool = 
     if found is None:
         raise VistransferError(
             f"cifar10: none of {ZIP_NAME}, {BATCH_DIR}/ or {TARBALL} found in {root / 'cifar10'} or {root}; put one "
-            f"there, or point --data-dir / ${ENV_DATA_DIR} at the folder that holds it")
+            f"there, or point --data-dir / ${ENV_DATA_DIR} at the folder that holds it"
+        )
     kind, path = found
     if kind == "zip":
         if verify and _digest(path, "sha256") != ZIP_SHA256:
-            raise VistransferError(f"{path}: sha256 does not match the published {ZIP_SHA256[:12]}…; the file is damaged "
-                                   "or a different copy, replace it")
+            raise VistransferError(
+                f"{path}: sha256 does not match the published {ZIP_SHA256[:12]}…; the file is damaged or a different copy, replace it"
+            )
         x, y = _read_zip(path, split)
     else:
         x, y = _read_batches(path, split, tar=kind == "tarball")
     if len(y) != SPLIT_SIZES[split]:
         raise VistransferError(f"{path}: {split} has {len(y)} images, not {SPLIT_SIZES[split]}; the copy is incomplete")
-    return Split(torch.from_numpy(x).permute(0, 3, 1, 2).float().div_(255.0).contiguous(),
-                 torch.from_numpy(y), CLASSES)
+    return Split(torch.from_numpy(x).permute(0, 3, 1, 2).float().div_(255.0).contiguous(), torch.from_numpy(y), CLASSES)
 
 
 def _read_zip(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:

@@ -41,12 +41,13 @@ class IdxSpec:
 
 MNIST = IdxSpec(
     folder="mnist",
-    files={"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-           "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")},
-    md5={"train-images-idx3-ubyte.gz": "6bbc9ace898e44ae57da46a324031adb",
-         "train-labels-idx1-ubyte.gz": "a25bea736e30d166cdddb491f175f624",
-         "t10k-images-idx3-ubyte.gz": "2646ac647ad5339dbf082846283269ea",
-         "t10k-labels-idx1-ubyte.gz": "27ae3e4e09519cfbb04c329615203637"},
+    files={"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"), "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")},
+    md5={
+        "train-images-idx3-ubyte.gz": "6bbc9ace898e44ae57da46a324031adb",
+        "train-labels-idx1-ubyte.gz": "a25bea736e30d166cdddb491f175f624",
+        "t10k-images-idx3-ubyte.gz": "2646ac647ad5339dbf082846283269ea",
+        "t10k-labels-idx1-ubyte.gz": "27ae3e4e09519cfbb04c329615203637",
+    },
     classes=tuple(str(i) for i in range(10)),
     url="https://ossci-datasets.s3.amazonaws.com/mnist/",
 )
@@ -54,10 +55,12 @@ MNIST = IdxSpec(
 FASHION_MNIST = IdxSpec(
     folder="fashion-mnist",
     files=MNIST.files,
-    md5={"train-images-idx3-ubyte.gz": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
-         "train-labels-idx1-ubyte.gz": "9018921c3c673c538a1fc5bad174d6f9",
-         "t10k-images-idx3-ubyte.gz": "8181f5470baa50b63fa0f6fddb340f0a",
-         "t10k-labels-idx1-ubyte.gz": "15d484375f8d13e6eb1aabb0c3f46965"},
+    md5={
+        "train-images-idx3-ubyte.gz": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+        "train-labels-idx1-ubyte.gz": "9018921c3c673c538a1fc5bad174d6f9",
+        "t10k-images-idx3-ubyte.gz": "8181f5470baa50b63fa0f6fddb340f0a",
+        "t10k-labels-idx1-ubyte.gz": "15d484375f8d13e6eb1aabb0c3f46965",
+    },
     classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
     system_dirs=("/usr/share/datasets/fashion-mnist",),  # Debian's dataset-fashion-mnist
     url="http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
@@ -100,8 +103,7 @@ def _load_idx_split(name: str, split: str, data_dir: str | Path | None, download
     root = default_data_dir(data_dir)
     explicit = data_dir is not None or bool(os.environ.get(ENV_DATA_DIR))
     if explicit and not root.is_dir() and not download:
-        raise VistransferError(f"data directory {root} does not exist; pass the folder that holds the {name} files "
-                               f"(--data-dir or ${ENV_DATA_DIR})")
+        raise VistransferError(f"data directory {root} does not exist; pass the folder that holds the {name} files (--data-dir or ${ENV_DATA_DIR})")
     dirs = _candidate_dirs(spec, root, explicit)
     arrays = []
     for fname in spec.files[split]:
@@ -138,8 +140,7 @@ def _load_digits(split: str, data_dir: str | Path | None, download: bool) -> Spl
     x = d.images.astype(np.float32) / 16.0
     idx_train, idx_test = train_test_split(np.arange(len(x)), test_size=0.25, random_state=0, stratify=d.target)
     idx = idx_train if split == "train" else idx_test
-    return Split(torch.from_numpy(x[idx]).unsqueeze(1), torch.from_numpy(d.target[idx].astype(np.int64)),
-                 tuple(str(i) for i in range(10)))
+    return Split(torch.from_numpy(x[idx]).unsqueeze(1), torch.from_numpy(d.target[idx].astype(np.int64)), tuple(str(i) for i in range(10)))
 
 
 _LOADERS: dict[str, Callable[[str, str | Path | None, bool], Split]] = {
@@ -165,9 +166,11 @@ def list_datasets() -> list[str]:
 
 def register_dataset(name: str):
     """File a loader ``f(split, data_dir, download) -> Split`` under ``name``."""
+
     def deco(fn):
         _LOADERS[name] = fn
         return fn
+
     return deco
 
 
@@ -182,6 +185,7 @@ def load_dataset(name: str, split: str = "train", data_dir: str | Path | None = 
     if name not in _LOADERS:
         if looks_like_path(name):
             return load_user_data(Path(name), split)
-        raise VistransferError(f"unknown dataset {name!r}; choose one of {list_datasets()}, or pass an .npz file or an "
-                               "image folder (one sub-folder per class)")
+        raise VistransferError(
+            f"unknown dataset {name!r}; choose one of {list_datasets()}, or pass an .npz file or an image folder (one sub-folder per class)"
+        )
     return _LOADERS[name](split, data_dir, download)

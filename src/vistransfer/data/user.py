@@ -121,8 +121,7 @@ def load_image_folder(root: Path, split: str) -> Split:
             if first is None:
                 first = (a.shape, f)
             elif a.shape != first[0]:
-                raise VistransferError(f"{f} has shape {list(a.shape)} but {first[1]} has {list(first[0])}; "
-                                       "all images must have one size and mode")
+                raise VistransferError(f"{f} has shape {list(a.shape)} but {first[1]} has {list(first[0])}; all images must have one size and mode")
             xs.append(a)
             ys.append(c)
     if not xs:

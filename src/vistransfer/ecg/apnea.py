@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import VistransferError
+from ..errors import VistransferError, require
 from ..io import default_data_dir
 from . import rr as rrmod
 
@@ -54,8 +54,10 @@ def find_root(data_dir: str | Path | None) -> Path:
     for cand in (root / "apnea-ecg", root):
         if (cand / "a01.hea").is_file() or (cand / "SHA256SUMS").is_file() and (cand / "RECORDS").is_file():
             return cand
-    raise VistransferError(f"apnea-ecg: no records in {root} or {root / 'apnea-ecg'}; put the PhysioNet Apnea-ECG files "
-                           "(NAME.hea, NAME.apn, NAME.qrs, SHA256SUMS) there, or point --data-dir at their folder")
+    raise VistransferError(
+        f"apnea-ecg: no records in {root} or {root / 'apnea-ecg'}; put the PhysioNet Apnea-ECG files "
+        "(NAME.hea, NAME.apn, NAME.qrs, SHA256SUMS) there, or point --data-dir at their folder"
+    )
 
 
 def _sums(root: Path) -> dict[str, str]:
@@ -88,7 +90,7 @@ def verify(root: Path, name: str, sums: dict[str, str] | None = None) -> None:
 
 def read_record(root: Path, name: str, check: bool = True, sums: dict[str, str] | None = None) -> Record:
     """Read one record's labels and beats (and amplitudes if its .dat is there); every problem names the file."""
-    import wfdb
+    wfdb = require("wfdb", "ecg", "reading PhysioNet records")
 
     if check:
         verify(root, name, sums)
@@ -102,23 +104,29 @@ def read_record(root: Path, name: str, check: bool = True, sums: dict[str, str] 
     for ext in ("apn", "qrs"):
         raw = (root / f"{name}.{ext}").read_bytes()
         if len(raw) < 2 or raw[-2:] != b"\x00\x00":  # MIT annotation files end with a zero word
-            raise VistransferError(f"{root / (name + '.' + ext)} is not a readable WFDB annotation file "
-                                   "(truncated: no end-of-file marker); replace it")
+            raise VistransferError(
+                f"{root / (name + '.' + ext)} is not a readable WFDB annotation file (truncated: no end-of-file marker); replace it"
+            )
         try:
             anns[ext] = wfdb.rdann(base, ext)
         except Exception as e:  # noqa: BLE001
-            raise VistransferError(f"{root / (name + '.' + ext)} is not a readable WFDB annotation file "
-                                   f"({type(e).__name__}: truncated or corrupt); replace it") from None
+            raise VistransferError(
+                f"{root / (name + '.' + ext)} is not a readable WFDB annotation file ({type(e).__name__}: truncated or corrupt); replace it"
+            ) from None
     apn, qrs = anns["apn"], anns["qrs"]
     samples = np.asarray(apn.sample)
     per_minute = int(round(60 * fs))
     n_minutes = sig_len // per_minute + (1 if sig_len % per_minute else 0)
     if len(samples) == 0 or np.any(samples % per_minute) or np.any(np.diff(samples) != per_minute) or samples[0] != 0:
-        raise VistransferError(f"{root / (name + '.apn')}: labels must be one per minute from sample 0 "
-                               f"(every {per_minute} samples); this file's do not match record {name}")
+        raise VistransferError(
+            f"{root / (name + '.apn')}: labels must be one per minute from sample 0 "
+            f"(every {per_minute} samples); this file's do not match record {name}"
+        )
     if len(samples) > n_minutes:
-        raise VistransferError(f"{root / (name + '.apn')} labels {len(samples)} minutes but record {name} lasts "
-                               f"{sig_len / per_minute:.1f} minutes ({root / (name + '.hea')}); the files do not belong together")
+        raise VistransferError(
+            f"{root / (name + '.apn')} labels {len(samples)} minutes but record {name} lasts "
+            f"{sig_len / per_minute:.1f} minutes ({root / (name + '.hea')}); the files do not belong together"
+        )
     bad = sorted(set(apn.symbol) - {"A", "N"})
     if bad:
         raise VistransferError(f"{root / (name + '.apn')} holds labels {bad}; expected only A (apnea) and N (normal)")
@@ -132,7 +140,7 @@ def read_record(root: Path, name: str, check: bool = True, sums: dict[str, str] 
 
 def _amplitudes(root: Path, name: str, beats: np.ndarray) -> np.ndarray:
     """R-peak amplitude (mV) at each beat, from the raw ECG (only for users who have the .dat)."""
-    import wfdb
+    wfdb = require("wfdb", "ecg", "reading PhysioNet records")
 
     sig = wfdb.rdrecord(str(root / name), channels=[0]).p_signal[:, 0]
     lo, hi = np.clip(beats - 5, 0, len(sig) - 1), np.clip(beats + 6, 1, len(sig))
@@ -185,8 +193,14 @@ def load_minutes(data_dir: str | Path | None, records: tuple[str, ...] = RECORDS
         parts.append(ex)
         dropped[name] = ex["dropped"]
     cat = lambda k: np.concatenate([p[k] for p in parts])  # noqa: E731
-    return {"x": torch.from_numpy(cat("x")), "y": torch.from_numpy(cat("y")), "record": torch.from_numpy(cat("record")),
-            "minute": torch.from_numpy(cat("minute")), "records": tuple(records), "dropped": dropped}
+    return {
+        "x": torch.from_numpy(cat("x")),
+        "y": torch.from_numpy(cat("y")),
+        "record": torch.from_numpy(cat("record")),
+        "minute": torch.from_numpy(cat("minute")),
+        "records": tuple(records),
+        "dropped": dropped,
+    }
 
 
 def available_records(root: Path) -> tuple[str, ...]:

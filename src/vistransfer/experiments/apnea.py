@@ -128,8 +128,14 @@ class ApneaExperiment:
     def identity(self, domain: bool = True) -> dict:
         """What the results depend on. Without ``domain``: what trained weights depend on (the domain
         handed over with a teacher steers its visualizations, not its training)."""
-        ident = {"split": self.split, "teams": self.teams, "arch": self.arch.to_dict(), "teacher": to_dict(self.teacher),
-                 "student": self.student, "synthesis": to_dict(self.synthesis)}
+        ident = {
+            "split": self.split,
+            "teams": self.teams,
+            "arch": self.arch.to_dict(),
+            "teacher": to_dict(self.teacher),
+            "student": self.student,
+            "synthesis": to_dict(self.synthesis),
+        }
         if domain and self.domain is not None:  # absent at the default, so earlier caches stay valid
             ident["domain"] = list(self.domain)
         if self.probe is not None:  # likewise
@@ -147,20 +153,40 @@ def load_apnea_experiment(path: Path, raw: dict) -> ApneaExperiment:
     teacher = from_dict(TrainConfig, {"epochs": 30, "batch_size": 64, "lr": 2e-3, **f.teacher})
     synth = from_dict(SynthesisConfig, {**f.synthesis, "n": f.n_synthetic})
     if any(k.startswith("probe") for k in f.synthesis):
-        raise VistransferError(f"{path}: probes of the apnea experiments are set in their own [probe] section "
-                               "(ratio, rounds, steps, step_size: their round students are h2), not in [synthesis]")
+        raise VistransferError(
+            f"{path}: probes of the apnea experiments are set in their own [probe] section "
+            "(ratio, rounds, steps, step_size: their round students are h2), not in [synthesis]"
+        )
     for row, st in f.phone.students.items():
         name = canonical_name(st.arch)
         if name in ("svm", "rf", "mlp"):
             raise VistransferError(f"{path}: [phone.students.{row!r}] arch must be a convolutional student (e.g. cnn_ecg_small), got {st.arch!r}")
     domain = None if f.domain == "team" else tuple(float(v) for v in f.domain)
     if domain is not None and not VALUE_RANGE[0] <= domain[0] < domain[1] <= VALUE_RANGE[1]:
-        raise VistransferError(f"{path}: domain must be \"team\" or [low, high] seconds with "
-                               f"{VALUE_RANGE[0]} <= low < high <= {VALUE_RANGE[1]} (the cleaned RR range); got {list(domain)}")
-    return ApneaExperiment(path.stem, f.title, f.paper_table, f.description, tuple(f.seeds), tuple(f.split),
-                           {k: tuple(v) for k, v in f.teams.items()}, arch, teacher,
-                           student_options(f.student, f"{path} [student]"), synth, domain, f.paper, f.recordwise, f.privacy, str(path),
-                           f.probe.model_dump() if f.probe is not None else None, f.phone.model_dump())
+        raise VistransferError(
+            f'{path}: domain must be "team" or [low, high] seconds with '
+            f"{VALUE_RANGE[0]} <= low < high <= {VALUE_RANGE[1]} (the cleaned RR range); got {list(domain)}"
+        )
+    return ApneaExperiment(
+        path.stem,
+        f.title,
+        f.paper_table,
+        f.description,
+        tuple(f.seeds),
+        tuple(f.split),
+        {k: tuple(v) for k, v in f.teams.items()},
+        arch,
+        teacher,
+        student_options(f.student, f"{path} [student]"),
+        synth,
+        domain,
+        f.paper,
+        f.recordwise,
+        f.privacy,
+        str(path),
+        f.probe.model_dump() if f.probe is not None else None,
+        f.phone.model_dump(),
+    )
 
 
 def binary_metrics(y: np.ndarray, p_apnea: np.ndarray, threshold: float = 0.5) -> dict:
@@ -174,9 +200,16 @@ def binary_metrics(y: np.ndarray, p_apnea: np.ndarray, threshold: float = 0.5) -
 
     pred = (p_apnea >= threshold).astype(int)
     pos, neg = y == 1, y == 0
-    out = {"threshold": float(threshold), "accuracy": float((pred == y).mean()), "sensitivity": float(pred[pos].mean()) if pos.any() else float("nan"),
-           "specificity": float(1 - pred[neg].mean()) if neg.any() else float("nan"),
-           "auc": float("nan"), "best_accuracy": float("nan"), "best_threshold": float("nan"), "n": int(len(y))}
+    out = {
+        "threshold": float(threshold),
+        "accuracy": float((pred == y).mean()),
+        "sensitivity": float(pred[pos].mean()) if pos.any() else float("nan"),
+        "specificity": float(1 - pred[neg].mean()) if neg.any() else float("nan"),
+        "auc": float("nan"),
+        "best_accuracy": float("nan"),
+        "best_threshold": float("nan"),
+        "n": int(len(y)),
+    }
     if pos.any() and neg.any():
         fpr, tpr, thr = roc_curve(y, p_apnea)
         acc = (tpr * pos.sum() + (1 - fpr) * neg.sum()) / len(y)
@@ -188,8 +221,17 @@ def binary_metrics(y: np.ndarray, p_apnea: np.ndarray, threshold: float = 0.5) -
 class ApneaRunner:
     PARTS = APNEA_PARTS
 
-    def __init__(self, exp: ApneaExperiment, data_dir=None, results_dir="results", cache=None, device="cpu",
-                 progress: bool = False, log: Callable[[str], None] = print, jobs: int = 1):
+    def __init__(
+        self,
+        exp: ApneaExperiment,
+        data_dir=None,
+        results_dir="results",
+        cache=None,
+        device="cpu",
+        progress: bool = False,
+        log: Callable[[str], None] = print,
+        jobs: int = 1,
+    ):
         if not isinstance(jobs, int) or jobs < 1:
             raise VistransferError(f"jobs must be a whole number of processes >= 1, got {jobs!r}")
         self.exp, self.data_dir, self.device, self.log = exp, data_dir, device, log
@@ -307,14 +349,13 @@ class ApneaRunner:
 
     def add_probes(self, ds: SyntheticDataset, h1: Teacher, seed: int, options: dict) -> SyntheticDataset:
         """``ds`` with probes (ProbeOptions as a dict) found against h2 round students (soft labels, tau 4)."""
+
         def fit(x, t):
             return self.student(x, t, seed, temperature=4.0, teacher=h1, members=1).net_
 
-        return add_probes(ds, h1.module, fit, labels="soft", low=h1.spec.low, high=h1.spec.high, seed=seed,
-                          device=self.device, **options)
+        return add_probes(ds, h1.module, fit, labels="soft", low=h1.spec.low, high=h1.spec.high, seed=seed, device=self.device, **options)
 
-    def student(self, x, targets, seed: int, temperature: float = 1.0, teacher: Teacher | None = None,
-                arch: str = "cnn_ecg", **over):
+    def student(self, x, targets, seed: int, temperature: float = 1.0, teacher: Teacher | None = None, arch: str = "cnn_ecg", **over):
         """h2 (the teacher's architecture, unless ``arch`` names another). With ``teacher``, inputs are
         standardized with the teacher's normalization (part of its input spec), not with the visualizations' own spread."""
         kw = {**self.exp.student, **over, "seed": seed, "device": self.device, "temperature": temperature}
@@ -328,11 +369,23 @@ class ApneaRunner:
         t_start = time.perf_counter()
         self.out.mkdir(parents=True, exist_ok=True)
         self.load_minutes()
-        self.record = {"experiment": exp.name, "title": exp.title, "paper_table": exp.paper_table, "description": exp.description,
-                       "command": f"vistransfer experiment {exp.name}", "spec_file": exp.source, "config": exp.identity(),
-                       "teams": {t: {"records": list(r), "minutes": int(len(self.minutes[t]["y"])),
-                                     "apnea_fraction": float(self.minutes[t]["y"].float().mean())} for t, r in exp.teams.items()},
-                       "seeds": list(exp.seeds), "paper": exp.paper, "versions": versions(), "timings_s": {}}
+        self.record = {
+            "experiment": exp.name,
+            "title": exp.title,
+            "paper_table": exp.paper_table,
+            "description": exp.description,
+            "command": f"vistransfer experiment {exp.name}",
+            "spec_file": exp.source,
+            "config": exp.identity(),
+            "teams": {
+                t: {"records": list(r), "minutes": int(len(self.minutes[t]["y"])), "apnea_fraction": float(self.minutes[t]["y"].float().mean())}
+                for t, r in exp.teams.items()
+            },
+            "seeds": list(exp.seeds),
+            "paper": exp.paper,
+            "versions": versions(),
+            "timings_s": {},
+        }
         unknown = sorted(set(parts) - set(self.PARTS))
         if unknown:
             raise VistransferError(f"unknown part(s) {unknown}; choose from {list(self.PARTS)}")
@@ -359,8 +412,10 @@ class ApneaRunner:
             old = json.loads(prev.read_text())
         except (OSError, json.JSONDecodeError):
             return
-        same = (old.get("config") == json.loads(json.dumps(self.record["config"]))
-                and old.get("versions", {}).get("vistransfer") == self.record["versions"]["vistransfer"])
+        same = (
+            old.get("config") == json.loads(json.dumps(self.record["config"]))
+            and old.get("versions", {}).get("vistransfer") == self.record["versions"]["vistransfer"]
+        )
         if not same:
             return
         if old.get("recordwise", {}).get("cfg", self.recordwise_cfg) != self.recordwise_cfg:
@@ -405,9 +460,13 @@ class ApneaRunner:
                     # (one number handed over with it; the student never trains on them, the test minutes are others)
                     thr = binary_metrics(d["val"].y.numpy(), h2.predict_proba(d["val"].x)[:, 1])["best_threshold"]
                     out.update({key: binary_metrics(y, p2), f"{key}_calibrated": binary_metrics(y, p2, thr)})
-                return {**out, "synthesis": ds.meta["stats"],
-                        "n_train": len(d["train"]), "n_test": len(d["test"]),
-                        **({"probes": ds.meta["probes"]["history"]} if "probes" in ds.meta else {})}
+                return {
+                    **out,
+                    "synthesis": ds.meta["stats"],
+                    "n_train": len(d["train"]),
+                    "n_test": len(d["test"]),
+                    **({"probes": ds.meta["probes"]["history"]} if "probes" in ds.meta else {}),
+                }
 
             res = {t: self.cached("table5-team", {"team": t, "seed": seed}, lambda t=t: unit(t)) for t in teams}
 
@@ -423,7 +482,12 @@ class ApneaRunner:
                 for i, t in enumerate(teams):
                     pr = predict_logits(h.module, data[t]["test"].x, self.device).argmax(1).numpy()
                     ps = predict_logits(h.module, sets[t].x, self.device).argmax(1).numpy()
-                    out[t] = {"real": float((pr == i).mean()), "synthetic": float((ps == i).mean()), "n_real": int(len(pr)), "n_synthetic": int(len(ps))}
+                    out[t] = {
+                        "real": float((pr == i).mean()),
+                        "synthetic": float((ps == i).mean()),
+                        "n_real": int(len(pr)),
+                        "n_synthetic": int(len(ps)),
+                    }
                 return out
 
             res_idt = self.cached("table5-idt", {"seed": seed}, idt)
@@ -435,10 +499,17 @@ class ApneaRunner:
                 if exp.domain is None:
                     for t, swap in self.idt_domain_swap(h, h1, sets, teams).items():
                         res_idt[t].update(swap)
-            per_seed.append({"seed": seed, "teams": res, "idt": res_idt, "idt_separability": sep,
-                             "seconds": time.perf_counter() - t0 + self._cached_s - cached0})
-            self.log(f"table5 seed {seed}: " + ", ".join(f"{t}: base {100 * res[t]['base']['accuracy']:.1f}, h2 S. {100 * res[t]['h2_hard']['accuracy']:.1f}"
-                                                         f" (soft {100 * res[t]['h2_soft']['accuracy']:.1f}), h_idt R. {100 * res_idt[t]['real']:.1f}, S. {100 * res_idt[t]['synthetic']:.1f}" for t in teams))
+            per_seed.append(
+                {"seed": seed, "teams": res, "idt": res_idt, "idt_separability": sep, "seconds": time.perf_counter() - t0 + self._cached_s - cached0}
+            )
+            self.log(
+                f"table5 seed {seed}: "
+                + ", ".join(
+                    f"{t}: base {100 * res[t]['base']['accuracy']:.1f}, h2 S. {100 * res[t]['h2_hard']['accuracy']:.1f}"
+                    f" (soft {100 * res[t]['h2_soft']['accuracy']:.1f}), h_idt R. {100 * res_idt[t]['real']:.1f}, S. {100 * res_idt[t]['synthetic']:.1f}"
+                    for t in teams
+                )
+            )
             # every finished seed goes into the record at once: an interrupted run keeps it, and the next run
             # of the same command (here or wherever the results folder goes) starts at the next seed
             self.record["table5"] = self._table5_record(per_seed, teams)
@@ -453,24 +524,35 @@ class ApneaRunner:
             pick = lambda f: mean_std([f(s) for s in per_seed])  # noqa: E731
             # the set's counts, from the latest seed that recorded them (seeds of 0.5.0's first runs did not)
             counted = lambda k: next((s["teams"][t][k] for s in reversed(per_seed) if k in s["teams"][t]), None)  # noqa: E731
-            rows[t] = {"base": pick(lambda s: s["teams"][t]["base"]["accuracy"]), "h2_hard": pick(lambda s: s["teams"][t]["h2_hard"]["accuracy"]),
-                       "h2_soft": pick(lambda s: s["teams"][t]["h2_soft"]["accuracy"]), "idt_real": pick(lambda s: s["idt"][t]["real"]),
-                       # at the owner's threshold (units of 0.5.0's first runs lack it: then the row has none)
-                       **{f"{k}_calibrated": pick(lambda s, k=k: s["teams"][t][f"{k}_calibrated"]["accuracy"])
-                          for k in ("h2_hard", "h2_soft") if all(f"{k}_calibrated" in s["teams"][t] for s in per_seed)},
-                       "idt_synthetic": pick(lambda s: s["idt"][t]["synthetic"]),
-                       "idt_synthetic_swapped": pick(lambda s: s["idt"][t]["synthetic_swapped"]) if len(teams) == 2 and exp.domain is None else None,
-                       "domains": [s["idt"][t].get("domain") for s in per_seed],
-                       "n_test": per_seed[0]["teams"][t]["n_test"],
-                       "n_train": per_seed[0]["teams"][t]["n_train"], "n_synthetic": exp.synthesis.n,
-                       "n_blends": counted("n_blends"), "n_offsets": counted("n_offsets"), "n_probes": counted("n_probes")}
+            rows[t] = {
+                "base": pick(lambda s: s["teams"][t]["base"]["accuracy"]),
+                "h2_hard": pick(lambda s: s["teams"][t]["h2_hard"]["accuracy"]),
+                "h2_soft": pick(lambda s: s["teams"][t]["h2_soft"]["accuracy"]),
+                "idt_real": pick(lambda s: s["idt"][t]["real"]),
+                # at the owner's threshold (units of 0.5.0's first runs lack it: then the row has none)
+                **{
+                    f"{k}_calibrated": pick(lambda s, k=k: s["teams"][t][f"{k}_calibrated"]["accuracy"])
+                    for k in ("h2_hard", "h2_soft")
+                    if all(f"{k}_calibrated" in s["teams"][t] for s in per_seed)
+                },
+                "idt_synthetic": pick(lambda s: s["idt"][t]["synthetic"]),
+                "idt_synthetic_swapped": pick(lambda s: s["idt"][t]["synthetic_swapped"]) if len(teams) == 2 and exp.domain is None else None,
+                "domains": [s["idt"][t].get("domain") for s in per_seed],
+                "n_test": per_seed[0]["teams"][t]["n_test"],
+                "n_train": per_seed[0]["teams"][t]["n_train"],
+                "n_synthetic": exp.synthesis.n,
+                "n_blends": counted("n_blends"),
+                "n_offsets": counted("n_offsets"),
+                "n_probes": counted("n_probes"),
+            }
         out = {"rows": rows, "per_seed": per_seed}
         if len(teams) == 2:  # h_idt on both teams' sets at once: balanced accuracy (chance 50%) and AUC (chance 0.5)
             out["idt_both"] = {
                 "balanced_synthetic": mean_std([np.mean([s["idt"][t]["synthetic"] for t in teams]) for s in per_seed]),
                 "balanced_real": mean_std([np.mean([s["idt"][t]["real"] for t in teams]) for s in per_seed]),
                 "auc_synthetic": mean_std([s["idt_separability"]["auc_synthetic"] for s in per_seed]),
-                "auc_real": mean_std([s["idt_separability"]["auc_real"] for s in per_seed])}
+                "auc_real": mean_std([s["idt_separability"]["auc_real"] for s in per_seed]),
+            }
         return {**out, "partial": True} if len(per_seed) < len(self.exp.seeds) else out
 
     def idt_teacher(self, data: dict, seed: int, teams: list[str]) -> Teacher:
@@ -536,12 +618,21 @@ class ApneaRunner:
         h1 = self.teacher(f"apnea-{team}", d["train"], d["test"], seed)
         ds = self.synthetic(team, h1, seed)
         y = d["test"].y.numpy()
-        models = [("teacher h1 (real minutes)", NeuralStudent.from_net("cnn_ecg", h1.module, h1.in_shape, h1.n_classes), d["train"].x),
-                  ("student h2 (visualizations, hard)", self.student(ds.x, ds.targets("hard"), seed, teacher=h1), ds.x)]
+        models = [
+            ("teacher h1 (real minutes)", NeuralStudent.from_net("cnn_ecg", h1.module, h1.in_shape, h1.n_classes), d["train"].x),
+            ("student h2 (visualizations, hard)", self.student(ds.x, ds.targets("hard"), seed, teacher=h1), ds.x),
+        ]
         for name, st in opts["students"].items():
             over = {} if st["members"] is None else {"members": st["members"]}
-            models.append((name, self.student(ds.x, ds.targets(st["labels"]), seed, temperature=st["temperature"], teacher=h1,
-                                              arch=canonical_name(st["arch"]), **over), ds.x))
+            models.append(
+                (
+                    name,
+                    self.student(
+                        ds.x, ds.targets(st["labels"]), seed, temperature=st["temperature"], teacher=h1, arch=canonical_name(st["arch"]), **over
+                    ),
+                    ds.x,
+                )
+            )
         out = {}
         for name, model, calibration in models:
             path = self.cache / "onnx" / f"{name.split()[0]}-{fingerprint(model.net_.state_dict())[:16]}.onnx"  # one file per model
@@ -553,9 +644,13 @@ class ApneaRunner:
                 files[f"{name}, int8"] = quantize_int8(path, path.with_name(path.stem + "-int8.onnx"), calibration.numpy(), seed=seed)
             for row, f in files.items():
                 p = onnx_predict(f, d["test"].x.numpy())[:, 1]
-                out[row] = {"size_kb": f.stat().st_size / 1024, "latency_ms_one_core": latency_ms(f, h1.in_shape),
-                            "parameters": weights,
-                            "onnx_vs_torch_max_diff": float(np.abs(p - ref).max()), **binary_metrics(y, p)}
+                out[row] = {
+                    "size_kb": f.stat().st_size / 1024,
+                    "latency_ms_one_core": latency_ms(f, h1.in_shape),
+                    "parameters": weights,
+                    "onnx_vs_torch_max_diff": float(np.abs(p - ref).max()),
+                    **binary_metrics(y, p),
+                }
         self.record["phone"] = {"team": team, "seed": seed, "cfg": opts, "models": out}
 
     def privacy_setup(self) -> dict:
@@ -567,9 +662,16 @@ class ApneaRunner:
         d = self.team_data(team, seed)
         pool_idx = np.r_[d["train_idx"], d["test_idx"]]
         full = self.minutes[team]
-        return {"team": team, "seed": seed, "shadows": int(cfg["shadows"]), "data": d, "pool": len(pool_idx),
-                "x": full["x"][pool_idx], "y": full["y"][pool_idx],
-                "member": np.r_[np.ones(len(d["train_idx"]), bool), np.zeros(len(d["test_idx"]), bool)]}
+        return {
+            "team": team,
+            "seed": seed,
+            "shadows": int(cfg["shadows"]),
+            "data": d,
+            "pool": len(pool_idx),
+            "x": full["x"][pool_idx],
+            "y": full["y"][pool_idx],
+            "member": np.r_[np.ones(len(d["train_idx"]), bool), np.zeros(len(d["test_idx"]), bool)],
+        }
 
     @staticmethod
     def shadow_key(setup: dict, s: int) -> dict:
@@ -579,6 +681,7 @@ class ApneaRunner:
     def privacy_shadow(self, setup: dict, s: int, earlier: dict | None = None) -> dict:
         """Shadow pipeline ``s`` (cached): a teacher on a random half of the pool, its synthetic set and
         its student, made as the audited ones are; membership and both models' confidences on the pool."""
+
         def shadow():
             rng = np.random.default_rng([setup["seed"], 1000 + s])
             inn = rng.random(setup["pool"]) < 0.5
@@ -586,8 +689,11 @@ class ApneaRunner:
             hs = self.teacher(f"shadow-{setup['team']}-{s}", tr, None, 1000 + s)
             dss = self.synthetic(f"shadow-{s}", hs, 1000 + s)
             ss = self.student(dss.x, dss.targets("hard"), 1000 + s, teacher=hs)
-            return {"in": inn.tolist(), "teacher": logit_confidence(hs.module, setup["x"], setup["y"]).tolist(),
-                    "student": logit_confidence(ss.net_, setup["x"], setup["y"]).tolist()}
+            return {
+                "in": inn.tolist(),
+                "teacher": logit_confidence(hs.module, setup["x"], setup["y"]).tolist(),
+                "student": logit_confidence(ss.net_, setup["x"], setup["y"]).tolist(),
+            }
 
         return self.cached("privacy-shadow", self.shadow_key(setup, s), shadow, earlier=earlier)
 
@@ -595,17 +701,22 @@ class ApneaRunner:
         """The audited pipeline (cached): the team's teacher, its synthetic set and its student, as Table 5 makes
         them; both models' confidences on the pool, and each synthetic and held-out series' distance to its
         nearest real training series."""
+
         def target():
             team, seed, d = setup["team"], setup["seed"], setup["data"]
             h1 = self.teacher(f"apnea-{team}", d["train"], d["test"], seed)
             ds = self.synthetic(team, h1, seed)
             h2 = self.student(ds.x, ds.targets("hard"), seed, teacher=h1)
             q = lambda a: {"median": float(np.median(a)), "p5": float(np.percentile(a, 5)), "min": float(a.min())}  # noqa: E731
-            return {"teacher": logit_confidence(h1.module, setup["x"], setup["y"]).tolist(),
-                    "student": logit_confidence(h2.net_, setup["x"], setup["y"]).tolist(),
-                    "nearest_real_training_series": {"synthetic": q(nearest_distances(ds.x, d["train"].x)),
-                                                     "real_held_out": q(nearest_distances(d["test"].x, d["train"].x)),
-                                                     "unit": "L2 distance between 1,200-sample RR windows, seconds"}}
+            return {
+                "teacher": logit_confidence(h1.module, setup["x"], setup["y"]).tolist(),
+                "student": logit_confidence(h2.net_, setup["x"], setup["y"]).tolist(),
+                "nearest_real_training_series": {
+                    "synthetic": q(nearest_distances(ds.x, d["train"].x)),
+                    "real_held_out": q(nearest_distances(d["test"].x, d["train"].x)),
+                    "unit": "L2 distance between 1,200-sample RR windows, seconds",
+                },
+            }
 
         return self.cached("privacy-target", {"team": setup["team"], "seed": setup["seed"]}, target, earlier=earlier)
 
@@ -625,8 +736,11 @@ class ApneaRunner:
             shadow_phi = np.round(np.array([found[s][m] for s in ids], float), 4)
             lira = lira_scores(phi, shadow_phi, ins)
             by_k = lira_by_shadow_count(phi, shadow_phi, ins, member, counts)
-            res[m] = {"threshold_attack": attack_metrics(phi[member], phi[~member]), "lira": attack_metrics(lira[member], lira[~member]),
-                      "lira_by_shadows": {str(c): {"auc": mean_std(v["auc"]), "tpr": mean_std(v["tpr"])} for c, v in by_k.items()}}
+            res[m] = {
+                "threshold_attack": attack_metrics(phi[member], phi[~member]),
+                "lira": attack_metrics(lira[member], lira[~member]),
+                "lira_by_shadows": {str(c): {"auc": mean_std(v["auc"]), "tpr": mean_std(v["tpr"])} for c, v in by_k.items()},
+            }
         return {**res, "nearest_real_training_series": target["nearest_real_training_series"]}
 
     def privacy(self) -> None:
@@ -704,8 +818,14 @@ class ApneaRunner:
         the [recordwise] options and the teacher's training config for them."""
         cfg = self.recordwise_cfg
         names = available_records(find_root(self.data_dir))
-        return {"names": names, "data": load_minutes(self.data_dir, names), "folds": int(cfg["folds"]), "cfg": cfg,
-                "seed": self.exp.seeds[0], "tcfg": replace(self.exp.teacher, epochs=int(cfg["epochs"]))}
+        return {
+            "names": names,
+            "data": load_minutes(self.data_dir, names),
+            "folds": int(cfg["folds"]),
+            "cfg": cfg,
+            "seed": self.exp.seeds[0],
+            "tcfg": replace(self.exp.teacher, epochs=int(cfg["epochs"])),
+        }
 
     @staticmethod
     def recordwise_split(setup: dict, f: int) -> tuple[Split, Split, torch.Tensor]:
@@ -744,16 +864,27 @@ class ApneaRunner:
                 p2 = h2.predict_proba(test.x)[:, 1]
                 thr = binary_metrics(train.y.numpy(), h2.predict_proba(train.x)[:, 1])["best_threshold"]
                 recs = data["record"][te].numpy()
-                per_record = {names[r]: {"true_apnea_minutes": int(y[recs == r].sum()), "minutes": int((recs == r).sum()),
-                                         "teacher_apnea_minutes": int((p1[recs == r] >= 0.5).sum()),
-                                         "student_apnea_minutes": int((p2[recs == r] >= 0.5).sum()),
-                                         "student_calibrated_apnea_minutes": int((p2[recs == r] >= thr).sum())} for r in np.unique(recs)}
-                return {"teacher": binary_metrics(y, p1), "student": binary_metrics(y, p2),
-                        "student_calibrated": binary_metrics(y, p2, thr), "records": per_record}
+                per_record = {
+                    names[r]: {
+                        "true_apnea_minutes": int(y[recs == r].sum()),
+                        "minutes": int((recs == r).sum()),
+                        "teacher_apnea_minutes": int((p1[recs == r] >= 0.5).sum()),
+                        "student_apnea_minutes": int((p2[recs == r] >= 0.5).sum()),
+                        "student_calibrated_apnea_minutes": int((p2[recs == r] >= thr).sum()),
+                    }
+                    for r in np.unique(recs)
+                }
+                return {
+                    "teacher": binary_metrics(y, p1),
+                    "student": binary_metrics(y, p2),
+                    "student_calibrated": binary_metrics(y, p2, thr),
+                    "records": per_record,
+                }
 
             was = earlier.get(f)
-            r = self.cached("recordwise", {"fold": f, "folds": folds, "cfg": cfg}, unit,
-                            earlier={k: v for k, v in was.items() if k != "fold"} if was else None)
+            r = self.cached(
+                "recordwise", {"fold": f, "folds": folds, "cfg": cfg}, unit, earlier={k: v for k, v in was.items() if k != "fold"} if was else None
+            )
             res.append({"fold": f, **r})
             preds.update(r["records"])
             self.log(f"recordwise fold {f}: teacher {100 * r['teacher']['accuracy']:.1f}, student {100 * r['student']['accuracy']:.1f}")

@@ -126,8 +126,24 @@ def load_cifar_experiment(path: Path, raw: dict) -> CifarExperiment:
         raise VistransferError(f"{path}: student.arch {f.student.arch!r} is not one of {list_students()}")
     synth = from_dict(SynthesisConfig, {**f.synthesis, "n": f.n_imgs})
     loss2 = from_dict(SynthesisConfig, {**f.synthesis, **f.loss2, "n": f.n_imgs})
-    return CifarExperiment(path.stem, f.title, f.paper_table, f.description, f.dataset, f.n_train, f.n_test, f.n_imgs, tuple(f.synthesis_seeds),
-                           f.admissibility, nets, synth, loss2, f.student, f.paper, str(path))
+    return CifarExperiment(
+        path.stem,
+        f.title,
+        f.paper_table,
+        f.description,
+        f.dataset,
+        f.n_train,
+        f.n_test,
+        f.n_imgs,
+        tuple(f.synthesis_seeds),
+        f.admissibility,
+        nets,
+        synth,
+        loss2,
+        f.student,
+        f.paper,
+        str(path),
+    )
 
 
 class CifarRunner:
@@ -135,14 +151,28 @@ class CifarRunner:
 
     PARTS = ("train", "table3", "student")
 
-    def __init__(self, exp: CifarExperiment, data_dir: str | Path | None = None, results_dir: str | Path = "results",
-                 cache: str | Path | None = None, device: str = "cpu", log: Callable[[str], None] = print,
-                 progress: bool = True):
+    def __init__(
+        self,
+        exp: CifarExperiment,
+        data_dir: str | Path | None = None,
+        results_dir: str | Path = "results",
+        cache: str | Path | None = None,
+        device: str = "cpu",
+        log: Callable[[str], None] = print,
+        progress: bool = True,
+    ):
         self.exp, self.data_dir, self.device, self.log, self.progress = exp, data_dir, device, log, progress
         self.out = Path(results_dir) / exp.name
         self.cache = (Path(cache) if cache is not None else cache_dir() / "experiments") / exp.dataset
-        self.record: dict[str, Any] = {"title": exp.title, "paper_table": exp.paper_table, "source": exp.source,
-                                       "paper": exp.paper, "n_imgs": exp.n_imgs, "versions": versions(), "nets": {}}
+        self.record: dict[str, Any] = {
+            "title": exp.title,
+            "paper_table": exp.paper_table,
+            "source": exp.source,
+            "paper": exp.paper,
+            "n_imgs": exp.n_imgs,
+            "versions": versions(),
+            "nets": {},
+        }
         prev = self.out / "results.json"
         if prev.is_file():  # a run of some parts keeps the other parts' results
             old = json.loads(prev.read_text())
@@ -173,15 +203,22 @@ class CifarRunner:
             return self._nets[name]
         arch, cfg = self.exp.nets[name]
         subset = {"n_train": self.exp.n_train} if self.exp.n_train else {}
-        key = cache_key({"dataset": self.exp.dataset, **subset, "arch": arch.to_dict(), "config": to_dict(cfg),
-                    "spec": self.spec.to_dict()})
+        key = cache_key({"dataset": self.exp.dataset, **subset, "arch": arch.to_dict(), "config": to_dict(cfg), "spec": self.spec.to_dict()})
         path = self.cache / "nets" / f"{name}-{key}.pt"
         if not path.is_file():
             ckpt = path.with_suffix(".ckpt")
-            self.log(f"[{self.exp.name}] training {name} ({arch.channels}, {cfg.epochs} epochs"
-                     f"{', resuming' if ckpt.is_file() else ''})")
-            t = train_teacher(self.data("train"), self.data("test"), cfg, self.exp.dataset, arch, self.device,
-                              progress=self.progress, spec=self.spec, checkpoint=ckpt)
+            self.log(f"[{self.exp.name}] training {name} ({arch.channels}, {cfg.epochs} epochs{', resuming' if ckpt.is_file() else ''})")
+            t = train_teacher(
+                self.data("train"),
+                self.data("test"),
+                cfg,
+                self.exp.dataset,
+                arch,
+                self.device,
+                progress=self.progress,
+                spec=self.spec,
+                checkpoint=ckpt,
+            )
             t.save(path)
             self.log(f"[{self.exp.name}] {name}: test accuracy {100 * t.test_accuracy:.2f}% -> {path}")
         self._nets[name] = load_builtin(path)  # loaded once per run: every part asks for the nets often
@@ -190,9 +227,13 @@ class CifarRunner:
     def train(self) -> None:
         for name in self.exp.nets:
             t = self.net(name)
-            self.record["nets"][name] = {"arch": t.net.arch.to_dict(), "test_accuracy": t.test_accuracy,
-                                         "train_seconds": t.meta.get("train_seconds"),
-                                         "train_config": t.meta.get("train_config"), "fingerprint": t.fingerprint}
+            self.record["nets"][name] = {
+                "arch": t.net.arch.to_dict(),
+                "test_accuracy": t.test_accuracy,
+                "train_seconds": t.meta.get("train_seconds"),
+                "train_config": t.meta.get("train_config"),
+                "fingerprint": t.fingerprint,
+            }
             self.save()
 
     # --- Table 3 ------------------------------------------------------------------------------
@@ -217,11 +258,15 @@ class CifarRunner:
         preds = {n: self.predict(n, test.x) for n in NET_NAMES}
         s1 = ("cnn2", "cnn3")
         adm = metrics.admissibility({n: preds[n] for n in s1}, y, self.exp.admissibility)
-        rec: dict[str, Any] = {"note": LOSSY_NOTE, "admissibility": adm.to_dict(),
-                               "test": {"accuracy": {n: metrics.agreement(y, preds[n]) for n in NET_NAMES},
-                                        **metrics.difficulty(preds["h1"], preds["cnn1"], {n: preds[n] for n in s1}, adm,
-                                                             strict=False)},
-                               "sets": {}}
+        rec: dict[str, Any] = {
+            "note": LOSSY_NOTE,
+            "admissibility": adm.to_dict(),
+            "test": {
+                "accuracy": {n: metrics.agreement(y, preds[n]) for n in NET_NAMES},
+                **metrics.difficulty(preds["h1"], preds["cnn1"], {n: preds[n] for n in s1}, adm, strict=False),
+            },
+            "sets": {},
+        }
         self.record["table3"] = rec
         for which in ("imgs", "imgs_l"):
             runs = []
@@ -233,15 +278,24 @@ class CifarRunner:
                     pooled[n].append(p[n])
                 d = metrics.difficulty(p["h1"], p["cnn1"], {n: p[n] for n in s1}, adm, strict=False)
                 stats = ds.meta.get("stats", {})
-                runs.append({"seed": seed, "n": len(ds), "target_is_h1_label": float((p["h1"] == ds.target.numpy()).mean()),
-                             "agreement_with_h1": {n: metrics.agreement(p["h1"], p[n]) for n in NET_NAMES[1:]},
-                             "fooling_example": d["fooling_example"], "hidden_message": d["hidden_message"],
-                             "synthesis": {k: stats.get(k) for k in ("wall_s", "vis_per_s", "teacher_passes_per_vis", "groups_discarded")}})
+                runs.append(
+                    {
+                        "seed": seed,
+                        "n": len(ds),
+                        "target_is_h1_label": float((p["h1"] == ds.target.numpy()).mean()),
+                        "agreement_with_h1": {n: metrics.agreement(p["h1"], p[n]) for n in NET_NAMES[1:]},
+                        "fooling_example": d["fooling_example"],
+                        "hidden_message": d["hidden_message"],
+                        "synthesis": {k: stats.get(k) for k in ("wall_s", "vis_per_s", "teacher_passes_per_vis", "groups_discarded")},
+                    }
+                )
                 rec["sets"][which] = self._summarize(runs, pooled, s1, adm)
                 self.save()
-                self.log(f"[{self.exp.name}] {which} seed {seed}: agreement "
-                         + ", ".join(f"{n} {100 * v:.0f}%" for n, v in runs[-1]["agreement_with_h1"].items())
-                         + f"; fooling {100 * d['fooling_example']['value']:.0f}%, hidden {100 * d['hidden_message']['value']:.0f}%")
+                self.log(
+                    f"[{self.exp.name}] {which} seed {seed}: agreement "
+                    + ", ".join(f"{n} {100 * v:.0f}%" for n, v in runs[-1]["agreement_with_h1"].items())
+                    + f"; fooling {100 * d['fooling_example']['value']:.0f}%, hidden {100 * d['hidden_message']['value']:.0f}%"
+                )
         self.figure3()
         self.record["summary_rows"] = self._summary_rows()
         self.save()
@@ -253,39 +307,79 @@ class CifarRunner:
         names = {"cnn1": "CNN1 (h_s)", "cnn2": "CNN2 (S1)", "cnn3": "CNN3 (S1)"}
         for n, label in names.items():
             p = paper.get(n, [None] * 3)
-            rows.append({"column": "CIFAR-10 acc. (JPEG copy)", "h2": label, "size": "10,000 test images",
-                         "ours": {"mean": t3["test"]["accuracy"][n], "std": None}, "paper": paper_cell(p[0])})
+            rows.append(
+                {
+                    "column": "CIFAR-10 acc. (JPEG copy)",
+                    "h2": label,
+                    "size": "10,000 test images",
+                    "ours": {"mean": t3["test"]["accuracy"][n], "std": None},
+                    "paper": paper_cell(p[0]),
+                }
+            )
             for i, (w, col) in enumerate((("imgs", "IMGS agreement"), ("imgs_l", "IMGS+L agreement")), start=1):
-                rows.append({"column": col, "h2": label, "size": f"{self.exp.n_imgs} × {len(self.exp.synthesis_seeds)} seeds",
-                             "ours": t3["sets"][w]["agreement_with_h1"][n], "paper": paper_cell(p[i])})
+                rows.append(
+                    {
+                        "column": col,
+                        "h2": label,
+                        "size": f"{self.exp.n_imgs} × {len(self.exp.synthesis_seeds)} seeds",
+                        "ours": t3["sets"][w]["agreement_with_h1"][n],
+                        "paper": paper_cell(p[i]),
+                    }
+                )
         for prop, label in (("hidden_message", "Hidden M. (S1)"), ("fooling_example", "Fooling Ex. (S1)")):
             p = paper.get(prop, [None] * 3)
-            rows.append({"column": "test set", "h2": label, "size": "10,000 test images",
-                         "ours": {"mean": t3["test"][prop]["value"], "std": None}, "paper": paper_cell(p[0])})
+            rows.append(
+                {
+                    "column": "test set",
+                    "h2": label,
+                    "size": "10,000 test images",
+                    "ours": {"mean": t3["test"][prop]["value"], "std": None},
+                    "paper": paper_cell(p[0]),
+                }
+            )
             for i, (w, col) in enumerate((("imgs", "IMGS"), ("imgs_l", "IMGS+L")), start=1):
-                rows.append({"column": col, "h2": label, "size": f"{self.exp.n_imgs} × {len(self.exp.synthesis_seeds)} seeds",
-                             "ours": t3["sets"][w][prop], "paper": paper_cell(p[i])})
+                rows.append(
+                    {
+                        "column": col,
+                        "h2": label,
+                        "size": f"{self.exp.n_imgs} × {len(self.exp.synthesis_seeds)} seeds",
+                        "ours": t3["sets"][w][prop],
+                        "paper": paper_cell(p[i]),
+                    }
+                )
         return rows
 
-    def _summarize(self, runs: list[dict], pooled: dict[str, list[np.ndarray]], s1: tuple[str, ...],
-                   adm: metrics.Admissibility) -> dict:
+    def _summarize(self, runs: list[dict], pooled: dict[str, list[np.ndarray]], s1: tuple[str, ...], adm: metrics.Admissibility) -> dict:
         """Per-seed runs, mean +- std over seeds, and the pooled images' fractions with bootstrap intervals."""
         cat = {n: np.concatenate(v) for n, v in pooled.items()}
         d = metrics.difficulty(cat["h1"], cat["cnn1"], {n: cat[n] for n in s1}, adm, strict=False)
-        return {"runs": runs,
-                "agreement_with_h1": {n: mean_std([r["agreement_with_h1"][n] for r in runs]) for n in NET_NAMES[1:]},
-                "fooling_example": mean_std([r["fooling_example"]["value"] for r in runs]),
-                "hidden_message": mean_std([r["hidden_message"]["value"] for r in runs]),
-                "pooled": {"n": d["n"], "fooling_example": d["fooling_example"], "hidden_message": d["hidden_message"],
-                           "agreement_with_h1": {n: metrics.agreement(cat["h1"], cat[n]) for n in NET_NAMES[1:]}}}
+        return {
+            "runs": runs,
+            "agreement_with_h1": {n: mean_std([r["agreement_with_h1"][n] for r in runs]) for n in NET_NAMES[1:]},
+            "fooling_example": mean_std([r["fooling_example"]["value"] for r in runs]),
+            "hidden_message": mean_std([r["hidden_message"]["value"] for r in runs]),
+            "pooled": {
+                "n": d["n"],
+                "fooling_example": d["fooling_example"],
+                "hidden_message": d["hidden_message"],
+                "agreement_with_h1": {n: metrics.agreement(cat["h1"], cat[n]) for n in NET_NAMES[1:]},
+            },
+        }
 
     def figure3(self) -> None:
         """Figure 3 (and Appendix B's Figures 5 and 6): IMGS and IMGS+L of the first seed, a row per class."""
         seed = self.exp.synthesis_seeds[0]
         for which, fig, title in (("imgs", "figure3.png", "IMGS"), ("imgs_l", "figure3_loss2.png", "IMGS+L")):
             ds = self.synthetic(which, seed)
-            class_grid(ds.x, ds.target, ds.classes, self.out / fig, per_class=10, seed=0,
-                       title=f"{title}: visualizations of h1 (CIFAR-10, softmax >= {self.exp.synthesis.threshold}, seed {seed})")
+            class_grid(
+                ds.x,
+                ds.target,
+                ds.classes,
+                self.out / fig,
+                per_class=10,
+                seed=0,
+                title=f"{title}: visualizations of h1 (CIFAR-10, softmax >= {self.exp.synthesis.threshold}, seed {seed})",
+            )
 
     # --- beyond the paper: a data-free student ------------------------------------------------
     def student(self) -> None:
@@ -300,10 +394,16 @@ class CifarRunner:
         test = self.data("test")
         h1_test = self.predict("h1", test.x)
         # rebuilt from the cached runs: a record of an earlier configuration is never carried over
-        rec = self.record["student"] = {"n_synthetic": len(ds), "arch": st.arch, "note": LOSSY_NOTE,
-                                        "synthesis": ds.meta.get("stats", {}), "device": device_name(self.device), "versions": versions(),
-                                        "teacher": {"test_accuracy": h1.test_accuracy, "fingerprint": h1.fingerprint},
-                                        "runs": {}}
+        rec = self.record["student"] = {
+            "n_synthetic": len(ds),
+            "arch": st.arch,
+            "note": LOSSY_NOTE,
+            "synthesis": ds.meta.get("stats", {}),
+            "device": device_name(self.device),
+            "versions": versions(),
+            "teacher": {"test_accuracy": h1.test_accuracy, "fingerprint": h1.fingerprint},
+            "runs": {},
+        }
         for labels, tau in (("hard", 1.0), ("soft", st.temperature)):
             for seed in st.seeds:
                 cell = f"{labels}-seed{seed}"
@@ -313,16 +413,29 @@ class CifarRunner:
                     rec["runs"][cell] = json.loads(done.read_text())
                     continue
                 t0 = time.perf_counter()
-                student = create_student(st.arch, epochs=st.epochs, seed=seed, temperature=tau, amp=True,
-                                         standardize=(h1.spec.mean, h1.spec.std), device=self.device, progress=self.progress)
+                student = create_student(
+                    st.arch,
+                    epochs=st.epochs,
+                    seed=seed,
+                    temperature=tau,
+                    amp=True,
+                    standardize=(h1.spec.mean, h1.spec.std),
+                    device=self.device,
+                    progress=self.progress,
+                )
                 student.fit(ds.x, ds.targets(labels))
                 pred = student.predict(test.x)
-                run = {"labels": labels, "temperature": tau, "seed": seed, "accuracy": float((pred == test.y.numpy()).mean()),
-                       "agreement_with_h1": float((pred == h1_test).mean()), "fit_seconds": time.perf_counter() - t0}
+                run = {
+                    "labels": labels,
+                    "temperature": tau,
+                    "seed": seed,
+                    "accuracy": float((pred == test.y.numpy()).mean()),
+                    "agreement_with_h1": float((pred == h1_test).mean()),
+                    "fit_seconds": time.perf_counter() - t0,
+                }
                 write_json(done, run)
                 rec["runs"][cell] = run
-                self.log(f"[{self.exp.name}] data-free student ({labels} labels, seed {seed}): "
-                         f"{100 * run['accuracy']:.2f}% on the real test set")
+                self.log(f"[{self.exp.name}] data-free student ({labels} labels, seed {seed}): {100 * run['accuracy']:.2f}% on the real test set")
                 self.save()
         self.save()
 

@@ -72,27 +72,54 @@ def render_markdown(exp: Experiment, record: dict) -> str:
     t = record["teacher"]
     out = [f"# {exp.title}", "", exp.description.strip(), ""]
     if lines:
-        over = (f"seeds {list(exp.seeds)}, each with its own synthesis (the set's seed + s) and student (seed s)"
-                if exp.synthesis_per_seed else f"student seeds {list(exp.seeds)}")
-        out += [f"Accuracy (%) on the real {exp.dataset} test set, mean ± std over {over}. "
-                f"Teacher h1: {100 * t['test_accuracy']:.2f}%.", "", *lines, ""]
-    col_notes = [f"- **{c.name}**: " + ("real training data (class-stratified subset, seed 0)" if c.source == "real"
-                 else f"set `{c.set}`, {c.labels} labels" + (f", distillation temperature {c.temperature:g}" if c.temperature != 1 else ""))
-                 + "".join(f"; student {k} = {v}" for k, v in c.student.items())
-                 for c in exp.columns]
-    out += (["Columns:", *col_notes, ""] if col_notes else [])
+        over = (
+            f"seeds {list(exp.seeds)}, each with its own synthesis (the set's seed + s) and student (seed s)"
+            if exp.synthesis_per_seed
+            else f"student seeds {list(exp.seeds)}"
+        )
+        out += [
+            f"Accuracy (%) on the real {exp.dataset} test set, mean ± std over {over}. Teacher h1: {100 * t['test_accuracy']:.2f}%.",
+            "",
+            *lines,
+            "",
+        ]
+    col_notes = [
+        f"- **{c.name}**: "
+        + (
+            "real training data (class-stratified subset, seed 0)"
+            if c.source == "real"
+            else f"set `{c.set}`, {c.labels} labels" + (f", distillation temperature {c.temperature:g}" if c.temperature != 1 else "")
+        )
+        + "".join(f"; student {k} = {v}" for k, v in c.student.items())
+        for c in exp.columns
+    ]
+    out += ["Columns:", *col_notes, ""] if col_notes else []
     for name, s in record["sets"].items():
         st, cfg = s["stats"], s["config"]
         T = cfg["threshold_range"] or cfg["threshold"]
-        out.append(f"- set `{name}`: {cfg['n']:,} visualizations, T = {T}, group size {cfg['group_size']}, "
-                   f"movement {'on' if cfg['movement'] else 'off'}, Loss2 {'on' if cfg['loss2'] else 'off'}; "
-                   f"{st['teacher_passes_per_vis']:.1f} teacher passes per visualization, {st['discarded']} discarded"
-                   + (f" (seed {cfg['seed']}); seeds " + ", ".join(
-                       f"{p['config']['seed']}: {p['stats']['teacher_passes_per_vis']:.1f} passes, {p['stats']['vis_per_s']:.0f} vis/s"
-                       for p in s["per_seed"]) if "per_seed" in s else "") + ".")
+        out.append(
+            f"- set `{name}`: {cfg['n']:,} visualizations, T = {T}, group size {cfg['group_size']}, "
+            f"movement {'on' if cfg['movement'] else 'off'}, Loss2 {'on' if cfg['loss2'] else 'off'}; "
+            f"{st['teacher_passes_per_vis']:.1f} teacher passes per visualization, {st['discarded']} discarded"
+            + (
+                f" (seed {cfg['seed']}); seeds "
+                + ", ".join(
+                    f"{p['config']['seed']}: {p['stats']['teacher_passes_per_vis']:.1f} passes, {p['stats']['vis_per_s']:.0f} vis/s"
+                    for p in s["per_seed"]
+                )
+                if "per_seed" in s
+                else ""
+            )
+            + "."
+        )
     if "feature_distance" in record:
-        out += ["", "Layer L-1 distance to real training data of the same class (Section 4.1.2):", "",
-                "| examples | mean L2 distance | distance to nearest real example |", "|---|---|---|"]
+        out += [
+            "",
+            "Layer L-1 distance to real training data of the same class (Section 4.1.2):",
+            "",
+            "| examples | mean L2 distance | distance to nearest real example |",
+            "|---|---|---|",
+        ]
         for name, d in record["feature_distance"].items():
             out.append(f"| {name} | {d['mean_distance']:.3f} ± {d['mean_distance_std']:.3f} | {d['nearest_distance']:.3f} |")
     sweep = record.get("complete") and any(len(c.sizes) > 1 for c in exp.columns)
@@ -115,8 +142,15 @@ def size_plot(exp: Experiment, record: dict, path: Path) -> None:
                 continue
             color = f"C{i}"
             lbl = f"{col.name} {PAPER_NAMES.get(s, s)}"
-            ax.errorbar([n for n, _ in mine], [100 * a["mean"] for _, a in mine], yerr=[100 * a["std"] for _, a in mine],
-                        marker="o", color=color, label=f"{lbl} (ours)", capsize=3)
+            ax.errorbar(
+                [n for n, _ in mine],
+                [100 * a["mean"] for _, a in mine],
+                yerr=[100 * a["std"] for _, a in mine],
+                marker="o",
+                color=color,
+                label=f"{lbl} (ours)",
+                capsize=3,
+            )
             paper = sorted((n, col.paper[f"{s}@{n}"][0]) for n in col.sizes if f"{s}@{n}" in col.paper)
             if paper:
                 ax.plot([n for n, _ in paper], [v for _, v in paper], ls="--", marker="x", color=color, label=f"{lbl} (paper)")
@@ -148,24 +182,29 @@ def summary_markdown(results_dir: str | Path = "results", link_prefix: str = "")
             for i, (col, key) in enumerate((("Base OSA", "base"), ("h2 S.", "h2_hard"), ("h_idt R.", "idt_real"), ("h_idt S.", "idt_synthetic"))):
                 p = {"mean": paper[i], "std": None} if i < len(paper) else None
                 diff = f"{100 * row[key]['mean'] - p['mean']:+.2f}" if p else ""
-                lines.append(f"| {link} | {col} | CNN_ECG, {team} | {row['n_test']:,} test minutes | "
-                             f"{_fmt_seeds(row[key], len(rec.get('seeds', [])))} | "
-                             f"{_fmt(p, pct=False) if p else '—'} | {diff} |")
+                lines.append(
+                    f"| {link} | {col} | CNN_ECG, {team} | {row['n_test']:,} test minutes | "
+                    f"{_fmt_seeds(row[key], len(rec.get('seeds', [])))} | "
+                    f"{_fmt(p, pct=False) if p else '—'} | {diff} |"
+                )
         for c in rec.get("cells", []):
             paper = c.get("paper")
             diff = f"{100 * c['accuracy']['mean'] - paper['mean']:+.2f}" if paper else ""
             ours = _fmt_seeds(c["accuracy"], len(rec.get("seeds", [])))
-            lines.append(f"| {link} | {c['column']} | {PAPER_NAMES.get(c['student'], c['student'])} | {c['n']:,} | "
-                         f"{ours} | {_fmt(paper, pct=False) if paper else '—'} | {diff} |")
+            lines.append(
+                f"| {link} | {c['column']} | {PAPER_NAMES.get(c['student'], c['student'])} | {c['n']:,} | "
+                f"{ours} | {_fmt(paper, pct=False) if paper else '—'} | {diff} |"
+            )
         for r in rec.get("summary_rows", []):  # experiments that lay out their own rows (CIFAR-10)
             p = r.get("paper")
             diff = f"{100 * r['ours']['mean'] - p['mean']:+.2f}" if p else ""
-            lines.append(f"| {link} | {r['column']} | {r['h2']} | {r['size']} | {_fmt(r['ours'])} | "
-                         f"{_fmt(p, pct=False) if p else '—'} | {diff} |")
+            lines.append(f"| {link} | {r['column']} | {r['h2']} | {r['size']} | {_fmt(r['ours'])} | {_fmt(p, pct=False) if p else '—'} | {diff} |")
         if "teams" in rec and not rec.get("complete"):  # the apnea experiment runs in parts; its table is whole
             missing = missing_parts(rec)
-            lines.append(f"| {link} | (parts not run: {', '.join(missing_named(rec))}; `vistransfer experiment {rec['experiment']} "
-                         f"--parts {','.join(missing)}`) | | | | | |")
+            lines.append(
+                f"| {link} | (parts not run: {', '.join(missing_named(rec))}; `vistransfer experiment {rec['experiment']} "
+                f"--parts {','.join(missing)}`) | | | | | |"
+            )
         elif "experiment" in rec and not rec.get("complete"):
             lines.append(f"| {link} | (still running: re-run `vistransfer experiment {rec['experiment']}` to finish) | | | | | |")
     return "\n".join(lines)
@@ -178,8 +217,11 @@ def write_summary(results_dir: str | Path = "results", readme: str | Path | None
     """Write ``results_dir/README.md`` and, if given, replace the block between the results markers of ``readme``."""
     table = summary_markdown(results_dir)
     out = Path(results_dir) / "README.md"
-    write_text(out, "# Results\n\nEvery number below comes from `results/*/results.json`, written by "
-               "`vistransfer experiment NAME`; this file by `vistransfer summarize`.\n\n" + table + "\n")
+    write_text(
+        out,
+        "# Results\n\nEvery number below comes from `results/*/results.json`, written by "
+        "`vistransfer experiment NAME`; this file by `vistransfer summarize`.\n\n" + table + "\n",
+    )
     if readme is not None:
         prefix = Path(os.path.relpath(Path(results_dir).resolve(), Path(readme).resolve().parent)).as_posix() + "/"
         table = summary_markdown(results_dir, prefix)

@@ -44,9 +44,16 @@ from .spec import PAPER_NAMES, Column, Experiment
 class Runner:
     """Runs one experiment, reusing everything cached; see the module docstring."""
 
-    def __init__(self, exp: Experiment, data_dir: str | Path | None = None, results_dir: str | Path = "results",
-                 cache: str | Path | None = None, device: str = "cpu", progress: bool = True,
-                 log: Callable[[str], None] = print):
+    def __init__(
+        self,
+        exp: Experiment,
+        data_dir: str | Path | None = None,
+        results_dir: str | Path = "results",
+        cache: str | Path | None = None,
+        device: str = "cpu",
+        progress: bool = True,
+        log: Callable[[str], None] = print,
+    ):
         self.exp, self.device, self.progress, self.log = exp, device, progress, log
         self.data_dir = data_dir
         self.out = Path(results_dir) / exp.name
@@ -82,19 +89,44 @@ class Runner:
         job = self.cache / "synth" / self.set_key(name, h1, offset)
         self.log(f"set {name}: {cfg.n} visualizations (seed {cfg.seed}) in {job}")
         t0 = time.perf_counter()
-        ds = synthesize_sharded(h1, cfg, job, self.exp.shard_size, device=self.device, progress=self.progress,
-                                meta=synthesis_meta(h1, cfg), real=(train.x, train.y) if cfg.loss2 else None)
+        ds = synthesize_sharded(
+            h1,
+            cfg,
+            job,
+            self.exp.shard_size,
+            device=self.device,
+            progress=self.progress,
+            meta=synthesis_meta(h1, cfg),
+            real=(train.x, train.y) if cfg.loss2 else None,
+        )
         self.log(f"set {name}: ready in {time.perf_counter() - t0:.0f}s")
         return ds
 
-    def student_run(self, col: Column, student: str, n: int, seed: int, set_key: str | None,
-                    data: Callable[[], tuple[torch.Tensor, torch.Tensor]], test: Split, teacher_pred: np.ndarray,
-                    h1: Teacher) -> dict:
+    def student_run(
+        self,
+        col: Column,
+        student: str,
+        n: int,
+        seed: int,
+        set_key: str | None,
+        data: Callable[[], tuple[torch.Tensor, torch.Tensor]],
+        test: Split,
+        teacher_pred: np.ndarray,
+        h1: Teacher,
+    ) -> dict:
         kwargs = {**self.exp.student, **col.student, "seed": seed}
         if is_neural(student):
             kwargs.update(device=self.device, temperature=col.temperature)
-        ident = {"dataset": self.exp.dataset, "teacher": h1.fingerprint, "source": col.source, "set": set_key,
-                 "labels": col.labels, "n": n, "student": student, "kwargs": {k: v for k, v in kwargs.items() if k != "device"}}
+        ident = {
+            "dataset": self.exp.dataset,
+            "teacher": h1.fingerprint,
+            "source": col.source,
+            "set": set_key,
+            "labels": col.labels,
+            "n": n,
+            "student": student,
+            "kwargs": {k: v for k, v in kwargs.items() if k != "device"},
+        }
         key = cache_key(ident)
         path = self.cache / "runs" / f"{key}.json"
         if path.is_file():
@@ -146,21 +178,33 @@ class Runner:
         self._read_earlier_record()
         h1 = self.teacher(train, test)
         if self._found_runs and self._found_teacher not in (None, h1.fingerprint):
-            self.log(f"teacher {h1.fingerprint[:12]} is not the one {self.out / 'results.json'} was made with "
-                     f"({self._found_teacher[:12]}; trained on another machine or library version?): its runs, keyed by "
-                     "their teacher, cannot serve this one")
+            self.log(
+                f"teacher {h1.fingerprint[:12]} is not the one {self.out / 'results.json'} was made with "
+                f"({self._found_teacher[:12]}; trained on another machine or library version?): its runs, keyed by "
+                "their teacher, cannot serve this one"
+            )
         teacher_eval, teacher_pred = teacher_summary(h1, test, self.device)
         self.log(f"teacher: test accuracy {100 * teacher_eval['accuracy']:.2f}%")
-        self.record = {"experiment": exp.name, "title": exp.title, "paper_table": exp.paper_table,
-                       "description": exp.description, "dataset": exp.dataset, "seeds": list(exp.seeds),
-                       "command": f"vistransfer experiment {exp.name}", "spec_file": exp.source,
-                       "teacher": {"test_accuracy": teacher_eval["accuracy"], "fingerprint": h1.fingerprint,
-                                   "config": to_dict(exp.teacher)},
-                       "student_config": exp.student, "sets": {}, "cells": [], "versions": versions()}
+        self.record = {
+            "experiment": exp.name,
+            "title": exp.title,
+            "paper_table": exp.paper_table,
+            "description": exp.description,
+            "dataset": exp.dataset,
+            "seeds": list(exp.seeds),
+            "command": f"vistransfer experiment {exp.name}",
+            "spec_file": exp.source,
+            "teacher": {"test_accuracy": teacher_eval["accuracy"], "fingerprint": h1.fingerprint, "config": to_dict(exp.teacher)},
+            "student_config": exp.student,
+            "sets": {},
+            "cells": [],
+            "versions": versions(),
+        }
         # one round per synthesis: its sets, then the students of the seeds that learn from them, so an
         # interrupted synthesis_per_seed run keeps whole seeds and holds one seed's sets in memory
         last = len(exp.set_seeds()) - 1
         for i, offset in enumerate(exp.set_seeds()):
+
             def describe(name, entry, i=i, offset=offset):
                 if i == 0:  # the first synthesis is the table's description
                     self.record["sets"][name] = dict(entry)
@@ -169,11 +213,23 @@ class Runner:
 
             def make(name, i=i, offset=offset):
                 ds = self.synthetic(name, h1, train, offset)
-                describe(name, {"config": to_dict(self.set_config(name, offset)), "stats": ds.meta["stats"],
-                                "cache_key": self.set_key(name, h1, offset), "shard_size": exp.shard_size})
+                describe(
+                    name,
+                    {
+                        "config": to_dict(self.set_config(name, offset)),
+                        "stats": ds.meta["stats"],
+                        "cache_key": self.set_key(name, h1, offset),
+                        "shard_size": exp.shard_size,
+                    },
+                )
                 if i == 0:  # and its grid
-                    class_grid(ds.x, ds.target, ds.classes, self.out / f"grid-{name}.png",
-                               title=f"set {name}: visualizations (seed {self.set_config(name, offset).seed})")
+                    class_grid(
+                        ds.x,
+                        ds.target,
+                        ds.classes,
+                        self.out / f"grid-{name}.png",
+                        title=f"set {name}: visualizations (seed {self.set_config(name, offset).seed})",
+                    )
                 return ds
 
             datasets = _Sets(make)  # a set is synthesized (or read from the cache) when a run needs it
@@ -195,8 +251,10 @@ class Runner:
             if i == 0:
                 self.record["sets"] = {n: self.record["sets"][n] for n in exp.sets_used()}
         if exp.feature_distance:
-            self.record["feature_distance"] = {name: layer_distance(h1, ds.x, ds.target, train)  # the last synthesis' sets
-                                               for name, ds in datasets.items()}
+            self.record["feature_distance"] = {
+                name: layer_distance(h1, ds.x, ds.target, train)  # the last synthesis' sets
+                for name, ds in datasets.items()
+            }
             self.record["feature_distance"]["real test data"] = layer_distance(h1, test.x, test.y, train)
         self.record["wall_seconds"] = time.perf_counter() - t_start
         self._write(final=True)
@@ -219,22 +277,31 @@ class Runner:
             def data():
                 part = train.subset(n, seed=0)
                 return part.x, part.y
+
         runs = []
         for seed in seeds:
             t0 = time.perf_counter()
             run = self.student_run(col, student, n, seed, set_key, data, test, teacher_pred, h1)
             runs.append(run)
             if time.perf_counter() - t0 > 1:
-                self.log(f"{col.name} | {PAPER_NAMES.get(student, student)} | n={n} | seed {seed}: "
-                         f"{100 * run['accuracy']:.2f}%")
+                self.log(f"{col.name} | {PAPER_NAMES.get(student, student)} | n={n} | seed {seed}: {100 * run['accuracy']:.2f}%")
         key = (col.name, student, n)
         earlier = next((c["runs"] for c in self.record["cells"] if (c["column"], c["student"], c["n"]) == key), [])
         runs = sorted([r for r in earlier if r["seed"] not in seeds] + runs, key=lambda r: self.exp.seeds.index(r["seed"]))
-        cell = {"column": col.name, "source": col.source, "set": col.set, "labels": col.labels,
-                "temperature": col.temperature, "student": student, "n": n, "student_overrides": col.student,
-                "accuracy": mean_std([r["accuracy"] for r in runs]),
-                "teacher_agreement": mean_std([r["teacher_agreement"] for r in runs]),
-                "paper": paper_cell(col, student, n), "runs": runs}
+        cell = {
+            "column": col.name,
+            "source": col.source,
+            "set": col.set,
+            "labels": col.labels,
+            "temperature": col.temperature,
+            "student": student,
+            "n": n,
+            "student_overrides": col.student,
+            "accuracy": mean_std([r["accuracy"] for r in runs]),
+            "teacher_agreement": mean_std([r["teacher_agreement"] for r in runs]),
+            "paper": paper_cell(col, student, n),
+            "runs": runs,
+        }
         self.record["cells"] = [c for c in self.record["cells"] if (c["column"], c["student"], c["n"]) != key] + [cell]
         self._write(final=False)
 
@@ -247,8 +314,14 @@ class Runner:
             cfg = dataclasses.replace(base, movement_kinds=(kind,), n=10 * per_class)
             job = self.cache / "synth" / cache_key({"config": to_dict(cfg), "teacher": h1.fingerprint, "grid": kind})
             ds = synthesize_sharded(h1, cfg, job, cfg.n, device=self.device, progress=False)
-            class_grid(ds.x, ds.target, ds.classes, self.out / f"movement-{kind}.png", per_class=per_class,
-                       title=f"pre-AM movement: {kind.replace('_', ' ')} (T={cfg.threshold})")
+            class_grid(
+                ds.x,
+                ds.target,
+                ds.classes,
+                self.out / f"movement-{kind}.png",
+                per_class=per_class,
+                title=f"pre-AM movement: {kind.replace('_', ' ')} (T={cfg.threshold})",
+            )
             self.record.setdefault("movement_grids", {})[kind] = {"config": to_dict(cfg), "stats": ds.meta["stats"]}
 
     def _write(self, final: bool) -> None:
@@ -272,15 +345,14 @@ class _Sets(dict):
 
 
 @torch.no_grad()
-def layer_distance(h1: Teacher, x: torch.Tensor, y: torch.Tensor, real: Split, n_eval: int = 2000,
-                   per_class: int = 500, seed: int = 0) -> dict:
+def layer_distance(h1: Teacher, x: torch.Tensor, y: torch.Tensor, real: Split, n_eval: int = 2000, per_class: int = 500, seed: int = 0) -> dict:
     """Section 4.1.2's measure: mean L2 distance, in the teacher's layer L-1, from examples to
     real training examples of their class (``n_eval`` examples against ``per_class`` real ones
     per class, both drawn with ``seed``). Also the distance to the nearest of those real ones."""
     g = np.random.default_rng(seed)
     idx = g.choice(len(x), size=min(n_eval, len(x)), replace=False)
     net = h1.module.eval()
-    feats = lambda t: torch.cat([net.features(t[i:i + 1024]) for i in range(0, len(t), 1024)])  # noqa: E731
+    feats = lambda t: torch.cat([net.features(t[i : i + 1024]) for i in range(0, len(t), 1024)])  # noqa: E731
     fx, yx = feats(x[idx]), y[idx]
     mean_d, min_d = [], []
     for c in range(h1.n_classes):
@@ -292,7 +364,10 @@ def layer_distance(h1: Teacher, x: torch.Tensor, y: torch.Tensor, real: Split, n
             mean_d.append(d.mean(1))
             min_d.append(d.min(1).values)
     mean_all, min_all = torch.cat(mean_d), torch.cat(min_d)
-    return {"mean_distance": float(mean_all.mean()), "mean_distance_std": float(mean_all.std()),
-            "nearest_distance": float(min_all.mean()), "n_eval": int(len(mean_all)), "per_class_real": per_class}
-
-
+    return {
+        "mean_distance": float(mean_all.mean()),
+        "mean_distance_std": float(mean_all.std()),
+        "nearest_distance": float(min_all.mean()),
+        "n_eval": int(len(mean_all)),
+        "per_class_real": per_class,
+    }

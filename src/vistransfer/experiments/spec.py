@@ -20,8 +20,7 @@ from ..config import SynthesisConfig, TrainConfig, from_dict, student_options
 from ..errors import VistransferError
 from ..students import canonical_name
 
-PAPER_NAMES = {"cnn_id": "CNN_ID", "cnn_small": "CNN_S", "cnn_large": "CNN_L", "cnn_tiny": "CNN_s",
-               "mlp": "MLP", "svm": "SVM", "rf": "RF"}
+PAPER_NAMES = {"cnn_id": "CNN_ID", "cnn_small": "CNN_S", "cnn_large": "CNN_L", "cnn_tiny": "CNN_s", "mlp": "MLP", "svm": "SVM", "rf": "RF"}
 PRESETS_FILE = "_presets.toml"
 
 
@@ -130,8 +129,11 @@ def read_toml(path: Path, what: str) -> dict:
 
 def _schema_error(path: Path, e: ValidationError) -> VistransferError:
     err = e.errors()[0]
-    loc = ".".join(f"column {x + 1}" if isinstance(x, int) and i and err["loc"][i - 1] == "columns" else str(x)
-                   for i, x in enumerate(err["loc"]) if x != "columns")
+    loc = ".".join(
+        f"column {x + 1}" if isinstance(x, int) and i and err["loc"][i - 1] == "columns" else str(x)
+        for i, x in enumerate(err["loc"])
+        if x != "columns"
+    )
     if err["type"] == "extra_forbidden":
         return VistransferError(f"{path}: unknown key {loc!r}; remove it or check its spelling")
     if err["type"] == "missing":
@@ -194,8 +196,7 @@ def load_experiment(path: str | Path) -> Experiment:
     if not f.columns and not f.movement_grids:
         _fail(path, "nothing to run: add [[columns]] (a table) or [movement_grids] (figures)")
     presets = load_presets(path.parent)
-    teacher = from_dict(TrainConfig, {"epochs": 8, "batch_size": 128, "lr": 2e-3, "seed": 0,
-                                      **_resolve(path, "teacher", f.teacher, presets.teacher)})
+    teacher = from_dict(TrainConfig, {"epochs": 8, "batch_size": 128, "lr": 2e-3, "seed": 0, **_resolve(path, "teacher", f.teacher, presets.teacher)})
     student = _student(path, "[student]", _resolve(path, "student", f.student, presets.student))
     raw_sets = {name: _resolve(path, f"[sets.{name}]", sd, presets.sets) for name, sd in f.sets.items()}
     columns = [_column(path, i, c, raw_sets) for i, c in enumerate(f.columns)]
@@ -207,13 +208,31 @@ def load_experiment(path: str | Path) -> Experiment:
         if "n" in sd:
             _fail(path, f"[sets.{name}] must not set n: the columns' sizes decide it")
         if sd.get("blend"):
-            _fail(path, f"[sets.{name}] must not set blend: a table cuts one set to several sizes, and blends of the "
-                        "whole set would cross the cut; use `vistransfer run` or an apnea experiment for blends")
+            _fail(
+                path,
+                f"[sets.{name}] must not set blend: a table cuts one set to several sizes, and blends of the "
+                "whole set would cross the cut; use `vistransfer run` or an apnea experiment for blends",
+            )
         need = [n for c in columns if c.set == name for n in c.sizes]
         sets[name] = from_dict(SynthesisConfig, {**sd, "n": max(need) if need else 1})
-    return Experiment(path.stem, f.title, f.dataset, tuple(f.seeds), teacher, student, sets, tuple(columns),
-                      f.shard_size, f.rows, f.paper_table, f.description, f.feature_distance, grids, str(path),
-                      f.synthesis_per_seed)
+    return Experiment(
+        path.stem,
+        f.title,
+        f.dataset,
+        tuple(f.seeds),
+        teacher,
+        student,
+        sets,
+        tuple(columns),
+        f.shard_size,
+        f.rows,
+        f.paper_table,
+        f.description,
+        f.feature_distance,
+        grids,
+        str(path),
+        f.synthesis_per_seed,
+    )
 
 
 def _student(path: Path, where: str, options: Any) -> dict[str, Any]:
@@ -251,8 +270,7 @@ def find_experiment(name: str, experiments_dir: str | Path = "experiments") -> P
     if cand.is_file() and not name.startswith("_"):
         return cand
     known = list_experiments(experiments_dir)
-    raise VistransferError(f"no experiment {name!r} in {experiments_dir}/; known: {known or 'none'} "
-                           "(or pass the path of a .toml file)")
+    raise VistransferError(f"no experiment {name!r} in {experiments_dir}/; known: {known or 'none'} (or pass the path of a .toml file)")
 
 
 def list_experiments(experiments_dir: str | Path = "experiments") -> list[str]:

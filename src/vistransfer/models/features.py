@@ -22,8 +22,10 @@ def feature_fn(net: nn.Module, layer: str | None) -> tuple[Callable | None, str]
         method = getattr(net, layer, None)
         if callable(method) and not isinstance(method, torch.jit.ScriptModule):
             return method, f"TorchScript method {layer}()"
-        raise VistransferError(f"--features-layer {layer}: a TorchScript model cannot be hooked after loading; give the name "
-                               "of a method it exports (@torch.jit.export def features(self, x)), or hand over a .pt2 or state_dict")
+        raise VistransferError(
+            f"--features-layer {layer}: a TorchScript model cannot be hooked after loading; give the name "
+            "of a method it exports (@torch.jit.export def features(self, x)), or hand over a .pt2 or state_dict"
+        )
     if isinstance(net, torch.fx.GraphModule) and _is_exported(net):
         return _fx_extractor(net, layer), f"exported graph, module {layer}"
     names = dict(net.named_modules())
@@ -40,6 +42,7 @@ def feature_fn(net: nn.Module, layer: str | None) -> tuple[Callable | None, str]
         finally:
             handle.remove()
         return got[-1]
+
     return hooked, f"forward hook on {layer}"
 
 

@@ -35,16 +35,22 @@ from .spec import InputSpec
 from .teacher import Teacher, builtin_teacher
 
 META_FILE = "vistransfer.json"
-FORMATS = ("our checkpoint from 'vistransfer teach' (.pt)", "torch.export (.pt2)", "TorchScript (torch.jit.save)",
-           "a state_dict (torch.save) with --arch module:function")
+FORMATS = (
+    "our checkpoint from 'vistransfer teach' (.pt)",
+    "torch.export (.pt2)",
+    "TorchScript (torch.jit.save)",
+    "a state_dict (torch.save) with --arch module:function",
+)
 _BUILTIN_ARCHS: dict[str, Callable[..., nn.Module]] = {}
 
 
 def register_teacher_arch(name: str):
     """File a factory ``f(in_shape, n_classes) -> nn.Module`` under ``name`` for ``--arch NAME``."""
+
     def deco(factory):
         _BUILTIN_ARCHS[name] = factory
         return factory
+
     return deco
 
 
@@ -91,10 +97,16 @@ def _import_factory(arch: str) -> Callable[..., nn.Module]:
     return lambda in_shape, n_classes: fn()
 
 
-def load_teacher(path: str | Path, arch: str | None = None, input_shape: tuple[int, ...] | None = None,
-                 normalize: tuple[tuple[float, ...], tuple[float, ...]] | None = None,
-                 value_range: tuple[float, float] | None = None, features_layer: str | None = None,
-                 classes: tuple[str, ...] | None = None, n_classes: int | None = None):
+def load_teacher(
+    path: str | Path,
+    arch: str | None = None,
+    input_shape: tuple[int, ...] | None = None,
+    normalize: tuple[tuple[float, ...], tuple[float, ...]] | None = None,
+    value_range: tuple[float, float] | None = None,
+    features_layer: str | None = None,
+    classes: tuple[str, ...] | None = None,
+    n_classes: int | None = None,
+):
     """Load any teacher file; options override what the file says about itself.
 
     input_shape: (C, H, W) or (C, L); normalize: (means, stds) per channel; value_range: (low, high)
@@ -110,11 +122,14 @@ def load_teacher(path: str | Path, arch: str | None = None, input_shape: tuple[i
         try:
             obj = _quiet(torch.load, io.BytesIO(raw), map_location="cpu", weights_only=True)
         except Exception as e:  # noqa: BLE001 - anything here means "not a weights-only file"
-            raise VistransferError(f"{path} cannot be read as weights only ({type(e).__name__}); it may hold pickled code, "
-                                   f"which is never loaded ({_accepted()})") from None
+            raise VistransferError(
+                f"{path} cannot be read as weights only ({type(e).__name__}); it may hold pickled code, which is never loaded ({_accepted()})"
+            ) from None
         if isinstance(obj, dict) and obj.get("artifact") == "teacher":
             if any(v is not None for v in (arch, input_shape, normalize, value_range)):
-                raise VistransferError(f"{path} is our own teacher checkpoint and knows its input; drop --arch/--input-shape/--normalize/--value-range")
+                raise VistransferError(
+                    f"{path} is our own teacher checkpoint and knows its input; drop --arch/--input-shape/--normalize/--value-range"
+                )
             t = builtin_teacher(obj, path)
             t.features_layer = features_layer
             _check_features(t)
@@ -123,8 +138,10 @@ def load_teacher(path: str | Path, arch: str | None = None, input_shape: tuple[i
             raise VistransferError(f"{path} is a vistransfer {obj['artifact']} file, not a teacher ({_accepted()})")
         state, meta = _state_dict_of(obj, path)
         if arch is None:
-            raise VistransferError(f"{path} holds a state_dict (weights without the network): pass --arch module:function "
-                                   f"(a function returning the untrained model) or one of {sorted(_BUILTIN_ARCHS)}")
+            raise VistransferError(
+                f"{path} holds a state_dict (weights without the network): pass --arch module:function "
+                f"(a function returning the untrained model) or one of {sorted(_BUILTIN_ARCHS)}"
+            )
         spec = _spec(path, meta, None, input_shape, normalize, value_range)
         if spec is None:
             raise VistransferError(f"{path}: cannot tell the model's input shape; pass --input-shape C,H,W (or C,L)")
@@ -142,15 +159,19 @@ def load_teacher(path: str | Path, arch: str | None = None, input_shape: tuple[i
         try:
             net = _load_graph(kind, raw, extra)
         except Exception as e:  # noqa: BLE001
-            raise VistransferError(f"{path} looks like a {kind} file but does not load ({type(e).__name__}: "
-                                   f"{str(e).strip().splitlines()[0][:160] if str(e).strip() else ''}); re-save it with this PyTorch") from None
+            raise VistransferError(
+                f"{path} looks like a {kind} file but does not load ({type(e).__name__}: "
+                f"{str(e).strip().splitlines()[0][:160] if str(e).strip() else ''}); re-save it with this PyTorch"
+            ) from None
         if arch is not None:
             raise VistransferError(f"{path} is a {kind} file and carries its network; drop --arch")
         meta = _meta(extra[META_FILE], path)
         spec = _spec(path, meta, net if kind == "export" else None, input_shape, normalize, value_range)
         if spec is None:
-            raise VistransferError(f"{path}: cannot tell the model's input shape from the file; pass --input-shape C,H,W "
-                                   "(or C,L for series), or save it with vistransfer.models.foreign.save_torchscript")
+            raise VistransferError(
+                f"{path}: cannot tell the model's input shape from the file; pass --input-shape C,H,W "
+                "(or C,L for series), or save it with vistransfer.models.foreign.save_torchscript"
+            )
         blob = {"source": kind, "bytes": raw}
     features_layer = features_layer or meta.get("features_layer")
     k = _probe(net, spec, path)
@@ -160,8 +181,19 @@ def load_teacher(path: str | Path, arch: str | None = None, input_shape: tuple[i
     if len(names) != k:
         raise VistransferError(f"{path}: {len(names)} class names given for a model with {k} outputs")
     blob.update(spec=spec.to_dict(), n_classes=k, classes=list(names), features_layer=features_layer)
-    t = Teacher(net, spec, k, names, meta.get("dataset"), meta.get("test_accuracy"), hashlib.sha256(raw).hexdigest(),
-                {"file": str(path), "format": blob["source"], "file_meta": meta}, blob["source"], features_layer, blob)
+    t = Teacher(
+        net,
+        spec,
+        k,
+        names,
+        meta.get("dataset"),
+        meta.get("test_accuracy"),
+        hashlib.sha256(raw).hexdigest(),
+        {"file": str(path), "format": blob["source"], "file_meta": meta},
+        blob["source"],
+        features_layer,
+        blob,
+    )
     _check_features(t)
     return t
 
@@ -177,8 +209,9 @@ def teacher_from_blob(blob: dict):
         net.eval()
     else:
         net = _load_graph(blob["source"], blob["bytes"])
-    return Teacher(net, spec, blob["n_classes"], tuple(blob["classes"]), None, None, blob["fingerprint"], {},
-                   blob["source"], blob.get("features_layer"), blob)
+    return Teacher(
+        net, spec, blob["n_classes"], tuple(blob["classes"]), None, None, blob["fingerprint"], {}, blob["source"], blob.get("features_layer"), blob
+    )
 
 
 def _load_graph(kind: str, raw: bytes, extra: dict | None = None) -> nn.Module:
@@ -249,17 +282,23 @@ def _probe(net: nn.Module, spec: InputSpec, path: Path) -> int:
         first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
         if "batch" in first.lower() or "guard" in first.lower():
             first += " (a .pt2 exported with a fixed batch size? export with dynamic_shapes={'x': {0: torch.export.Dim('batch')}})"
-        raise VistransferError(f"{path} does not accept inputs of shape {list(spec.shape)} ({type(e).__name__}: {first}); "
-                               "pass the --input-shape it was trained with") from None
+        raise VistransferError(
+            f"{path} does not accept inputs of shape {list(spec.shape)} ({type(e).__name__}: {first}); pass the --input-shape it was trained with"
+        ) from None
     if not isinstance(out, torch.Tensor):
-        raise VistransferError(f"{path}: the model returns {type(out).__name__}, not a tensor of logits (N, K); "
-                               "wrap it so that forward returns the logits")
+        raise VistransferError(
+            f"{path}: the model returns {type(out).__name__}, not a tensor of logits (N, K); wrap it so that forward returns the logits"
+        )
     if out.dim() != 2 or out.shape[0] != 2 or out.shape[1] < 2:
-        raise VistransferError(f"{path}: the model's output has shape {list(out.shape)} for a batch of 2; a classifier "
-                               "teacher must return logits of shape (N, K) with K >= 2")
+        raise VistransferError(
+            f"{path}: the model's output has shape {list(out.shape)} for a batch of 2; a classifier "
+            "teacher must return logits of shape (N, K) with K >= 2"
+        )
     if not torch.isfinite(out).all():
-        raise VistransferError(f"{path}: the model returns NaN or infinite logits on inputs in [{spec.low}, {spec.high}]; "
-                               "check the --value-range / --normalize it was trained with")
+        raise VistransferError(
+            f"{path}: the model returns NaN or infinite logits on inputs in [{spec.low}, {spec.high}]; "
+            "check the --value-range / --normalize it was trained with"
+        )
     return int(out.shape[1])
 
 
@@ -290,8 +329,9 @@ def spec_meta(spec: InputSpec, classes: tuple[str, ...] | None = None, features_
     return json.dumps(meta)
 
 
-def save_exported(model: nn.Module, spec: InputSpec, path: str | Path, classes: tuple[str, ...] | None = None,
-                  features_layer: str | None = None, **extra) -> Path:
+def save_exported(
+    model: nn.Module, spec: InputSpec, path: str | Path, classes: tuple[str, ...] | None = None, features_layer: str | None = None, **extra
+) -> Path:
     """``torch.export`` a model (in eval mode, any batch size) with its input spec as metadata."""
     model = model.eval()
     example = torch.full((2,) + spec.shape, (spec.low + spec.high) / 2)
@@ -301,8 +341,9 @@ def save_exported(model: nn.Module, spec: InputSpec, path: str | Path, classes: 
     return Path(path)
 
 
-def save_torchscript(model: nn.Module, spec: InputSpec, path: str | Path, classes: tuple[str, ...] | None = None,
-                     features_layer: str | None = None, **extra) -> Path:
+def save_torchscript(
+    model: nn.Module, spec: InputSpec, path: str | Path, classes: tuple[str, ...] | None = None, features_layer: str | None = None, **extra
+) -> Path:
     """``torch.jit.script`` (or keep a ScriptModule) and save with its input spec as metadata."""
     sm = model if isinstance(model, torch.jit.ScriptModule) else torch.jit.script(model.eval())
     with atomic_path(path) as tmp:
@@ -310,5 +351,4 @@ def save_torchscript(model: nn.Module, spec: InputSpec, path: str | Path, classe
     return Path(path)
 
 
-__all__ = ["load_teacher", "teacher_from_blob", "save_exported", "save_torchscript", "register_teacher_arch",
-           "sniff", "FORMATS"]
+__all__ = ["load_teacher", "teacher_from_blob", "save_exported", "save_torchscript", "register_teacher_arch", "sniff", "FORMATS"]

@@ -90,23 +90,37 @@ class GeneratorBank:
     KERNEL = 4  # 4(x4) stride-2 deconvolutions double the size exactly (padding 1)
     RESIZE_KERNEL = 3  # resize-convolution: nearest x2, then a 3(x3) convolution (padding 1)
 
-    def __init__(self, slots: int, z_dim: int, out_shape: tuple[int, ...],
-                 channels: tuple[int, ...] = (32, 16), device: torch.device | str = "cpu", upsample: str = "deconv",
-                 downscale: int = 1):
+    @staticmethod
+    def resolve_upsample(upsample: str, out_shape: tuple[int, ...]) -> str:
+        """``"auto"`` resolved for outputs of ``out_shape``: images get resize-convolutions (no checkerboard),
+        series the paper's deconvolutions (SynthesisConfig.gen_upsample)."""
+        if upsample == "auto":
+            return "resize" if len(out_shape) == 3 else "deconv"
+        return upsample
+
+    def __init__(
+        self,
+        slots: int,
+        z_dim: int,
+        out_shape: tuple[int, ...],
+        channels: tuple[int, ...] = (32, 16),
+        device: torch.device | str = "cpu",
+        upsample: str = "deconv",
+        downscale: int = 1,
+    ):
         if len(out_shape) not in (2, 3):
             raise ValueError(f"out_shape must be (C, L) or (C, H, W), got {tuple(out_shape)}")
         if upsample not in GEN_UPSAMPLING:
             raise ValueError(f"upsample must be one of {GEN_UPSAMPLING}, got {upsample!r}")
         if int(downscale) != downscale or downscale < 1:
             raise ValueError(f"downscale must be a positive integer, got {downscale!r}")
-        if upsample == "auto":  # images: no checkerboard; series: the paper's deconvolutions (SynthesisConfig)
-            upsample = "resize" if len(out_shape) == 3 else "deconv"
+        upsample = self.resolve_upsample(upsample, out_shape)
         self.upsample, self.downscale = upsample, int(downscale)
         self.slots, self.z_dim, self.out_shape = slots, z_dim, tuple(out_shape)
         self.rank = len(out_shape) - 1
         self.draw_shape = (out_shape[0],) + tuple(math.ceil(v / self.downscale) for v in out_shape[1:])  # G's own resolution
         stages = n_stages(self.draw_shape)
-        f = 2 ** stages
+        f = 2**stages
         self.seed_size = tuple(math.ceil(v / f) for v in self.draw_shape[1:])  # (h0, w0) or (l0,)
         widths = [channels[min(i, len(channels) - 1)] for i in range(stages)] + [out_shape[0]]
         k = (self.KERNEL if upsample == "deconv" else self.RESIZE_KERNEL,) * self.rank

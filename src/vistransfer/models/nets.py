@@ -62,11 +62,9 @@ class MLPArch:
 # nothing but probing the teacher (benchmarks/README.md has the measurements).
 TEACHER_ARCH = ConvArch()
 # CNN_S: half the channels of every conv layer and half the fc units.
-SMALL_ARCH = replace(TEACHER_ARCH, channels=tuple(c // 2 for c in TEACHER_ARCH.channels),
-                     fc=tuple(f // 2 for f in TEACHER_ARCH.fc))
+SMALL_ARCH = replace(TEACHER_ARCH, channels=tuple(c // 2 for c in TEACHER_ARCH.channels), fc=tuple(f // 2 for f in TEACHER_ARCH.fc))
 # CNN_L: one more conv and one more fc layer, average pooling and ELU.
-LARGE_ARCH = replace(TEACHER_ARCH, channels=TEACHER_ARCH.channels + (TEACHER_ARCH.channels[-1],),
-                     fc=TEACHER_ARCH.fc * 2, pool="avg", act="elu")
+LARGE_ARCH = replace(TEACHER_ARCH, channels=TEACHER_ARCH.channels + (TEACHER_ARCH.channels[-1],), fc=TEACHER_ARCH.fc * 2, pool="avg", act="elu")
 # CNN_s: fewer weights than CNN_S (a quarter of h1's channels, 3x3 kernels, 64 fc units).
 TINY_ARCH = replace(TEACHER_ARCH, channels=tuple(c // 4 for c in TEACHER_ARCH.channels), kernel=3, fc=(64,))
 
@@ -86,15 +84,13 @@ ECG_SMALL_ARCH = ConvArch(channels=(8, 16, 16, 16, 16), kernel=9, fc=(32,))
 # CNN1 = h1's architecture: 6 convolutions, 1 dense (the output layer), ELU.
 # Measured: 32/64/128 reached 81.7% in 30 epochs (underfitting: training loss 0.59 at the end), 5
 # points short of the paper's h1. 48/96/192 costs 1.7x the time per epoch.
-CIFAR_CNN1 = ConvArch(channels=(48, 96, 192), kernel=3, fc=(), act="elu", dropout=0.3, per_block=2, batchnorm=True,
-                      block_dropout=0.1)
+CIFAR_CNN1 = ConvArch(channels=(48, 96, 192), kernel=3, fc=(), act="elu", dropout=0.3, per_block=2, batchnorm=True, block_dropout=0.1)
 # CNN2: 10 convolutions, 1 dense, ELU.
 CIFAR_CNN2 = replace(CIFAR_CNN1, channels=(48, 96, 192, 256, 256))
 # CNN3: 10 convolutions, 3 dense, ReLU (trained without augmentation).
 CIFAR_CNN3 = replace(CIFAR_CNN2, fc=(256, 128), act="relu")
 
-ARCH_PRESETS = {"teacher": TEACHER_ARCH, "ecg": ECG_ARCH, "cifar-cnn1": CIFAR_CNN1, "cifar-cnn2": CIFAR_CNN2,
-                "cifar-cnn3": CIFAR_CNN3}
+ARCH_PRESETS = {"teacher": TEACHER_ARCH, "ecg": ECG_ARCH, "cifar-cnn1": CIFAR_CNN1, "cifar-cnn2": CIFAR_CNN2, "cifar-cnn3": CIFAR_CNN3}
 
 
 def window_standardize(x: torch.Tensor, min_std: float = 1e-3) -> torch.Tensor:
@@ -103,7 +99,7 @@ def window_standardize(x: torch.Tensor, min_std: float = 1e-3) -> torch.Tensor:
     taken as sqrt(var + min_std^2): smooth for the gradients of AM, and a flat input is not blown up."""
     dims = tuple(range(2, x.dim()))
     mean = x.mean(dims, keepdim=True)
-    std = (x - mean).pow(2).mean(dims, keepdim=True).add(min_std ** 2).sqrt()
+    std = (x - mean).pow(2).mean(dims, keepdim=True).add(min_std**2).sqrt()
     return (x - mean) / std
 
 

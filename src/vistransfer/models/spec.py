@@ -41,8 +41,7 @@ class InputSpec:
             c = shape[0]
             mean, std = tuple(float(v) for v in self.mean), tuple(float(v) for v in self.std)
             if len(mean) not in (1, c) or len(std) != len(mean):
-                raise VistransferError(f"normalize needs 1 or {c} means and as many stds (one per channel), "
-                                       f"got {len(mean)} and {len(std)}")
+                raise VistransferError(f"normalize needs 1 or {c} means and as many stds (one per channel), got {len(mean)} and {len(std)}")
             if min(std) <= 0:
                 raise VistransferError(f"normalization std must be positive, got {list(std)}")
             object.__setattr__(self, "mean", mean)
@@ -92,22 +91,33 @@ class InputSpec:
         return option
 
     def to_dict(self) -> dict:
-        return {"shape": list(self.shape), "low": self.low, "high": self.high,
-                "mean": list(self.mean) if self.mean else None, "std": list(self.std) if self.std else None}
+        return {
+            "shape": list(self.shape),
+            "low": self.low,
+            "high": self.high,
+            "mean": list(self.mean) if self.mean else None,
+            "std": list(self.std) if self.std else None,
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> InputSpec:
         unknown = sorted(set(d) - {"shape", "low", "high", "mean", "std"})
         if unknown:
             raise VistransferError(f"unknown input spec key(s) {unknown}; known: shape, low, high, mean, std")
-        return cls(tuple(d["shape"]), float(d.get("low", 0.0)), float(d.get("high", 1.0)),
-                   tuple(d["mean"]) if d.get("mean") else None, tuple(d["std"]) if d.get("std") else None)
+        return cls(
+            tuple(d["shape"]),
+            float(d.get("low", 0.0)),
+            float(d.get("high", 1.0)),
+            tuple(d["mean"]) if d.get("mean") else None,
+            tuple(d["std"]) if d.get("std") else None,
+        )
 
     def check_data(self, x: torch.Tensor, what: str) -> None:
         """Refuse data whose examples do not have this shape (never reshape to fit)."""
         if tuple(x.shape[1:]) != self.shape:
-            raise VistransferError(f"{what} has examples of shape {tuple(x.shape[1:])} but the teacher takes {self.shape}; "
-                                   "use data of the teacher's input shape")
+            raise VistransferError(
+                f"{what} has examples of shape {tuple(x.shape[1:])} but the teacher takes {self.shape}; use data of the teacher's input shape"
+            )
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -126,8 +136,7 @@ def parse_normalize(text: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
     except ValueError:
         vals = []
     if not vals or len(vals) % 2:
-        raise VistransferError(f"--normalize must be mean,std or the C means then the C stds (e.g. "
-                               f"0.49,0.48,0.45,0.25,0.24,0.26); got {text!r}")
+        raise VistransferError(f"--normalize must be mean,std or the C means then the C stds (e.g. 0.49,0.48,0.45,0.25,0.24,0.26); got {text!r}")
     half = len(vals) // 2
     return tuple(vals[:half]), tuple(vals[half:])
 

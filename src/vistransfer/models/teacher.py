@@ -58,8 +58,9 @@ class TeacherModule(nn.Module):
     def require_features(self) -> None:
         """Fail in one line, naming the fix, when this teacher has no layer L-1 (Loss2 needs it)."""
         if self._features is None:
-            raise VistransferError("this teacher exposes no layer L-1, which Loss2 needs: pass --features-layer NAME "
-                                   "(a module name of the model) or turn Loss2 off")
+            raise VistransferError(
+                "this teacher exposes no layer L-1, which Loss2 needs: pass --features-layer NAME (a module name of the model) or turn Loss2 off"
+            )
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         self.require_features()
@@ -114,26 +115,51 @@ class Teacher:
         return self.spec.standardization(option)
 
     def describe(self) -> dict:
-        return {"source": self.source, "dataset": self.dataset, "input_spec": self.spec.to_dict(), "n_classes": self.n_classes,
-                "classes": list(self.classes), "features_layer": self.features_layer, "fingerprint": self.fingerprint,
-                "test_accuracy": self.test_accuracy}
+        return {
+            "source": self.source,
+            "dataset": self.dataset,
+            "input_spec": self.spec.to_dict(),
+            "n_classes": self.n_classes,
+            "classes": list(self.classes),
+            "features_layer": self.features_layer,
+            "fingerprint": self.fingerprint,
+            "test_accuracy": self.test_accuracy,
+        }
 
     def to_blob(self) -> dict:
         """Plain data (tensors, bytes, strings) that :func:`teacher_from_blob` turns back into this
         teacher: what shards send to Ray workers, never pickled code."""
         if self.source == "vistransfer":
-            return {"source": "vistransfer", "arch": self.net.arch.to_dict(), "spec": self.spec.to_dict(),
-                    "n_classes": self.n_classes, "state_dict": {k: v.cpu() for k, v in self.net.state_dict().items()},
-                    "classes": list(self.classes), "fingerprint": self.fingerprint}
+            return {
+                "source": "vistransfer",
+                "arch": self.net.arch.to_dict(),
+                "spec": self.spec.to_dict(),
+                "n_classes": self.n_classes,
+                "state_dict": {k: v.cpu() for k, v in self.net.state_dict().items()},
+                "classes": list(self.classes),
+                "fingerprint": self.fingerprint,
+            }
         return dict(self.blob, fingerprint=self.fingerprint)
 
     def save(self, path: str | Path) -> None:
         if self.source != "vistransfer":
             raise VistransferError(f"a {self.source} teacher is kept in its own file; pass that file instead of re-saving it")
-        save_torch(path, {"artifact": "teacher", "arch": self.net.arch.to_dict(), "in_shape": list(self.in_shape),
-                          "spec": self.spec.to_dict(), "n_classes": self.n_classes, "state_dict": self.net.state_dict(),
-                          "dataset": self.dataset, "classes": list(self.classes), "test_accuracy": self.test_accuracy,
-                          "fingerprint": self.fingerprint, "meta": self.meta})
+        save_torch(
+            path,
+            {
+                "artifact": "teacher",
+                "arch": self.net.arch.to_dict(),
+                "in_shape": list(self.in_shape),
+                "spec": self.spec.to_dict(),
+                "n_classes": self.n_classes,
+                "state_dict": self.net.state_dict(),
+                "dataset": self.dataset,
+                "classes": list(self.classes),
+                "test_accuracy": self.test_accuracy,
+                "fingerprint": self.fingerprint,
+                "meta": self.meta,
+            },
+        )
 
 
 def builtin_teacher(d: dict, path: str | Path | None = None) -> Teacher:
@@ -153,9 +179,17 @@ def load_builtin(path: str | Path) -> Teacher:
     return builtin_teacher(load_torch(path, "teacher"), path)
 
 
-def train_teacher(train: Split, test: Split | None, cfg: TrainConfig, dataset: str, arch: ConvArch = TEACHER_ARCH,
-                  device: torch.device | str = "cpu", progress: bool = True, spec: InputSpec | None = None,
-                  checkpoint: str | Path | None = None) -> Teacher:
+def train_teacher(
+    train: Split,
+    test: Split | None,
+    cfg: TrainConfig,
+    dataset: str,
+    arch: ConvArch = TEACHER_ARCH,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+    spec: InputSpec | None = None,
+    checkpoint: str | Path | None = None,
+) -> Teacher:
     """Train h1 on real data (the only step that sees it) and measure its test accuracy.
 
     spec: the input spec (default: the data's shape in [0, 1]; series pass their value range).
@@ -176,6 +210,5 @@ def train_teacher(train: Split, test: Split | None, cfg: TrainConfig, dataset: s
     if test is not None:
         acc = float((predict_logits(trained, test.x, device).argmax(1) == test.y).float().mean())
     net.cpu()
-    meta = {"train_config": to_dict(cfg), "epoch_losses": losses, "train_seconds": seconds,
-            "n_train": len(train), "versions": versions()}
+    meta = {"train_config": to_dict(cfg), "epoch_losses": losses, "train_seconds": seconds, "n_train": len(train), "versions": versions()}
     return Teacher(net, spec, len(train.classes), train.classes, dataset, acc, fingerprint(net.state_dict()), meta)

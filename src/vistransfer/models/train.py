@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import AUGMENTATIONS, TrainConfig
-from ..errors import VistransferError
+from ..errors import VistransferError, require
 from ..io import load_torch, progress_bar, save_torch
 
 
@@ -20,12 +20,11 @@ def make_augment(name: str) -> Callable[[torch.Tensor], torch.Tensor] | None:
     on the batch's device, from torch's RNG (so a seed and a resumed RNG state reproduce it)."""
     if not name:
         return None
-    import kornia.augmentation as K
+    K = require("kornia.augmentation", "augment", f"augment = {name!r}")
 
     if name == "flip-shift-rotate":
         # padding "border" repeats edge pixels, as Keras' ImageDataGenerator (fill_mode="nearest") does
-        return K.AugmentationSequential(K.RandomHorizontalFlip(),
-                                        K.RandomAffine(degrees=15.0, translate=(0.1, 0.1), padding_mode="border", p=1.0))
+        return K.AugmentationSequential(K.RandomHorizontalFlip(), K.RandomAffine(degrees=15.0, translate=(0.1, 0.1), padding_mode="border", p=1.0))
     raise VistransferError(f"unknown augmentation {name!r}; choose one of {AUGMENTATIONS}")
 
 
@@ -33,9 +32,16 @@ def _autocast(device: torch.device, enabled: bool):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
-def fit_network(net: nn.Module, x: torch.Tensor, targets: torch.Tensor, cfg: TrainConfig,
-                device: torch.device | str = "cpu", progress: bool = True, desc: str = "train",
-                checkpoint: str | Path | None = None) -> list[float]:
+def fit_network(
+    net: nn.Module,
+    x: torch.Tensor,
+    targets: torch.Tensor,
+    cfg: TrainConfig,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+    desc: str = "train",
+    checkpoint: str | Path | None = None,
+) -> list[float]:
     """Train ``net`` in place. x: (N, C, H, W) or (N, C, L); targets: (N, K) rows summing to 1.
 
     Soft targets use PyTorch's cross-entropy with class probabilities, so hard labels
@@ -66,13 +72,12 @@ def fit_network(net: nn.Module, x: torch.Tensor, targets: torch.Tensor, cfg: Tra
         net.to(memory_format=torch.channels_last)
     losses, seconds_before = _load_checkpoint(checkpoint, net, opt, sched, gen, n) if checkpoint else ([], 0.0)
     t0 = time.perf_counter()
-    bar = progress_bar(total=epochs * steps_per_epoch, initial=len(losses) * steps_per_epoch, desc=desc, unit="batch",
-                       enabled=progress)
+    bar = progress_bar(total=epochs * steps_per_epoch, initial=len(losses) * steps_per_epoch, desc=desc, unit="batch", enabled=progress)
     for _ in range(len(losses), epochs):
         perm = torch.randperm(n, generator=gen)
         total = 0.0
         for i in range(0, n, cfg.batch_size):
-            idx = perm[i:i + cfg.batch_size]
+            idx = perm[i : i + cfg.batch_size]
             xb, tb = x[idx].to(device, non_blocking=True), targets[idx].to(device, non_blocking=True)
             if augment is not None:
                 xb = augment(xb)
@@ -90,10 +95,21 @@ def fit_network(net: nn.Module, x: torch.Tensor, targets: torch.Tensor, cfg: Tra
         losses.append(total / n)
         bar.set_postfix(loss=f"{losses[-1]:.4f}")
         if checkpoint:
-            save_torch(checkpoint, {"artifact": "training-checkpoint", "net": net.state_dict(), "opt": opt.state_dict(),
-                                    "sched": sched.state_dict(), "gen": gen.get_state(), "torch_rng": torch.get_rng_state(),
-                                    "losses": losses, "n": n, "epochs": epochs,
-                                    "seconds": seconds_before + time.perf_counter() - t0})
+            save_torch(
+                checkpoint,
+                {
+                    "artifact": "training-checkpoint",
+                    "net": net.state_dict(),
+                    "opt": opt.state_dict(),
+                    "sched": sched.state_dict(),
+                    "gen": gen.get_state(),
+                    "torch_rng": torch.get_rng_state(),
+                    "losses": losses,
+                    "n": n,
+                    "epochs": epochs,
+                    "seconds": seconds_before + time.perf_counter() - t0,
+                },
+            )
     bar.close()
     if channels_last:
         net.to(memory_format=torch.contiguous_format)
@@ -110,8 +126,7 @@ def checkpoint_seconds(path: str | Path | None) -> float:
     return float(load_torch(path, "training-checkpoint").get("seconds", 0.0))
 
 
-def _load_checkpoint(path: str | Path, net: nn.Module, opt: torch.optim.Optimizer, sched, gen: torch.Generator,
-                     n: int) -> tuple[list[float], float]:
+def _load_checkpoint(path: str | Path, net: nn.Module, opt: torch.optim.Optimizer, sched, gen: torch.Generator, n: int) -> tuple[list[float], float]:
     """Restore a training state written by :func:`fit_network`; returns the epoch losses and training
     seconds so far (none without a checkpoint). A checkpoint of another training is an error, not a guess."""
     if not Path(path).is_file():
@@ -122,8 +137,7 @@ def _load_checkpoint(path: str | Path, net: nn.Module, opt: torch.optim.Optimize
         opt.load_state_dict(d["opt"])
         sched.load_state_dict(d["sched"])
     except (RuntimeError, ValueError, KeyError) as e:
-        raise VistransferError(f"{path} is a checkpoint of a different training ({type(e).__name__}); delete it to "
-                               "start over") from None
+        raise VistransferError(f"{path} is a checkpoint of a different training ({type(e).__name__}); delete it to start over") from None
     if d["n"] != n:
         raise VistransferError(f"{path} was written for {d['n']} training examples, not {n}; delete it to start over")
     gen.set_state(d["gen"])
@@ -132,8 +146,7 @@ def _load_checkpoint(path: str | Path, net: nn.Module, opt: torch.optim.Optimize
 
 
 @torch.no_grad()
-def predict_logits(net: nn.Module, x: torch.Tensor, device: torch.device | str | None = None,
-                   batch: int = 2048) -> torch.Tensor:
+def predict_logits(net: nn.Module, x: torch.Tensor, device: torch.device | str | None = None, batch: int = 2048) -> torch.Tensor:
     """Logits (N, K) of ``net`` in eval mode, computed in batches, returned on the CPU.
 
     ``device`` None computes where the net's weights are (the CPU for a net without any); a device
@@ -141,4 +154,4 @@ def predict_logits(net: nn.Module, x: torch.Tensor, device: torch.device | str |
     if device is None:
         device = next((p.device for p in net.parameters()), torch.device("cpu"))
     net.to(device).eval()
-    return torch.cat([net(x[i:i + batch].to(device)).cpu() for i in range(0, len(x), batch)])
+    return torch.cat([net(x[i : i + batch].to(device)).cpu() for i in range(0, len(x), batch)])

@@ -29,8 +29,17 @@ from ..models.nets import (
 from ..models.train import fit_network, predict_logits
 from .base import Student, as_inputs, as_targets
 
-ARCHS = {"cnn_id": TEACHER_ARCH, "cnn_small": SMALL_ARCH, "cnn_large": LARGE_ARCH, "cnn_tiny": TINY_ARCH, "cnn_ecg": ECG_ARCH,
-         "cnn_ecg_small": ECG_SMALL_ARCH, "cnn_cifar1": CIFAR_CNN1, "cnn_cifar2": CIFAR_CNN2, "cnn_cifar3": CIFAR_CNN3}
+ARCHS = {
+    "cnn_id": TEACHER_ARCH,
+    "cnn_small": SMALL_ARCH,
+    "cnn_large": LARGE_ARCH,
+    "cnn_tiny": TINY_ARCH,
+    "cnn_ecg": ECG_ARCH,
+    "cnn_ecg_small": ECG_SMALL_ARCH,
+    "cnn_cifar1": CIFAR_CNN1,
+    "cnn_cifar2": CIFAR_CNN2,
+    "cnn_cifar3": CIFAR_CNN3,
+}
 
 
 class Standardize(nn.Module):
@@ -95,10 +104,23 @@ class NeuralStudent(Student):
     holds; the mean of several holds it better (docs/apnea.md, "Ensembles").
     """
 
-    def __init__(self, arch: str = "cnn_id", epochs: int = 10, batch_size: int = 128, lr: float = 2e-3,
-                 weight_decay: float = 0.0, seed: int = 0, device: str = "auto", progress: bool = False,
-                 min_steps: int = 0, temperature: float = 1.0, standardize: bool | str | tuple = False, amp: bool = False,
-                 augment: str = "", members: int = 1):
+    def __init__(
+        self,
+        arch: str = "cnn_id",
+        epochs: int = 10,
+        batch_size: int = 128,
+        lr: float = 2e-3,
+        weight_decay: float = 0.0,
+        seed: int = 0,
+        device: str = "auto",
+        progress: bool = False,
+        min_steps: int = 0,
+        temperature: float = 1.0,
+        standardize: bool | str | tuple = False,
+        amp: bool = False,
+        augment: str = "",
+        members: int = 1,
+    ):
         if int(members) < 1:
             raise VistransferError(f"members must be at least 1 (one network), got {members}")
         self.arch, self.epochs, self.batch_size, self.lr = arch, epochs, batch_size, lr
@@ -134,8 +156,17 @@ class NeuralStudent(Student):
         tau = 1.0 if one_hot else float(self.temperature)
         if tau != 1.0:
             t = torch.softmax(torch.log(t.clamp_min(1e-30)) / tau, 1)
-        cfg = TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
-                          seed=self.seed, min_steps=self.min_steps, temperature=tau, amp=self.amp, augment=self.augment)
+        cfg = TrainConfig(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            seed=self.seed,
+            min_steps=self.min_steps,
+            temperature=tau,
+            amp=self.amp,
+            augment=self.augment,
+        )
         torch.manual_seed(self.seed)
         self.device_ = resolve_device(self.device)
         self.net_ = self._build(tuple(x.shape[1:]), t.shape[1])
@@ -147,8 +178,7 @@ class NeuralStudent(Student):
             dims = [0] + list(range(2, x.dim()))
             self.net_.mean.copy_(x.mean(dims, keepdim=True))
             self.net_.std.copy_(x.std(dims, keepdim=True).clamp_min(1e-6))
-        self.loss_curve_ = fit_network(self.net_, x, t, cfg, self.device_, self.progress, desc=f"learn {self.arch}",
-                                       checkpoint=checkpoint)
+        self.loss_curve_ = fit_network(self.net_, x, t, cfg, self.device_, self.progress, desc=f"learn {self.arch}", checkpoint=checkpoint)
         self.classes_ = np.arange(t.shape[1])
         self.n_classes_ = t.shape[1]
         self.in_shape_ = tuple(x.shape[1:])
@@ -165,8 +195,12 @@ class NeuralStudent(Student):
             fitted.append(self._member(i).fit(X, y, checkpoint=at))
         self.net_ = MeanProbabilities([m.net_ for m in fitted])
         self.loss_curve_ = [m.loss_curve_ for m in fitted]  # one curve per member
-        self.device_, self.classes_, self.n_classes_, self.in_shape_ = (fitted[0].device_, fitted[0].classes_,
-                                                                        fitted[0].n_classes_, fitted[0].in_shape_)
+        self.device_, self.classes_, self.n_classes_, self.in_shape_ = (
+            fitted[0].device_,
+            fitted[0].classes_,
+            fitted[0].n_classes_,
+            fitted[0].in_shape_,
+        )
         return self
 
     def predict_proba(self, X) -> np.ndarray:

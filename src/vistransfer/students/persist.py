@@ -30,9 +30,14 @@ def save_student(path: str | Path, name: str, student: Student, info: dict | Non
     student._check_fitted()
     # a standardizer's stats live in the weights; "window" has none and is kept by name
     params = {k: (bool(v) if k == "standardize" and v != "window" else v) for k, v in student.get_params().items()}
-    head = {"artifact": "student", "arch": name, "in_shape": list(student.in_shape_), "n_classes": int(student.n_classes_),
-            "params": {k: v for k, v in params.items() if isinstance(v, (int, float, str, bool))},
-            "info": info or {}}
+    head = {
+        "artifact": "student",
+        "arch": name,
+        "in_shape": list(student.in_shape_),
+        "n_classes": int(student.n_classes_),
+        "params": {k: v for k, v in params.items() if isinstance(v, (int, float, str, bool))},
+        "info": info or {},
+    }
     path = Path(path)
     if isinstance(student, NeuralStudent):
         save_torch(path, {**head, "state_dict": student.net_.state_dict()})

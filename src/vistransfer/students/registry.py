@@ -11,14 +11,14 @@ from .neural import NeuralStudent
 
 _REGISTRY: dict[str, Callable[..., Student]] = {}
 # The paper's spellings (CNN_S vs CNN_s differ only in case) are accepted as aliases.
-_ALIASES = {"CNN_ID": "cnn_id", "CNN_S": "cnn_small", "CNN_L": "cnn_large", "CNN_s": "cnn_tiny",
-            "MLP": "mlp", "SVM": "svm", "RF": "rf"}
+_ALIASES = {"CNN_ID": "cnn_id", "CNN_S": "cnn_small", "CNN_L": "cnn_large", "CNN_s": "cnn_tiny", "MLP": "mlp", "SVM": "svm", "RF": "rf"}
 
 
 def register_student(name: str):
     def deco(factory: Callable[..., Student]) -> Callable[..., Student]:
         _REGISTRY[name] = factory
         return factory
+
     return deco
 
 
@@ -35,8 +35,7 @@ def list_students() -> list[str]:
 def canonical_name(name: str) -> str:
     key = _ALIASES.get(name, name)
     if key not in _REGISTRY:
-        raise VistransferError(f"unknown student {name!r}; choose one of {list_students()} "
-                               f"(or the paper's names {sorted(_ALIASES)})")
+        raise VistransferError(f"unknown student {name!r}; choose one of {list_students()} (or the paper's names {sorted(_ALIASES)})")
     return key
 
 

@@ -28,7 +28,7 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "default-src 'self'; img-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self'; "
-                               "frame-ancestors 'none'; form-action 'self'",
+    "frame-ancestors 'none'; form-action 'self'",
 }
 
 
@@ -65,12 +65,18 @@ def create_app(db: str | Path) -> FastAPI:
         practice = [i for i in order if i.practice]
         study = [i for i in order if not i.practice]
         nxt = next((i for i in order if i.id not in done), None)
-        return {"order": order, "done": done, "next": nxt, "n_practice": len(practice), "n_study": len(study),
-                "practice_done": sum(i.id in done for i in practice), "study_done": sum(i.id in done for i in study)}
+        return {
+            "order": order,
+            "done": done,
+            "next": nxt,
+            "n_practice": len(practice),
+            "n_study": len(study),
+            "practice_done": sum(i.id in done for i in practice),
+            "study_done": sum(i.id in done for i in study),
+        }
 
     def page(request: Request, name: str, **ctx) -> HTMLResponse:
-        return templates.TemplateResponse(request, name, {"title": meta.get("title", "Labelling study"),
-                                                          "classes": classes, **ctx})
+        return templates.TemplateResponse(request, name, {"title": meta.get("title", "Labelling study"), "classes": classes, **ctx})
 
     @app.get("/s/{token}", response_class=HTMLResponse)
     def intro(request: Request, token: str):
@@ -86,17 +92,21 @@ def create_app(db: str | Path) -> FastAPI:
         s = state(p)
         item: Item | None = s["next"]
         if wants_json(request):
-            return {"item": item.key if item else None, "practice": item.practice if item else None,
-                    "image": f"/s/{token}/img/{item.key}.png" if item else None, "classes": classes,
-                    "answered": s["practice_done"] + s["study_done"], "total": s["n_practice"] + s["n_study"]}
+            return {
+                "item": item.key if item else None,
+                "practice": item.practice if item else None,
+                "image": f"/s/{token}/img/{item.key}.png" if item else None,
+                "classes": classes,
+                "answered": s["practice_done"] + s["study_done"],
+                "total": s["n_practice"] + s["n_study"],
+            }
         if item is None:
             return page(request, "done.html", n_study=s["n_study"])
         if not item.practice and s["study_done"] == 0 and not start:
             return page(request, "ready.html", token=token, n_study=s["n_study"])
         part = "practice" if item.practice else "study"
         done, total = (s["practice_done"], s["n_practice"]) if item.practice else (s["study_done"], s["n_study"])
-        return page(request, "label.html", token=token, item=item.key, part=part, done=done, total=total,
-                    percent=round(100 * done / max(total, 1)))
+        return page(request, "label.html", token=token, item=item.key, part=part, done=done, total=total, percent=round(100 * done / max(total, 1)))
 
     @app.post("/s/{token}/label")
     async def answer(request: Request, token: str):
@@ -140,8 +150,15 @@ def create_app(db: str | Path) -> FastAPI:
         if found is None or not found[0].practice or found[0].id not in (done := store.answered(p)):
             raise HTTPException(404)
         item, _, truth = found
-        return page(request, "feedback.html", token=token, item=key, chosen=classes[done[item.id]],
-                    truth=classes[truth] if truth is not None else "?", right=done[item.id] == truth)
+        return page(
+            request,
+            "feedback.html",
+            token=token,
+            item=key,
+            chosen=classes[done[item.id]],
+            truth=classes[truth] if truth is not None else "?",
+            right=done[item.id] == truth,
+        )
 
     def png(data: bytes | None) -> Response:
         if data is None:

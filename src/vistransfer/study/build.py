@@ -50,9 +50,16 @@ def decode_png(data: bytes) -> np.ndarray:
     return a[..., None] if a.ndim == 2 else a[..., :3]
 
 
-def create_study(db: str | Path, classes: Sequence[str], sets: dict[str, tuple[torch.Tensor, np.ndarray | None]],
-                 teacher: Labeller, hs: Labeller, practice: tuple[torch.Tensor, np.ndarray], class_examples: torch.Tensor,
-                 meta: dict) -> Store:
+def create_study(
+    db: str | Path,
+    classes: Sequence[str],
+    sets: dict[str, tuple[torch.Tensor, np.ndarray | None]],
+    teacher: Labeller,
+    hs: Labeller,
+    practice: tuple[torch.Tensor, np.ndarray],
+    class_examples: torch.Tensor,
+    meta: dict,
+) -> Store:
     """Write a new study file.
 
     sets: name -> (images (N, C, H, W) in [0, 1], ground truth (N,) or None for visualizations);
@@ -61,20 +68,27 @@ def create_study(db: str | Path, classes: Sequence[str], sets: dict[str, tuple[t
     """
     if len(class_examples) != len(classes):
         raise VistransferError(f"need one example image per class ({len(classes)}), got {len(class_examples)}")
-    store = Store.create(db, classes, [png(a) for a in to_uint8(class_examples)],
-                         {**meta, "sets": list(sets), "vistransfer": __version__})
+    store = Store.create(db, classes, [png(a) for a in to_uint8(class_examples)], {**meta, "sets": list(sets), "vistransfer": __version__})
     px, py = practice
     store.add_items("practice", [png(a) for a in to_uint8(px)], py.tolist(), [None] * len(py), [None] * len(py), practice=True)
     for name, (x, truth) in sets.items():
         shown = to_uint8(x)
         xs = from_uint8(shown)
-        store.add_items(name, [png(a) for a in shown], truth.tolist() if truth is not None else [None] * len(x),
-                        teacher(xs).tolist(), hs(xs).tolist())
+        store.add_items(
+            name, [png(a) for a in shown], truth.tolist() if truth is not None else [None] * len(x), teacher(xs).tolist(), hs(xs).tolist()
+        )
     return store
 
 
-def study_from_table3(runner, db: str | Path, n_sample: int = 100, n_practice: int = 10, seed: int = 0,
-                      synthesis_seed: int | None = None, extra: dict[str, Path] | None = None) -> Store:
+def study_from_table3(
+    runner,
+    db: str | Path,
+    n_sample: int = 100,
+    n_practice: int = 10,
+    seed: int = 0,
+    synthesis_seed: int | None = None,
+    extra: dict[str, Path] | None = None,
+) -> Store:
     """The paper's S2 study from a Table 3 experiment (:class:`vistransfer.experiments.cifar.CifarRunner`):
     ``n_sample`` random real test images, IMGS and IMGS+L of one synthesis seed, and any synthetic sets
     in ``extra`` (name -> SyntheticDataset file); h = h1, h_s = CNN1. Practice and the class buttons
@@ -100,7 +114,14 @@ def study_from_table3(runner, db: str | Path, n_sample: int = 100, n_practice: i
         module = runner.net(net).module
         return lambda x: predict_logits(module, x, runner.device).argmax(1).numpy()
 
-    meta = {"title": "Which class is this picture?", "from": exp.source, "n_sample": int(len(pick)), "seed": seed,
-            "synthesis_seed": synthesis_seed, "h": "h1", "hs": "cnn1", "classes": list(test.classes)}
-    return create_study(db, test.classes, sets, labeller("h1"), labeller("cnn1"),
-                        (train.x[practice], y[practice.numpy()]), train.x[icons], meta)
+    meta = {
+        "title": "Which class is this picture?",
+        "from": exp.source,
+        "n_sample": int(len(pick)),
+        "seed": seed,
+        "synthesis_seed": synthesis_seed,
+        "h": "h1",
+        "hs": "cnn1",
+        "classes": list(test.classes),
+    }
+    return create_study(db, test.classes, sets, labeller("h1"), labeller("cnn1"), (train.x[practice], y[practice.numpy()]), train.x[icons], meta)

@@ -17,8 +17,11 @@ from ..io import atomic_path, versions, write_json, write_text
 from .store import Store
 
 # Table 4 of the paper (five people, 100 images per set)
-PAPER = {"subjects": {"sample": [86, 93, 84, 89, 91], "imgs": [26, 40, 16, 20, 39], "imgs_l": [12, 29, 18, 27, 24]},
-         "fooling_example": {"sample": 9, "imgs": 81, "imgs_l": 89}, "hidden_message": {"sample": 5, "imgs": 74, "imgs_l": 67}}
+PAPER = {
+    "subjects": {"sample": [86, 93, 84, 89, 91], "imgs": [26, 40, 16, 20, 39], "imgs_l": [12, 29, 18, 27, 24]},
+    "fooling_example": {"sample": 9, "imgs": 81, "imgs_l": 89},
+    "hidden_message": {"sample": 5, "imgs": 74, "imgs_l": 67},
+}
 SET_LABEL = {"sample": "sample", "imgs": "IMGS", "imgs_l": "IMGS+L"}
 
 
@@ -43,8 +46,16 @@ def table4(store: Store) -> dict[str, Any]:
             kinds[r["participant"]] = r["kind"]
     complete = [p for p, a in answers.items() if len(a) == total]
     incomplete = {name: n for name, _, n in store.participants() if name not in complete}
-    out: dict[str, Any] = {"sets": sets, "participants": {}, "S2": complete, "kinds": {p: kinds[p] for p in complete},
-                           "incomplete": incomplete, "paper": PAPER, "versions": versions(), "by_set": {}}
+    out: dict[str, Any] = {
+        "sets": sets,
+        "participants": {},
+        "S2": complete,
+        "kinds": {p: kinds[p] for p in complete},
+        "incomplete": incomplete,
+        "paper": PAPER,
+        "versions": versions(),
+        "by_set": {},
+    }
     for s in sets:
         its = [i for i in items if i["set"] == s]
         h = np.array([i["teacher"] for i in its])
@@ -56,8 +67,11 @@ def table4(store: Store) -> dict[str, Any]:
             row[s] = {"agreement_with_h1": metrics.agreement(h, lab)}
             if (truth >= 0).all():
                 row[s]["accuracy"] = metrics.agreement(truth, lab)
-        entry: dict[str, Any] = {"n": len(its), "h1_accuracy": metrics.agreement(truth, h) if (truth >= 0).all() else None,
-                                 "hs_agreement_with_h1": metrics.agreement(h, hs)}
+        entry: dict[str, Any] = {
+            "n": len(its),
+            "h1_accuracy": metrics.agreement(truth, h) if (truth >= 0).all() else None,
+            "hs_agreement_with_h1": metrics.agreement(h, hs),
+        }
         if labels:
             d = metrics.difficulty(h, hs, labels)
             entry.update(fooling_example=d["fooling_example"], hidden_message=d["hidden_message"])
@@ -71,15 +85,23 @@ def render(rec: dict[str, Any]) -> str:
     people = [p for p, k in rec["kinds"].items() if k != "simulated"]
     head = ["# Table 4: a labelling study (S2)", ""]
     if simulated and not people:
-        head += [f"**Simulated participants ({', '.join(simulated)})**: classifiers answering through the study's own "
-                 "HTTP routes, not people. This proves the path from invitation to Table 4 and gives the CNN side of a "
-                 "CNN-versus-human comparison; no human data is shown here.", ""]
+        head += [
+            f"**Simulated participants ({', '.join(simulated)})**: classifiers answering through the study's own "
+            "HTTP routes, not people. This proves the path from invitation to Table 4 and gives the CNN side of a "
+            "CNN-versus-human comparison; no human data is shown here.",
+            "",
+        ]
     elif simulated:
         head += [f"S2 mixes people ({', '.join(people)}) and simulated participants ({', '.join(simulated)}).", ""]
-    head += ["Made by `vistransfer study report`; every answer is in `labels.csv` (from `vistransfer study export`). "
-             "CIFAR-10 here is a lossy JPEG copy (quality 75).", "",
-             "Agreement with h1 (%) per participant; on the real sample also accuracy against the ground truth.", "",
-             "| participant | " + " | ".join(SET_LABEL.get(s, s) for s in sets) + " |", "|---|" + "---|" * len(sets)]
+    head += [
+        "Made by `vistransfer study report`; every answer is in `labels.csv` (from `vistransfer study export`). "
+        "CIFAR-10 here is a lossy JPEG copy (quality 75).",
+        "",
+        "Agreement with h1 (%) per participant; on the real sample also accuracy against the ground truth.",
+        "",
+        "| participant | " + " | ".join(SET_LABEL.get(s, s) for s in sets) + " |",
+        "|---|" + "---|" * len(sets),
+    ]
     for p, row in rec["participants"].items():
         cells = []
         for s in sets:
@@ -87,10 +109,14 @@ def render(rec: dict[str, Any]) -> str:
             cells.append(f"{100 * c['agreement_with_h1']:.0f}" + (f" (acc. {100 * c['accuracy']:.0f})" if "accuracy" in c else ""))
         head.append(f"| {p} | " + " | ".join(cells) + " |")
     paper = rec["paper"]
-    head.append("| paper, subjects 1–5 | " + " | ".join(" / ".join(str(v) for v in paper["subjects"].get(s, [])) or "-"
-                                                       for s in sets) + " |")
-    head += ["", f"S2 = {len(rec['S2'])} participant(s); fractions with bootstrap 95% intervals.", "",
-             "| | " + " | ".join(SET_LABEL.get(s, s) for s in sets) + " |", "|---|" + "---|" * len(sets)]
+    head.append("| paper, subjects 1–5 | " + " | ".join(" / ".join(str(v) for v in paper["subjects"].get(s, [])) or "-" for s in sets) + " |")
+    head += [
+        "",
+        f"S2 = {len(rec['S2'])} participant(s); fractions with bootstrap 95% intervals.",
+        "",
+        "| | " + " | ".join(SET_LABEL.get(s, s) for s in sets) + " |",
+        "|---|" + "---|" * len(sets),
+    ]
     for prop, label in (("fooling_example", "Fooling Ex. (S2)"), ("hidden_message", "Hidden M. (S2)")):
         cells = []
         for s in sets:

@@ -105,14 +105,22 @@ class Store:
             raise VistransferError(f"{path} is not a vistransfer study file (not SQLite, or no study in it)") from None
         return store
 
-    def add_items(self, set_name: str, pngs: Sequence[bytes], truth: Sequence[int | None], teacher: Sequence[int | None],
-                  hs: Sequence[int | None], practice: bool = False) -> None:
-        rows = [(secrets.token_hex(8), set_name, i, int(practice), png, _opt(t), _opt(a), _opt(b))
-                for i, (png, t, a, b) in enumerate(zip(pngs, truth, teacher, hs, strict=True))]
+    def add_items(
+        self,
+        set_name: str,
+        pngs: Sequence[bytes],
+        truth: Sequence[int | None],
+        teacher: Sequence[int | None],
+        hs: Sequence[int | None],
+        practice: bool = False,
+    ) -> None:
+        rows = [
+            (secrets.token_hex(8), set_name, i, int(practice), png, _opt(t), _opt(a), _opt(b))
+            for i, (png, t, a, b) in enumerate(zip(pngs, truth, teacher, hs, strict=True))
+        ]
         with self.connect() as con:
             con.execute("BEGIN")
-            con.executemany("INSERT INTO items(key, set_name, position, practice, png, truth, teacher, hs) "
-                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            con.executemany("INSERT INTO items(key, set_name, position, practice, png, truth, teacher, hs) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
             con.execute("COMMIT")
 
     def invite(self, name: str, kind: str = "person") -> str:
@@ -120,8 +128,10 @@ class Store:
         token = secrets.token_urlsafe(24)
         with self.connect() as con:
             try:
-                con.execute("INSERT INTO participants(token_sha256, name, kind, order_seed, created) VALUES (?, ?, ?, ?, ?)",
-                            (token_hash(token), name, kind, secrets.randbits(62), time.time()))
+                con.execute(
+                    "INSERT INTO participants(token_sha256, name, kind, order_seed, created) VALUES (?, ?, ?, ?, ?)",
+                    (token_hash(token), name, kind, secrets.randbits(62), time.time()),
+                )
             except sqlite3.IntegrityError:
                 raise VistransferError(f"a participant named {name!r} exists already; choose another name") from None
         return token
@@ -142,8 +152,7 @@ class Store:
 
     def participant(self, token: str) -> Participant | None:
         with self.connect() as con:
-            row = con.execute("SELECT id, name, kind, order_seed FROM participants WHERE token_sha256 = ?",
-                              (token_hash(token),)).fetchone()
+            row = con.execute("SELECT id, name, kind, order_seed FROM participants WHERE token_sha256 = ?", (token_hash(token),)).fetchone()
         return Participant(*row) if row else None
 
     def order(self, p: Participant) -> list[Item]:
@@ -168,8 +177,11 @@ class Store:
     def answer(self, p: Participant, item: Item, answer: int) -> bool:
         """Store one answer; False if this participant had answered this item already (the first answer stands)."""
         with self.connect() as con:
-            cur = con.execute("INSERT INTO answers(participant_id, item_id, answer, answered_at) VALUES (?, ?, ?, ?) "
-                              "ON CONFLICT(participant_id, item_id) DO NOTHING", (p.id, item.id, answer, time.time()))
+            cur = con.execute(
+                "INSERT INTO answers(participant_id, item_id, answer, answered_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(participant_id, item_id) DO NOTHING",
+                (p.id, item.id, answer, time.time()),
+            )
             return cur.rowcount == 1
 
     # --- what only the CLI reads -------------------------------------------------------------------
@@ -178,7 +190,8 @@ class Store:
             rows = con.execute(
                 "SELECT p.name, p.kind, i.set_name, i.position, i.practice, a.answer, i.truth, i.teacher, i.hs, a.answered_at "
                 "FROM answers a JOIN participants p ON p.id = a.participant_id JOIN items i ON i.id = a.item_id "
-                "ORDER BY p.id, i.set_name, i.position").fetchall()
+                "ORDER BY p.id, i.set_name, i.position"
+            ).fetchall()
         cols = ("participant", "kind", "set", "position", "practice", "answer", "truth", "teacher", "hs", "answered_at")
         return [dict(zip(cols, r)) for r in rows]
 
@@ -190,9 +203,10 @@ class Store:
     def participants(self) -> list[tuple[str, str, int]]:
         """(name, kind, study answers so far) of every participant."""
         with self.connect() as con:
-            return con.execute("SELECT p.name, p.kind, COUNT(i.id) FROM participants p LEFT JOIN answers a ON a.participant_id "
-                               "= p.id LEFT JOIN items i ON i.id = a.item_id AND i.practice = 0 GROUP BY p.id ORDER BY p.id"
-                               ).fetchall()
+            return con.execute(
+                "SELECT p.name, p.kind, COUNT(i.id) FROM participants p LEFT JOIN answers a ON a.participant_id "
+                "= p.id LEFT JOIN items i ON i.id = a.item_id AND i.practice = 0 GROUP BY p.id ORDER BY p.id"
+            ).fetchall()
 
     def n_study_items(self) -> int:
         with self.connect() as con:

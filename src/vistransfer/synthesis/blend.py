@@ -21,8 +21,7 @@ from ..models.train import predict_logits
 from .dataset import BLEND_KIND, SyntheticDataset
 
 
-def add_blends(ds: SyntheticDataset, teacher: torch.nn.Module, ratio: float, seed: int,
-               device: torch.device | str = "cpu") -> SyntheticDataset:
+def add_blends(ds: SyntheticDataset, teacher: torch.nn.Module, ratio: float, seed: int, device: torch.device | str = "cpu") -> SyntheticDataset:
     """``ds`` followed by round(ratio * len(ds)) blends of pairs of its visualizations whose teacher
     labels differ. Blends are marked ``kind == BLEND_KIND`` (group, passed_step -1; threshold 0)."""
     if ratio <= 0:
@@ -31,8 +30,10 @@ def add_blends(ds: SyntheticDataset, teacher: torch.nn.Module, ratio: float, see
     label = ds.probs.argmax(1)
     present = torch.unique(label)
     if len(present) < 2:
-        raise VistransferError(f"blends need visualizations of at least two classes; all {len(ds)} are "
-                               f"{ds.classes[int(present[0])]!r}. Set blend = 0 or synthesize more classes")
+        raise VistransferError(
+            f"blends need visualizations of at least two classes; all {len(ds)} are "
+            f"{ds.classes[int(present[0])]!r}. Set blend = 0 or synthesize more classes"
+        )
     g = torch.Generator().manual_seed(int(seed) + 7919)  # apart from the synthesis' own stream
     a = torch.randint(len(ds), (k,), generator=g)
     # partner: uniform over the visualizations of the other classes
@@ -46,6 +47,7 @@ def add_blends(ds: SyntheticDataset, teacher: torch.nn.Module, ratio: float, see
     probs = torch.softmax(predict_logits(teacher, x, device), 1)
     blends = SyntheticDataset.labelled(x, probs, BLEND_KIND, ds.classes)
     share = torch.bincount(blends.target, minlength=len(ds.classes)).float() / k
-    meta = dict(ds.meta, blends={"n": k, "ratio": ratio, "visualizations": len(ds),
-                                 "class_share": {c: round(float(s), 4) for c, s in zip(ds.classes, share)}})
+    meta = dict(
+        ds.meta, blends={"n": k, "ratio": ratio, "visualizations": len(ds), "class_share": {c: round(float(s), 4) for c, s in zip(ds.classes, share)}}
+    )
     return SyntheticDataset.concat([ds, blends], meta)

@@ -89,18 +89,21 @@ class SyntheticDataset:
         return int((self.kind == OFFSET_KIND).sum())
 
     def describe_size(self) -> str:
-        """"N visualizations", followed by " + M blends", " + O offsets" and " + P probes" when the set holds them."""
+        """ "N visualizations", followed by " + M blends", " + O offsets" and " + P probes" when the set holds them."""
         b, o, p = self.n_blends, self.n_offsets, self.n_probes
-        return (f"{len(self) - b - o - p} visualizations" + (f" + {b} blends" if b else "") + (f" + {o} offsets" if o else "")
-                + (f" + {p} probes" if p else ""))
+        return (
+            f"{len(self) - b - o - p} visualizations"
+            + (f" + {b} blends" if b else "")
+            + (f" + {o} offsets" if o else "")
+            + (f" + {p} probes" if p else "")
+        )
 
     def subset(self, n: int) -> SyntheticDataset:
         """The first ``n`` visualizations in class-balanced order (for size sweeps)."""
         made = {"blends": self.n_blends, "offsets": self.n_offsets, "probes": self.n_probes}
         if any(made.values()):
             held = " and ".join(f"{v} {k}" for k, v in made.items() if v)
-            raise VistransferError(f"this set holds {held} of its visualizations and cannot be cut to a "
-                                   "size; synthesize it at the size you need")
+            raise VistransferError(f"this set holds {held} of its visualizations and cannot be cut to a size; synthesize it at the size you need")
         if n > len(self):
             raise VistransferError(f"asked for {n} visualizations but the set holds {len(self)}; synthesize more")
         order = torch.argsort(_rank_within_class(self.target) * len(self.classes) + self.target, stable=True)[:n]
@@ -109,8 +112,15 @@ class SyntheticDataset:
 
     def save(self, path: str | Path) -> None:
         path = Path(path)
-        save_torch(path, {"artifact": "synthetic_dataset", "classes": list(self.classes), "meta": self.meta,
-                          **{f: getattr(self, f).contiguous() for f in _FIELDS}})
+        save_torch(
+            path,
+            {
+                "artifact": "synthetic_dataset",
+                "classes": list(self.classes),
+                "meta": self.meta,
+                **{f: getattr(self, f).contiguous() for f in _FIELDS},
+            },
+        )
         write_json(path.with_suffix(path.suffix + ".json"), {"n": len(self), "classes": list(self.classes), **self.meta})
 
     @classmethod

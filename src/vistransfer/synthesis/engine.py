@@ -39,6 +39,7 @@ log = logging.getLogger("vistransfer")
 # (passed or missed the budget), so a hopeless run stops in seconds, not after ten minutes.
 EARLY_VERDICT = 200
 
+
 @dataclass
 class Records:
     """Accepted visualizations, appended as they pass (CPU tensors)."""
@@ -68,7 +69,7 @@ def _real_feature_bank(teacher, real: tuple[torch.Tensor, torch.Tensor], K: int,
     feats = []
     with torch.no_grad():
         for i in range(0, len(x), 1024):
-            feats.append(teacher.features(x[i:i + 1024].to(device)))
+            feats.append(teacher.features(x[i : i + 1024].to(device)))
     f = torch.cat(feats)
     counts = torch.bincount(y.to(device), minlength=K)
     if (counts == 0).any():
@@ -80,10 +81,18 @@ def _real_feature_bank(teacher, real: tuple[torch.Tensor, torch.Tensor], K: int,
     return bank, counts
 
 
-def synthesize(teacher: torch.nn.Module, cfg: SynthesisConfig, spec: InputSpec | tuple[int, ...], n_classes: int,
-               device: torch.device | str = "cpu", real: tuple[torch.Tensor, torch.Tensor] | None = None,
-               quota: torch.Tensor | None = None, progress: bool = True,
-               objective: Objective | None = None, channels_last: bool | None = None) -> tuple[dict[str, torch.Tensor], dict]:
+def synthesize(
+    teacher: torch.nn.Module,
+    cfg: SynthesisConfig,
+    spec: InputSpec | tuple[int, ...],
+    n_classes: int,
+    device: torch.device | str = "cpu",
+    real: tuple[torch.Tensor, torch.Tensor] | None = None,
+    quota: torch.Tensor | None = None,
+    progress: bool = True,
+    objective: Objective | None = None,
+    channels_last: bool | None = None,
+) -> tuple[dict[str, torch.Tensor], dict]:
     """Run Gen{h1}: returns the accepted visualizations (balanced, ``cfg.n`` of them) and stats.
 
     teacher: the teacher contract (:class:`~vistransfer.models.teacher.TeacherModule`, or any module
@@ -119,9 +128,14 @@ def synthesize(teacher: torch.nn.Module, cfg: SynthesisConfig, spec: InputSpec |
             teacher.to(memory_format=torch.contiguous_format)
 
 
-def with_priors(objective: Objective, cfg: SynthesisConfig, teacher: torch.nn.Module, spec: InputSpec,
-                real: tuple[torch.Tensor, torch.Tensor] | None = None,
-                device: torch.device | str = "cpu") -> tuple[Objective, contextlib.ExitStack]:
+def with_priors(
+    objective: Objective,
+    cfg: SynthesisConfig,
+    teacher: torch.nn.Module,
+    spec: InputSpec,
+    real: tuple[torch.Tensor, torch.Tensor] | None = None,
+    device: torch.device | str = "cpu",
+) -> tuple[Objective, contextlib.ExitStack]:
     """``objective`` minus each prior of :data:`.objectives.PRIORS` whose config weight is above 0, and the
     context their hooks need open while it runs. ``real``: (x, y) the teacher's training data, for priors on its statistics."""
     priors = contextlib.ExitStack()
@@ -139,8 +153,18 @@ def with_priors(objective: Objective, cfg: SynthesisConfig, teacher: torch.nn.Mo
     return objective, priors
 
 
-def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device: torch.device, real, quota,
-         progress: bool, objective: Objective, channels_last: bool) -> tuple[dict[str, torch.Tensor], dict]:
+def _run(
+    teacher,
+    cfg: SynthesisConfig,
+    spec: InputSpec,
+    n_classes: int,
+    device: torch.device,
+    real,
+    quota,
+    progress: bool,
+    objective: Objective,
+    channels_last: bool,
+) -> tuple[dict[str, torch.Tensor], dict]:
     K, S = n_classes, cfg.slots
     gen = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)  # nothing below should draw from it; belt and braces
@@ -160,8 +184,18 @@ def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device:
     slots.fill(everything, accepted, gen)
     stats_groups = slots.next_group
     rec = Records()
-    stats = dict(iterations=0, teacher_rows=start_rows, loss2_rows=0, generator_rows=0, groups_started=stats_groups,
-                 groups_discarded=0, discarded=0, over_quota=0, rows_accepted=0, rows_discarded=0)
+    stats = dict(
+        iterations=0,
+        teacher_rows=start_rows,
+        loss2_rows=0,
+        generator_rows=0,
+        groups_started=stats_groups,
+        groups_discarded=0,
+        discarded=0,
+        over_quota=0,
+        rows_accepted=0,
+        rows_discarded=0,
+    )
     member_rows = torch.zeros(S, cfg.group_size, dtype=torch.long, device=device)
     settle = Settling(cfg, S, device) if cfg.settle_steps else None
     fail_limit = cfg.max_failed_groups or 100 + 5 * (cfg.n + cfg.group_size - 1) // cfg.group_size
@@ -226,7 +260,8 @@ def _run(teacher, cfg: SynthesisConfig, spec: InputSpec, n_classes: int, device:
             bar.close()
             raise VistransferError(
                 f"{stats['groups_discarded']} groups missed T within {cfg.max_steps} AM steps "
-                f"({int(accepted.sum())}/{cfg.n} accepted): lower the threshold T, raise max_steps or the learning rate")
+                f"({int(accepted.sum())}/{cfg.n} accepted): lower the threshold T, raise max_steps or the learning rate"
+            )
         if done.any():
             idx = torch.nonzero(done).flatten()
             bank.reset(idx, cfg.init_std, gen, out_bias)
@@ -357,15 +392,20 @@ def _early_verdict(stats: dict, accepted: int, cfg: SynthesisConfig, best: float
     none reach T (unless ``max_failed_groups`` was set), warn with the numbers when many miss the budget."""
     done = stats["discarded"] + accepted
     missed = stats["discarded"] / max(done, 1)
-    where = (f"{stats['discarded']} of the first {done} visualizations missed T={cfg.threshold} within {cfg.max_steps} "
-             f"AM steps (highest target probability reached: {best:.3f})")
+    where = (
+        f"{stats['discarded']} of the first {done} visualizations missed T={cfg.threshold} within {cfg.max_steps} "
+        f"AM steps (highest target probability reached: {best:.3f})"
+    )
     if missed >= 0.9 and cfg.max_failed_groups is None:  # an explicit limit is the user's own failure policy
-        raise VistransferError(f"{where}: this teacher rarely reaches T; lower --threshold (e.g. "
-                               f"{max(0.5, round(best - 0.05, 2))}), raise --max-steps, or train the teacher longer")
+        raise VistransferError(
+            f"{where}: this teacher rarely reaches T; lower --threshold (e.g. "
+            f"{max(0.5, round(best - 0.05, 2))}), raise --max-steps, or train the teacher longer"
+        )
     if missed >= 0.5:
         passes = stats["teacher_rows"] / max(accepted, 1)
-        log.warning(f"{where}; about {passes:.0f} teacher passes per kept visualization so far. "
-                    "Lower --threshold or raise --max-steps if this is too slow")
+        log.warning(
+            f"{where}; about {passes:.0f} teacher passes per kept visualization so far. Lower --threshold or raise --max-steps if this is too slow"
+        )
 
 
 def summarize(stats: dict, n: int) -> dict:

@@ -115,9 +115,11 @@ def value_prior(mean: torch.Tensor, std: torch.Tensor) -> Objective:
     :func:`value_statistics`): 0 at the training inputs' mean image, about 1 for a typical training
     input. Subtract it, weighted, to ask for values where the data has them: AM reaches a teacher that
     pools over positions with texture anywhere, the data puts its strokes in the middle."""
+
     def rms(b: Batch) -> torch.Tensor:
         z = (b.x - mean.to(b.x.device)) / std.to(b.x.device)
         return (z.pow(2).flatten(1).mean(1) + 1e-12).sqrt()  # finite gradient at the mean itself
+
     return Objective(rms, "value_prior")
 
 
@@ -150,8 +152,7 @@ def penultimate_distance(features: torch.Tensor, real_features: torch.Tensor) ->
 def batchnorm_layers(teacher: nn.Module) -> tuple[list[nn.Module], int]:
     """The teacher's batch-norm layers with running statistics that forward hooks can see, and how many
     more its buffers show (``*.running_mean``) inside TorchScript or exported graphs, which hide them."""
-    layers = [m for m in teacher.modules()
-              if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats and m.running_var is not None]
+    layers = [m for m in teacher.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats and m.running_var is not None]
     seen = {id(m.running_mean) for m in layers}
     hidden = sum(name.endswith("running_mean") and id(b) not in seen for name, b in teacher.named_buffers())
     return layers, hidden
@@ -181,8 +182,10 @@ class BatchNormPrior:
     def __init__(self, teacher: nn.Module):
         self.layers, hidden = batchnorm_layers(teacher)
         if not self.layers and hidden:
-            raise VistransferError("bn_prior needs the teacher's batch-norm layers, which a TorchScript or exported teacher "
-                                   f"hides ({hidden} of them): hand it over as a state_dict with --arch, or set bn_prior = 0")
+            raise VistransferError(
+                "bn_prior needs the teacher's batch-norm layers, which a TorchScript or exported teacher "
+                f"hides ({hidden} of them): hand it over as a state_dict with --arch, or set bn_prior = 0"
+            )
         self._seen: dict[int, torch.Tensor] = {}
         self._hooks: list = []
 
@@ -214,8 +217,10 @@ class BatchNormPrior:
             spread = ((var - m.running_var.float()) / s2).pow(2).mean(-1).sqrt()
             terms.append((shift + spread).expand(n))
         if not terms:
-            raise VistransferError("bn_prior found no batch-norm input with spatial extent in the last forward pass: "
-                                   "the teacher's BN layers never ran, or run on flat features; set bn_prior = 0")
+            raise VistransferError(
+                "bn_prior found no batch-norm input with spatial extent in the last forward pass: "
+                "the teacher's BN layers never ran, or run on flat features; set bn_prior = 0"
+            )
         return torch.stack(terms).mean(0)
 
     def objective(self) -> Objective:
@@ -234,16 +239,22 @@ def batchnorm_advice(teacher: nn.Module, bn_prior: float, value_prior: float = 0
     layers, hidden = batchnorm_layers(teacher)
     if bn_prior > 0 or value_prior > 0 or not (layers or hidden):
         return None
-    value = ("--value-prior 3 (the per-position statistics of the teacher's training data, --dataset) made a CNN_ID "
-             "student of a batch-norm MNIST teacher with global average pooling learn 74.3% instead of 18.0%")
+    value = (
+        "--value-prior 3 (the per-position statistics of the teacher's training data, --dataset) made a CNN_ID "
+        "student of a batch-norm MNIST teacher with global average pooling learn 74.3% instead of 18.0%"
+    )
     if not layers:
-        return (f"the teacher has {hidden} batch-norm layer(s) inside a TorchScript or exported graph: AM may reach T with "
-                f"inputs unlike its training data, which teach students little. {value}, and works with any file; the "
-                "batch-norm prior (bn_prior) needs the layers themselves: hand the teacher over as a state_dict with --arch "
-                "to use it (docs/findings.md#foreign-teachers in the repository)")
-    return (f"the teacher has {len(layers)} batch-norm layer(s) and no prior is on: AM may reach T with inputs unlike its "
-            f"training data, which teach students little. {value} (configs/batchnorm-teacher.toml holds the settings; pass it "
-            "with -c; docs/findings.md#foreign-teachers in the repository)")
+        return (
+            f"the teacher has {hidden} batch-norm layer(s) inside a TorchScript or exported graph: AM may reach T with "
+            f"inputs unlike its training data, which teach students little. {value}, and works with any file; the "
+            "batch-norm prior (bn_prior) needs the layers themselves: hand the teacher over as a state_dict with --arch "
+            "to use it (docs/findings.md#foreign-teachers in the repository)"
+        )
+    return (
+        f"the teacher has {len(layers)} batch-norm layer(s) and no prior is on: AM may reach T with inputs unlike its "
+        f"training data, which teach students little. {value} (configs/batchnorm-teacher.toml holds the settings; pass it "
+        "with -c; docs/findings.md#foreign-teachers in the repository)"
+    )
 
 
 @dataclass(frozen=True)
@@ -260,11 +271,13 @@ class Prior:
 def _owner_inputs(real: tuple[torch.Tensor, torch.Tensor] | None, shape: tuple[int, ...], prior: str, what: str) -> torch.Tensor:
     """The real training inputs a prior takes its statistics from, checked against the teacher's input shape."""
     if real is None:
-        raise VistransferError(f"{prior} needs the teacher's training inputs for {what}: pass real=(x, y) (on the command "
-                               f"line: --dataset), or set {prior} = 0")
+        raise VistransferError(
+            f"{prior} needs the teacher's training inputs for {what}: pass real=(x, y) (on the command line: --dataset), or set {prior} = 0"
+        )
     if tuple(real[0].shape[1:]) != tuple(shape):
-        raise VistransferError(f"{prior}: the real inputs have shape {list(real[0].shape[1:])}, the teacher takes "
-                               f"{list(shape)}; pass the teacher's own training data")
+        raise VistransferError(
+            f"{prior}: the real inputs have shape {list(real[0].shape[1:])}, the teacher takes {list(shape)}; pass the teacher's own training data"
+        )
     return real[0]
 
 

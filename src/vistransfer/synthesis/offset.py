@@ -21,8 +21,9 @@ from ..models.train import predict_logits
 from .dataset import OFFSET_KIND, SyntheticDataset
 
 
-def add_offsets(ds: SyntheticDataset, teacher: torch.nn.Module, ratio: float, scale: float, low: float, high: float,
-                seed: int, device: torch.device | str = "cpu") -> SyntheticDataset:
+def add_offsets(
+    ds: SyntheticDataset, teacher: torch.nn.Module, ratio: float, scale: float, low: float, high: float, seed: int, device: torch.device | str = "cpu"
+) -> SyntheticDataset:
     """``ds`` followed by round(ratio * len(ds)) of its points (drawn uniformly, visualizations and blends
     alike), each moved by one constant drawn uniformly from [-scale, scale] * (high - low) and clamped to
     [low, high], labelled by the teacher. Marked ``kind == OFFSET_KIND``."""

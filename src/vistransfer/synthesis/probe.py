@@ -39,8 +39,9 @@ def disagreement(teacher: torch.nn.Module, student: torch.nn.Module, x: torch.Te
     return (log_t.exp() * (log_t - log_s)).sum(1)
 
 
-def search(teacher: torch.nn.Module, student: torch.nn.Module, start: torch.Tensor, steps: int, lr: float,
-           low: float, high: float, batch: int = 256) -> torch.Tensor:
+def search(
+    teacher: torch.nn.Module, student: torch.nn.Module, start: torch.Tensor, steps: int, lr: float, low: float, high: float, batch: int = 256
+) -> torch.Tensor:
     """``start`` moved by ``steps`` Adam steps of ascent on :func:`disagreement`, clamped to [low, high]."""
     out = []
     for chunk in start.split(batch):
@@ -57,9 +58,21 @@ def search(teacher: torch.nn.Module, student: torch.nn.Module, start: torch.Tens
     return torch.cat(out)
 
 
-def add_probes(ds: SyntheticDataset, teacher: torch.nn.Module, fit: Callable[[torch.Tensor, torch.Tensor], torch.nn.Module],
-               *, labels: str, ratio: float, rounds: int, low: float, high: float, seed: int, steps: int = 10,
-               step_size: float = 0.01, device: torch.device | str = "cpu") -> SyntheticDataset:
+def add_probes(
+    ds: SyntheticDataset,
+    teacher: torch.nn.Module,
+    fit: Callable[[torch.Tensor, torch.Tensor], torch.nn.Module],
+    *,
+    labels: str,
+    ratio: float,
+    rounds: int,
+    low: float,
+    high: float,
+    seed: int,
+    steps: int = 10,
+    step_size: float = 0.01,
+    device: torch.device | str = "cpu",
+) -> SyntheticDataset:
     """``ds`` followed by round(ratio * len(ds)) probes made in ``rounds`` rounds (the module docstring).
 
     fit(x, targets) trains a student on inputs and (N, K) targets and returns its network on raw inputs
@@ -89,9 +102,26 @@ def add_probes(ds: SyntheticDataset, teacher: torch.nn.Module, fit: Callable[[to
             s_before = predict_logits(student, start, device).argmax(1)
             probs = torch.softmax(predict_logits(teacher, x, device), 1)
             s_after = predict_logits(student, x, device).argmax(1)
-        history.append({"round": r, "n": k, "disagree_at_start": float((t_before != s_before).float().mean()),
-                        "disagree_at_end": float((probs.argmax(1) != s_after).float().mean())})
+        history.append(
+            {
+                "round": r,
+                "n": k,
+                "disagree_at_start": float((t_before != s_before).float().mean()),
+                "disagree_at_end": float((probs.argmax(1) != s_after).float().mean()),
+            }
+        )
         ds = SyntheticDataset.concat([ds, SyntheticDataset.labelled(x.cpu(), probs, PROBE_KIND, ds.classes)], ds.meta)
-    meta = dict(ds.meta, probes={"n": total, "ratio": ratio, "rounds": rounds, "steps": steps, "step_size": step_size,
-                                 "labels": labels, "history": history, "seconds": time.perf_counter() - t0})
+    meta = dict(
+        ds.meta,
+        probes={
+            "n": total,
+            "ratio": ratio,
+            "rounds": rounds,
+            "steps": steps,
+            "step_size": step_size,
+            "labels": labels,
+            "history": history,
+            "seconds": time.perf_counter() - t0,
+        },
+    )
     return replace(ds, meta=meta)

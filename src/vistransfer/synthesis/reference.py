@@ -25,9 +25,15 @@ from .slots import draw_groups, draw_movements
 from .start import start_bias, start_label
 
 
-def synthesize_reference(teacher: nn.Module, cfg: SynthesisConfig, spec: InputSpec | tuple[int, ...], n_classes: int,
-                         device: torch.device | str = "cpu", objective: Objective | None = None,
-                         real: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[dict[str, torch.Tensor], dict]:
+def synthesize_reference(
+    teacher: nn.Module,
+    cfg: SynthesisConfig,
+    spec: InputSpec | tuple[int, ...],
+    n_classes: int,
+    device: torch.device | str = "cpu",
+    objective: Objective | None = None,
+    real: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> tuple[dict[str, torch.Tensor], dict]:
     """Same inputs and outputs as :func:`engine.synthesize`, one generator at a time (``real`` only for the value
     prior's statistics: no Loss2 here)."""
     spec = InputSpec.of(spec)
@@ -42,8 +48,7 @@ def synthesize_reference(teacher: nn.Module, cfg: SynthesisConfig, spec: InputSp
         quota = class_quota(cfg.n, n_classes)
         accepted = torch.zeros(n_classes, dtype=torch.long)
         rec: dict[str, list] = {k: [] for k in ("x", "probs", "target", "passed_step", "threshold", "group", "kind")}
-        stats = dict(iterations=0, teacher_rows=0, loss2_rows=0, groups_started=0, groups_discarded=0, discarded=0,
-                     rows_discarded=0, over_quota=0)
+        stats = dict(iterations=0, teacher_rows=0, loss2_rows=0, groups_started=0, groups_discarded=0, discarded=0, rows_discarded=0, over_quota=0)
         g = cfg.group_size
         t0 = time.perf_counter()
         out_bias, stats["teacher_rows"] = start_bias(teacher, cfg, spec, device)
@@ -70,10 +75,15 @@ def synthesize_reference(teacher: nn.Module, cfg: SynthesisConfig, spec: InputSp
                     if bool(((probs.argmax(1) == c) & (probs[:, c] > T)).all()):
                         take = min(g, int(quota[c] - accepted[c]))
                         accepted[c] += take
-                        for k, v in (("x", x.detach()[:take]), ("probs", probs[:take]), ("target", tgt[:take]),
-                                     ("passed_step", torch.full((take,), step - int(move_steps[0]))),
-                                     ("threshold", torch.full((take,), T)), ("group", torch.full((take,), stats["groups_started"])),
-                                     ("kind", kind.expand(take))):
+                        for k, v in (
+                            ("x", x.detach()[:take]),
+                            ("probs", probs[:take]),
+                            ("target", tgt[:take]),
+                            ("passed_step", torch.full((take,), step - int(move_steps[0]))),
+                            ("threshold", torch.full((take,), T)),
+                            ("group", torch.full((take,), stats["groups_started"])),
+                            ("kind", kind.expand(take)),
+                        ):
                             rec[k].append(v.cpu())
                         done = True
                         break

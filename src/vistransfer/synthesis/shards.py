@@ -54,8 +54,15 @@ def shard_quota(n: int, n_classes: int, shard_size: int, index: int) -> torch.Te
     return torch.bincount(torch.arange(start, stop) % n_classes, minlength=n_classes)
 
 
-def run_shard(teacher_blob: dict, cfg_dict: dict, index: int, shard_size: int, device: str = "cpu",
-              threads: int = 1, real: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict:
+def run_shard(
+    teacher_blob: dict,
+    cfg_dict: dict,
+    index: int,
+    shard_size: int,
+    device: str = "cpu",
+    threads: int = 1,
+    real: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> dict:
     """Synthesize shard ``index`` and return its tensors (a pure function of its arguments).
 
     ``threads`` is fixed per shard because float reductions, and so the optimization
@@ -73,8 +80,9 @@ def run_shard(teacher_blob: dict, cfg_dict: dict, index: int, shard_size: int, d
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        out, stats = synthesize(teacher.module, shard_cfg, teacher.spec, k, device,
-                                quota=shard_quota(cfg.n, k, shard_size, index), progress=False, real=real)
+        out, stats = synthesize(
+            teacher.module, shard_cfg, teacher.spec, k, device, quota=shard_quota(cfg.n, k, shard_size, index), progress=False, real=real
+        )
     finally:
         torch.set_num_threads(before)
     out["group"] = out["group"] + index * GROUP_STRIDE
@@ -88,16 +96,20 @@ def _check_manifest(job_dir: Path, manifest: dict) -> None:
         old.setdefault("config", {}).setdefault("plan", "count")  # folders of 0.4.1 and before planned by count
         old["config"].setdefault("gen_start", "bias")  # folders of 0.5.0 and before started G at the paper's grey
         if old != manifest:
-            raise VistransferError(f"{job_dir} holds shards of another job ({_manifest_difference(old, manifest)}); "
-                                   "use a new --shard-dir or delete that folder")
+            raise VistransferError(
+                f"{job_dir} holds shards of another job ({_manifest_difference(old, manifest)}); use a new --shard-dir or delete that folder"
+            )
     else:
         write_json(path, manifest)
 
 
 def _manifest_difference(old: dict, new: dict) -> str:
     """What differs between two manifests, in words: "plan: 'count' there, 'yield' here; teacher"."""
-    diff = [f"{k}: {old['config'].get(k)!r} there, {new['config'].get(k)!r} here"
-            for k in sorted(set(old["config"]) | set(new["config"])) if old["config"].get(k) != new["config"].get(k)]
+    diff = [
+        f"{k}: {old['config'].get(k)!r} there, {new['config'].get(k)!r} here"
+        for k in sorted(set(old["config"]) | set(new["config"]))
+        if old["config"].get(k) != new["config"].get(k)
+    ]
     if old.get("shard_size") != new.get("shard_size"):
         diff.append(f"shard_size: {old.get('shard_size')} there, {new.get('shard_size')} here")
     if old.get("teacher_fingerprint") != new.get("teacher_fingerprint"):
@@ -109,8 +121,14 @@ def shard_path(job_dir: Path, index: int, size: int, shard_size: int) -> Path:
     return job_dir / (f"shard-{index:05d}.pt" if size == shard_size else f"shard-{index:05d}-n{size}.pt")
 
 
-def open_job(teacher: Teacher, cfg: SynthesisConfig, job_dir: str | Path, shard_size: int, backend: str = "local",
-             real: tuple[torch.Tensor, torch.Tensor] | None = None) -> Path:
+def open_job(
+    teacher: Teacher,
+    cfg: SynthesisConfig,
+    job_dir: str | Path,
+    shard_size: int,
+    backend: str = "local",
+    real: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> Path:
     """Check a job before any shard runs and pin it in ``job_dir/manifest.json``; returns the folder."""
     if cfg.real_uses and real is None:
         raise cfg.needs_real("pass real=(x, y)")
@@ -120,16 +138,28 @@ def open_job(teacher: Teacher, cfg: SynthesisConfig, job_dir: str | Path, shard_
         raise VistransferError(f"unknown backend {backend!r}; use 'local' or 'ray'")
     job_dir = Path(job_dir)
     job_dir.mkdir(parents=True, exist_ok=True)
-    job_cfg = {k: v for k, v in to_dict(cfg).items()  # blends, offsets and probes are made after the shards
-               if k != "n" and k != "blend" and not k.startswith("probe")}
+    job_cfg = {
+        k: v
+        for k, v in to_dict(cfg).items()  # blends, offsets and probes are made after the shards
+        if k != "n" and k != "blend" and not k.startswith("probe")
+    }
     _check_manifest(job_dir, {"config": job_cfg, "shard_size": shard_size, "teacher_fingerprint": teacher.fingerprint})
     return job_dir
 
 
-def synthesize_shards(teacher: Teacher, cfg: SynthesisConfig, job_dir: str | Path, shard_size: int,
-                      backend: str = "local", ray_address: str | None = None, device: str = "cpu",
-                      progress: bool = True, meta: dict | None = None, threads: int | None = None,
-                      real: tuple[torch.Tensor, torch.Tensor] | None = None) -> SyntheticDataset:
+def synthesize_shards(
+    teacher: Teacher,
+    cfg: SynthesisConfig,
+    job_dir: str | Path,
+    shard_size: int,
+    backend: str = "local",
+    ray_address: str | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+    meta: dict | None = None,
+    threads: int | None = None,
+    real: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> SyntheticDataset:
     """Synthesize ``cfg.n`` visualizations as shards in ``job_dir`` and return them merged (the
     visualizations only: ``pipeline.synthesize_sharded`` adds the blends, offsets and probes).
 
@@ -149,8 +179,11 @@ def synthesize_shards(teacher: Teacher, cfg: SynthesisConfig, job_dir: str | Pat
 
     def save(result: dict) -> None:
         i = result["index"]
-        part = SyntheticDataset(**{f: result["tensors"][f] for f in ("x", "probs", "target", "passed_step", "threshold", "group", "kind")},
-                                classes=teacher.classes, meta={"shard": i, "stats": result["stats"]})
+        part = SyntheticDataset(
+            **{f: result["tensors"][f] for f in ("x", "probs", "target", "passed_step", "threshold", "group", "kind")},
+            classes=teacher.classes,
+            meta={"shard": i, "stats": result["stats"]},
+        )
         part.save(path_of(i))
 
     runner: Callable = _run_ray if backend == "ray" else _run_local

@@ -38,10 +38,10 @@ class SlotAdam:
         else:
             self.t += mask.float()
         t = self.t.clamp(min=1.0)
-        step_size = lr / (1 - b1 ** t)  # (S,)
+        step_size = lr / (1 - b1**t)  # (S,)
         if mask is not None:
             step_size = step_size * mask
-        bc2_sqrt = (1 - b2 ** t).sqrt()
+        bc2_sqrt = (1 - b2**t).sqrt()
         for p, m, v in zip(self.params, self.m, self.v):
             if p.grad is None:
                 continue

@@ -49,7 +49,7 @@ class Slots:
     def note_passes(self, am_steps: torch.Tensor, classes: torch.Tensor) -> None:
         """Remember the AM steps at which members of ``classes`` just passed (a window of the most
         recent) and count them per class."""
-        self._passes = torch.cat([self._passes, am_steps.float().cpu()])[-self.PASS_WINDOW:]
+        self._passes = torch.cat([self._passes, am_steps.float().cpu()])[-self.PASS_WINDOW :]
         self.passed += torch.bincount(classes.cpu(), minlength=self.K)
 
     def note_misses(self, members: torch.Tensor) -> None:
@@ -115,8 +115,7 @@ class Slots:
         """(S,) True for slots left empty because the groups in flight cover every quota."""
         return self.group < 0
 
-    def _balanced_targets(self, n: int, accepted: torch.Tensor, idx: torch.Tensor,
-                          gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def _balanced_targets(self, n: int, accepted: torch.Tensor, idx: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Give each new slot the class furthest below its quota, counting groups in flight (each
         member as its class's expected yield, ``cfg.plan``).
 
@@ -153,8 +152,7 @@ class Slots:
             in_flight[c] += self.cfg.group_size * y[c]
         return out, racer
 
-    def _racers(self, n: int, missing: torch.Tensor, in_flight: torch.Tensor, y: torch.Tensor,
-                limit: torch.Tensor | None = None) -> torch.Tensor:
+    def _racers(self, n: int, missing: torch.Tensor, in_flight: torch.Tensor, y: torch.Tensor, limit: torch.Tensor | None = None) -> torch.Tensor:
         """Classes for n free slots in the tail; ``y`` (K,): expected yields; ``limit`` (K,): at most
         that many racers per class."""
         out = torch.full((n,), -1, dtype=torch.long)

@@ -124,8 +124,9 @@ def start_label(out_bias: float) -> str:
     return f"level {output_level(out_bias):.2f} of the range (output bias {out_bias:.2f})"
 
 
-def start_advice(teacher: nn.Module, cfg: SynthesisConfig, spec: InputSpec, classes: tuple[str, ...] | None = None,
-                 device: torch.device | str = "cpu") -> str | None:
+def start_advice(
+    teacher: nn.Module, cfg: SynthesisConfig, spec: InputSpec, classes: tuple[str, ...] | None = None, device: torch.device | str = "cpu"
+) -> str | None:
     """One line for a user whose teacher is sure of G's paper start (flat, at sigmoid(gen_out_bias)) and gives no
     class a majority on a neutral one, else None: with ``gen_start`` "auto", where G starts instead and why; with "bias", the
     remedy. Our MNIST teacher gives mid-grey "8" at 0.28 and gets no line; the zoo's ELU teacher "8" at 1.00."""
@@ -137,11 +138,15 @@ def start_advice(teacher: nn.Module, cfg: SynthesisConfig, spec: InputSpec, clas
     name = classes[v.cls] if classes and v.cls < len(classes) else str(v.cls)
     said = f"the teacher calls G's paper start (flat, at {v.level:.2f} of the value range) {name!r} at softmax {v.p:.2f}"
     if cfg.gen_start == "auto":
-        return (f"{said}, so G starts at the flat input it considers least any class ({v.neutral:.2f} of the range, "
-                f"top softmax {v.neutral_p:.2f}; gen_start \"auto\"). --gen-start bias keeps the paper's start "
-                "(docs/visualization-quality.md#where-g-starts in the repository)")
-    return (f"{said}: AM can reach T for that class by brightness alone and starts every other class from it. "
-            "gen_start \"neutral\" or \"auto\" (--gen-start, or in a config's [synthesis] table) starts G at the flat "
-            f"input the teacher considers least any class ({v.neutral:.2f} of the range here), found with the teacher "
-            "alone; for four MNIST teachers like this one it taught CNN_ID students 6-14 points more from 300 "
-            "visualizations and up to 2.7 more from 6,000 (docs/visualization-quality.md#where-g-starts in the repository)")
+        return (
+            f"{said}, so G starts at the flat input it considers least any class ({v.neutral:.2f} of the range, "
+            f'top softmax {v.neutral_p:.2f}; gen_start "auto"). --gen-start bias keeps the paper\'s start '
+            "(docs/visualization-quality.md#where-g-starts in the repository)"
+        )
+    return (
+        f"{said}: AM can reach T for that class by brightness alone and starts every other class from it. "
+        'gen_start "neutral" or "auto" (--gen-start, or in a config\'s [synthesis] table) starts G at the flat '
+        f"input the teacher considers least any class ({v.neutral:.2f} of the range here), found with the teacher "
+        "alone; for four MNIST teachers like this one it taught CNN_ID students 6-14 points more from 300 "
+        "visualizations and up to 2.7 more from 6,000 (docs/visualization-quality.md#where-g-starts in the repository)"
+    )
