@@ -776,8 +776,11 @@ class ApneaRunner:
         for s in range(k):
             if s in earlier or self.unit_path("privacy-shadow", self.shadow_key(setup, s)).is_file():
                 finish(s, self.privacy_shadow(setup, s, earlier=_unpack_shadow(earlier[s]) if s in earlier else None))
-        target = self.privacy_target(setup, earlier=was.get("target") if same else None)
         todo = [s for s in range(k) if s not in found]
+        # with shadows in processes, the audited pipeline runs here at a worker's thread count: the audit then has the
+        # arithmetic of one process at that count (a network's float sums follow the thread count)
+        with _threads(self.per_job_threads() if self.jobs > 1 and len(todo) > 1 else torch.get_num_threads()):
+            target = self.privacy_target(setup, earlier=was.get("target") if same else None)
         if todo:
             write_partial()
         if self.jobs > 1 and len(todo) > 1:
@@ -787,13 +790,17 @@ class ApneaRunner:
                 finish(s, self.privacy_shadow(setup, s))
         self.record["privacy"] = {"team": team, "seed": seed, "shadows": k, **self.privacy_audit(setup, target, found)}
 
+    def per_job_threads(self) -> int:
+        """CPU threads of each of ``jobs`` worker processes: this process's shared out."""
+        return max(1, torch.get_num_threads() // self.jobs)
+
     def _shadows_in_processes(self, setup: dict, todo: list[int], finish: Callable[[int, dict], None]) -> None:
         """Shadow pipelines ``todo`` in ``self.jobs`` fresh processes; each caches its unit as the sequential
         path would, and ``finish`` takes it here as it lands (in the order they finish)."""
         import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-        threads = max(1, torch.get_num_threads() // self.jobs)
+        threads = self.per_job_threads()
         self.log(f"privacy: {len(todo)} shadow pipelines in {self.jobs} processes of {threads} thread(s)")
         args = (self.exp, self.data_dir, self.cache.parent, self.device, threads)
         pool = ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("spawn"))
@@ -907,6 +914,17 @@ class ApneaRunner:
         self.record["complete"] = final
         write_json(self.out / "results.json", self.record)
         write_text(self.out / "table.md", render(self.record))
+
+
+@contextmanager
+def _threads(n: int):
+    """torch's intra-op threads at ``n`` inside the block, put back after."""
+    was = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(was)
 
 
 def _shadow_in_process(exp: ApneaExperiment, data_dir, cache: Path, device: str, threads: int, s: int) -> None:
