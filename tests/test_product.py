@@ -45,3 +45,16 @@ def test_the_readmes_library_example_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     exec(compile(code.group(1), "README.md", "exec"), {})
     assert (tmp_path / "student.onnx").is_file()
+
+
+def test_every_relative_link_of_the_docs_resolves():
+    pages = [*REPO.glob("*.md"), *(REPO / "docs").glob("*.md"), REPO / "benchmarks" / "README.md", REPO / "results" / "README.md"]
+    broken = [
+        (p.name, m.group(1))
+        for p in pages
+        for m in re.finditer(r"\]\(([^)#\s]+)(#[^)]*)?\)", p.read_text())
+        if not m.group(1).startswith("http") and not (p.parent / m.group(1)).exists()
+    ]
+    assert not broken, broken
+    assert len((REPO / "README.md").read_text().splitlines()) <= 200
+    assert len((REPO / "docs" / "findings.md").read_text().splitlines()) <= 300

@@ -7,7 +7,7 @@ alone, and draws the other classes from a start the teacher reads as that one.
 :func:`neutral_level` finds, with the teacher alone (no data), the flat image it considers least any
 class; ``SynthesisConfig.gen_start = "neutral"`` starts every generator there, and ``"auto"`` (the
 default) does so only for a teacher that is sure of the paper's start and gives no class a majority on that
-flat image (docs/visualization-quality.md).
+flat image (docs/findings.md).
 """
 
 from __future__ import annotations
@@ -141,12 +141,12 @@ def start_advice(
         return (
             f"{said}, so G starts at the flat input it considers least any class ({v.neutral:.2f} of the range, "
             f'top softmax {v.neutral_p:.2f}; gen_start "auto"). --gen-start bias keeps the paper\'s start '
-            "(docs/visualization-quality.md#where-g-starts in the repository)"
+            "(docs/findings.md#where-g-starts in the repository)"
         )
     return (
         f"{said}: AM can reach T for that class by brightness alone and starts every other class from it. "
         'gen_start "neutral" or "auto" (--gen-start, or in a config\'s [synthesis] table) starts G at the flat '
         f"input the teacher considers least any class ({v.neutral:.2f} of the range here), found with the teacher "
         "alone; for four MNIST teachers like this one it taught CNN_ID students 6-14 points more from 300 "
-        "visualizations and up to 2.7 more from 6,000 (docs/visualization-quality.md#where-g-starts in the repository)"
+        "visualizations and up to 2.7 more from 6,000 (docs/findings.md#where-g-starts in the repository)"
     )
