@@ -12,13 +12,14 @@ from vistransfer.config import TrainConfig
 from vistransfer.data import cifar
 from vistransfer.experiments import load_any
 from vistransfer.experiments.cifar import CifarRunner
-from vistransfer.models.nets import ARCH_PRESETS, TEACHER_ARCH, ConvArch, ConvNet
+from vistransfer.models.nets import TEACHER_ARCH, ConvArch, ConvNet
+from vistransfer.models.registry import model_arch, register_model
 from vistransfer.models.train import checkpoint_seconds, fit_network
 
 
 def test_appendix_d_layer_counts():
     def count(name, kind):
-        return sum(isinstance(m, kind) for m in ConvNet((3, 32, 32), 10, ARCH_PRESETS[name]).modules())
+        return sum(isinstance(m, kind) for m in ConvNet((3, 32, 32), 10, model_arch(name)).modules())
 
     assert (count("cifar-cnn1", nn.Conv2d), count("cifar-cnn1", nn.Linear), count("cifar-cnn1", nn.ELU)) == (6, 1, 6)
     assert (count("cifar-cnn2", nn.Conv2d), count("cifar-cnn2", nn.Linear)) == (10, 1)
@@ -30,7 +31,7 @@ def test_older_archs_keep_their_records():
     # fields added later are left out of to_dict at their defaults: old cache keys and files stay valid
     assert set(TEACHER_ARCH.to_dict()) == {"channels", "kernel", "fc", "pool", "act", "dropout"}
     assert ConvArch.from_dict(TEACHER_ARCH.to_dict()) == TEACHER_ARCH
-    assert ConvArch.from_dict(ARCH_PRESETS["cifar-cnn3"].to_dict()) == ARCH_PRESETS["cifar-cnn3"]
+    assert ConvArch.from_dict(model_arch("cifar-cnn3").to_dict()) == model_arch("cifar-cnn3")
 
 
 class Interrupt(Exception):
@@ -122,7 +123,7 @@ def test_table3_runs_end_to_end_and_is_cached(tmp_path, monkeypatch):
 
     monkeypatch.setattr(cifar, "ZIP_SHA256", hashlib.sha256(path.read_bytes()).hexdigest())
     monkeypatch.setattr(cifar, "SPLIT_SIZES", {"train": 40, "test": 40})
-    monkeypatch.setitem(ARCH_PRESETS, "tiny", ConvArch(channels=(4, 8), kernel=3, fc=(), per_block=2, batchnorm=True))
+    register_model("tiny", ConvArch(channels=(4, 8), kernel=3, fc=(), per_block=2, batchnorm=True))  # a test-sized CNN1
     spec = tmp_path / "tiny3.toml"
     spec.write_text(SPEC)
     exp = load_any(spec)

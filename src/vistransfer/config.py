@@ -305,7 +305,7 @@ class DatasetDefaults:
 
     value_range: tuple[float, float] = (0.0, 1.0)
     normalize_from_train: bool = False
-    arch: str = "teacher"  # a key of models.nets.ARCH_PRESETS
+    arch: str = "teacher"  # an architecture of models.registry (the teacher's)
     students: str = "cnn_id,cnn_small,mlp,svm,rf"
     student: tuple[tuple[str, Any], ...] = ()
     synthesis: tuple[tuple[str, Any], ...] = ()

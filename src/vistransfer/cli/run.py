@@ -14,7 +14,7 @@ from ..data import load_dataset
 from ..evaluation import fmt_frac, fmt_pct
 from ..io import resolve_device, versions, write_json, write_text
 from ..models.foreign import load_teacher
-from ..models.nets import ARCH_PRESETS
+from ..models.registry import model_arch
 from ..models.spec import dataset_spec
 from ..models.teacher import train_teacher
 from ..pipeline import check_compatible, learn_students, make_synthetic, teacher_summary
@@ -103,7 +103,7 @@ def run(
     try:
         tcfg = teacher_preset(dataset, **{**(load_config(config)["teacher"] if config else {}), "epochs": teacher_epochs, "seed": seed})
         spec = dataset_spec(train, dd, parse_pair(value_range, "--value-range"))
-        _pipeline(out_dir, dataset, h1, train, test, cfg, names, seed_list, kw, tcfg, spec, ARCH_PRESETS[dd.arch], baseline, dev, quiet)
+        _pipeline(out_dir, dataset, h1, train, test, cfg, names, seed_list, kw, tcfg, spec, model_arch(dd.arch), baseline, dev, quiet)
     except BaseException:
         if created and out_dir.is_dir() and not any(out_dir.iterdir()):
             shutil.rmtree(out_dir)  # a run that failed before writing anything leaves no empty folder

@@ -10,7 +10,7 @@ import typer
 from ..config import dataset_defaults, teacher_preset
 from ..data import load_dataset
 from ..io import resolve_device
-from ..models.nets import ARCH_PRESETS
+from ..models.registry import model_arch
 from ..models.spec import dataset_spec
 from ..models.teacher import train_teacher
 from .options import DataDirOpt, DeviceOpt, DownloadOpt, QuietOpt, SeedOpt, ValueRangeOpt, parse_pair
@@ -41,6 +41,6 @@ def teach(
     test = load_dataset(dataset, "test", data_dir, download)
     dd = dataset_defaults(dataset)
     spec = dataset_spec(train, dd, parse_pair(value_range, "--value-range"))
-    teacher = train_teacher(train, test, cfg, dataset, ARCH_PRESETS[dd.arch], device=resolve_device(device), progress=not quiet, spec=spec)
+    teacher = train_teacher(train, test, cfg, dataset, model_arch(dd.arch), device=resolve_device(device), progress=not quiet, spec=spec)
     teacher.save(out)
     typer.echo(f"teacher: {dataset}, test accuracy {100 * teacher.test_accuracy:.2f}%, {teacher.meta['train_seconds']:.1f}s -> {out}")

@@ -8,12 +8,11 @@
 from .load import load_any
 from .report import render_markdown, size_plot, summary_markdown, write_summary
 from .runner import Runner, layer_distance
-from .spec import PAPER_NAMES, Column, Experiment, find_experiment, list_experiments, load_experiment
+from .spec import Column, Experiment, find_experiment, list_experiments, load_experiment
 
 __all__ = [
     "Column",
     "Experiment",
-    "PAPER_NAMES",
     "Runner",
     "find_experiment",
     "layer_distance",

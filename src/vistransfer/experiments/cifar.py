@@ -36,7 +36,8 @@ from ..data.cifar import LOSSY_NOTE
 from ..errors import VistransferError
 from ..evaluation import mean_std
 from ..io import cache_dir, cache_key, device_name, versions, write_json, write_text
-from ..models.nets import ARCH_PRESETS, ConvArch
+from ..models.nets import ConvArch
+from ..models.registry import is_model, list_models, model_arch
 from ..models.spec import InputSpec, dataset_spec
 from ..models.teacher import Teacher, load_builtin, train_teacher
 from ..models.train import predict_logits
@@ -117,10 +118,10 @@ def load_cifar_experiment(path: Path, raw: dict) -> CifarExperiment:
     base = from_dict(TrainConfig, f.teacher)
     nets = {}
     for name, n in f.nets.items():
-        if n.arch not in ARCH_PRESETS:
-            raise VistransferError(f"{path}: nets.{name}.arch {n.arch!r} is not one of {sorted(ARCH_PRESETS)}")
+        if not is_model(n.arch):
+            raise VistransferError(f"{path}: nets.{name}.arch {n.arch!r} is not one of {list_models()}")
         over = {"seed": n.seed} | ({"epochs": n.epochs} if n.epochs else {}) | ({"augment": n.augment} if n.augment is not None else {})
-        nets[name] = (ARCH_PRESETS[n.arch], replace(base, **over))
+        nets[name] = (model_arch(n.arch), replace(base, **over))
 
     if f.student.arch not in list_students():
         raise VistransferError(f"{path}: student.arch {f.student.arch!r} is not one of {list_students()}")

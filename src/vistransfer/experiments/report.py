@@ -9,9 +9,10 @@ from pathlib import Path
 
 from ..errors import VistransferError
 from ..io import atomic_path, write_text
+from ..students import paper_name
 from ..viz import plt
 from .apnea_report import missing_named, missing_parts
-from .spec import PAPER_NAMES, Column, Experiment
+from .spec import Column, Experiment
 
 
 def paper_cell(col: Column, student: str, n: int) -> dict | None:
@@ -54,7 +55,7 @@ def render_markdown(exp: Experiment, record: dict) -> str:
         if exp.rows == "size" or many_sizes:
             parts.append(f"{n:,}")
         if exp.rows == "student" or many_students:
-            parts.append(PAPER_NAMES.get(s, s))
+            parts.append(paper_name(s))
         return " · ".join(parts)
 
     head = ["h2" if exp.rows == "student" else "size"]
@@ -141,7 +142,7 @@ def size_plot(exp: Experiment, record: dict, path: Path) -> None:
             if len(mine) < 2:
                 continue
             color = f"C{i}"
-            lbl = f"{col.name} {PAPER_NAMES.get(s, s)}"
+            lbl = f"{col.name} {paper_name(s)}"
             ax.errorbar(
                 [n for n, _ in mine],
                 [100 * a["mean"] for _, a in mine],
@@ -192,8 +193,7 @@ def summary_markdown(results_dir: str | Path = "results", link_prefix: str = "")
             diff = f"{100 * c['accuracy']['mean'] - paper['mean']:+.2f}" if paper else ""
             ours = _fmt_seeds(c["accuracy"], len(rec.get("seeds", [])))
             lines.append(
-                f"| {link} | {c['column']} | {PAPER_NAMES.get(c['student'], c['student'])} | {c['n']:,} | "
-                f"{ours} | {_fmt(paper, pct=False) if paper else '—'} | {diff} |"
+                f"| {link} | {c['column']} | {paper_name(c['student'])} | {c['n']:,} | {ours} | {_fmt(paper, pct=False) if paper else '—'} | {diff} |"
             )
         for r in rec.get("summary_rows", []):  # experiments that lay out their own rows (CIFAR-10)
             p = r.get("paper")

@@ -34,11 +34,11 @@ from ..io import cache_dir, cache_key, versions, write_json, write_text
 from ..models.teacher import Teacher, load_builtin, train_teacher
 from ..models.train import checkpoint_seconds
 from ..pipeline import synthesis_meta, synthesize_sharded, teacher_summary
-from ..students import create_student, is_neural
+from ..students import create_student, is_neural, paper_name
 from ..synthesis.dataset import SyntheticDataset
 from ..viz import class_grid
 from .report import paper_cell, render_markdown, size_plot
-from .spec import PAPER_NAMES, Column, Experiment
+from .spec import Column, Experiment
 
 
 class Runner:
@@ -284,7 +284,7 @@ class Runner:
             run = self.student_run(col, student, n, seed, set_key, data, test, teacher_pred, h1)
             runs.append(run)
             if time.perf_counter() - t0 > 1:
-                self.log(f"{col.name} | {PAPER_NAMES.get(student, student)} | n={n} | seed {seed}: {100 * run['accuracy']:.2f}%")
+                self.log(f"{col.name} | {paper_name(student)} | n={n} | seed {seed}: {100 * run['accuracy']:.2f}%")
         key = (col.name, student, n)
         earlier = next((c["runs"] for c in self.record["cells"] if (c["column"], c["student"], c["n"]) == key), [])
         runs = sorted([r for r in earlier if r["seed"] not in seeds] + runs, key=lambda r: self.exp.seeds.index(r["seed"]))

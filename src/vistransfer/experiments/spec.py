@@ -20,7 +20,6 @@ from ..config import SynthesisConfig, TrainConfig, from_dict, student_options
 from ..errors import VistransferError
 from ..students import canonical_name
 
-PAPER_NAMES = {"cnn_id": "CNN_ID", "cnn_small": "CNN_S", "cnn_large": "CNN_L", "cnn_tiny": "CNN_s", "mlp": "MLP", "svm": "SVM", "rf": "RF"}
 PRESETS_FILE = "_presets.toml"
 
 

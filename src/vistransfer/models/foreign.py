@@ -30,7 +30,7 @@ from torch import nn
 
 from ..errors import VistransferError
 from ..io import atomic_path
-from .nets import ConvNet
+from .registry import create_model, is_model, list_models
 from .spec import InputSpec
 from .teacher import Teacher, builtin_teacher
 
@@ -41,20 +41,6 @@ FORMATS = (
     "TorchScript (torch.jit.save)",
     "a state_dict (torch.save) with --arch module:function",
 )
-_BUILTIN_ARCHS: dict[str, Callable[..., nn.Module]] = {}
-
-
-def register_teacher_arch(name: str):
-    """File a factory ``f(in_shape, n_classes) -> nn.Module`` under ``name`` for ``--arch NAME``."""
-
-    def deco(factory):
-        _BUILTIN_ARCHS[name] = factory
-        return factory
-
-    return deco
-
-
-register_teacher_arch("convnet")(lambda in_shape, n_classes: ConvNet(in_shape, n_classes))
 
 
 def _accepted() -> str:
@@ -85,11 +71,11 @@ def _quiet(fn, *args, **kwargs):
 
 
 def _import_factory(arch: str) -> Callable[..., nn.Module]:
-    if arch in _BUILTIN_ARCHS:
-        return _BUILTIN_ARCHS[arch]
+    if is_model(arch):
+        return lambda in_shape, n_classes: create_model(arch, in_shape, n_classes)
     mod_name, _, fn_name = arch.partition(":")
     if not fn_name:
-        raise VistransferError(f"--arch {arch!r} is neither a built-in ({sorted(_BUILTIN_ARCHS)}) nor module:function")
+        raise VistransferError(f"--arch {arch!r} is neither a built-in ({list_models()}) nor module:function")
     try:
         fn = getattr(importlib.import_module(mod_name), fn_name)
     except (ImportError, AttributeError) as e:
@@ -140,7 +126,7 @@ def load_teacher(
         if arch is None:
             raise VistransferError(
                 f"{path} holds a state_dict (weights without the network): pass --arch module:function "
-                f"(a function returning the untrained model) or one of {sorted(_BUILTIN_ARCHS)}"
+                f"(a function returning the untrained model) or one of {list_models()}"
             )
         spec = _spec(path, meta, None, input_shape, normalize, value_range)
         if spec is None:
@@ -351,4 +337,4 @@ def save_torchscript(
     return Path(path)
 
 
-__all__ = ["load_teacher", "teacher_from_blob", "save_exported", "save_torchscript", "register_teacher_arch", "sniff", "FORMATS"]
+__all__ = ["load_teacher", "teacher_from_blob", "save_exported", "save_torchscript", "sniff", "FORMATS"]

@@ -90,8 +90,6 @@ CIFAR_CNN2 = replace(CIFAR_CNN1, channels=(48, 96, 192, 256, 256))
 # CNN3: 10 convolutions, 3 dense, ReLU (trained without augmentation).
 CIFAR_CNN3 = replace(CIFAR_CNN2, fc=(256, 128), act="relu")
 
-ARCH_PRESETS = {"teacher": TEACHER_ARCH, "ecg": ECG_ARCH, "cifar-cnn1": CIFAR_CNN1, "cifar-cnn2": CIFAR_CNN2, "cifar-cnn3": CIFAR_CNN3}
-
 
 def window_standardize(x: torch.Tensor, min_std: float = 1e-3) -> torch.Tensor:
     """Each example and channel as (x - its mean) / its std over positions: a series' level and spread

@@ -12,34 +12,11 @@ from ..config import TrainConfig
 from ..errors import VistransferError
 from ..io import resolve_device
 from ..models.nets import (
-    CIFAR_CNN1,
-    CIFAR_CNN2,
-    CIFAR_CNN3,
-    ECG_ARCH,
-    ECG_SMALL_ARCH,
-    LARGE_ARCH,
-    MLP,
-    SMALL_ARCH,
-    TEACHER_ARCH,
-    TINY_ARCH,
-    ConvNet,
-    MLPArch,
     window_standardize,
 )
+from ..models.registry import create_model
 from ..models.train import fit_network, predict_logits
 from .base import Student, as_inputs, as_targets
-
-ARCHS = {
-    "cnn_id": TEACHER_ARCH,
-    "cnn_small": SMALL_ARCH,
-    "cnn_large": LARGE_ARCH,
-    "cnn_tiny": TINY_ARCH,
-    "cnn_ecg": ECG_ARCH,
-    "cnn_ecg_small": ECG_SMALL_ARCH,
-    "cnn_cifar1": CIFAR_CNN1,
-    "cnn_cifar2": CIFAR_CNN2,
-    "cnn_cifar3": CIFAR_CNN3,
-}
 
 
 class Standardize(nn.Module):
@@ -139,7 +116,7 @@ class NeuralStudent(Student):
     def _build(self, in_shape, k):
         if self.members > 1:
             return MeanProbabilities([self._member(i)._build(in_shape, k) for i in range(self.members)])
-        net = MLP(in_shape, k, MLPArch()) if self.arch == "mlp" else ConvNet(in_shape, k, ARCHS[self.arch])
+        net = create_model(self.arch, in_shape, k)
         if self.standardize == "window":
             return WindowStandardize(net)
         return Standardize(net, in_shape[0], len(in_shape) - 1) if self.standardize else net

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..errors import VistransferError
+from ..models.registry import canonical_model, get_model, is_model, list_models
 from .base import Student
 from .classical import RandomForestStudent, SVMStudent
 from .neural import NeuralStudent
 
 _REGISTRY: dict[str, Callable[..., Student]] = {}
-# The paper's spellings (CNN_S vs CNN_s differ only in case) are accepted as aliases.
-_ALIASES = {"CNN_ID": "cnn_id", "CNN_S": "cnn_small", "CNN_L": "cnn_large", "CNN_s": "cnn_tiny", "MLP": "mlp", "SVM": "svm", "RF": "rf"}
+# The paper's spellings of the classical students; a neural student's are its architecture's (models.registry).
+_PAPER = {"svm": "SVM", "rf": "RF"}
 
 
 def register_student(name: str):
@@ -22,7 +23,7 @@ def register_student(name: str):
     return deco
 
 
-for _arch in ("cnn_id", "cnn_small", "cnn_large", "cnn_tiny", "cnn_ecg", "cnn_ecg_small", "cnn_cifar1", "cnn_cifar2", "cnn_cifar3", "mlp"):
+for _arch in list_models():  # a neural student of every registered architecture
     register_student(_arch)(lambda _a=_arch, **kw: NeuralStudent(arch=_a, **kw))
 register_student("svm")(SVMStudent)
 register_student("rf")(RandomForestStudent)
@@ -33,10 +34,18 @@ def list_students() -> list[str]:
 
 
 def canonical_name(name: str) -> str:
-    key = _ALIASES.get(name, name)
+    """The registered name of a student given by it, its paper's name (CNN_ID, CNN_s, SVM, ...) or an alias."""
+    key = {v: k for k, v in _PAPER.items()}.get(name) or (canonical_model(name) if is_model(name) else name)
     if key not in _REGISTRY:
-        raise VistransferError(f"unknown student {name!r}; choose one of {list_students()} (or the paper's names {sorted(_ALIASES)})")
+        paper = sorted([*_PAPER.values(), *(get_model(n).paper_name for n in list_models() if get_model(n).paper_name)])
+        raise VistransferError(f"unknown student {name!r}; choose one of {list_students()} (or the paper's names {paper})")
     return key
+
+
+def paper_name(name: str) -> str:
+    """The paper's name for a student (CNN_ID, CNN_S, SVM, ...), else its own."""
+    key = canonical_name(name) if name in _REGISTRY or is_model(name) or name in _PAPER.values() else name
+    return _PAPER.get(key) or (get_model(key).paper_name if is_model(key) else "") or key
 
 
 def is_neural(name: str) -> bool:
