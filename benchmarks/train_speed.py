@@ -19,7 +19,8 @@ import torch.nn.functional as F
 
 from vistransfer.config import TrainConfig
 from vistransfer.io import versions, write_json
-from vistransfer.models.nets import ARCH_PRESETS, ConvNet, conv_flops
+from vistransfer.models.nets import ConvNet, conv_flops
+from vistransfer.models.registry import model_arch
 from vistransfer.models.train import fit_network
 
 
@@ -28,8 +29,8 @@ def ms_per_batch(arch: str, amp: bool, augment: str, batches: int) -> float:
     x = torch.rand(128 * batches, 3, 32, 32)
     t = F.one_hot(torch.randint(0, 10, (len(x),)), 10).float()
     cfg = TrainConfig(epochs=1, batch_size=128, lr=0.05, optimizer="sgd", amp=amp, augment=augment)
-    fit_network(ConvNet((3, 32, 32), 10, ARCH_PRESETS[arch]), x[:256], t[:256], cfg, progress=False)  # warm-up
-    net = ConvNet((3, 32, 32), 10, ARCH_PRESETS[arch])
+    fit_network(ConvNet((3, 32, 32), 10, model_arch(arch)), x[:256], t[:256], cfg, progress=False)  # warm-up
+    net = ConvNet((3, 32, 32), 10, model_arch(arch))
     t0 = time.perf_counter()
     fit_network(net, x, t, cfg, progress=False)
     return 1000 * (time.perf_counter() - t0) / batches
@@ -46,7 +47,7 @@ def main() -> None:
         for augment in ("flip-shift-rotate", ""):
             fp32 = ms_per_batch(arch, False, augment, args.batches)
             bf16 = ms_per_batch(arch, True, augment, args.batches)
-            mflop = conv_flops(ConvNet((3, 32, 32), 10, ARCH_PRESETS[arch])) / 1e6
+            mflop = conv_flops(ConvNet((3, 32, 32), 10, model_arch(arch))) / 1e6
             rows.append(
                 {
                     "arch": arch,
