@@ -52,6 +52,7 @@ from vistransfer.io import cache_dir, versions, write_json, write_text
 from vistransfer.models.train import predict_logits
 from vistransfer.synthesis.dataset import SyntheticDataset
 from vistransfer.synthesis.offset import add_offsets
+from vistransfer.synthesis.records import Kind
 
 
 def level(x: torch.Tensor) -> np.ndarray:
@@ -62,9 +63,6 @@ def level(x: torch.Tensor) -> np.ndarray:
 def spread(x: torch.Tensor) -> np.ndarray:
     """The std (s) of each window (N, 1, L) around its own mean."""
     return x[:, 0].std(1).numpy()
-
-
-CONTRAST_KIND = -4  # the benchmarks' own kind (synthesis/dataset.py): a contrast of a point of the set
 
 
 def add_contrasts(ds: SyntheticDataset, teacher: torch.nn.Module, ratio: float, scale: float, low: float, high: float, seed: int) -> SyntheticDataset:
@@ -81,7 +79,7 @@ def add_contrasts(ds: SyntheticDataset, teacher: torch.nn.Module, ratio: float, 
     m = x0.mean(dim=2, keepdim=True)
     x = (m + a * (x0 - m)).clamp(low, high)
     probs = torch.softmax(predict_logits(teacher, x), 1)
-    moved = SyntheticDataset.labelled(x, probs, CONTRAST_KIND, ds.classes)
+    moved = SyntheticDataset.labelled(x, probs, Kind.CONTRAST, ds.classes)
     kept = float((moved.target == ds.probs[pick].argmax(1)).float().mean())
     return SyntheticDataset.concat([ds, moved], dict(ds.meta, contrasts={"n": k, "ratio": ratio, "scale": scale, "label_kept": round(kept, 4)}))
 

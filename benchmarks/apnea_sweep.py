@@ -42,6 +42,7 @@ from vistransfer.privacy import nearest_distances
 from vistransfer.synthesis.blend import add_blends
 from vistransfer.synthesis.dataset import SyntheticDataset
 from vistransfer.synthesis.offset import add_offsets
+from vistransfer.synthesis.records import Kind
 
 VARIANTS = {
     "full_rate": ({"gen_downscale": 1}, "the paper's G: draws at the input's full rate (4 Hz)"),
@@ -129,9 +130,6 @@ VARIANTS = {
 }
 
 
-NEIGHBOUR_KIND = -4  # this benchmark's own mark: a point of the set moved by noise, labelled by h1
-
-
 def add_neighbours(ds: SyntheticDataset, h1, ratio: float, scale: float, seed: int, smooth: int = 1, shift: int = 0) -> SyntheticDataset:
     """``ds`` followed by round(ratio * len(ds)) of its points, each shifted in time by up to ``shift``
     samples either way (the window's ends repeated) and moved by Gaussian noise of std ``scale`` times
@@ -152,7 +150,7 @@ def add_neighbours(ds: SyntheticDataset, h1, ratio: float, scale: float, seed: i
     x = (pick + noise).clamp(h1.spec.low, h1.spec.high)
     probs = torch.softmax(predict_logits(h1.module, x), 1)
     meta = dict(ds.meta, neighbours={"n": k, "ratio": ratio, "scale": scale, "smooth": smooth, "shift": shift})
-    return SyntheticDataset.concat([ds, SyntheticDataset.labelled(x, probs, NEIGHBOUR_KIND, ds.classes)], meta)
+    return SyntheticDataset.concat([ds, SyntheticDataset.labelled(x, probs, Kind.NEIGHBOUR, ds.classes)], meta)
 
 
 def coverage(h1, h2, ds: SyntheticDataset, train_x: torch.Tensor, test_x: torch.Tensor) -> dict:

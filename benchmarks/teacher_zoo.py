@@ -302,7 +302,7 @@ def with_extensions(net: nn.Module, out: dict, cfg: SynthesisConfig, classes: li
     that ``pipeline.probe_fitter`` makes for a teacher handed over, CNN_ID with the final students' recipe STUDENT,
     steps of ``cfg.probe_step_size`` of the [0, 1] domain), as (x, hard labels, the teacher's softmax, the probes'
     record: per round, the share of probes on which that round's student disagreed with the teacher)."""
-    ds = SyntheticDataset(out["x"], out["probs"], out["target"], out["passed_step"], out["threshold"], out["group"], out["kind"], classes, {})
+    ds = SyntheticDataset.from_tensors(out, classes, {})
     ds = add_blends(ds, net, cfg.blend, cfg.seed, dev)
     ds = add_offsets(ds, net, cfg.offset, cfg.offset_scale, SPEC.low, SPEC.high, cfg.seed, dev)
     if cfg.probe > 0:

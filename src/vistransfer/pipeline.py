@@ -112,17 +112,7 @@ def make_synthetic(
         real=(real.x, real.y) if (uses_real and real is not None) else None,
         progress=progress,
     )
-    ds = SyntheticDataset(
-        out["x"],
-        out["probs"],
-        out["target"],
-        out["passed_step"],
-        out["threshold"],
-        out["group"],
-        out["kind"],
-        teacher.classes,
-        synthesis_meta(teacher, cfg, stats),
-    )
+    ds = SyntheticDataset.from_tensors(out, teacher.classes, synthesis_meta(teacher, cfg, stats))
     return extend_synthetic(ds, teacher, cfg, device, progress, student_options)
 
 

@@ -1,10 +1,11 @@
 """benchmarks/apnea_level.py's contrasts: a point's spread scaled around its own mean, labelled by the teacher."""
 
 import torch
-from benchmarks.apnea_level import CONTRAST_KIND, add_contrasts
+from benchmarks.apnea_level import add_contrasts
 from torch import nn
 
 from vistransfer.synthesis.dataset import SyntheticDataset
+from vistransfer.synthesis.records import Kind
 
 
 class SpreadTeacher(nn.Module):
@@ -22,7 +23,7 @@ def test_contrasts_scale_the_spread_around_each_mean_and_ask_the_teacher():
     probs = torch.softmax(SpreadTeacher()(x), 1)
     ds = SyntheticDataset.labelled(x, probs, -1, ("normal", "apnea"))
     out = add_contrasts(ds, SpreadTeacher(), ratio=2.0, scale=3.0, low=0.3, high=2.0, seed=0)
-    new = out.kind == CONTRAST_KIND
+    new = out.kind == Kind.CONTRAST
     assert int(new.sum()) == 80 and len(out) == 120 and out.meta["contrasts"]["n"] == 80
     xs = out.x[new][:, 0]
     ratio = xs.std(1) / 0.04

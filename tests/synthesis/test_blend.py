@@ -12,7 +12,8 @@ from vistransfer.errors import VistransferError
 from vistransfer.models.train import predict_logits
 from vistransfer.pipeline import make_synthetic, synthesize_sharded
 from vistransfer.synthesis.blend import add_blends
-from vistransfer.synthesis.dataset import BLEND_KIND, SyntheticDataset
+from vistransfer.synthesis.dataset import SyntheticDataset
+from vistransfer.synthesis.records import Kind
 
 CFG = SynthesisConfig(n=20, seed=3, group_size=1, slots=20, threshold=0.9, movement=False, max_steps=200)
 
@@ -27,7 +28,7 @@ def test_blends_lie_between_two_classes_and_carry_the_teachers_label(digits_teac
     k = len(ds) - len(plain)
     assert k == 30 and ds.n_blends == 30 and plain.n_blends == 0
     assert torch.equal(ds.x[: len(plain)], plain.x)  # the visualizations are kept as they were
-    blend = ds.kind == BLEND_KIND
+    blend = ds.kind == Kind.BLEND
     assert blend[len(plain) :].all() and not blend[: len(plain)].any()
     assert ds.movement_name(len(plain)) == "blend"
     assert torch.equal(ds.from_am, ~blend) and plain.from_am.all()

@@ -11,8 +11,9 @@ from vistransfer.config import SynthesisConfig, to_dict
 from vistransfer.errors import VistransferError
 from vistransfer.models.train import predict_logits
 from vistransfer.pipeline import make_synthetic
-from vistransfer.synthesis.dataset import BLEND_KIND, OFFSET_KIND, SyntheticDataset
+from vistransfer.synthesis.dataset import SyntheticDataset
 from vistransfer.synthesis.offset import add_offsets
+from vistransfer.synthesis.records import Kind
 
 CFG = SynthesisConfig(n=20, seed=3, group_size=1, slots=20, threshold=0.9, movement=False, max_steps=200)
 
@@ -25,7 +26,7 @@ def plain(digits_teacher):
 def test_an_offset_is_a_point_of_the_set_plus_one_constant_labelled_by_the_teacher(digits_teacher, plain):
     low, high = digits_teacher.spec.low, digits_teacher.spec.high
     ds = add_offsets(plain, digits_teacher.module, 2.0, 0.25, low, high, seed=5)
-    off = ds.kind == OFFSET_KIND
+    off = ds.kind == Kind.OFFSET
     assert int(off.sum()) == 40 == ds.n_offsets and plain.n_offsets == 0
     assert torch.equal(ds.x[: len(plain)], plain.x) and not off[: len(plain)].any()
     assert ds.movement_name(len(plain)) == "offset" and torch.equal(ds.from_am, ~off)
@@ -63,7 +64,7 @@ def test_offset_config_follows_the_blends_and_is_refused_when_out_of_range(digit
     ds = make_synthetic(digits_teacher, cfg, progress=False)
     # 20 visualizations, 10 blends, then one offset per example of those 30
     assert len(ds) == 60 and ds.n_blends == 10 and ds.n_offsets == 30
-    assert (ds.kind[:20] >= -1).all() and (ds.kind[20:30] == BLEND_KIND).all() and (ds.kind[30:] == OFFSET_KIND).all()
+    assert (ds.kind[:20] >= -1).all() and (ds.kind[20:30] == Kind.BLEND).all() and (ds.kind[30:] == Kind.OFFSET).all()
     ds.save(tmp_path / "s.pt")
     assert SyntheticDataset.load(tmp_path / "s.pt").n_offsets == 30
     with pytest.raises(VistransferError, match="30 offsets"):

@@ -7,8 +7,9 @@ import torch
 from torch import nn
 
 from vistransfer.errors import VistransferError
-from vistransfer.synthesis.dataset import PROBE_KIND, SyntheticDataset
+from vistransfer.synthesis.dataset import SyntheticDataset
 from vistransfer.synthesis.probe import add_probes, disagreement, search
+from vistransfer.synthesis.records import Kind
 
 L = 16
 
@@ -73,7 +74,7 @@ def test_probes_are_labelled_by_the_teacher_and_teach_the_boundary():
     out = add_probes(ds, teacher, _fit, labels="soft", ratio=2.0, rounds=4, low=0.0, high=1.0, seed=0, step_size=0.05)
     assert len(out) == 3 * len(ds)
     assert torch.equal(out.x[: len(ds)], ds.x)  # the visualizations are kept as they were
-    probe = out.kind == PROBE_KIND
+    probe = out.kind == Kind.PROBE
     assert int(probe.sum()) == 128 and out.movement_name(len(ds)) == "probe"
     assert torch.equal(out.from_am, ~probe)
     assert out.x[probe].min() >= 0 and out.x[probe].max() <= 1

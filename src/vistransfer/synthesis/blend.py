@@ -18,12 +18,13 @@ import torch
 
 from ..errors import VistransferError
 from ..models.train import predict_logits
-from .dataset import BLEND_KIND, SyntheticDataset
+from .dataset import SyntheticDataset
+from .records import Kind
 
 
 def add_blends(ds: SyntheticDataset, teacher: torch.nn.Module, ratio: float, seed: int, device: torch.device | str = "cpu") -> SyntheticDataset:
     """``ds`` followed by round(ratio * len(ds)) blends of pairs of its visualizations whose teacher
-    labels differ. Blends are marked ``kind == BLEND_KIND`` (group, passed_step -1; threshold 0)."""
+    labels differ. Blends are marked ``kind == Kind.BLEND`` (group, passed_step -1; threshold 0)."""
     if ratio <= 0:
         return ds
     k = round(ratio * len(ds))
@@ -45,7 +46,7 @@ def add_blends(ds: SyntheticDataset, teacher: torch.nn.Module, ratio: float, see
     lam = torch.rand((k,) + (1,) * (ds.x.dim() - 1), generator=g)
     x = lam * ds.x[a] + (1 - lam) * ds.x[b]
     probs = torch.softmax(predict_logits(teacher, x, device), 1)
-    blends = SyntheticDataset.labelled(x, probs, BLEND_KIND, ds.classes)
+    blends = SyntheticDataset.labelled(x, probs, Kind.BLEND, ds.classes)
     share = torch.bincount(blends.target, minlength=len(ds.classes)).float() / k
     meta = dict(
         ds.meta, blends={"n": k, "ratio": ratio, "visualizations": len(ds), "class_share": {c: round(float(s), 4) for c, s in zip(ds.classes, share)}}

@@ -13,14 +13,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..config import MOVEMENT_KINDS
 from ..errors import VistransferError
 from ..io import load_torch, save_torch, write_json
-
-_FIELDS = ("x", "probs", "target", "passed_step", "threshold", "group", "kind")
-BLEND_KIND = -2  # ``kind`` of a blend of two visualizations (synthesis/blend.py), not an AM result
-PROBE_KIND = -3  # ``kind`` of a probe where a student disagreed with the teacher (synthesis/probe.py)
-OFFSET_KIND = -5  # ``kind`` of a point of the set moved by a constant (synthesis/offset.py); -4: benchmarks' own
+from .records import FIELDS, Kind
 
 
 @dataclass
@@ -28,10 +23,7 @@ class SyntheticDataset:
     """x: float32 (N, C, H, W) in (0, 1); probs: (N, K) teacher softmax at acceptance;
     target: (N,) int64 class the visualization was made for (= teacher argmax, Eq. 2);
     passed_step: AM steps taken before Eq. 2 held; threshold: T of its group; group: id of
-    the generator (theta_G) that made it; kind: index into MOVEMENT_KINDS (-1: no movement;
-    BLEND_KIND: a blend of two visualizations labelled by the teacher, see synthesis/blend.py;
-    PROBE_KIND: a probe labelled by the teacher, see synthesis/probe.py; OFFSET_KIND: a point of the set
-    moved by a constant, labelled by the teacher, see synthesis/offset.py).
+    the generator (theta_G) that made it; kind: how it was made (a :class:`.records.Kind`).
     """
 
     x: torch.Tensor
@@ -59,13 +51,16 @@ class SyntheticDataset:
         return F.one_hot(self.probs.argmax(1), len(self.classes)).float()
 
     def movement_name(self, i: int) -> str:
-        k = int(self.kind[i])
-        named = {BLEND_KIND: "blend", PROBE_KIND: "probe", OFFSET_KIND: "offset"}
-        return named.get(k) or ("none" if k < 0 else MOVEMENT_KINDS[k])
+        return Kind(int(self.kind[i])).label
+
+    @classmethod
+    def from_tensors(cls, out: dict[str, torch.Tensor], classes: tuple[str, ...], meta: dict) -> SyntheticDataset:
+        """A set from the engine's tensors (one per field of :data:`.records.FIELDS`)."""
+        return cls(**{f: out[f] for f in FIELDS}, classes=classes, meta=meta)
 
     @classmethod
     def labelled(cls, x: torch.Tensor, probs: torch.Tensor, kind: int, classes: tuple[str, ...]) -> SyntheticDataset:
-        """Points that AM did not make (``kind``: BLEND_KIND, PROBE_KIND, OFFSET_KIND), labelled by the teacher's ``probs``:
+        """Points that AM did not make (``kind``: a :class:`.records.Kind` below -1), labelled by the teacher's ``probs``:
         no group, step or threshold."""
         k = len(x)
         minus = torch.full((k,), -1, dtype=torch.long)
@@ -73,20 +68,20 @@ class SyntheticDataset:
 
     @property
     def from_am(self) -> torch.Tensor:
-        """(N,) bool: True for visualizations made by AM, False for blends, probes and offsets."""
-        return (self.kind != BLEND_KIND) & (self.kind != PROBE_KIND) & (self.kind != OFFSET_KIND)
+        """(N,) bool: True for visualizations made by AM, False for blends, probes, offsets and the like."""
+        return self.kind >= Kind.NO_MOVEMENT
 
     @property
     def n_blends(self) -> int:
-        return int((self.kind == BLEND_KIND).sum())
+        return int((self.kind == Kind.BLEND).sum())
 
     @property
     def n_probes(self) -> int:
-        return int((self.kind == PROBE_KIND).sum())
+        return int((self.kind == Kind.PROBE).sum())
 
     @property
     def n_offsets(self) -> int:
-        return int((self.kind == OFFSET_KIND).sum())
+        return int((self.kind == Kind.OFFSET).sum())
 
     def describe_size(self) -> str:
         """ "N visualizations", followed by " + M blends", " + O offsets" and " + P probes" when the set holds them."""
@@ -108,7 +103,7 @@ class SyntheticDataset:
             raise VistransferError(f"asked for {n} visualizations but the set holds {len(self)}; synthesize more")
         order = torch.argsort(_rank_within_class(self.target) * len(self.classes) + self.target, stable=True)[:n]
         order = torch.sort(order).values
-        return SyntheticDataset(*(getattr(self, f)[order] for f in _FIELDS), self.classes, dict(self.meta, subset_of=len(self)))
+        return SyntheticDataset(*(getattr(self, f)[order] for f in FIELDS), self.classes, dict(self.meta, subset_of=len(self)))
 
     def save(self, path: str | Path) -> None:
         path = Path(path)
@@ -118,7 +113,7 @@ class SyntheticDataset:
                 "artifact": "synthetic_dataset",
                 "classes": list(self.classes),
                 "meta": self.meta,
-                **{f: getattr(self, f).contiguous() for f in _FIELDS},
+                **{f: getattr(self, f).contiguous() for f in FIELDS},
             },
         )
         write_json(path.with_suffix(path.suffix + ".json"), {"n": len(self), "classes": list(self.classes), **self.meta})
@@ -126,19 +121,19 @@ class SyntheticDataset:
     @classmethod
     def load(cls, path: str | Path) -> SyntheticDataset:
         d = load_torch(path, "synthetic_dataset")
-        missing = [f for f in _FIELDS if f not in d]
+        missing = [f for f in FIELDS if f not in d]
         if missing:
             raise VistransferError(f"{path} lacks fields {missing}; re-create it with vistransfer synthesize")
         n = len(d["target"])
-        if any(len(d[f]) != n for f in _FIELDS):
+        if any(len(d[f]) != n for f in FIELDS):
             raise VistransferError(f"{path} has fields of different lengths; the file is corrupt, re-create it")
-        return cls(*(d[f] for f in _FIELDS), tuple(d["classes"]), d["meta"])
+        return cls(*(d[f] for f in FIELDS), tuple(d["classes"]), d["meta"])
 
     @classmethod
     def concat(cls, parts: list[SyntheticDataset], meta: dict) -> SyntheticDataset:
         if not parts:
             raise VistransferError("nothing to concatenate: no synthetic shards")
-        return cls(*(torch.cat([getattr(p, f) for p in parts]) for f in _FIELDS), parts[0].classes, meta)
+        return cls(*(torch.cat([getattr(p, f) for p in parts]) for f in FIELDS), parts[0].classes, meta)
 
 
 def _rank_within_class(y: torch.Tensor) -> torch.Tensor:

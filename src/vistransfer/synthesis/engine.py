@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +29,7 @@ from ..io import progress_bar
 from ..models.generator import GeneratorBank
 from ..models.spec import InputSpec
 from .objectives import PRIORS, Batch, Objective, default_objective, penultimate_distance
+from .records import Records
 from .slot_adam import SlotAdam
 from .slots import Slots
 from .start import start_bias, start_label
@@ -38,22 +38,6 @@ log = logging.getLogger("vistransfer")
 # Fail fast when a teacher rarely reaches T: judged once this many visualizations have finished
 # (passed or missed the budget), so a hopeless run stops in seconds, not after ten minutes.
 EARLY_VERDICT = 200
-
-
-@dataclass
-class Records:
-    """Accepted visualizations, appended as they pass (CPU tensors)."""
-
-    x: list[torch.Tensor] = field(default_factory=list)
-    probs: list[torch.Tensor] = field(default_factory=list)
-    target: list[torch.Tensor] = field(default_factory=list)
-    passed_step: list[torch.Tensor] = field(default_factory=list)
-    threshold: list[torch.Tensor] = field(default_factory=list)
-    group: list[torch.Tensor] = field(default_factory=list)
-    kind: list[torch.Tensor] = field(default_factory=list)
-
-    def cat(self) -> dict[str, torch.Tensor]:
-        return {k: torch.cat(v) for k, v in self.__dict__.items()}
 
 
 def class_quota(n: int, n_classes: int) -> torch.Tensor:
@@ -344,13 +328,15 @@ def _record(rec, slots, member, ok, xa, probs, slot_of, accepted, quota, stats, 
         return
     k = keep.to(idx.device)
     s, sel = s[k], idx[k]
-    rec.x.append(xa[sel].detach().cpu())
-    rec.probs.append(probs[sel].cpu())
-    rec.target.append(slots.target[s].cpu())
-    rec.passed_step.append((slots.step[s] - slots.move_steps[s]).cpu())
-    rec.threshold.append(slots.threshold[s].cpu())
-    rec.group.append(slots.group[s].cpu())
-    rec.kind.append(slots.kind[s].cpu())
+    rec.add(
+        x=xa[sel].detach().cpu(),
+        probs=probs[sel].cpu(),
+        target=slots.target[s].cpu(),
+        passed_step=(slots.step[s] - slots.move_steps[s]).cpu(),
+        threshold=slots.threshold[s].cpu(),
+        group=slots.group[s].cpu(),
+        kind=slots.kind[s].cpu(),
+    )
 
 
 def _retire(slots, done, abandoned, stats, member_rows) -> None:

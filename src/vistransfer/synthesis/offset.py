@@ -18,7 +18,8 @@ from __future__ import annotations
 import torch
 
 from ..models.train import predict_logits
-from .dataset import OFFSET_KIND, SyntheticDataset
+from .dataset import SyntheticDataset
+from .records import Kind
 
 
 def add_offsets(
@@ -26,7 +27,7 @@ def add_offsets(
 ) -> SyntheticDataset:
     """``ds`` followed by round(ratio * len(ds)) of its points (drawn uniformly, visualizations and blends
     alike), each moved by one constant drawn uniformly from [-scale, scale] * (high - low) and clamped to
-    [low, high], labelled by the teacher. Marked ``kind == OFFSET_KIND``."""
+    [low, high], labelled by the teacher. Marked ``kind == Kind.OFFSET``."""
     if ratio <= 0:
         return ds
     k = round(ratio * len(ds))
@@ -35,7 +36,7 @@ def add_offsets(
     c = (torch.rand((k,) + (1,) * (ds.x.dim() - 1), generator=g) * 2 - 1) * scale * (high - low)
     x = (ds.x[pick] + c).clamp(low, high)
     probs = torch.softmax(predict_logits(teacher, x, device), 1)
-    moved = SyntheticDataset.labelled(x, probs, OFFSET_KIND, ds.classes)
+    moved = SyntheticDataset.labelled(x, probs, Kind.OFFSET, ds.classes)
     kept = float((moved.target == ds.probs[pick].argmax(1)).float().mean())
     meta = dict(ds.meta, offsets={"n": k, "ratio": ratio, "scale": scale, "label_kept": round(kept, 4)})
     return SyntheticDataset.concat([ds, moved], meta)

@@ -15,7 +15,7 @@ belief matching"; Fang et al. 2019, DFAD): in each of ``rounds`` rounds,
    the set.
 
 Nothing real is used: probes start from visualizations and blends and are labelled by querying the
-teacher, as AM queries it. They are marked ``kind == PROBE_KIND``.
+teacher, as AM queries it. They are marked ``kind == Kind.PROBE``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ import torch.nn.functional as F
 
 from ..errors import VistransferError
 from ..models.train import predict_logits
-from .dataset import PROBE_KIND, SyntheticDataset
+from .dataset import SyntheticDataset
+from .records import Kind
 
 
 def disagreement(teacher: torch.nn.Module, student: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -110,7 +111,7 @@ def add_probes(
                 "disagree_at_end": float((probs.argmax(1) != s_after).float().mean()),
             }
         )
-        ds = SyntheticDataset.concat([ds, SyntheticDataset.labelled(x.cpu(), probs, PROBE_KIND, ds.classes)], ds.meta)
+        ds = SyntheticDataset.concat([ds, SyntheticDataset.labelled(x.cpu(), probs, Kind.PROBE, ds.classes)], ds.meta)
     meta = dict(
         ds.meta,
         probes={

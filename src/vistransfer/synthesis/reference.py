@@ -21,6 +21,7 @@ from ..models.generator import GeneratorBank
 from ..models.spec import InputSpec
 from .engine import class_quota, summarize, with_priors
 from .objectives import Batch, Objective, default_objective
+from .records import FIELDS
 from .slots import draw_groups, draw_movements
 from .start import start_bias, start_label
 
@@ -47,7 +48,7 @@ def synthesize_reference(
         gen = torch.Generator().manual_seed(cfg.seed)
         quota = class_quota(cfg.n, n_classes)
         accepted = torch.zeros(n_classes, dtype=torch.long)
-        rec: dict[str, list] = {k: [] for k in ("x", "probs", "target", "passed_step", "threshold", "group", "kind")}
+        rec: dict[str, list] = {k: [] for k in FIELDS}
         stats = dict(iterations=0, teacher_rows=0, loss2_rows=0, groups_started=0, groups_discarded=0, discarded=0, rows_discarded=0, over_quota=0)
         g = cfg.group_size
         t0 = time.perf_counter()

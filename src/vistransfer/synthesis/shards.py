@@ -32,6 +32,7 @@ from ..models.foreign import teacher_from_blob
 from ..models.teacher import Teacher
 from .dataset import SyntheticDataset
 from .engine import summarize, synthesize
+from .records import FIELDS
 
 GROUP_STRIDE = 1 << 32  # group ids of shard i start at i * GROUP_STRIDE: unique across shards
 
@@ -180,7 +181,7 @@ def synthesize_shards(
     def save(result: dict) -> None:
         i = result["index"]
         part = SyntheticDataset(
-            **{f: result["tensors"][f] for f in ("x", "probs", "target", "passed_step", "threshold", "group", "kind")},
+            **{f: result["tensors"][f] for f in FIELDS},
             classes=teacher.classes,
             meta={"shard": i, "stats": result["stats"]},
         )
