@@ -7,10 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import VistransferError
-from ..experiments import Experiment, Runner, find_experiment, load_any, write_summary
-from ..experiments.apnea import ApneaExperiment, ApneaRunner
-from ..experiments.cifar import CifarRunner
+from ..experiments import find_experiment, load_any, runner_for, write_summary
 from ..io import resolve_device
 from .options import DataDirOpt, DeviceOpt, QuietOpt
 
@@ -41,22 +38,11 @@ def experiment(
     Interrupt it at any time: re-running the same command continues where it stopped.
     Writes results.json, table.md (ours beside the paper's numbers) and figures.
     """
-    path = find_experiment(name, experiments_dir)
-    exp = load_any(path)
-
-    if jobs > 1 and not isinstance(exp, ApneaExperiment):
-        raise VistransferError(f"--jobs is for the apnea experiments' privacy audit; {exp.name} runs in one process (leave out --jobs)")
-    if not isinstance(exp, Experiment):
-        log = lambda m: typer.echo(m, err=False)  # noqa: E731
-        if isinstance(exp, ApneaExperiment):
-            runner = ApneaRunner(exp, data_dir, results_dir, cache, str(resolve_device(device)), log=log, jobs=jobs)
-        else:
-            runner = CifarRunner(exp, data_dir, results_dir, cache, str(resolve_device(device)), log=log, progress=not quiet)
-        runner.run(tuple(p.strip() for p in parts.split(",")) if parts else runner.PARTS)
-        typer.echo(f"results: {runner.out / 'table.md'}")
-        return
-    runner = Runner(exp, data_dir, results_dir, cache, str(resolve_device(device)), progress=not quiet, log=lambda m: typer.echo(m, err=False))
-    runner.run()
+    exp = load_any(find_experiment(name, experiments_dir))
+    runner = runner_for(
+        exp, data_dir, results_dir, cache, str(resolve_device(device)), progress=not quiet, log=lambda m: typer.echo(m, err=False), jobs=jobs
+    )
+    runner.run(tuple(p.strip() for p in parts.split(",")) if parts else None)
     typer.echo(f"results: {runner.out / 'table.md'}")
 
 

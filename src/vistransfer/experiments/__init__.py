@@ -1,11 +1,12 @@
 """Experiments: one of the paper's tables as a TOML file, run with caching, written to results/NAME/.
 
 * :mod:`.spec`: the file format (typed, presets, every problem named); :mod:`.load`: any file by its kind;
-* :mod:`.runner`: the cached, resumable run;
+* :mod:`.base`: what every runner shares (results, record, cache, parts); :mod:`.runner`: a table's cached, resumable run;
 * :mod:`.report`: the table, the plots and the summary over all experiments.
 """
 
-from .load import load_any
+from .base import ExperimentRunner
+from .load import load_any, runner_for
 from .report import render_markdown, size_plot, summary_markdown, write_summary
 from .runner import Runner, layer_distance
 from .spec import Column, Experiment, find_experiment, list_experiments, load_experiment
@@ -18,6 +19,8 @@ __all__ = [
     "layer_distance",
     "list_experiments",
     "load_any",
+    "runner_for",
+    "ExperimentRunner",
     "load_experiment",
     "render_markdown",
     "size_plot",

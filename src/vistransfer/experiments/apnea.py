@@ -36,7 +36,7 @@ from ..ecg.apnea import CLASSES, VALUE_RANGE, available_records, find_root, load
 from ..errors import VistransferError
 from ..evaluation import mean_std
 from ..export import export_onnx, latency_ms, onnx_predict, quantize_int8
-from ..io import cache_dir, cache_key, fingerprint, versions, write_json, write_text
+from ..io import cache_key, fingerprint, versions, write_json
 from ..models.nets import ConvArch
 from ..models.spec import InputSpec, train_range
 from ..models.teacher import Teacher, load_builtin, train_teacher
@@ -53,6 +53,7 @@ from ..synthesis.probe import add_probes
 from ..viz import plt, save_figure
 from .apnea_report import PARTS as APNEA_PARTS
 from .apnea_report import missing_parts, render
+from .base import ExperimentRunner
 from .spec import ExperimentHeader, parse_file
 
 
@@ -218,29 +219,15 @@ def binary_metrics(y: np.ndarray, p_apnea: np.ndarray, threshold: float = 0.5) -
     return out
 
 
-class ApneaRunner:
-    PARTS = APNEA_PARTS
+class ApneaRunner(ExperimentRunner):
+    """Runs a ``kind = "apnea"`` experiment part by part; ``jobs``: processes for the privacy audit's shadow
+    pipelines (small 1-D networks use more cores better so than through more threads in one process)."""
 
-    def __init__(
-        self,
-        exp: ApneaExperiment,
-        data_dir=None,
-        results_dir="results",
-        cache=None,
-        device="cpu",
-        progress: bool = False,
-        log: Callable[[str], None] = print,
-        jobs: int = 1,
-    ):
-        if not isinstance(jobs, int) or jobs < 1:
-            raise VistransferError(f"jobs must be a whole number of processes >= 1, got {jobs!r}")
-        self.exp, self.data_dir, self.device, self.log = exp, data_dir, device, log
-        # processes for the privacy audit's shadow pipelines (small 1-D networks use more cores better this way
-        # than through more threads in one process); each gets this process's torch threads / jobs
-        self.jobs = jobs
-        self.out = Path(results_dir) / exp.name
-        self.cache = (Path(cache) if cache is not None else cache_dir() / "experiments") / "apnea"
-        self.record: dict[str, Any] = {}
+    PARTS = APNEA_PARTS
+    JOBS = True
+
+    def __init__(self, exp: ApneaExperiment, *args, progress: bool = False, **kwargs):
+        super().__init__(exp, *args, progress=progress, **kwargs)
         self._cached_s = 0.0  # seconds the cached units of the running part took when they were computed
         self._earlier: dict[str, Any] = {}  # the results record of an earlier run of this configuration and version
 
@@ -364,7 +351,14 @@ class ApneaRunner:
         return create_student(arch, **kw).fit(x, targets)
 
     # --- the experiment -------------------------------------------------------------------
-    def run(self, parts: tuple[str, ...] = APNEA_PARTS) -> dict:
+    def cache_folder(self) -> str:
+        return "apnea"
+
+    def render(self) -> str:
+        return render(self.record)
+
+    def run(self, parts: tuple[str, ...] | None = None) -> dict:
+        parts = parts or self.PARTS
         exp = self.exp
         t_start = time.perf_counter()
         self.out.mkdir(parents=True, exist_ok=True)
@@ -386,18 +380,16 @@ class ApneaRunner:
             "versions": versions(),
             "timings_s": {},
         }
-        unknown = sorted(set(parts) - set(self.PARTS))
-        if unknown:
-            raise VistransferError(f"unknown part(s) {unknown}; choose from {list(self.PARTS)}")
+        self.check_parts(parts)
         self._keep_other_parts(parts)
         for part in parts:
             t0, self._cached_s = time.perf_counter(), 0.0
             getattr(self, part)()
             # what the part costs to compute: this run's time plus what its cached units took when they ran
             self.record["timings_s"][part] = time.perf_counter() - t0 + self._cached_s
-            self._write(final=False)
+            self.write(final=False)
         self.record["wall_seconds"] = time.perf_counter() - t_start
-        self._write(final=not missing_parts(self.record))
+        self.write(final=not missing_parts(self.record))
         return self.record
 
     def _keep_other_parts(self, parts: tuple[str, ...]) -> None:
@@ -514,7 +506,7 @@ class ApneaRunner:
             # of the same command (here or wherever the results folder goes) starts at the next seed
             self.record["table5"] = self._table5_record(per_seed, teams)
             if len(per_seed) < len(exp.seeds):
-                self._write(final=False)
+                self.write(final=False)
         self.record["table5"] = self._table5_record(per_seed, teams)
 
     def _table5_record(self, per_seed: list[dict], teams: list[str]) -> dict:
@@ -763,7 +755,7 @@ class ApneaRunner:
                 if len(found) >= interim_from:
                     rec["interim"] = {"shadows_done": len(found), **self.privacy_audit(setup, target, found)}
             self.record["privacy"] = rec
-            self._write(final=False)
+            self.write(final=False)
 
         def finish(s: int, r: dict) -> None:
             found[s] = r
@@ -899,7 +891,7 @@ class ApneaRunner:
             # of the same command (here or wherever the results folder goes) starts at the next fold
             self.record["recordwise"] = self._recordwise_record(res, preds, folds, cfg)
             if f < folds - 1:
-                self._write(final=False)
+                self.write(final=False)
 
     @staticmethod
     def _recordwise_record(res: list[dict], preds: dict, folds: int, cfg: dict) -> dict:
@@ -909,11 +901,6 @@ class ApneaRunner:
         pooled = {m: {k: mean_std([r[m][k] for r in res]) for k in keys} for m in models}
         out = {"folds": folds, "epochs": cfg["epochs"], "cfg": cfg, "per_fold": res, "pooled": pooled, "recording_level": recording_level(preds)}
         return {**out, "partial": True} if len(res) < folds else out
-
-    def _write(self, final: bool) -> None:
-        self.record["complete"] = final
-        write_json(self.out / "results.json", self.record)
-        write_text(self.out / "table.md", render(self.record))
 
 
 @contextmanager

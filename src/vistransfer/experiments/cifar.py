@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ from ..data import Split, load_dataset
 from ..data.cifar import LOSSY_NOTE
 from ..errors import VistransferError
 from ..evaluation import mean_std
-from ..io import cache_dir, cache_key, device_name, versions, write_json, write_text
+from ..io import cache_key, device_name, versions, write_json
 from ..models.nets import ConvArch
 from ..models.registry import is_model, list_models, model_arch
 from ..models.spec import InputSpec, dataset_spec
@@ -45,6 +44,7 @@ from ..pipeline import make_synthetic, synthesis_meta, synthesize_sharded
 from ..students import create_student, list_students
 from ..synthesis.dataset import SyntheticDataset
 from ..viz import class_grid
+from .base import ExperimentRunner
 from .cifar_report import render_table3
 from .spec import ExperimentHeader, parse_file
 
@@ -147,24 +147,13 @@ def load_cifar_experiment(path: Path, raw: dict) -> CifarExperiment:
     )
 
 
-class CifarRunner:
+class CifarRunner(ExperimentRunner):
     """Runs a ``kind = "cifar"`` experiment part by part; see the module docstring."""
 
     PARTS = ("train", "table3", "student")
 
-    def __init__(
-        self,
-        exp: CifarExperiment,
-        data_dir: str | Path | None = None,
-        results_dir: str | Path = "results",
-        cache: str | Path | None = None,
-        device: str = "cpu",
-        log: Callable[[str], None] = print,
-        progress: bool = True,
-    ):
-        self.exp, self.data_dir, self.device, self.log, self.progress = exp, data_dir, device, log, progress
-        self.out = Path(results_dir) / exp.name
-        self.cache = (Path(cache) if cache is not None else cache_dir() / "experiments") / exp.dataset
+    def __init__(self, exp: CifarExperiment, *args, **kwargs):
+        super().__init__(exp, *args, **kwargs)
         self.record: dict[str, Any] = {
             "title": exp.title,
             "paper_table": exp.paper_table,
@@ -235,7 +224,7 @@ class CifarRunner:
                 "train_config": t.meta.get("train_config"),
                 "fingerprint": t.fingerprint,
             }
-            self.save()
+            self.write()
 
     # --- Table 3 ------------------------------------------------------------------------------
     def synthetic(self, which: str, seed: int) -> SyntheticDataset:
@@ -291,7 +280,7 @@ class CifarRunner:
                     }
                 )
                 rec["sets"][which] = self._summarize(runs, pooled, s1, adm)
-                self.save()
+                self.write()
                 self.log(
                     f"[{self.exp.name}] {which} seed {seed}: agreement "
                     + ", ".join(f"{n} {100 * v:.0f}%" for n, v in runs[-1]["agreement_with_h1"].items())
@@ -299,7 +288,7 @@ class CifarRunner:
                 )
         self.figure3()
         self.record["summary_rows"] = self._summary_rows()
-        self.save()
+        self.write()
 
     def _summary_rows(self) -> list[dict]:
         """Table 3's cells for the results summary (README): ours (mean +- std over seeds) beside the paper's."""
@@ -437,18 +426,19 @@ class CifarRunner:
                 write_json(done, run)
                 rec["runs"][cell] = run
                 self.log(f"[{self.exp.name}] data-free student ({labels} labels, seed {seed}): {100 * run['accuracy']:.2f}% on the real test set")
-                self.save()
-        self.save()
+                self.write()
+        self.write()
 
     # --- output -----------------------------------------------------------------------------
-    def save(self) -> None:
-        write_json(self.out / "results.json", self.record)
-        write_text(self.out / "table.md", render_table3(self.record))
+    def cache_folder(self) -> str:
+        return self.exp.dataset
 
-    def run(self, parts: tuple[str, ...] = PARTS) -> None:
-        unknown = [p for p in parts if p not in self.PARTS]
-        if unknown:
-            raise VistransferError(f"unknown part(s) {unknown}; choose from {list(self.PARTS)}")
+    def render(self) -> str:
+        return render_table3(self.record)
+
+    def run(self, parts: tuple[str, ...] | None = None) -> dict:
+        parts = parts or self.PARTS
+        self.check_parts(parts)
         if "train" in parts or "table3" in parts:  # the student needs h1 alone, trained on demand
             self.train()
         if "table3" in parts:

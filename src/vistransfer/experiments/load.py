@@ -1,12 +1,18 @@
-"""Any experiment file, by its ``kind``: a table (:mod:`.spec`), Apnea-ECG (:mod:`.apnea`) or CIFAR-10 (:mod:`.cifar`)."""
+"""Any experiment file, by its ``kind``: a table (:mod:`.spec`), Apnea-ECG (:mod:`.apnea`) or CIFAR-10 (:mod:`.cifar`),
+and the runner of each kind."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .apnea import load_apnea_experiment
-from .cifar import load_cifar_experiment
-from .spec import extended, load_experiment, read_toml
+from .apnea import ApneaExperiment, ApneaRunner, load_apnea_experiment
+from .base import ExperimentRunner
+from .cifar import CifarExperiment, CifarRunner, load_cifar_experiment
+from .runner import Runner
+from .spec import Experiment, extended, load_experiment, read_toml
+
+# Which runner runs which kind of experiment.
+RUNNERS: dict[type, type[ExperimentRunner]] = {Experiment: Runner, ApneaExperiment: ApneaRunner, CifarExperiment: CifarRunner}
 
 
 def load_any(path: str | Path):
@@ -19,3 +25,9 @@ def load_any(path: str | Path):
     if kind == "cifar":
         return load_cifar_experiment(path, extended(path, read_toml(path, "experiment file")))
     return load_experiment(path)
+
+
+def runner_for(exp, *args, **kwargs) -> ExperimentRunner:
+    """The runner of experiment ``exp`` (from :func:`load_any`), built with the runners' common arguments
+    (``data_dir, results_dir, cache, device, progress, log, jobs``)."""
+    return RUNNERS[type(exp)](exp, *args, **kwargs)

@@ -20,8 +20,6 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -30,35 +28,23 @@ from ..config import to_dict
 from ..data import Split, load_dataset
 from ..errors import VistransferError
 from ..evaluation import evaluate_predictions, mean_std
-from ..io import cache_dir, cache_key, versions, write_json, write_text
+from ..io import cache_key, versions, write_json
 from ..models.teacher import Teacher, load_builtin, train_teacher
 from ..models.train import checkpoint_seconds
 from ..pipeline import synthesis_meta, synthesize_sharded, teacher_summary
 from ..students import create_student, is_neural, paper_name
 from ..synthesis.dataset import SyntheticDataset
 from ..viz import class_grid
+from .base import ExperimentRunner
 from .report import paper_cell, render_markdown, size_plot
 from .spec import Column, Experiment
 
 
-class Runner:
-    """Runs one experiment, reusing everything cached; see the module docstring."""
+class Runner(ExperimentRunner):
+    """Runs one table experiment whole, reusing everything cached; see the module docstring."""
 
-    def __init__(
-        self,
-        exp: Experiment,
-        data_dir: str | Path | None = None,
-        results_dir: str | Path = "results",
-        cache: str | Path | None = None,
-        device: str = "cpu",
-        progress: bool = True,
-        log: Callable[[str], None] = print,
-    ):
-        self.exp, self.device, self.progress, self.log = exp, device, progress, log
-        self.data_dir = data_dir
-        self.out = Path(results_dir) / exp.name
-        self.cache = Path(cache) if cache is not None else cache_dir() / "experiments"
-        self.record: dict[str, Any] = {}
+    def __init__(self, exp: Experiment, *args, **kwargs):
+        super().__init__(exp, *args, **kwargs)
         self._found_runs: dict[str, dict] = {}  # cache key -> run, from the earlier record in the results folder
         self._found_sets: dict[str, dict] = {}  # cache key -> set description, likewise
         self._found_teacher: str | None = None  # the fingerprint of the teacher that record was made with
@@ -169,7 +155,9 @@ class Runner:
                     self._found_sets[e["cache_key"]] = {k: v for k, v in e.items() if k not in ("per_seed", "seed_offset")}
 
     # --- the experiment ---------------------------------------------------------------------
-    def run(self) -> dict:
+    def run(self, parts: tuple[str, ...] | None = None) -> dict:
+        if parts:
+            raise VistransferError(f"{self.exp.name} is a table experiment and runs whole; --parts is for the apnea and CIFAR-10 ones")
         exp = self.exp
         t_start = time.perf_counter()
         train = load_dataset(exp.dataset, "train", self.data_dir)
@@ -257,7 +245,7 @@ class Runner:
             }
             self.record["feature_distance"]["real test data"] = layer_distance(h1, test.x, test.y, train)
         self.record["wall_seconds"] = time.perf_counter() - t_start
-        self._write(final=True)
+        self.write(final=True)
         return self.record
 
     def _cell(self, col, student, n, datasets, train, test, teacher_pred, h1, seeds: list[int]) -> None:
@@ -303,7 +291,7 @@ class Runner:
             "runs": runs,
         }
         self.record["cells"] = [c for c in self.record["cells"] if (c["column"], c["student"], c["n"]) != key] + [cell]
-        self._write(final=False)
+        self.write(final=False)
 
     def _movement_grids(self, h1: Teacher) -> None:
         """Appendix C: one grid per kind of pre-AM movement, each row one generator's 9 images."""
@@ -324,10 +312,11 @@ class Runner:
             )
             self.record.setdefault("movement_grids", {})[kind] = {"config": to_dict(cfg), "stats": ds.meta["stats"]}
 
-    def _write(self, final: bool) -> None:
-        self.record["complete"] = final
-        write_json(self.out / "results.json", self.record)
-        write_text(self.out / "table.md", render_markdown(self.exp, self.record))
+    def render(self) -> str:
+        return render_markdown(self.exp, self.record)
+
+    def write(self, final: bool | None = None) -> None:
+        super().write(final)
         if final and any(len(c.sizes) > 1 for c in self.exp.columns):
             size_plot(self.exp, self.record, self.out / "accuracy-vs-size.png")
 
