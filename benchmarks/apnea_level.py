@@ -47,7 +47,8 @@ import torch
 from scipy.stats import spearmanr
 
 from vistransfer.experiments import load_any
-from vistransfer.experiments.apnea import ApneaRunner, binary_metrics
+from vistransfer.experiments.apnea import ApneaRunner
+from vistransfer.experiments.apnea_metrics import binary_metrics
 from vistransfer.io import cache_dir, versions, write_json, write_text
 from vistransfer.models.train import predict_logits
 from vistransfer.synthesis.dataset import SyntheticDataset

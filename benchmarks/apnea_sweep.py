@@ -34,7 +34,9 @@ import torch
 
 from vistransfer.config import to_dict
 from vistransfer.evaluation import mean_std
-from vistransfer.experiments.apnea import ApneaRunner, binary_metrics, load_apnea_experiment
+from vistransfer.experiments.apnea import ApneaRunner
+from vistransfer.experiments.apnea_metrics import binary_metrics
+from vistransfer.experiments.apnea_spec import load_apnea_experiment
 from vistransfer.io import cache_dir, cache_key, versions, write_json
 from vistransfer.models.train import predict_logits
 from vistransfer.pipeline import make_synthetic

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from vistransfer.experiments.apnea import binary_metrics, recording_level
+from vistransfer.experiments.apnea_metrics import binary_metrics, recording_level
 from vistransfer.privacy import attack_metrics, lira_by_shadow_count, lira_scores, logit_confidence, nearest_distances
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .apnea import ApneaExperiment, ApneaRunner, load_apnea_experiment
+from .apnea import ApneaRunner
+from .apnea_spec import ApneaExperiment, load_apnea_experiment
 from .base import ExperimentRunner
 from .cifar import CifarExperiment, CifarRunner, load_cifar_experiment
 from .runner import Runner
