@@ -11,13 +11,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vistransfer.config import SynthesisConfig, TrainConfig, teacher_preset
+from vistransfer.config import SynthesisConfig, TrainConfig
 from vistransfer.data import load_dataset
 from vistransfer.evaluation import mean_std
 from vistransfer.experiments import find_experiment, load_experiment
 from vistransfer.io import cache_dir
 from vistransfer.models.teacher import Teacher, train_teacher
 from vistransfer.pipeline import learn_students
+from vistransfer.presets import teacher_preset
 from vistransfer.synthesis.engine import synthesize
 from vistransfer.synthesis.reference import synthesize_reference
 

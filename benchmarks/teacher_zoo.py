@@ -113,7 +113,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmarks.common import PAPER_GROUPS, STUDENT, student_accuracy
-from vistransfer.config import GEN_STARTS, PLANS, SynthesisConfig, TrainConfig, teacher_preset, to_dict
+from vistransfer.config import GEN_STARTS, PLANS, SynthesisConfig, TrainConfig, to_dict
 from vistransfer.data import load_dataset
 from vistransfer.errors import VistransferError
 from vistransfer.evaluation import evaluate_predictions, mean_std
@@ -122,6 +122,7 @@ from vistransfer.models.nets import TEACHER_ARCH, ConvNet
 from vistransfer.models.spec import InputSpec
 from vistransfer.models.train import fit_network, predict_logits
 from vistransfer.pipeline import probe_fitter
+from vistransfer.presets import teacher_preset
 from vistransfer.students.neural import NeuralStudent
 from vistransfer.synthesis.blend import add_blends
 from vistransfer.synthesis.dataset import SyntheticDataset

@@ -205,7 +205,7 @@ def test_a_failed_run_leaves_no_empty_folder(teacher_file, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_teach_and_run_share_the_default_epochs(tmp_path):
-    from vistransfer.config import teacher_preset
+    from vistransfer.presets import teacher_preset
 
     r = runner.invoke(app, ["teach", "-o", str(tmp_path / "t.pt"), "-q"])
     assert r.exit_code == 0, r.output

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1] / "src" / "vistransfer"
 LAYERS = [
     {"errors", "_version"},
     {"config", "metrics"},
-    {"io"},
+    {"io", "presets"},
     {"viz", "ecg"},
     {"data"},
     {"evaluation", "models"},

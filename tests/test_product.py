@@ -12,9 +12,9 @@ import pytest
 from vistransfer.cli.learn import student_kwargs
 from vistransfer.cli.run import RUN_N
 from vistransfer.cli.synthesize import build_synthesis_config
-from vistransfer.config import dataset_defaults
 from vistransfer.experiments import find_experiment, load_any
 from vistransfer.models.generator import GeneratorBank
+from vistransfer.presets import dataset_defaults
 
 REPO = Path(__file__).resolve().parents[1]
 # The MNIST headline row (README): Table 1's h1 Vis. column with today's generator.

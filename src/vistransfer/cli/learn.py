@@ -7,13 +7,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..config import STUDENT_PRESETS, dataset_defaults, load_config, student_options
+from ..config import load_config, student_options
 from ..data import load_dataset
 from ..errors import VistransferError
 from ..evaluation import evaluate_predictions, fmt_frac, fmt_pct
 from ..io import load_torch, resolve_device, write_json
 from ..models.foreign import load_teacher
 from ..pipeline import check_compatible, learn_students, teacher_proba, teacher_summary
+from ..presets import STUDENT_PRESETS, dataset_defaults
 from ..students import canonical_name
 from ..students.persist import is_skops, load_student, save_student, student_suffix
 from ..synthesis.dataset import SyntheticDataset
@@ -75,7 +76,7 @@ def learn(
     synthetic: Annotated[Path, typer.Argument(help="Synthetic dataset (.pt) from 'vistransfer synthesize'.")],
     students: StudentsOpt = "cnn_id",
     seeds: Annotated[str, typer.Option(help="Student seeds: a count (3 = 0,1,2) or a list (0,4,7).")] = "3",
-    epochs: Annotated[Optional[int], typer.Option(help="Epochs for neural students (default 10; 30 on digits; config.STUDENT_PRESETS).")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs for neural students (default 10; 30 on digits; presets.STUDENT_PRESETS).")] = None,
     min_steps: Annotated[
         Optional[int],
         typer.Option(help="Neural students train at least this many steps (small sets get more epochs; default 1500, 0 on digits and cifar10)."),

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..config import dataset_defaults, load_config, teacher_preset, to_dict
+from ..config import load_config, to_dict
 from ..data import load_dataset
 from ..evaluation import fmt_frac, fmt_pct
 from ..io import resolve_device, versions, write_json, write_text
@@ -18,6 +18,7 @@ from ..models.registry import model_arch
 from ..models.spec import dataset_spec
 from ..models.teacher import train_teacher
 from ..pipeline import check_compatible, learn_students, make_synthetic, teacher_summary
+from ..presets import dataset_defaults, teacher_preset
 from ..synthesis.objectives import batchnorm_advice
 from ..synthesis.start import start_advice
 from ..viz import class_grid

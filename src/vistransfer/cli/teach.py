@@ -7,12 +7,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..config import dataset_defaults, teacher_preset
 from ..data import load_dataset
 from ..io import resolve_device
 from ..models.registry import model_arch
 from ..models.spec import dataset_spec
 from ..models.teacher import train_teacher
+from ..presets import dataset_defaults, teacher_preset
 from .options import DataDirOpt, DeviceOpt, DownloadOpt, QuietOpt, SeedOpt, ValueRangeOpt, parse_pair
 
 

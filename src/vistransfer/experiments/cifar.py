@@ -29,7 +29,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import metrics
-from ..config import SynthesisConfig, TrainConfig, dataset_defaults, from_dict, to_dict
+from ..config import SynthesisConfig, TrainConfig, from_dict, to_dict
 from ..data import Split, load_dataset
 from ..data.cifar import LOSSY_NOTE
 from ..errors import VistransferError
@@ -41,6 +41,7 @@ from ..models.spec import InputSpec, dataset_spec
 from ..models.teacher import Teacher, load_builtin, train_teacher
 from ..models.train import predict_logits
 from ..pipeline import make_synthetic, synthesis_meta, synthesize_sharded
+from ..presets import dataset_defaults
 from ..students import create_student, list_students
 from ..synthesis.dataset import SyntheticDataset
 from ..viz import class_grid
