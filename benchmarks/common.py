@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.reference import synthesize_reference
 from vistransfer.config import SynthesisConfig, TrainConfig
 from vistransfer.data import load_dataset
 from vistransfer.evaluation import mean_std
@@ -20,7 +21,6 @@ from vistransfer.models.teacher import Teacher, train_teacher
 from vistransfer.pipeline import learn_students
 from vistransfer.presets import teacher_preset
 from vistransfer.synthesis.engine import synthesize
-from vistransfer.synthesis.reference import synthesize_reference
 
 # Appendix C's grouping, which the engine-against-reference benchmarks measure (the reference procedure is
 # the paper's, groups of 9) and which made their committed results; SynthesisConfig's default is one per generator.

@@ -1,9 +1,9 @@
 import pytest
 import torch
+from benchmarks.reference import synthesize_reference
 
 from vistransfer.config import SynthesisConfig
 from vistransfer.models.train import predict_logits
-from vistransfer.synthesis.reference import synthesize_reference
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import pytest
 import torch
+from benchmarks.reference import synthesize_reference
 
 from vistransfer.cli.main import main
 from vistransfer.config import SynthesisConfig
@@ -11,7 +12,6 @@ from vistransfer.errors import VistransferError
 from vistransfer.models.foreign import save_torchscript
 from vistransfer.models.spec import InputSpec
 from vistransfer.synthesis.engine import synthesize
-from vistransfer.synthesis.reference import synthesize_reference
 from vistransfer.synthesis.start import CONFIDENT, LEVELS, NO_MAJORITY, neutral_level, start_advice, start_bias, start_verdict
 
 

@@ -16,14 +16,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import SynthesisConfig
-from ..models.generator import GeneratorBank
-from ..models.spec import InputSpec
-from .engine import class_quota, summarize, with_priors
-from .objectives import Batch, Objective, default_objective
-from .records import FIELDS
-from .slots import draw_groups, draw_movements
-from .start import start_bias, start_label
+from vistransfer.config import SynthesisConfig
+from vistransfer.models.generator import GeneratorBank
+from vistransfer.models.spec import InputSpec
+from vistransfer.synthesis.engine import class_quota, summarize, with_priors
+from vistransfer.synthesis.objectives import Batch, Objective, default_objective
+from vistransfer.synthesis.records import FIELDS
+from vistransfer.synthesis.slots import draw_groups, draw_movements
+from vistransfer.synthesis.start import start_bias, start_label
 
 
 def synthesize_reference(
