@@ -5,7 +5,10 @@ teacher (real data) -> :func:`make_synthetic` -> :class:`SyntheticDataset` -> :f
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +23,14 @@ from .models.spec import InputSpec
 from .models.teacher import Teacher
 from .models.train import predict_logits
 from .students import canonical_name, create_student, is_neural
-from .synthesis import shards
+from .synthesis import shards as sharding
 from .synthesis.blend import add_blends
 from .synthesis.dataset import SyntheticDataset
 from .synthesis.engine import synthesize
+from .synthesis.objectives import batchnorm_advice
 from .synthesis.offset import add_offsets
 from .synthesis.probe import add_probes
+from .synthesis.start import start_advice
 
 
 def check_compatible(teacher: Teacher, split: Split, what: str) -> None:
@@ -35,6 +40,78 @@ def check_compatible(teacher: Teacher, split: Split, what: str) -> None:
         raise VistransferError(f"{what} has examples of shape {tuple(split.shape)} but the teacher takes {tuple(teacher.in_shape)}; {hint}")
     if len(split.classes) != teacher.n_classes:
         raise VistransferError(f"{what} has {len(split.classes)} classes but the teacher has {teacher.n_classes}; {hint}")
+
+
+@dataclass(frozen=True)
+class Shards:
+    """Synthesize in resumable shards of ``size`` in ``folder``, on ``backend`` "local" or "ray" (:func:`synthesize_sharded`)."""
+
+    size: int
+    folder: Path
+    backend: str = "local"
+    ray_address: str | None = None
+
+
+def synthesize_teacher(
+    teacher: Teacher,
+    cfg: SynthesisConfig,
+    device: torch.device | str = "cpu",
+    data: Callable[[str], Split] | None = None,
+    data_name: str = "",
+    threshold_share: float | None = None,
+    shards: Shards | None = None,
+    progress: bool = True,
+    say: Callable[[str], None] = lambda m: None,
+    student_options: dict | None = None,
+) -> SyntheticDataset:
+    """The ``synthesize`` command's stages, in order: the advice a teacher needs (``say``), T calibrated so that
+    ``threshold_share`` of real held-out examples pass it, the real training data the config needs (its statistics
+    for the value prior, examples for Loss2), then synthesis in one pass or in ``shards``; the set records what of
+    the data went in. ``data(split)`` loads the owner's data ("train" or "test"), named ``data_name``; None: none.
+    ``student_options``: the probes' round students' training (:func:`probe_fitter`)."""
+    check_synthesis(cfg)
+    for advice in (batchnorm_advice(teacher.module, cfg.bn_prior, cfg.value_prior), start_advice(teacher.module, cfg, teacher.spec, teacher.classes)):
+        if advice is not None:
+            say(f"note: {advice}")
+    calibration = None
+    if threshold_share is not None:
+        if cfg.threshold_range is not None:
+            raise VistransferError("--threshold-share sets one T; drop --threshold-range (or the config's threshold_range)")
+        if data is None:
+            raise VistransferError(
+                "--threshold-share needs real held-out data of the teacher's task: pass --dataset (a name, an .npz file or an image folder)"
+            )
+        held_out = data("test")
+        t = calibrated_threshold(teacher, held_out, threshold_share, cap=cfg.threshold, device=device)
+        calibration = {"share": threshold_share, "data": data_name, "n": len(held_out), "cap": cfg.threshold, "threshold": t}
+        cfg = dataclasses.replace(cfg, threshold=t)
+        say(f"T calibrated to {t:.4f}: {100 * threshold_share:.0f}% of {len(held_out)} held-out examples of {data_name} pass it")
+    real = None
+    if cfg.real_uses:
+        if data is None:
+            raise cfg.needs_real("pass --dataset (a name, an .npz file or an image folder)")
+        real = data("train")
+    if shards is not None:
+        ds = synthesize_sharded(
+            teacher,
+            cfg,
+            shards.folder,
+            shards.size,
+            shards.backend,
+            shards.ray_address,
+            str(device),
+            progress=progress,
+            meta=synthesis_meta(teacher, cfg),
+            real=(real.x, real.y) if real is not None else None,
+            student_options=student_options,
+        )
+    else:
+        ds = make_synthetic(teacher, cfg, device, real=real, progress=progress, student_options=student_options)
+    if calibration is not None:
+        ds.meta["threshold_calibration"] = calibration
+    if priors := [k for k in cfg.real_uses if k != "loss2"]:  # only statistics of this data went in, never an example
+        ds.meta["value_statistics"] = {"data": data_name, "n": len(real), "priors": priors}
+    return ds
 
 
 def check_synthesis(cfg: SynthesisConfig) -> None:
@@ -135,11 +212,11 @@ def synthesize_sharded(
     whole in the folder as ``probed-<key>.pt``, keyed by the full config, the round students' options and
     the package version, so re-running the same job loads it."""
     check_synthesis(cfg)
-    job_dir = shards.open_job(teacher, cfg, job_dir, shard_size, backend, real)
+    job_dir = sharding.open_job(teacher, cfg, job_dir, shard_size, backend, real)
     probed = job_dir / f"probed-{cache_key({'config': to_dict(cfg), 'student_options': student_options})}.pt"
     if cfg.probe > 0 and probed.is_file():
         return SyntheticDataset.load(probed)
-    ds = shards.synthesize_shards(teacher, cfg, job_dir, shard_size, backend, ray_address, device, progress, meta, threads, real)
+    ds = sharding.synthesize_shards(teacher, cfg, job_dir, shard_size, backend, ray_address, device, progress, meta, threads, real)
     ds = extend_synthetic(ds, teacher, cfg, device, progress, student_options)
     if cfg.probe > 0:
         ds.save(probed)

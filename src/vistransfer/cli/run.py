@@ -17,10 +17,8 @@ from ..models.foreign import load_teacher
 from ..models.registry import model_arch
 from ..models.spec import dataset_spec
 from ..models.teacher import train_teacher
-from ..pipeline import check_compatible, learn_students, make_synthetic, teacher_summary
+from ..pipeline import check_compatible, learn_students, synthesize_teacher, teacher_summary
 from ..presets import dataset_defaults, teacher_preset
-from ..synthesis.objectives import batchnorm_advice
-from ..synthesis.start import start_advice
 from ..viz import class_grid
 from .learn import MEMBERS_HELP, parse_students, student_kwargs
 from .options import (
@@ -95,10 +93,6 @@ def run(
     if teacher is not None:
         h1 = load_teacher(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))
         check_compatible(h1, test, f"{dataset} test")
-        if (advice := batchnorm_advice(h1.module, cfg.bn_prior, cfg.value_prior)) is not None:
-            typer.echo(f"note: {advice}", err=True)
-        if (advice := start_advice(h1.module, cfg, h1.spec, h1.classes)) is not None:
-            typer.echo(f"note: {advice}", err=True)
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)  # only once the inputs are known to be good
     try:
@@ -122,7 +116,17 @@ def _pipeline(out_dir, dataset, h1, train, test, cfg, names, seed_list, kw, tcfg
     typer.echo(f"teacher: test accuracy {100 * teacher_eval['accuracy']:.2f}%")
 
     t0 = time.perf_counter()
-    ds = make_synthetic(h1, cfg, dev, real=train if cfg.real_uses else None, progress=not quiet, student_options={"min_steps": 500, **kw})
+    splits = {"train": train, "test": test}
+    ds = synthesize_teacher(
+        h1,
+        cfg,
+        dev,
+        splits.__getitem__,
+        str(dataset),
+        progress=not quiet,
+        say=lambda m: typer.echo(m, err=m.startswith("note:")),
+        student_options={"min_steps": 500, **kw},
+    )
     ds.save(out_dir / "synthetic.pt")
     timings["synthesize"] = time.perf_counter() - t0
     st = ds.meta["stats"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -13,9 +12,7 @@ from ..data import load_dataset
 from ..errors import VistransferError
 from ..io import resolve_device
 from ..models.foreign import load_teacher
-from ..pipeline import calibrated_threshold, check_synthesis, make_synthetic, synthesis_meta, synthesize_sharded
-from ..synthesis.objectives import batchnorm_advice
-from ..synthesis.start import start_advice
+from ..pipeline import Shards, synthesize_teacher
 from .options import (
     ArchOpt,
     ConfigOpt,
@@ -80,54 +77,23 @@ def synthesize(
     The teacher may be any classifier file; no training data is needed (except for Loss2 and the value prior).
     """
     cfg = build_synthesis_config(config, **synthesis, seed=seed)
-    check_synthesis(cfg)
     if (backend != "local" or ray_address) and shard_size is None:
         raise VistransferError("--backend ray and --ray-address need --shard-size (the unit of work sent to workers)")
     h1 = load_teacher(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))
-    dev = resolve_device(device)
-    if (advice := batchnorm_advice(h1.module, cfg.bn_prior, cfg.value_prior)) is not None:
-        typer.echo(f"note: {advice}", err=True)
-    if (advice := start_advice(h1.module, cfg, h1.spec, h1.classes)) is not None:
-        typer.echo(f"note: {advice}", err=True)
-    real = None
-    calibration = None
-    if threshold_share is not None:
-        if cfg.threshold_range is not None:
-            raise VistransferError("--threshold-share sets one T; drop --threshold-range (or the config's threshold_range)")
-        name = dataset or h1.dataset
-        if name is None:
-            raise VistransferError(
-                "--threshold-share needs real held-out data of the teacher's task: pass --dataset (a name, an .npz file or an image folder)"
-            )
-        held_out = load_dataset(name, "test", data_dir)
-        t = calibrated_threshold(h1, held_out, threshold_share, cap=cfg.threshold, device=dev)
-        calibration = {"share": threshold_share, "data": str(name), "n": len(held_out), "cap": cfg.threshold, "threshold": t}
-        cfg = replace(cfg, threshold=t)
-        typer.echo(f"T calibrated to {t:.4f}: {100 * threshold_share:.0f}% of {len(held_out)} held-out examples of {name} pass it")
-    if cfg.real_uses:
-        name = dataset or h1.dataset
-        if name is None:
-            raise cfg.needs_real("pass --dataset (a name, an .npz file or an image folder)")
-        real = load_dataset(name, "train", data_dir)
-    if shard_size is not None:
-        ds = synthesize_sharded(
-            h1,
-            cfg,
-            shard_dir or out.with_name(out.name + ".shards"),
-            shard_size,
-            backend,
-            ray_address,
-            str(dev),
-            progress=not quiet,
-            meta=synthesis_meta(h1, cfg),
-            real=(real.x, real.y) if real is not None else None,
-        )
-    else:
-        ds = make_synthetic(h1, cfg, dev, real=real, progress=not quiet)
-    if calibration is not None:
-        ds.meta["threshold_calibration"] = calibration
-    if priors := [k for k in cfg.real_uses if k != "loss2"]:  # only statistics of this data went in, never an example
-        ds.meta["value_statistics"] = {"data": str(name), "n": len(real), "priors": priors}
+    name = dataset or h1.dataset
+    data = (lambda split: load_dataset(name, split, data_dir)) if name is not None else None
+    shards = Shards(shard_size, shard_dir or out.with_name(out.name + ".shards"), backend, ray_address) if shard_size is not None else None
+    ds = synthesize_teacher(
+        h1,
+        cfg,
+        resolve_device(device),
+        data,
+        str(name),
+        threshold_share,
+        shards,
+        progress=not quiet,
+        say=lambda m: typer.echo(m, err=m.startswith("note:")),
+    )
     ds.save(out)
     st = ds.meta["stats"]
     typer.echo(
