@@ -6,9 +6,10 @@ from vistransfer.errors import VistransferError
 from vistransfer.models.train import fit_network, predict_logits
 from vistransfer.pipeline import make_synthetic
 from vistransfer.synthesis.dataset import SyntheticDataset
-from vistransfer.synthesis.engine import shift, synthesize
+from vistransfer.synthesis.engine import synthesize
 from vistransfer.synthesis.objectives import Batch, BatchNormPrior, value_prior, value_statistics
 from vistransfer.synthesis.slots import Slots
+from vistransfer.synthesis.transforms import shift
 
 # Appendix C's groups of 9 (the default is one per generator): what most of these tests exercise, 72 at once
 SMALL = dict(n=60, group_size=9, slots=8, max_steps=150)

@@ -33,6 +33,7 @@ from .records import Records
 from .slot_adam import SlotAdam
 from .slots import Slots
 from .start import start_bias, start_label
+from .transforms import TRANSFORMS
 
 log = logging.getLogger("vistransfer")
 # Fail fast when a teacher rarely reaches T: judged once this many visualizations have finished
@@ -186,6 +187,7 @@ def _run(
     best = torch.zeros((), device=device)  # highest target probability seen in AM, for the early verdict
     verdict_given = False
     verdict_at = min(EARLY_VERDICT, max(cfg.n, 3 * cfg.group_size))  # never judged on fewer than 3 groups
+    transforms = [t.build(getattr(cfg, t.name), gen) for t in TRANSFORMS if getattr(cfg, t.name)]
     t0 = time.perf_counter()
     bar = progress_bar(total=cfg.n, desc="synthesize", unit="vis", enabled=progress)
     while int(accepted.sum()) < cfg.n:
@@ -196,8 +198,8 @@ def _run(
         with record_function("generator"):
             x = spec.to_domain(bank(slots.z[rows], run))  # (B, g, *shape)
         xa = x[act]  # (A, C, H, W): the teacher sees only visualizations still being optimized
-        if cfg.jitter:
-            xa = shift(xa, cfg.jitter, gen)
+        for transform in transforms:  # what the teacher judges, and the set keeps (TRANSFORMS)
+            xa = transform(xa)
         if channels_last:
             xa = xa.contiguous(memory_format=torch.channels_last)
         row_of, member = torch.nonzero(act).unbind(1)  # (A,) each visualization's row of act and member in its slot
@@ -291,20 +293,6 @@ class Settling:
 
     def reset(self, idx: torch.Tensor) -> None:
         self.since[idx] = -1
-
-
-def shift(x: torch.Tensor, j: int, gen: torch.Generator) -> torch.Tensor:
-    """Each row of ``x`` (N, C, *spatial) moved by a random whole shift in [-j, j] along every spatial
-    axis, the edge values repeated into the space it leaves; differentiable in ``x``."""
-    n = x.shape[0]
-    for axis in range(2, x.dim()):
-        length = x.shape[axis]
-        s = torch.randint(-j, j + 1, (n,), generator=gen).to(x.device)
-        idx = (torch.arange(length, device=x.device)[None] - s[:, None]).clamp_(0, length - 1)  # (n, L)
-        view = [n] + [1] * (x.dim() - 1)
-        view[axis] = length
-        x = x.gather(axis, idx.view(view).expand_as(x))
-    return x
 
 
 def _record(rec, slots, member, ok, xa, probs, slot_of, accepted, quota, stats, member_rows) -> None:
