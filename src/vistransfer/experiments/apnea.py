@@ -20,10 +20,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,7 +32,7 @@ from ..data import Split
 from ..ecg.apnea import CLASSES, VALUE_RANGE, load_minutes
 from ..evaluation import mean_std
 from ..export import export_onnx, latency_ms, onnx_predict, quantize_int8
-from ..io import cache_key, fingerprint, versions, write_json
+from ..io import cache_key, fingerprint, versions
 from ..models.spec import InputSpec, train_range
 from ..models.teacher import Teacher, load_builtin, train_teacher
 from ..models.train import predict_logits
@@ -65,7 +63,6 @@ class ApneaRunner(PrivacyPart, RecordwisePart, ExperimentRunner):
 
     def __init__(self, exp: ApneaExperiment, *args, progress: bool = False, **kwargs):
         super().__init__(exp, *args, progress=progress, **kwargs)
-        self._cached_s = 0.0  # seconds the cached units of the running part took when they were computed
         self._earlier: dict[str, Any] = {}  # the results record of an earlier run of this configuration and version
 
     # --- data -----------------------------------------------------------------------------
@@ -102,26 +99,8 @@ class ApneaRunner(PrivacyPart, RecordwisePart, ExperimentRunner):
         yield
         self.log(f"{what}: done in {time.perf_counter() - t0:.0f} s")
 
-    def cached(self, kind: str, ident: dict, make: Callable[[], dict], earlier: dict | None = None) -> dict:
-        """The unit's result from the cache, else ``earlier`` (the same unit in the results record an earlier
-        run of this configuration and version wrote, which travels with the results folder when the cache
-        does not), else ``make()``; whatever is found or made is cached."""
-        path = self.unit_path(kind, ident)
-        if path.is_file() or earlier is not None:
-            res = json.loads(path.read_text()) if path.is_file() else earlier
-            if not path.is_file():
-                write_json(path, res)
-            self._cached_s += res.get("seconds", 0.0)
-            return res
-        t0 = time.perf_counter()
-        res = make()
-        res["seconds"] = time.perf_counter() - t0
-        write_json(path, res)
-        return res
-
-    def unit_path(self, kind: str, ident: dict) -> Path:
-        """Where ``cached`` keeps the unit ``ident`` of ``kind``."""
-        return self.cache / kind / f"{cache_key({**self.exp.identity(), **ident})}.json"
+    def unit_identity(self) -> dict:
+        return self.exp.identity()
 
     def teacher(self, name: str, train: Split, test: Split, seed: int, cfg: TrainConfig | None = None) -> Teacher:
         cfg = replace(cfg or self.exp.teacher, seed=seed)

@@ -1,15 +1,17 @@
-"""What every experiment runner shares: where its results and cache go, its results record and how
-the record is written (atomically, with its table), its parts, and which runner runs which kind of
-experiment file (:func:`runner_for`)."""
+"""What every experiment runner shares: where its results and cache go, its cached units (each found in
+the cache, else in the results record an earlier run left, else made), its results record and how it is
+written (atomically, with its table), and its parts. ``experiments.runner_for`` picks the runner of a file."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ..errors import VistransferError
-from ..io import cache_dir, write_json, write_text
+from ..io import cache_dir, cache_key, write_json, write_text
 
 
 class ExperimentRunner:
@@ -39,10 +41,37 @@ class ExperimentRunner:
         root = Path(cache) if cache is not None else cache_dir() / "experiments"
         self.cache = root / self.cache_folder() if self.cache_folder() else root
         self.record: dict[str, Any] = {}
+        self._cached_s = 0.0  # seconds the cached units used so far took when they were computed
 
     def cache_folder(self) -> str:
         """The folder under the experiments cache that holds this kind's units ("" for the cache itself)."""
         return ""
+
+    def unit_identity(self) -> dict:
+        """What every cached unit of this experiment depends on besides its own identity."""
+        return {}
+
+    def unit_path(self, kind: str, ident: dict) -> Path:
+        """Where :meth:`cached` keeps the unit ``ident`` of ``kind``."""
+        return self.cache / kind / f"{cache_key({**self.unit_identity(), **ident})}.json"
+
+    def cached(self, kind: str, ident: dict, make: Callable[[], dict], earlier: dict | None = None) -> dict:
+        """The unit's result from the cache, else ``earlier`` (the same unit in the results record an earlier
+        run of this configuration and version wrote, which travels with the results folder when the cache
+        does not), else ``make()``; whatever is found or made is cached. Its ``seconds`` add to ``_cached_s``
+        when it was found."""
+        path = self.unit_path(kind, ident)
+        if path.is_file() or earlier is not None:
+            res = json.loads(path.read_text()) if path.is_file() else earlier
+            if not path.is_file():
+                write_json(path, res)
+            self._cached_s += res.get("seconds", 0.0)
+            return res
+        t0 = time.perf_counter()
+        res = make()
+        res["seconds"] = time.perf_counter() - t0
+        write_json(path, res)
+        return res
 
     def render(self) -> str:
         """The record as the table.md beside results.json."""

@@ -28,7 +28,7 @@ from ..config import to_dict
 from ..data import Split, load_dataset
 from ..errors import VistransferError
 from ..evaluation import evaluate_predictions, mean_std
-from ..io import cache_key, versions, write_json
+from ..io import cache_key, versions
 from ..models.teacher import Teacher, load_builtin, train_teacher
 from ..models.train import checkpoint_seconds
 from ..pipeline import synthesis_meta, synthesize_sharded, teacher_summary
@@ -114,27 +114,25 @@ class Runner(ExperimentRunner):
             "kwargs": {k: v for k, v in kwargs.items() if k != "device"},
         }
         key = cache_key(ident)
-        path = self.cache / "runs" / f"{key}.json"
-        if path.is_file():
-            return {**json.loads(path.read_text())["run"], "key": key}
-        if key in self._found_runs:  # finished by an earlier run whose cache is not here
-            run = self._found_runs[key]
-            write_json(path, {"identity": ident, "run": {k: v for k, v in run.items() if k != "key"}})
-            return run
-        x, t = data()
-        t0 = time.perf_counter()
-        model = create_student(student, progress=False, **kwargs)
-        if is_neural(student):  # an interrupted run continues from its last finished epoch
-            ckpt = path.with_suffix(".ckpt.pt")
-            before = checkpoint_seconds(ckpt)
-            model.fit(x, t, checkpoint=ckpt)
-        else:
-            before = 0.0
-            model.fit(x, t)
-        run = evaluate_predictions(model.predict(test.x), test, teacher_pred)
-        run.update(seed=seed, fit_seconds=before + time.perf_counter() - t0)
-        write_json(path, {"identity": ident, "run": run})
-        return {**run, "key": key}
+
+        def make() -> dict:
+            x, t = data()
+            t0 = time.perf_counter()
+            model = create_student(student, progress=False, **kwargs)
+            if is_neural(student):  # an interrupted run continues from its last finished epoch
+                ckpt = self.unit_path("runs", ident).with_suffix(".ckpt.pt")
+                before = checkpoint_seconds(ckpt)
+                model.fit(x, t, checkpoint=ckpt)
+            else:
+                before = 0.0
+                model.fit(x, t)
+            run = evaluate_predictions(model.predict(test.x), test, teacher_pred)
+            run.update(seed=seed, fit_seconds=before + time.perf_counter() - t0)
+            return {"identity": ident, "run": run}
+
+        found = self._found_runs.get(key)  # finished by an earlier run whose cache may not be here
+        earlier = {"identity": ident, "run": {k: v for k, v in found.items() if k != "key"}} if found is not None else None
+        return {**self.cached("runs", ident, make, earlier=earlier)["run"], "key": key}
 
     def _read_earlier_record(self) -> None:
         """The finished runs and set descriptions of the record already in the results folder, by cache key
