@@ -9,7 +9,8 @@ import typer
 
 from ..errors import VistransferError, require
 from ..experiments import find_experiment, load_any
-from ..experiments.cifar import CifarExperiment, CifarRunner
+from ..experiments.cifar import CifarRunner
+from ..experiments.cifar_spec import CifarExperiment
 from ..models.train import predict_logits
 from ..study.build import study_from_table3
 from ..study.report import write_export, write_report

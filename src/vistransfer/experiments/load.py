@@ -8,7 +8,8 @@ from pathlib import Path
 from .apnea import ApneaRunner
 from .apnea_spec import ApneaExperiment, load_apnea_experiment
 from .base import ExperimentRunner
-from .cifar import CifarExperiment, CifarRunner, load_cifar_experiment
+from .cifar import CifarRunner
+from .cifar_spec import CifarExperiment, load_cifar_experiment
 from .runner import Runner
 from .spec import Experiment, extended, load_experiment, read_toml
 
