@@ -210,14 +210,8 @@ class ApneaRunner(PrivacyPart, RecordwisePart, PhonePart, ExperimentRunner):
         made by the same configuration and package version (never one of an earlier configuration).
         That record also stays at hand (``self._earlier``) for the units a part finds in it."""
         self._earlier = {}
-        prev = self.out / "results.json"
-        if not prev.is_file():
-            return
-        try:
-            old = json.loads(prev.read_text())
-        except (OSError, json.JSONDecodeError):
-            return
-        same = (
+        old = self.earlier_record()
+        same = old and (
             old.get("config") == json.loads(json.dumps(self.record["config"]))
             and old.get("versions", {}).get("vistransfer") == self.record["versions"]["vistransfer"]
         )
@@ -228,11 +222,7 @@ class ApneaRunner(PrivacyPart, RecordwisePart, PhonePart, ExperimentRunner):
         if "phone" in old and old["phone"].get("cfg", PhoneOptions().model_dump()) != self.exp.phone:
             del old["phone"]  # likewise [phone]
         self._earlier = old
-        for part in self.PARTS:
-            if part not in parts and part in old:
-                self.record[part] = old[part]
-                if part in old.get("timings_s", {}):
-                    self.record["timings_s"][part] = old["timings_s"][part]
+        self.keep_other_parts(parts, old)
 
     def table5(self) -> None:
         exp = self.exp

@@ -47,6 +47,24 @@ class ExperimentRunner:
         """The folder under the experiments cache that holds this kind's units ("" for the cache itself)."""
         return ""
 
+    def earlier_record(self) -> dict:
+        """The results record an earlier run left in the results folder ({} when there is none, or it is not a
+        record): what a run of some parts keeps, and where units are found when the cache is not at hand."""
+        path = self.out / "results.json"
+        try:
+            old = json.loads(path.read_text()) if path.is_file() else {}
+        except (OSError, json.JSONDecodeError):
+            old = {}
+        return old if isinstance(old, dict) else {}
+
+    def keep_other_parts(self, parts: tuple[str, ...], old: dict) -> None:
+        """Parts not run now keep their results (and timings) from ``old``, the earlier record."""
+        for part in self.PARTS:
+            if part not in parts and part in old:
+                self.record[part] = old[part]
+                if part in old.get("timings_s", {}):
+                    self.record.setdefault("timings_s", {})[part] = old["timings_s"][part]
+
     def unit_identity(self) -> dict:
         """What every cached unit of this experiment depends on besides its own identity."""
         return {}

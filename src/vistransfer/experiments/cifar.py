@@ -65,10 +65,8 @@ class CifarRunner(ExperimentRunner):
             "versions": versions(),
             "nets": {},
         }
-        prev = self.out / "results.json"
-        if prev.is_file():  # a run of some parts keeps the other parts' results
-            old = json.loads(prev.read_text())
-            self.record.update({k: old[k] for k in ("nets", "table3", "student", "summary_rows") if k in old})
+        old = self.earlier_record()  # a run of some parts keeps the other parts' results
+        self.record.update({k: old[k] for k in ("nets", "table3", "student", "summary_rows") if k in old})
         self._data: dict[str, Split] = {}
         self._spec: InputSpec | None = None
         self._nets: dict[str, Teacher] = {}

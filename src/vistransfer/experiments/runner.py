@@ -17,7 +17,6 @@ an interrupted experiment continues on a machine that has the results folder but
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Callable
 
@@ -137,13 +136,7 @@ class Runner(ExperimentRunner):
     def _read_earlier_record(self) -> None:
         """The finished runs and set descriptions of the record already in the results folder, by cache key
         (keys hold the package version and everything a run depends on, so nothing stale matches)."""
-        path = self.out / "results.json"
-        try:
-            old = json.loads(path.read_text()) if path.is_file() else {}
-        except (OSError, json.JSONDecodeError):
-            old = {}
-        if not isinstance(old, dict):
-            old = {}
+        old = self.earlier_record()
         cells = old.get("cells", [])
         self._found_runs = {r["key"]: r for c in cells for r in c.get("runs", []) if isinstance(r, dict) and "key" in r}
         self._found_teacher = (old.get("teacher") or {}).get("fingerprint")
