@@ -19,17 +19,12 @@ from ..students import canonical_name
 from ..students.persist import is_skops, load_student, save_student, student_suffix
 from ..synthesis.dataset import SyntheticDataset
 from .options import (
-    ArchOpt,
     ConfigOpt,
     DataDirOpt,
     DeviceOpt,
-    FeaturesLayerOpt,
-    InputShapeOpt,
-    NormalizeOpt,
     QuietOpt,
-    ValueRangeOpt,
     parse_seeds,
-    teacher_options,
+    with_teacher_file_options,
 )
 
 StudentsOpt = Annotated[str, typer.Option("--students", "-s", help="Comma list of: cnn_id, cnn_small, cnn_large, cnn_tiny, mlp, svm, rf.")]
@@ -72,6 +67,7 @@ def table(results: dict) -> str:
     return "\n".join(rows)
 
 
+@with_teacher_file_options()
 def learn(
     synthetic: Annotated[Path, typer.Argument(help="Synthetic dataset (.pt) from 'vistransfer synthesize'.")],
     students: StudentsOpt = "cnn_id",
@@ -91,11 +87,7 @@ def learn(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write results JSON here.")] = None,
     save_dir: Annotated[Optional[Path], typer.Option(help="Where every trained student is saved (default: <out or synthetic>.students/).")] = None,
     config: ConfigOpt = None,
-    arch: ArchOpt = None,
-    input_shape: InputShapeOpt = None,
-    normalize: NormalizeOpt = None,
-    value_range: ValueRangeOpt = None,
-    features_layer: FeaturesLayerOpt = None,
+    teacher_file: Optional[dict] = None,  # --arch, --input-shape, ...: from with_teacher_file_options
     data_dir: DataDirOpt = None,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
@@ -122,7 +114,7 @@ def learn(
         )
     teacher_pred = None
     if teacher is not None:
-        h1 = load_teacher(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))
+        h1 = load_teacher(teacher, **teacher_file)
         check_compatible(h1, test, "the test set")
         teacher_pred = teacher_summary(h1, test, resolve_device(device))[1]
     folder = save_dir or Path(str(out or synthetic) + ".students")
@@ -148,20 +140,18 @@ def learn(
     typer.echo(f"students saved in {folder}/")
 
 
+@with_teacher_file_options(features=False)
 def evaluate(
     model: Annotated[Path, typer.Argument(help="A student (from 'learn') or a teacher file.")],
     dataset: DatasetTestOpt = None,
     teacher: Annotated[Optional[Path], typer.Option("--teacher", "-t", help="Teacher file, for agreement.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the metrics JSON here.")] = None,
-    arch: ArchOpt = None,
-    input_shape: InputShapeOpt = None,
-    normalize: NormalizeOpt = None,
-    value_range: ValueRangeOpt = None,
+    teacher_file: Optional[dict] = None,  # --arch, --input-shape, ...: from with_teacher_file_options
     data_dir: DataDirOpt = None,
     device: DeviceOpt = "auto",
 ) -> None:
     """Accuracy, per-class accuracy and (with --teacher) agreement on the real test set."""
-    topts = teacher_options(arch, input_shape, normalize, value_range, None)
+    topts = teacher_file
     if _is_student(model):
         _, student, head = load_student(model)
         name = dataset or head.get("info", {}).get("dataset")

@@ -118,32 +118,47 @@ def _option(f: dataclasses.Field) -> tuple[Any, Any]:
     return Annotated[Optional[kind], typer.Option(flag, *([_SHORT[f.name]] if f.name in _SHORT else []), help=doc)], None
 
 
+def _graft(fn: Callable, placeholder: str, options: dict[str, Any], collect: Callable[[dict], Any]) -> Callable:
+    """``fn`` with its parameter ``placeholder`` replaced, where it stands, by one keyword option per entry of
+    ``options`` (name -> annotation); ``fn`` receives ``collect(given)`` (name -> value, None where not given)."""
+    sig = inspect.signature(fn, eval_str=True)
+    own = list(sig.parameters.values())
+    at = [q.name for q in own].index(placeholder)
+    added = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=ann) for n, ann in options.items()]
+
+    @functools.wraps(fn)
+    def command(**kwargs):
+        given = {n: kwargs.pop(n) for n in options}
+        return fn(**kwargs, **{placeholder: collect(given)})
+
+    keyword = [q.replace(kind=inspect.Parameter.KEYWORD_ONLY) for q in own]
+    params = keyword[:at] + added + keyword[at + 1 :]
+    command.__signature__ = sig.replace(parameters=params)
+    command.__annotations__ = {q.name: q.annotation for q in params}
+    return command
+
+
 def with_synthesis_options(*skip: str) -> Callable:
-    """Give a command one option per :data:`SYNTHESIS_OPTIONS` knob (except ``skip``); the command takes them
-    as ``synthesis: dict`` of the options given (None where not given)."""
+    """Give a command one option per :data:`SYNTHESIS_OPTIONS` knob (except ``skip``) where it declares
+    ``synthesis``; it takes them as ``synthesis: dict`` of the options given (None where not given)."""
     fields = {f.name: f for f in dataclasses.fields(SynthesisConfig)}
-    names = [n for n in SYNTHESIS_OPTIONS if n not in skip]
+    options = {n: _option(fields[n]) for n in SYNTHESIS_OPTIONS if n not in skip}
 
-    def deco(fn: Callable) -> Callable:
-        sig = inspect.signature(fn, eval_str=True)
-        own = list(sig.parameters.values())
-        at = [p.name for p in own].index("synthesis")  # the options go where the command declares them
-        options = {n: _option(fields[n]) for n in names}
-        added = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=ann) for n, (ann, _) in options.items()]
+    def collect(given: dict) -> dict:
+        return {n: (options[n][1](v) if options[n][1] and v is not None else v) for n, v in given.items()}
 
-        @functools.wraps(fn)
-        def command(**kwargs):
-            given = {n: kwargs.pop(n) for n in names}
-            synthesis = {n: (options[n][1](v) if options[n][1] and v is not None else v) for n, v in given.items()}
-            return fn(**kwargs, synthesis=synthesis)
+    return lambda fn: _graft(fn, "synthesis", {n: ann for n, (ann, _) in options.items()}, collect)
 
-        params = (
-            [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own[:at]]
-            + added
-            + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own[at + 1 :]]
-        )
-        command.__signature__ = sig.replace(parameters=params)
-        command.__annotations__ = {p.name: p.annotation for p in params}
-        return command
 
-    return deco
+def with_teacher_file_options(features: bool = True) -> Callable:
+    """Give a command the options that describe a teacher file (--arch, --input-shape, --normalize,
+    --value-range and, with ``features``, --features-layer) where it declares ``teacher_file``; it takes
+    them as ``teacher_file: dict``, the keyword arguments of :func:`vistransfer.models.foreign.load_teacher`."""
+    options = {"arch": ArchOpt, "input_shape": InputShapeOpt, "normalize": NormalizeOpt, "value_range": ValueRangeOpt}
+    if features:
+        options["features_layer"] = FeaturesLayerOpt
+
+    def collect(given: dict) -> dict:
+        return teacher_options(given["arch"], given["input_shape"], given["normalize"], given["value_range"], given.get("features_layer"))
+
+    return lambda fn: _graft(fn, "teacher_file", options, collect)

@@ -22,26 +22,21 @@ from ..presets import dataset_defaults, teacher_preset
 from ..viz import class_grid
 from .learn import MEMBERS_HELP, parse_students, student_kwargs
 from .options import (
-    ArchOpt,
     ConfigOpt,
     DataDirOpt,
     DeviceOpt,
     DownloadOpt,
-    FeaturesLayerOpt,
-    InputShapeOpt,
-    NormalizeOpt,
     QuietOpt,
-    ValueRangeOpt,
-    parse_pair,
     parse_seeds,
-    teacher_options,
     with_synthesis_options,
+    with_teacher_file_options,
 )
 from .synthesize import build_synthesis_config
 
 RUN_N = 2000  # visualizations of `vistransfer run` unless --n or a config says otherwise
 
 
+@with_teacher_file_options()
 @with_synthesis_options()
 def run(
     dataset: Annotated[
@@ -67,11 +62,7 @@ def run(
     teacher: Annotated[Optional[Path], typer.Option("--teacher", "-t", help="Use this teacher file (any format) instead of training one.")] = None,
     baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Also train each student on the real data (Table 1 'Base').")] = True,
     seed: Annotated[int, typer.Option("--seed", help="Seed of teacher and synthesis.")] = 0,
-    arch: ArchOpt = None,
-    input_shape: InputShapeOpt = None,
-    normalize: NormalizeOpt = None,
-    value_range: ValueRangeOpt = None,
-    features_layer: FeaturesLayerOpt = None,
+    teacher_file: Optional[dict] = None,  # --arch, --input-shape, ...: from with_teacher_file_options
     data_dir: DataDirOpt = None,
     download: DownloadOpt = False,
     device: DeviceOpt = "auto",
@@ -91,13 +82,13 @@ def run(
     test = load_dataset(dataset, "test", data_dir, download)
     h1 = None
     if teacher is not None:
-        h1 = load_teacher(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))
+        h1 = load_teacher(teacher, **teacher_file)
         check_compatible(h1, test, f"{dataset} test")
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)  # only once the inputs are known to be good
     try:
         tcfg = teacher_preset(dataset, **{**(load_config(config)["teacher"] if config else {}), "epochs": teacher_epochs, "seed": seed})
-        spec = dataset_spec(train, dd, parse_pair(value_range, "--value-range"))
+        spec = dataset_spec(train, dd, teacher_file["value_range"])
         _pipeline(out_dir, dataset, h1, train, test, cfg, names, seed_list, kw, tcfg, spec, model_arch(dd.arch), baseline, dev, quiet)
     except BaseException:
         if created and out_dir.is_dir() and not any(out_dir.iterdir()):

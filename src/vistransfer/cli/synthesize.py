@@ -14,17 +14,12 @@ from ..io import resolve_device
 from ..models.foreign import load_teacher
 from ..pipeline import Shards, synthesize_teacher
 from .options import (
-    ArchOpt,
     ConfigOpt,
     DataDirOpt,
     DeviceOpt,
-    FeaturesLayerOpt,
-    InputShapeOpt,
-    NormalizeOpt,
     QuietOpt,
-    ValueRangeOpt,
-    teacher_options,
     with_synthesis_options,
+    with_teacher_file_options,
 )
 
 
@@ -36,6 +31,7 @@ def build_synthesis_config(config: Optional[Path], defaults: dict | None = None,
     return merged(SynthesisConfig, base, overrides)
 
 
+@with_teacher_file_options()
 @with_synthesis_options()
 def synthesize(
     teacher: Annotated[Path, typer.Option("--teacher", "-t", help="Teacher file: ours (.pt), .pt2, TorchScript, or a state_dict with --arch.")],
@@ -63,11 +59,7 @@ def synthesize(
             help="Real data for Loss2 and the value prior (its train split) and --threshold-share (its test split); default: the teacher's dataset. A name, an .npz file or an image folder."
         ),
     ] = None,
-    arch: ArchOpt = None,
-    input_shape: InputShapeOpt = None,
-    normalize: NormalizeOpt = None,
-    value_range: ValueRangeOpt = None,
-    features_layer: FeaturesLayerOpt = None,
+    teacher_file: Optional[dict] = None,  # --arch, --input-shape, ...: from with_teacher_file_options
     data_dir: DataDirOpt = None,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
@@ -79,7 +71,7 @@ def synthesize(
     cfg = build_synthesis_config(config, **synthesis, seed=seed)
     if (backend != "local" or ray_address) and shard_size is None:
         raise VistransferError("--backend ray and --ray-address need --shard-size (the unit of work sent to workers)")
-    h1 = load_teacher(teacher, **teacher_options(arch, input_shape, normalize, value_range, features_layer))
+    h1 = load_teacher(teacher, **teacher_file)
     name = dataset or h1.dataset
     data = (lambda split: load_dataset(name, split, data_dir)) if name is not None else None
     shards = Shards(shard_size, shard_dir or out.with_name(out.name + ".shards"), backend, ray_address) if shard_size is not None else None
