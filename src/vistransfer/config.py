@@ -364,8 +364,8 @@ def json_ready(obj: Any) -> Any:
     return obj
 
 
-# Knobs that measured nothing and were removed, at the value that behaves as the engine now does (off; the batch-norm
-# prior's batch statistics): records that hold them so still load, any other value is refused by name.
+# Removed knobs, each at the value that behaves as the engine does (off; the batch-norm prior's batch statistics):
+# a config or record that holds one so still loads; any other value is refused by name.
 REMOVED_KNOBS = {
     "level_prior": 0.0,
     "layout_prior": 0.0,

@@ -69,7 +69,6 @@ def synthesize_teacher(
     for the value prior, examples for Loss2), then synthesis in one pass or in ``shards``; the set records what of
     the data went in. ``data(split)`` loads the owner's data ("train" or "test"), named ``data_name``; None: none.
     ``student_options``: the probes' round students' training (:func:`probe_fitter`)."""
-    check_synthesis(cfg)
     for advice in (batchnorm_advice(teacher.module, cfg.bn_prior, cfg.value_prior), start_advice(teacher.module, cfg, teacher.spec, teacher.classes)):
         if advice is not None:
             say(f"note: {advice}")

@@ -9,9 +9,8 @@ from typing import Any
 
 from .config import TrainConfig, merged
 
-# Per-dataset defaults of the teacher's training, in one place (teach, run and experiments read them).
-# digits is tiny (1,347 training images): more epochs and smaller batches reach ~98%; 8 epochs give ~90%,
-# a teacher that rarely reaches T = 0.99.
+# The teacher's training per dataset (teach, run and experiments read it). digits is tiny (1,347 training
+# images): it gets more epochs and smaller batches, so that its teacher reaches T = 0.99.
 TEACHER_PRESETS: dict[str, TrainConfig] = {
     "digits": TrainConfig(epochs=30, batch_size=64, lr=3e-3),
     "apnea-ecg": TrainConfig(epochs=10, batch_size=64, lr=2e-3),
@@ -21,7 +20,7 @@ TEACHER_PRESETS: dict[str, TrainConfig] = {
 }
 # Neural students' recipe per dataset, before a config's [student] table and the command line. "default" is the
 # MNIST tables' (experiments/_presets.toml [student.mnist]): at least 1,500 steps, so small sets are not
-# under-trained. digits is tiny (30 epochs); a CIFAR-10 student's 1,500 steps would take an hour on 2 cores.
+# under-trained (docs/findings.md#the-student-recipe). digits and CIFAR-10 train by epochs alone.
 STUDENT_PRESETS: dict[str, dict[str, Any]] = {"digits": {"epochs": 30}, "cifar10": {"epochs": 10}, "default": {"epochs": 10, "min_steps": 1500}}
 
 
@@ -39,14 +38,10 @@ class DatasetDefaults:
     synthesis: tuple[tuple[str, Any], ...] = ()
 
 
-# Apnea-ECG: RR intervals in seconds (cleaned to [0.3, 2.0]), a deeper 1-D teacher (measured: 91.5%
-# against 82% for h1's layers), students that standardize their inputs, log_softmax AM (a two-class
-# teacher's raw logit saturates G), one visualization per generator and a 100-step budget, and G
-# drawing at 1 Hz, about the beat rate (benchmarks/apnea_sweep.py: students +11.6 points over 4 Hz),
-# one blend per visualization (table5_blend: h2 S. higher in all six units of the random split,
-# and 61.9 against 53.9% per minute with the record-wise split) and one offset per example of the set
-# (benchmarks/apnea_level.py: AUC on held-out people 0.627 -> 0.741 over five folds; table5_offset's
-# record-wise folds against table5_ensemble's: higher in every fold).
+# Apnea-ECG: RR intervals in seconds (cleaned to [0.3, 2.0]), a deeper 1-D teacher, students that standardize
+# their inputs, log_softmax AM (a two-class teacher's raw logit saturates G), one visualization per generator
+# and a 100-step budget, G drawing at 1 Hz (about the beat rate), one blend per visualization and one offset per
+# example of the set. What each is worth: docs/findings.md#apnea-ecg-the-generators-rate and docs/apnea.md.
 DATASET_DEFAULTS: dict[str, DatasetDefaults] = {
     "apnea-ecg": DatasetDefaults(
         (0.3, 2.0),

@@ -138,11 +138,11 @@ def _graft(fn: Callable, placeholder: str, options: dict[str, Any], collect: Cal
     return command
 
 
-def with_synthesis_options(*skip: str) -> Callable:
-    """Give a command one option per :data:`SYNTHESIS_OPTIONS` knob (except ``skip``) where it declares
-    ``synthesis``; it takes them as ``synthesis: dict`` of the options given (None where not given)."""
+def with_synthesis_options() -> Callable:
+    """Give a command one option per :data:`SYNTHESIS_OPTIONS` knob where it declares ``synthesis``; it takes
+    them as ``synthesis: dict`` of the options given (None where not given)."""
     fields = {f.name: f for f in dataclasses.fields(SynthesisConfig)}
-    options = {n: _option(fields[n]) for n in SYNTHESIS_OPTIONS if n not in skip}
+    options = {n: _option(fields[n]) for n in SYNTHESIS_OPTIONS}
 
     def collect(given: dict) -> dict:
         return {n: (options[n][1](v) if options[n][1] and v is not None else v) for n, v in given.items()}

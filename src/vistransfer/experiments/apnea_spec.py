@@ -26,7 +26,7 @@ class ProbeOptions(_Strict):
     ratio: float = Field(gt=0, le=100, description="probes per example of the set (visualizations and blends)")
     rounds: int = Field(3, ge=1, le=20)
     steps: int = Field(10, ge=1, le=1000)
-    step_size: float = Field(0.01, gt=0, le=1)  # 0.05 until 0.5.0: benchmarks/apnea_sweep.py, blend_probe_fine
+    step_size: float = Field(0.01, gt=0, le=1)  # Adam's rate, a share of the domain's width
 
 
 class PhoneStudent(_Strict):

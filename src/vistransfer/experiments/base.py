@@ -39,7 +39,7 @@ class ExperimentRunner:
         self.exp, self.data_dir, self.device, self.progress, self.log, self.jobs = exp, data_dir, device, progress, log, jobs
         self.out = Path(results_dir) / exp.name
         root = Path(cache) if cache is not None else cache_dir() / "experiments"
-        self.cache = root / self.cache_folder() if self.cache_folder() else root
+        self.cache = root / self.cache_folder()
         self.record: dict[str, Any] = {}
         self._cached_s = 0.0  # seconds the cached units used so far took when they were computed
 

@@ -13,6 +13,7 @@ from .neural import NeuralStudent
 _REGISTRY: dict[str, Callable[..., Student]] = {}
 # The paper's spellings of the classical students; a neural student's are its architecture's (models.registry).
 _PAPER = {"svm": "SVM", "rf": "RF"}
+_BY_PAPER = {v: k for k, v in _PAPER.items()}
 
 
 def register_student(name: str):
@@ -35,7 +36,7 @@ def list_students() -> list[str]:
 
 def canonical_name(name: str) -> str:
     """The registered name of a student given by it, its paper's name (CNN_ID, CNN_s, SVM, ...) or an alias."""
-    key = {v: k for k, v in _PAPER.items()}.get(name) or (canonical_model(name) if is_model(name) else name)
+    key = _BY_PAPER.get(name) or (canonical_model(name) if is_model(name) else name)
     if key not in _REGISTRY:
         paper = sorted([*_PAPER.values(), *(get_model(n).paper_name for n in list_models() if get_model(n).paper_name)])
         raise VistransferError(f"unknown student {name!r}; choose one of {list_students()} (or the paper's names {paper})")
@@ -43,9 +44,12 @@ def canonical_name(name: str) -> str:
 
 
 def paper_name(name: str) -> str:
-    """The paper's name for a student (CNN_ID, CNN_S, SVM, ...), else its own."""
-    key = canonical_name(name) if name in _REGISTRY or is_model(name) or name in _PAPER.values() else name
-    return _PAPER.get(key) or (get_model(key).paper_name if is_model(key) else "") or key
+    """The paper's name for a student (CNN_ID, CNN_S, SVM, ...), else its own; a name no student has stays as it is."""
+    try:
+        key = canonical_name(name)
+    except VistransferError:
+        return name
+    return _PAPER.get(key) or get_model(key).paper_name or key
 
 
 def is_neural(name: str) -> bool:

@@ -151,7 +151,7 @@ def open_job(
 def synthesize_shards(
     teacher: Teacher,
     cfg: SynthesisConfig,
-    job_dir: str | Path,
+    job_dir: Path,
     shard_size: int,
     backend: str = "local",
     ray_address: str | None = None,
@@ -161,8 +161,9 @@ def synthesize_shards(
     threads: int | None = None,
     real: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> SyntheticDataset:
-    """Synthesize ``cfg.n`` visualizations as shards in ``job_dir`` and return them merged (the
-    visualizations only: ``pipeline.synthesize_sharded`` adds the blends, offsets and probes).
+    """Synthesize ``cfg.n`` visualizations as shards in ``job_dir`` (checked and pinned by :func:`open_job`)
+    and return them merged (the visualizations only: ``pipeline.synthesize_sharded`` adds the blends, offsets
+    and probes).
 
     backend "local" runs missing shards one after another in this process; "ray" submits
     them as Ray tasks (``ray_address``: a cluster address, or None for a local cluster).
@@ -171,7 +172,6 @@ def synthesize_shards(
     real: (x, y) real training data, required by Loss2 and the value prior, ignored otherwise.
     """
     threads = threads or (torch.get_num_threads() if backend == "local" else 1)
-    job_dir = open_job(teacher, cfg, job_dir, shard_size, backend, real)
     real = real if cfg.real_uses else None
     sizes = shard_sizes(cfg.n, shard_size)
     path_of = lambda i: shard_path(job_dir, i, sizes[i], shard_size)  # noqa: E731
