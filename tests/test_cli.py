@@ -291,3 +291,35 @@ def test_sigterm_removes_the_artifact_being_written(tmp_path):
     done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "grid.png")], timeout=60)
     assert done.returncode == 128 + signal.SIGTERM
     assert list(tmp_path.iterdir()) == []  # neither the artifact nor its temporary
+
+
+@pytest.mark.slow
+def test_an_interrupted_teach_continues_from_its_last_epoch(tmp_path, monkeypatch, capsys):
+    import torch
+
+    from vistransfer.models import train
+    from vistransfer.models.foreign import load_teacher
+
+    monkeypatch.setenv("VISTRANSFER_CACHE", str(tmp_path / "cache"))
+    args = ["teach", "--epochs", "3", "-o", str(tmp_path / "whole.pt"), "-q"]
+    assert runner.invoke(app, args).exit_code == 0
+    assert not list((tmp_path / "cache" / "teach").glob("*.ckpt"))  # a finished training leaves no checkpoint
+
+    save, saved = train.save_torch, []
+
+    def save_then_stop(path, obj):  # the process dies right after its second epoch's checkpoint
+        save(path, obj)
+        saved.append(path)
+        if len(saved) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "save_torch", save_then_stop)
+    args[-2] = str(tmp_path / "resumed.pt")
+    runner.invoke(app, args)
+    assert not (tmp_path / "resumed.pt").exists() and saved[0].is_file()
+    monkeypatch.setattr(train, "save_torch", save)
+    code, out = run_main(args, capsys)
+    assert code == 0 and "resuming from" in out.err
+    a, b = load_teacher(tmp_path / "whole.pt"), load_teacher(tmp_path / "resumed.pt")
+    assert a.meta["epoch_losses"] == b.meta["epoch_losses"]
+    assert all(torch.equal(x, y) for x, y in zip(a.module.state_dict().values(), b.module.state_dict().values()))
