@@ -18,6 +18,7 @@ LAYERS = [
     {"evaluation", "models"},
     {"synthesis", "students", "privacy"},
     {"export", "pipeline"},
+    {"distill"},
     {"experiments", "study"},
     {"cli"},
     {"__main__"},

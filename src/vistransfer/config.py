@@ -116,6 +116,12 @@ class SynthesisConfig:
         "ours",
         omit_default=True,
     )
+    flip: bool = knob(
+        False,
+        "Mirror each visualization along its last axis with probability 1/2 at every AM step (images: a horizontal flip).",
+        "ours",
+        omit_default=True,
+    )
     settle_steps: int = knob(
         0, "Go on optimizing each visualization, priors included, this many AM steps after it first passes T; 0: off.", "ours", omit_default=True
     )
@@ -214,6 +220,7 @@ class SynthesisConfig:
         _check(self.bn_prior >= 0, f"bn_prior must be >= 0, got {self.bn_prior}")
         _check(self.value_prior >= 0, f"value_prior must be >= 0, got {self.value_prior}")
         _check(isinstance(self.jitter, int) and self.jitter >= 0, f"jitter must be a whole number of samples >= 0, got {self.jitter!r}")
+        _check(isinstance(self.flip, bool), f"flip must be true or false, got {self.flip!r}")
         _check(
             isinstance(self.settle_steps, int) and self.settle_steps >= 0,
             f"settle_steps must be a whole number of AM steps >= 0, got {self.settle_steps!r}",

@@ -9,6 +9,7 @@ import sys
 import typer
 
 from ..errors import VistransferError
+from .distill import distill
 from .experiment import experiment, summarize
 from .export import export
 from .learn import evaluate, learn
@@ -26,7 +27,7 @@ app = typer.Typer(
     rich_markup_mode=None,
     help="Interpretation-based indirect knowledge transfer: teacher -> visualizations -> student.",
 )
-for _cmd in (teach, synthesize, learn, evaluate, show, export, run, experiment, summarize):
+for _cmd in (teach, synthesize, learn, distill, evaluate, show, export, run, experiment, summarize):
     app.command()(_cmd)
 app.add_typer(study_app, name="study")
 

@@ -98,6 +98,7 @@ SYNTHESIS_OPTIONS = (
     "bn_prior",
     "value_prior",
     "jitter",
+    "flip",
     "settle_steps",
     "blend",
     "offset",

@@ -12,6 +12,9 @@ so a new term is a new object, not an edit of the optimization loop (``engine.sy
 * :func:`class_logit` / :func:`class_log_softmax`: AM of the target class (Eq. 1);
 * :func:`movement`: the signed sum of a random class subset's logits (Section 3.3.2);
 * :func:`l2_norm`: the mean squared value of the visualization (a simple image prior);
+* :func:`total_variation`: how much neighbouring values differ (DeepInversion's smoothness prior);
+* :func:`disagreement`: how far a student's softmax sits from the teacher's (the competition term of
+  DeepInversion's ADI and of adversarial data-free distillation; needs ``Batch.student_logits``);
 * :class:`BatchNormPrior`: how far the teacher's batch-norm inputs sit from the statistics it was
   trained on (DeepInversion's feature prior over the step's batch);
 * :func:`value_prior`: how far each value sits from the training inputs' mean at its position, in
@@ -37,13 +40,15 @@ from ..errors import VistransferError
 @dataclass
 class Batch:
     """logits (A, K); target (A,) int64; move_w (A, K) in {-1, 0, +1}; in_am (A,) bool (past the
-    movement); x (A, *shape) the visualizations in the data domain."""
+    movement); x (A, *shape) the visualizations in the data domain; student_logits (A, K) a student's
+    on the same inputs, for terms that compare the two."""
 
     logits: torch.Tensor
     target: torch.Tensor
-    move_w: torch.Tensor
-    in_am: torch.Tensor
+    move_w: torch.Tensor | None = None
+    in_am: torch.Tensor | None = None
     x: torch.Tensor | None = None
+    student_logits: torch.Tensor | None = None
 
 
 class Objective:
@@ -97,6 +102,33 @@ def movement() -> Objective:
 def l2_norm() -> Objective:
     """Mean squared value of each visualization (subtract it to prefer quiet images)."""
     return Objective(lambda b: b.x.pow(2).flatten(1).mean(1), "l2_norm")
+
+
+def total_variation() -> Objective:
+    """Mean absolute difference of neighbouring values along every spatial axis of each visualization
+    (subtract it to prefer smooth images, DeepInversion's R_TV)."""
+
+    def tv(b: Batch) -> torch.Tensor:
+        x = b.x.float()
+        terms = [x.diff(dim=d).abs().flatten(1).mean(1) for d in range(2, x.dim())]
+        return torch.stack(terms).sum(0)
+
+    return Objective(tv, "total_variation")
+
+
+def disagreement() -> Objective:
+    """KL(teacher || student) of the two softmaxes on each input where both pick the same class, else 0:
+    add it to seek inputs of the teacher's class that the student has not learned yet (the competition
+    term, in zju-vipa/DataFree's masked form, so the search does not leave the teacher's class)."""
+
+    def kl(b: Batch) -> torch.Tensor:
+        if b.student_logits is None:
+            raise VistransferError("disagreement needs the student's logits on the batch (Batch.student_logits)")
+        t, s = F.log_softmax(b.logits.float(), 1), F.log_softmax(b.student_logits.float(), 1)
+        same = (t.argmax(1) == s.argmax(1)).float()
+        return (t.exp() * (t - s)).sum(1) * same
+
+    return Objective(kl, "disagreement")
 
 
 def value_statistics(x: torch.Tensor, low: float, high: float, floor: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:

@@ -22,6 +22,7 @@ class Kind(IntEnum):
     CONTRAST = -4  # benchmarks/apnea_level.py: a point of the set with its contrast scaled
     OFFSET = -5  # a point of the set moved by a constant (synthesis/offset.py)
     NEIGHBOUR = -6  # benchmarks/apnea_sweep.py: a point of the set moved by noise
+    DISTILLED = -7  # made by a distillation method for the teacher's class (vistransfer.distill)
 
     @property
     def label(self) -> str:

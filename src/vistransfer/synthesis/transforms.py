@@ -27,6 +27,13 @@ def shift(x: torch.Tensor, j: int, gen: torch.Generator) -> torch.Tensor:
     return x
 
 
+def flip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Each row of ``x`` (N, C, *spatial) mirrored along its last axis with probability 1/2 (a horizontal
+    flip of images); differentiable in ``x``."""
+    mask = (torch.rand(x.shape[0], generator=gen) < 0.5).to(x.device).view(-1, *[1] * (x.dim() - 1))
+    return torch.where(mask, x.flip(-1), x)
+
+
 @dataclass(frozen=True)
 class Transform:
     """``build(value, gen)`` -> the step's transform of a batch (A, C, *spatial), for config field ``name``
@@ -36,4 +43,7 @@ class Transform:
     build: Callable[[object, torch.Generator], Callable[[torch.Tensor], torch.Tensor]]
 
 
-TRANSFORMS = (Transform("jitter", lambda j, gen: lambda x: shift(x, j, gen)),)
+TRANSFORMS = (
+    Transform("jitter", lambda j, gen: lambda x: shift(x, j, gen)),
+    Transform("flip", lambda on, gen: lambda x: flip(x, gen)),
+)
