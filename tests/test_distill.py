@@ -10,14 +10,18 @@ from vistransfer.config import TrainConfig
 from vistransfer.data import Split
 from vistransfer.distill import DistillConfig, create_method, distill
 from vistransfer.errors import VistransferError
+from vistransfer.models import registry
 from vistransfer.models.nets import ConvArch
-from vistransfer.models.registry import is_model, register_model
 from vistransfer.models.teacher import train_teacher
 from vistransfer.synthesis.objectives import BatchNormPrior
 
 ARCH = ConvArch(channels=(8, 16), kernel=3, fc=(32,), batchnorm=True, dropout=0.0)
-if not is_model("toy_bn"):
-    register_model("toy_bn", ARCH)
+
+
+@pytest.fixture(autouse=True)
+def _toy_student(monkeypatch):
+    """The students here are of the teacher's own small architecture, filed for each test alone."""
+    monkeypatch.setitem(registry._MODELS, "toy_bn", registry.Model("toy_bn", ARCH))
 
 
 def toy(n: int, seed: int) -> Split:

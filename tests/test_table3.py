@@ -12,8 +12,9 @@ from vistransfer.config import TrainConfig
 from vistransfer.data import cifar
 from vistransfer.experiments import load_any
 from vistransfer.experiments.cifar import CifarRunner
+from vistransfer.models import registry
 from vistransfer.models.nets import TEACHER_ARCH, ConvArch, ConvNet
-from vistransfer.models.registry import model_arch, register_model
+from vistransfer.models.registry import model_arch
 from vistransfer.models.train import checkpoint_seconds, fit_network
 
 
@@ -123,7 +124,8 @@ def test_table3_runs_end_to_end_and_is_cached(tmp_path, monkeypatch):
 
     monkeypatch.setattr(cifar, "ZIP_SHA256", hashlib.sha256(path.read_bytes()).hexdigest())
     monkeypatch.setattr(cifar, "SPLIT_SIZES", {"train": 40, "test": 40})
-    register_model("tiny", ConvArch(channels=(4, 8), kernel=3, fc=(), per_block=2, batchnorm=True))  # a test-sized CNN1
+    tiny = ConvArch(channels=(4, 8), kernel=3, fc=(), per_block=2, batchnorm=True)  # a test-sized CNN1
+    monkeypatch.setitem(registry._MODELS, "tiny", registry.Model("tiny", tiny))
     spec = tmp_path / "tiny3.toml"
     spec.write_text(SPEC)
     exp = load_any(spec)
