@@ -42,6 +42,31 @@ def versions() -> dict[str, str]:
     }
 
 
+def check_output(path: str | Path | None, *inputs: str | Path | None, folder: bool = False, option: str = "--out") -> None:
+    """Refuse, before any work, an output the command could not write or would destroy: ``path`` one of
+    ``inputs``, a folder where a file goes (or a file where a folder goes), or a place this user cannot
+    write (the nearest existing folder above it not writable). None: no output asked for."""
+    if path is None:
+        return
+    path = Path(path)
+    target = path.resolve()
+    for given in inputs:
+        if given is not None and Path(given).exists() and Path(given).resolve() == target:
+            raise VistransferError(f"{option} {path} is also an input of this command; writing it would destroy the input: choose another {option}")
+    if folder and path.exists() and not path.is_dir():
+        raise VistransferError(f"{option} {path} is a file; pass a folder (it is created if missing)")
+    if not folder and path.is_dir():
+        raise VistransferError(f"{option} {path} is a folder; pass a file name inside it, e.g. {path / 'NAME'}")
+    above = target if folder and target.exists() else target.parent
+    while not above.exists():
+        above = above.parent
+    try:  # the real question (permissions, a read-only file system, a file in the way), asked by trying
+        with tempfile.TemporaryFile(dir=above):
+            pass
+    except OSError as e:
+        raise VistransferError(f"{option} {path}: cannot write into {above} ({e.strerror or e}); choose a folder you can write") from None
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""

@@ -13,7 +13,7 @@ from ..data import load_dataset
 from ..distill import METHODS, DistillConfig
 from ..distill import distill as run_distill
 from ..errors import VistransferError
-from ..io import atomic_path, cache_dir, cache_key, resolve_device, write_json
+from ..io import atomic_path, cache_dir, cache_key, check_output, resolve_device, write_json
 from ..models.foreign import load_teacher
 from ..pipeline import check_compatible
 from ..students.persist import save_student
@@ -102,8 +102,7 @@ def distill(
         "seed": seed,
     }
     cfg = from_dict(DistillConfig, {**read_config(config), **{k: v for k, v in given.items() if v is not None}})
-    if out.exists() and not out.is_dir():
-        raise VistransferError(f"--out {out} is a file; pass a folder")
+    check_output(out, teacher, config, folder=True)
     h1 = load_teacher(teacher, **teacher_file)
     test = None
     if dataset is not None:

@@ -12,6 +12,7 @@ import typer
 from ..data import load_dataset
 from ..errors import VistransferError
 from ..export import export_onnx, latency_ms, onnx_predict, quantize_int8
+from ..io import check_output
 from ..students.neural import NeuralStudent
 from ..students.persist import load_student
 from ..synthesis.dataset import SyntheticDataset
@@ -52,6 +53,7 @@ def export(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Export a student to ONNX (input 'input' (N, *shape), output 'probabilities' (N, K))."""
+    check_output(out, student, calibrate)
     name, model, head = load_student(student)
     if int8 and not isinstance(model, NeuralStudent):
         raise VistransferError(f"--int8 quantizes networks; {name} is a scikit-learn model, export it without --int8")

@@ -11,7 +11,7 @@ from ..config import load_config, student_options
 from ..data import load_dataset
 from ..errors import VistransferError
 from ..evaluation import evaluate_predictions, fmt_frac, fmt_pct
-from ..io import load_torch, resolve_device, write_json
+from ..io import check_output, load_torch, resolve_device, write_json
 from ..models.foreign import load_teacher
 from ..pipeline import check_compatible, learn_students, teacher_proba, teacher_summary
 from ..presets import STUDENT_PRESETS, dataset_defaults
@@ -95,6 +95,8 @@ def learn(
     """Train students on the visualizations alone; evaluate them on the real test set; save each one."""
     if labels not in (None, "hard", "soft"):
         raise VistransferError(f"--labels must be 'hard' or 'soft', got {labels!r}")
+    check_output(out, synthetic, teacher, config)
+    check_output(save_dir, synthetic, teacher, config, folder=True, option="--save-dir")
     names = parse_students(students)
     seed_list = parse_seeds(seeds)
     ds = SyntheticDataset.load(synthetic)
@@ -151,6 +153,7 @@ def evaluate(
     device: DeviceOpt = "auto",
 ) -> None:
     """Accuracy, per-class accuracy and (with --teacher) agreement on the real test set."""
+    check_output(out, model, teacher)
     topts = teacher_file
     if _is_student(model):
         _, student, head = load_student(model)

@@ -12,7 +12,7 @@ import typer
 from ..config import load_config, to_dict
 from ..data import load_dataset
 from ..evaluation import fmt_frac, fmt_pct
-from ..io import resolve_device, versions, write_json, write_text
+from ..io import check_output, resolve_device, versions, write_json, write_text
 from ..models.foreign import load_teacher
 from ..models.registry import model_arch
 from ..models.spec import dataset_spec
@@ -78,6 +78,7 @@ def run(
     kw = student_kwargs(config, dataset, epochs=student_epochs, min_steps=min_steps, temperature=temperature, members=members)
     dev = resolve_device(device)
     out_dir = out_dir or Path("runs") / Path(dataset).stem
+    check_output(out_dir, teacher, config, folder=True, option="--out-dir")
     train = load_dataset(dataset, "train", data_dir, download)
     test = load_dataset(dataset, "test", data_dir, download)
     h1 = None

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import VistransferError
+from ..io import check_output
 from ..synthesis.dataset import SyntheticDataset
 from ..viz import class_grid
 
@@ -21,6 +22,7 @@ def show(
     """Write an Appendix C style grid (one row of images per class) or, for series, one panel per class."""
     if per_class is not None and per_class < 1:
         raise VistransferError("--per-class must be at least 1")
+    check_output(out, synthetic)
     ds = SyntheticDataset.load(synthetic)
     t = ds.meta.get("config", {}).get("threshold")
     spec = ds.meta.get("input_spec") or {}

@@ -10,7 +10,7 @@ import typer
 from ..config import SynthesisConfig, load_config, merged
 from ..data import load_dataset
 from ..errors import VistransferError
-from ..io import resolve_device
+from ..io import check_output, resolve_device
 from ..models.foreign import load_teacher
 from ..pipeline import Shards, synthesize_teacher
 from .options import (
@@ -68,6 +68,8 @@ def synthesize(
 
     The teacher may be any classifier file; no training data is needed (except for Loss2 and the value prior).
     """
+    check_output(out, teacher, config)
+    check_output(shard_dir, teacher, config, folder=True, option="--shard-dir")
     cfg = build_synthesis_config(config, **synthesis, seed=seed)
     if (backend != "local" or ray_address) and shard_size is None:
         raise VistransferError("--backend ray and --ray-address need --shard-size (the unit of work sent to workers)")

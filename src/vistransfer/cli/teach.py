@@ -9,7 +9,7 @@ import typer
 
 from ..config import to_dict
 from ..data import load_dataset
-from ..io import cache_dir, cache_key, resolve_device
+from ..io import cache_dir, cache_key, check_output, resolve_device
 from ..models.registry import model_arch
 from ..models.spec import dataset_spec
 from ..models.teacher import train_teacher
@@ -38,6 +38,7 @@ def teach(
     """Train the teacher h1 (the dataset's architecture: conv-pool-conv-pool-fc-dropout-fc for digits and MNIST,
     Appendix D's CNN1 for CIFAR-10) and report its test accuracy. The training state goes into the cache
     after every epoch: the same command, interrupted, continues from its last finished epoch."""
+    check_output(out)
     cfg = teacher_preset(dataset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     train = load_dataset(dataset, "train", data_dir, download)
     test = load_dataset(dataset, "test", data_dir, download)
