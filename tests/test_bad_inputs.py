@@ -4,7 +4,9 @@ destroyed). Add a row for every new case; the corpus only grows."""
 
 import hashlib
 
+import numpy as np
 import pytest
+import torch
 
 from vistransfer.cli.main import main
 
@@ -23,25 +25,157 @@ def files(teacher_file, tmp_path_factory):
     return {"teacher": teacher_file, "syn": syn, "student": st / "rf-seed0.skops"}
 
 
-# (case, command line with {teacher} {syn} {student} {tmp}, what the one line must say)
+def _npz(**arrays):
+    """A writer of an .npz file of ``arrays`` (uint8 images 1x8x8 unless given)."""
+
+    def write(path):
+        np.savez(path, **arrays)
+
+    return write
+
+
+def _truncated_npz(path):
+    np.savez(path, x=np.zeros((20, 1, 8, 8), np.uint8), y=np.arange(20) % 2)
+    path.write_bytes(path.read_bytes()[:300])
+
+
+def _weights(path):
+    """A state_dict file, the kind --arch builds the network for."""
+    torch.save(torch.nn.Linear(64, 10).state_dict(), path)
+
+
+X8 = np.zeros((20, 1, 8, 8), np.uint8)
+# (case, command line with {teacher} {syn} {student} {tmp}, what the one line must say, files made in {tmp} first:
+# name -> text, or a function of the path that writes it)
 CASES = [
     # outputs: checked before the work, never one of the inputs (issue 62, 1 and 7)
-    ("learn onto its synthetic set", ["learn", "{syn}", "-s", "rf", "-o", "{syn}"], "is also an input"),
-    ("synthesize onto its teacher", ["synthesize", "-t", "{teacher}", "-o", "{teacher}", "--n", "10"], "is also an input"),
-    ("export onto its student", ["export", "{student}", "-o", "{student}"], "is also an input"),
-    ("evaluate onto its model", ["evaluate", "{teacher}", "-o", "{teacher}"], "is also an input"),
-    ("show onto its set", ["show", "{syn}", "-o", "{syn}"], "is also an input"),
-    ("teach onto a folder", ["teach", "-o", "{tmp}", "--epochs", "1"], "is a folder"),
-    ("synthesize onto a folder", ["synthesize", "-t", "{teacher}", "-o", "{tmp}", "--n", "10"], "is a folder"),
-    ("show onto a folder", ["show", "{syn}", "-o", "{tmp}"], "is a folder"),
-    ("export onto a folder", ["export", "{student}", "-o", "{tmp}"], "is a folder"),
-    ("learn results onto a folder", ["learn", "{syn}", "-s", "rf", "-o", "{tmp}"], "is a folder"),
-    ("synthesize under a file", ["synthesize", "-t", "{teacher}", "-o", "{teacher}/s.pt", "--n", "10"], "cannot write into"),
-    ("teach under a file", ["teach", "-o", "{syn}/t.pt", "--epochs", "1"], "cannot write into"),
-    ("learn's students under a file", ["learn", "{syn}", "-s", "rf", "--save-dir", "{teacher}/st"], "cannot write into"),
-    ("distill into a file", ["distill", "-t", "{teacher}", "-o", "{syn}"], "is a file"),
-    ("run into a file", ["run", "-t", "{teacher}", "-o", "{syn}"], "is a file"),
-    ("distill into its teacher", ["distill", "-t", "{teacher}", "-o", "{teacher}"], "is also an input"),
+    ("learn onto its synthetic set", ["learn", "{syn}", "-s", "rf", "-o", "{syn}"], "is also an input", {}),
+    ("synthesize onto its teacher", ["synthesize", "-t", "{teacher}", "-o", "{teacher}", "--n", "10"], "is also an input", {}),
+    ("export onto its student", ["export", "{student}", "-o", "{student}"], "is also an input", {}),
+    ("evaluate onto its model", ["evaluate", "{teacher}", "-o", "{teacher}"], "is also an input", {}),
+    ("show onto its set", ["show", "{syn}", "-o", "{syn}"], "is also an input", {}),
+    ("teach onto a folder", ["teach", "-o", "{tmp}", "--epochs", "1"], "is a folder", {}),
+    ("synthesize onto a folder", ["synthesize", "-t", "{teacher}", "-o", "{tmp}", "--n", "10"], "is a folder", {}),
+    ("show onto a folder", ["show", "{syn}", "-o", "{tmp}"], "is a folder", {}),
+    ("export onto a folder", ["export", "{student}", "-o", "{tmp}"], "is a folder", {}),
+    ("learn results onto a folder", ["learn", "{syn}", "-s", "rf", "-o", "{tmp}"], "is a folder", {}),
+    ("synthesize under a file", ["synthesize", "-t", "{teacher}", "-o", "{teacher}/s.pt", "--n", "10"], "cannot write into", {}),
+    ("teach under a file", ["teach", "-o", "{syn}/t.pt", "--epochs", "1"], "cannot write into", {}),
+    ("learn's students under a file", ["learn", "{syn}", "-s", "rf", "--save-dir", "{teacher}/st"], "cannot write into", {}),
+    ("distill into a file", ["distill", "-t", "{teacher}", "-o", "{syn}"], "is a file", {}),
+    ("run into a file", ["run", "-t", "{teacher}", "-o", "{syn}"], "is a file", {}),
+    ("distill into its teacher", ["distill", "-t", "{teacher}", "-o", "{teacher}"], "is also an input", {}),
+    # a model evaluated on a task of another class count (2)
+    (
+        "evaluate on 3 classes",
+        ["evaluate", "{teacher}", "--dataset", "{tmp}/k3.npz"],
+        "predicts 10 classes but",
+        {"k3.npz": _npz(x=X8, y=np.arange(20) % 3)},
+    ),
+    # degenerate or corrupt datasets (4, 8)
+    (
+        "one-class .npz",
+        ["teach", "--dataset", "{tmp}/one.npz", "-o", "{tmp}/t.pt"],
+        "at least two classes",
+        {"one.npz": _npz(x=X8, y=np.zeros(20, int))},
+    ),
+    (
+        "a class without training examples",
+        ["teach", "--dataset", "{tmp}/gap.npz", "-o", "{tmp}/t.pt"],
+        "class '1' has no training examples",
+        {"gap.npz": _npz(x=X8, y=np.arange(20) % 3 * 2 % 4)},
+    ),
+    ("a truncated .npz", ["teach", "--dataset", "{tmp}/cut.npz", "-o", "{tmp}/t.pt"], "not a readable .npz", {"cut.npz": _truncated_npz}),
+    (
+        "train and test of different shapes",
+        ["teach", "--dataset", "{tmp}/two.npz", "-o", "{tmp}/t.pt"],
+        "both splits must hold the same kind",
+        {"two.npz": _npz(x_train=X8, y_train=np.arange(20) % 2, x_test=np.zeros((4, 1, 6, 6), np.uint8), y_test=np.arange(4) % 2)},
+    ),
+    # config values of the wrong type, named by table and key (5)
+    (
+        "n = true",
+        ["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "-c", "{tmp}/c.toml"],
+        "[synthesis] n must be a whole number",
+        {"c.toml": "[synthesis]\nn = true\n"},
+    ),
+    (
+        "n = 10.5",
+        ["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "-c", "{tmp}/c.toml"],
+        "[synthesis] n must be a whole number",
+        {"c.toml": "[synthesis]\nn = 10.5\n"},
+    ),
+    (
+        "slots = 1.5",
+        ["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "-c", "{tmp}/c.toml"],
+        "[synthesis] slots must be",
+        {"c.toml": "[synthesis]\nslots = 1.5\n"},
+    ),
+    (
+        "z_dim = 4.5",
+        ["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "-c", "{tmp}/c.toml"],
+        "[synthesis] z_dim must be",
+        {"c.toml": "[synthesis]\nz_dim = 4.5\n"},
+    ),
+    (
+        "movement_steps = [0]",
+        ["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "-c", "{tmp}/c.toml"],
+        "movement_steps must be a list of 2",
+        {"c.toml": "[synthesis]\nmovement_steps = [0]\n"},
+    ),
+    (
+        'threshold = "high"',
+        ["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "-c", "{tmp}/c.toml"],
+        "[synthesis] threshold must be a number",
+        {"c.toml": '[synthesis]\nthreshold = "high"\n'},
+    ),
+    (
+        "max_steps = 20.5",
+        ["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "-c", "{tmp}/c.toml"],
+        "max_steps must be a whole",
+        {"c.toml": "[synthesis]\nmax_steps = 20.5\n"},
+    ),
+    (
+        "[teacher] epochs = 2.5",
+        ["run", "-o", "{tmp}/r", "-c", "{tmp}/c.toml"],
+        "[teacher] epochs must be a whole",
+        {"c.toml": "[teacher]\nepochs = 2.5\n"},
+    ),
+    (
+        "[distill] rounds = 2.5",
+        ["distill", "-t", "{teacher}", "-o", "{tmp}/d", "-c", "{tmp}/c.toml"],
+        "[distill] rounds must be a whole",
+        {"c.toml": "[distill]\nrounds = 2.5\n"},
+    ),
+    # teacher files and seeds (10, 11)
+    (
+        "--arch os:getcwd",
+        ["synthesize", "-t", "{tmp}/w.pt", "--arch", "os:getcwd", "--input-shape", "1,8,8", "-o", "{tmp}/s.pt"],
+        "not a torch.nn.Module",
+        {"w.pt": _weights},
+    ),
+    (
+        "--arch os:sep",
+        ["synthesize", "-t", "{tmp}/w.pt", "--arch", "os:sep", "--input-shape", "1,8,8", "-o", "{tmp}/s.pt"],
+        "is not a function",
+        {"w.pt": _weights},
+    ),
+    (
+        "--seed -1 with shards",
+        ["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "--seed", "-1", "--shard-size", "5"],
+        "seed must be a whole number >= 0",
+        {},
+    ),
+    ("show --per-class 100000", ["show", "{syn}", "-o", "{tmp}/g.png", "--per-class", "100000"], "--per-class must be in [1, 50]", {}),
+    # [student] values scikit-learn would take or trip over late (9)
+    ('kernel = "bogus"', ["learn", "{syn}", "-s", "svm", "-c", "{tmp}/c.toml"], "kernel must be one of", {"c.toml": '[student]\nkernel = "bogus"\n'}),
+    (
+        "n_estimators = 0",
+        ["learn", "{syn}", "-s", "rf", "-c", "{tmp}/c.toml"],
+        "n_estimators must be at least 1",
+        {"c.toml": "[student]\nn_estimators = 0\n"},
+    ),
+    ("C = -1", ["learn", "{syn}", "-s", "svm", "-c", "{tmp}/c.toml"], "C must be a positive number", {"c.toml": "[student]\nC = -1\n"}),
 ]
 
 
@@ -49,8 +183,10 @@ def _digest(paths) -> dict:
     return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
 
 
-@pytest.mark.parametrize("case, args, msg", CASES, ids=[c[0] for c in CASES])
-def test_a_bad_input_is_one_line_exit_2_and_nothing_changes(case, args, msg, files, tmp_path, capsys):
+@pytest.mark.parametrize("case, args, msg, made", CASES, ids=[c[0] for c in CASES])
+def test_a_bad_input_is_one_line_exit_2_and_nothing_changes(case, args, msg, made, files, tmp_path, capsys):
+    for name, content in made.items():
+        (tmp_path / name).write_text(content) if isinstance(content, str) else content(tmp_path / name)
     args = [a.format(tmp=tmp_path, **files) for a in args]
     before, listing = _digest(files.values()), sorted(tmp_path.rglob("*"))
     with pytest.raises(SystemExit) as e:

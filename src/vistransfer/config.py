@@ -8,6 +8,8 @@ file) and then passed down unchanged. Each synthesis field carries its doc and g
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -184,6 +186,7 @@ class SynthesisConfig:
         if self.race_tail is True:  # records of the 0.1-0.3 engine
             object.__setattr__(self, "race_tail", "all")
         _check(self.n > 0, f"n must be a positive number of visualizations, got {self.n}")
+        _check(self.seed >= 0, f"seed must be a whole number >= 0, got {self.seed}")
         _check(0.0 < self.threshold < 1.0, f"threshold T must lie in (0, 1), got {self.threshold}")
         _range("threshold_range", self.threshold_range, 0.0, 1.0, open_=True)
         _check(self.labels in ("hard", "soft"), f"labels must be 'hard' or 'soft', got {self.labels!r}")
@@ -280,6 +283,7 @@ class TrainConfig:
         _check(self.augment in AUGMENTATIONS, f"augment must be one of {AUGMENTATIONS}, got {self.augment!r}")
         _check(self.optimizer in ("adam", "sgd"), f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
         _check(self.epochs > 0, f"epochs must be positive, got {self.epochs}")
+        _check(self.seed >= 0, f"seed must be a whole number >= 0, got {self.seed}")
         _check(self.min_steps >= 0, f"min_steps must be >= 0, got {self.min_steps}")
         _check(self.temperature > 0, f"temperature must be positive, got {self.temperature}")
         _check(self.batch_size > 0, f"batch_size must be positive, got {self.batch_size}")
@@ -287,6 +291,8 @@ class TrainConfig:
         _check(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
         _check(0 <= self.val_fraction < 1, f"val_fraction must lie in [0, 1), got {self.val_fraction}")
 
+
+SVM_KERNELS = ("linear", "poly", "rbf", "sigmoid")  # scikit-learn's SVC kernels that take no callable
 
 STUDENT_OPTIONS = {
     "epochs": int,
@@ -325,6 +331,11 @@ def student_options(d: dict[str, Any], where: str = "[student]") -> dict[str, An
         f"{where}: epochs, batch_size, lr and temperature must be positive",
     )
     _check(out.get("soft", "argmax") in ("argmax", "weighted"), f"{where} soft must be 'argmax' or 'weighted'")
+    _check(out.get("C", 1) > 0, f"{where} C must be a positive number (the SVM's inverse regularization), got {out.get('C')}")
+    _check(
+        out.get("kernel", "rbf") in SVM_KERNELS, f"{where} kernel must be one of {list(SVM_KERNELS)} (the SVM's kernel), got {out.get('kernel')!r}"
+    )
+    _check(out.get("n_estimators", 1) >= 1, f"{where} n_estimators must be at least 1 (trees of the forest), got {out.get('n_estimators')}")
     _check(out.get("members", 1) >= 1, f"{where} members must be at least 1 (one network), got {out.get('members')}")
     return out
 
@@ -384,6 +395,48 @@ REMOVED_KNOBS = {
 }
 
 
+TABLES = {"SynthesisConfig": "[synthesis]", "TrainConfig": "[teacher]", "DistillConfig": "[distill]"}  # where a user writes each
+
+
+def _conforms(v: Any, want: Any) -> bool:
+    """Whether ``v`` (as TOML or JSON gives it) is a value of the declared type ``want``: an int is a
+    whole number and never a bool, a float any number but a bool, a tuple a list of its items."""
+    origin, args = typing.get_origin(want), typing.get_args(want)
+    if want is Any or want is dict or origin is dict:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_conforms(v, a) for a in args)
+    if want is type(None):
+        return v is None
+    if want is bool:
+        return isinstance(v, bool)
+    if want is int:
+        return isinstance(v, int) and not isinstance(v, bool)
+    if want is float:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+    if want is str:
+        return isinstance(v, str)
+    if origin is tuple:
+        if not isinstance(v, (list, tuple)):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_conforms(x, args[0]) for x in v)
+        return len(v) == len(args) and all(_conforms(x, a) for x, a in zip(v, args))
+    return True
+
+
+def _describe(want: Any) -> str:
+    """The declared type in words, for an error message."""
+    origin, args = typing.get_origin(want), typing.get_args(want)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join("none (leave it out)" if a is type(None) else _describe(a) for a in args)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of {_describe(args[0]).removeprefix('a ').removeprefix('an ')}s"
+        return f"a list of {len(args)} {_describe(args[0]).removeprefix('a ').removeprefix('an ')}s"
+    return {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}.get(want, str(want))
+
+
 def from_dict(cls: type, data: dict[str, Any]) -> Any:
     """Build ``cls`` from a dict, refusing unknown keys by name (a typo must not pass silently)."""
     names = {f.name: f for f in dataclasses.fields(cls)}
@@ -396,8 +449,12 @@ def from_dict(cls: type, data: dict[str, Any]) -> Any:
     data = {k: v for k, v in data.items() if not (cls is SynthesisConfig and k in REMOVED_KNOBS)}
     unknown = sorted(set(data) - set(names))
     _check(not unknown, f"unknown {cls.__name__} option(s) {unknown}; known: {sorted(names)}")
+    hints = typing.get_type_hints(cls)
     kwargs = {}
     for k, v in data.items():
+        if not (cls is SynthesisConfig and k == "race_tail" and v is True):  # records of the 0.1-0.3 engine
+            want = hints[k]
+            _check(_conforms(v, want), f"{TABLES.get(cls.__name__, cls.__name__)} {k} must be {_describe(want)}, got {v!r}")
         kwargs[k] = tuple(v) if isinstance(v, list) else v
     try:
         return cls(**kwargs)

@@ -83,6 +83,7 @@ def test_load_minutes_and_the_record_split(tiny):
         ("truncate_qrs_nosum", "a02.qrs is not a readable WFDB annotation file"),
         ("long_apn", "a02.apn labels 12 minutes but record a02 lasts 9.0 minutes"),
         ("missing", "a02.hea is missing"),
+        ("missing_apn", "a02.apn is missing"),  # not a record dropped in silence, shifting the record-wise split
     ],
 )
 def test_damaged_records_are_one_line_naming_the_file(damage, msg, tiny, capsys):
@@ -92,6 +93,8 @@ def test_damaged_records_are_one_line_naming_the_file(damage, msg, tiny, capsys)
         (root / "a02.qrs").write_bytes(data[: len(data) // 2 + 1])
         if damage.endswith("nosum"):
             write_sums(root)
+    elif damage == "missing_apn":
+        (root / "a02.apn").unlink()
     elif damage == "long_apn":
         write_record(root, "a02", extra_apn=3)
         write_sums(root)

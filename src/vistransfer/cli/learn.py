@@ -158,12 +158,12 @@ def evaluate(
     if _is_student(model):
         _, student, head = load_student(model)
         name = dataset or head.get("info", {}).get("dataset")
-        shape = tuple(student.in_shape_)
+        shape, k = tuple(student.in_shape_), len(student.classes_)
         proba = lambda split: student.predict_proba(split.x)  # noqa: E731
         label = lambda p: student.classes_[p.argmax(1)]  # noqa: E731
     else:
         h1 = load_teacher(model, **topts)
-        name, shape = dataset or h1.dataset, tuple(h1.in_shape)
+        name, shape, k = dataset or h1.dataset, tuple(h1.in_shape), h1.n_classes
         proba = lambda split: teacher_proba(h1, split.x, resolve_device(device))  # noqa: E731
         label = lambda p: p.argmax(1)  # noqa: E731
     if name is None:
@@ -171,8 +171,14 @@ def evaluate(
     test = load_dataset(name, "test", data_dir)
     if shape != tuple(test.shape):
         raise VistransferError(f"{model} takes inputs of shape {shape} but {name} has {tuple(test.shape)}; pick the matching --dataset")
+    if k != len(test.classes):
+        raise VistransferError(f"{model} predicts {k} classes but {name} has {len(test.classes)}; pick the matching --dataset")
+    teacher_pred = None
+    if teacher is not None:
+        t = load_teacher(teacher, **topts)
+        check_compatible(t, test, f"{name} test")
+        teacher_pred = teacher_summary(t, test, resolve_device(device))[1]
     p = proba(test)
-    teacher_pred = teacher_summary(load_teacher(teacher, **topts), test, resolve_device(device))[1] if teacher is not None else None
     res = evaluate_predictions(label(p), test, teacher_pred, p)
     if out is not None:
         write_json(out, res)

@@ -88,7 +88,8 @@ def run(
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)  # only once the inputs are known to be good
     try:
-        tcfg = teacher_preset(dataset, **{**(load_config(config)["teacher"] if config else {}), "epochs": teacher_epochs, "seed": seed})
+        given = {k: v for k, v in {"epochs": teacher_epochs, "seed": seed}.items() if v is not None}  # options over the config's [teacher]
+        tcfg = teacher_preset(dataset, **{**(load_config(config)["teacher"] if config else {}), **given})
         spec = dataset_spec(train, dd, teacher_file["value_range"])
         _pipeline(out_dir, dataset, h1, train, test, cfg, names, seed_list, kw, tcfg, spec, model_arch(dd.arch), baseline, dev, quiet)
     except BaseException:

@@ -12,6 +12,8 @@ from ..io import check_output
 from ..synthesis.dataset import SyntheticDataset
 from ..viz import class_grid
 
+MAX_PER_CLASS = 50  # a wider row is no longer a picture anyone looks at
+
 
 def show(
     synthetic: Annotated[Path, typer.Argument(help="Synthetic dataset (.pt) from 'vistransfer synthesize'.")],
@@ -20,8 +22,8 @@ def show(
     seed: Annotated[int, typer.Option(help="Which samples to pick.")] = 0,
 ) -> None:
     """Write an Appendix C style grid (one row of images per class) or, for series, one panel per class."""
-    if per_class is not None and per_class < 1:
-        raise VistransferError("--per-class must be at least 1")
+    if per_class is not None and not 1 <= per_class <= MAX_PER_CLASS:
+        raise VistransferError(f"--per-class must be in [1, {MAX_PER_CLASS}] (a row of images per class), got {per_class}")
     check_output(out, synthetic)
     ds = SyntheticDataset.load(synthetic)
     t = ds.meta.get("config", {}).get("threshold")

@@ -14,6 +14,7 @@ present, is verified.
 from __future__ import annotations
 
 import hashlib
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -39,8 +40,9 @@ def load_user_data(path: Path, split: str) -> Split:
     return load_image_folder(path, split)
 
 
-def check_split(x: np.ndarray, y: np.ndarray, classes: tuple[str, ...] | None, source: str) -> Split:
-    """Validate arrays and build a Split; every problem names the array and the fix."""
+def check_split(x: np.ndarray, y: np.ndarray, classes: tuple[str, ...] | None, source: str, train: bool = False) -> Split:
+    """Validate arrays and build a Split; every problem names the array and the fix. A training split (``train``)
+    must hold examples of every class."""
     if x.ndim not in (3, 4):
         hint = " (add the channel axis: x[:, None])" if x.ndim == 2 else ""
         raise VistransferError(f"{source}: x must be (N, C, H, W) images or (N, C, L) series, got shape {list(x.shape)}{hint}")
@@ -64,6 +66,15 @@ def check_split(x: np.ndarray, y: np.ndarray, classes: tuple[str, ...] | None, s
     k = len(classes) if classes is not None else int(y.max()) + 1
     if y.max() >= k:
         raise VistransferError(f"{source}: label {int(y.max())} but only {k} class names")
+    if k < 2:
+        raise VistransferError(f"{source}: every label is {int(y.max())}; a classifier needs examples of at least two classes")
+    if train:
+        empty = sorted(set(range(k)) - set(np.unique(y).tolist()))
+        if empty:
+            name = classes[empty[0]] if classes is not None else str(empty[0])
+            raise VistransferError(
+                f"{source}: class {name!r} has no training examples ({len(empty)} of {k} classes empty); add examples or remove the class"
+            )
     names = tuple(classes) if classes is not None else tuple(str(i) for i in range(k))
     return Split(torch.from_numpy(x), torch.from_numpy(y.astype(np.int64)), names)
 
@@ -72,13 +83,13 @@ def load_npz(path: Path, split: str) -> Split:
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
-    except (OSError, ValueError) as e:
-        raise VistransferError(f"{path} is not a readable .npz file ({e}); write it with numpy.savez(x=..., y=...)") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # truncated, a bad CRC, not a zip at all
+        raise VistransferError(f"{path} is not a readable .npz file ({e}); write it again with numpy.savez(x=..., y=...)") from None
     classes = tuple(str(c) for c in arrays["classes"]) if "classes" in arrays else None
     if f"x_{split}" in arrays and f"y_{split}" in arrays:
-        return check_split(arrays[f"x_{split}"], arrays[f"y_{split}"], classes, f"{path} [{split}]")
+        return check_split(arrays[f"x_{split}"], arrays[f"y_{split}"], classes, f"{path} [{split}]", split == "train")
     if "x" in arrays and "y" in arrays:
-        return check_split(arrays["x"], arrays["y"], classes, str(path))
+        return check_split(arrays["x"], arrays["y"], classes, str(path), split == "train")
     raise VistransferError(f"{path} holds {sorted(arrays)}; it needs arrays x and y (or x_{split} and y_{split})")
 
 
@@ -126,4 +137,4 @@ def load_image_folder(root: Path, split: str) -> Split:
             ys.append(c)
     if not xs:
         raise VistransferError(f"{base}: no images found in its class folders ({sorted(IMAGE_SUFFIXES)})")
-    return check_split(np.stack(xs), np.array(ys), tuple(d.name for d in class_dirs), str(base))
+    return check_split(np.stack(xs), np.array(ys), tuple(d.name for d in class_dirs), str(base), split == "train")

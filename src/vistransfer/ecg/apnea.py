@@ -208,7 +208,13 @@ def available_records(root: Path) -> tuple[str, ...]:
     import re
 
     listed = (root / "RECORDS").read_text().split() if (root / "RECORDS").is_file() else [p.stem for p in sorted(root.glob("*.apn"))]
-    names = tuple(r for r in listed if re.fullmatch(r"[abc]\d\d", r) and (root / f"{r}.apn").is_file())
+    names = tuple(r for r in listed if re.fullmatch(r"[abc]\d\d", r))
+    missing = [r for r in names if not (root / f"{r}.apn").is_file()]
+    if missing:  # dropping it would change the record-wise split without a word
+        raise VistransferError(
+            f"{root / (missing[0] + '.apn')} is missing ({len(missing)} learning-set record(s) without labels: {missing[:5]}); "
+            f"put PhysioNet's .apn files back, or list only the records you have in {root / 'RECORDS'}"
+        )
     if not names:
         raise VistransferError(f"apnea-ecg: no labelled learning-set records (a01.apn, ...) in {root}")
     return names

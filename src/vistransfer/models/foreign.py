@@ -80,7 +80,19 @@ def _import_factory(arch: str) -> Callable[..., nn.Module]:
         fn = getattr(importlib.import_module(mod_name), fn_name)
     except (ImportError, AttributeError) as e:
         raise VistransferError(f"--arch {arch}: cannot import it ({e}); the module must be importable (on PYTHONPATH)") from None
-    return lambda in_shape, n_classes: fn()
+    if not callable(fn):
+        raise VistransferError(f"--arch {arch}: {fn_name} is not a function; pass module:function returning the untrained model")
+
+    def build(in_shape, n_classes):
+        try:
+            net = fn()
+        except Exception as e:  # the user's own code: say whose it is
+            raise VistransferError(f"--arch {arch}: calling {fn_name}() failed ({type(e).__name__}: {e}); it must take no arguments") from None
+        if not isinstance(net, nn.Module):
+            raise VistransferError(f"--arch {arch}: {fn_name}() returned a {type(net).__name__}, not a torch.nn.Module; pass the model's factory")
+        return net
+
+    return build
 
 
 def load_teacher(

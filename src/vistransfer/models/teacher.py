@@ -195,6 +195,11 @@ def train_teacher(
     spec: the input spec (default: the data's shape in [0, 1]; series pass their value range).
     checkpoint: a file for the training state after every epoch; an interrupted run resumes from it.
     """
+    if test is not None and (tuple(test.shape) != tuple(train.shape) or len(test.classes) != len(train.classes)):
+        raise VistransferError(
+            f"{dataset}: the test split has examples of shape {tuple(test.shape)} in {len(test.classes)} classes, the training split "
+            f"{tuple(train.shape)} in {len(train.classes)}; both splits must hold the same kind of examples of the same classes"
+        )
     torch.manual_seed(cfg.seed)
     spec = spec or InputSpec(train.shape)
     spec.check_data(train.x, "the training data")
