@@ -1,5 +1,6 @@
 """What a participant can and cannot do, through the app's routes (in-process client)."""
 
+import json
 import sqlite3
 
 import pytest
@@ -107,3 +108,102 @@ def test_study_file_guards(tmp_path, study):
         # tokens are stored only as hashes
         token = study.invite("carol")
         assert token not in str(con.execute("SELECT * FROM participants").fetchall())
+
+
+def raw(client, token, text: str, content_type="application/json"):
+    return client.post(f"/s/{token}/label", content=text.encode(), headers={"Content-Type": content_type, **JSON})
+
+
+def test_an_answer_is_a_class_number_nothing_coerced(client, study):
+    token = study.invite("alice")
+    item = next_item(client, token)["item"]
+    for bad in (3.7, True, " 3 ", "\u0663", "+4", "3.0", "", None, [3], {"a": 3}, 10**30):
+        r = client.post(f"/s/{token}/label", json={"item": item, "answer": bad})
+        assert r.status_code == 422, bad
+    for text in ('{"item": "%s", "answer": 1e400}', '{"item": "%s", "answer": Infinity}', '{"item": "%s", "answer": NaN}'):
+        assert raw(client, token, text % item).status_code == 422, text
+    assert raw(client, token, "[" * 2000 + "]" * 2000).status_code == 422  # deeply nested: refused, not a RecursionError
+    assert client.post(f"/s/{token}/label", data={"item": item, "answer": " 3"}).status_code == 422
+    assert not Store(study.path).export_rows()
+    assert client.post(f"/s/{token}/label", json={"item": item, "answer": "3"}).json()["stored"] is True  # a form's digits
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(client, study):
+    from vistransfer.study.app import MAX_BODY
+
+    token = study.invite("alice")
+    item = next_item(client, token)["item"]
+    r = raw(client, token, json.dumps({"item": item, "answer": 1, "pad": "x" * MAX_BODY}))
+    assert r.status_code == 413 and r.headers["x-frame-options"] == "DENY"
+    r = client.post(f"/s/{token}/label", content=b"{}", headers={"Content-Type": "application/json", "Content-Length": str(64 << 20)})
+    assert r.status_code in (400, 413)  # a declared 64 MB: refused without waiting for it
+    assert not Store(study.path).export_rows()
+
+
+def test_practice_and_the_order_cannot_be_skipped(client, study):
+    token = study.invite("alice")
+    order = Store(study.path).order(Store(study.path).participant(token))
+    study_item, second = next(i for i in order if not i.practice), order[1]
+    for skipped in (study_item, second):
+        r = client.post(f"/s/{token}/label", json={"item": skipped.key, "answer": 1})
+        assert r.status_code == 409, skipped
+    assert not Store(study.path).export_rows()
+    assert client.post(f"/s/{token}/label", json={"item": order[0].key, "answer": 1}).json()["stored"] is True
+
+
+def test_practice_comes_in_each_participants_own_order(study):
+    from tests.study.conftest import make_study
+
+    big = make_study(study.path.with_name("big.sqlite"), n_practice=10)
+    s = Store(big.path)
+    orders = {tuple(i.key for i in s.order(s.participant(big.invite(f"p{j}"))) if i.practice) for j in range(4)}
+    assert len(orders) > 1
+    by_class = tuple(i.key for i in sorted((i for i in s.order(s.participant(big.invite("q"))) if i.practice), key=lambda i: i.id))
+    assert orders != {by_class}
+
+
+def test_the_token_is_checked_first(client, study):
+    from vistransfer.study.app import NOT_FOUND
+
+    token, wrong = study.invite("alice"), "x" * 32
+    for method, url in (
+        ("GET", f"/s/{wrong}/label?start=abc"),
+        ("GET", f"/s/{wrong}/class/abc.png"),
+        ("GET", f"/s/{wrong}/class/{'9' * 20}.png"),
+        ("PUT", f"/s/{wrong}/label"),
+        ("DELETE", f"/s/{wrong}/img/abcd.png"),
+        ("POST", f"/s/{wrong}/img/abcd.png"),
+    ):
+        r = client.request(method, url)
+        assert r.status_code == 404 and "allow" not in r.headers and r.text == NOT_FOUND, (method, url)
+    assert client.get(f"/s/{token}/class/{'9' * 20}.png").status_code == 404  # a 20-digit class: not an OverflowError
+    assert client.get(f"/s/{token}/label?start=abc").status_code == 200
+    nxt = next_item(client, token)
+    assert client.head(nxt["image"]).status_code == 200 and client.head(f"/s/{token}/class/0.png").status_code == 200
+
+
+def test_no_participant_input_gets_a_500(client, study):
+    """A bounded fuzz of every route with what a participant controls: paths, queries, bodies."""
+    import random
+
+    token = study.invite("alice")
+    item = next_item(client, token)["item"]
+    rng = random.Random(0)
+    pieces = ["", "0", "-1", "9" * 25, "1e400", "%00", "..", "\u0663", "x" * 300, item, "<script>", "%ff", "NaN", "[]", "{}"]
+    bodies = ['{"item": %s, "answer": %s}', "%s=%s", "[%s, %s]", '{"item": "%s", "answer": "%s"}']
+    for _ in range(300):
+        a, b = rng.choice(pieces), rng.choice(pieces)
+        kind = rng.randrange(5)
+        if kind == 0:
+            r = client.get(f"/s/{rng.choice([token, a])}/label?start={b}")
+        elif kind == 1:
+            r = client.get(f"/s/{token}/class/{a}.png")
+        elif kind == 2:
+            r = client.get(f"/s/{token}/img/{a}.png")
+        elif kind == 3:
+            r = client.get(f"/s/{token}/feedback/{a}")
+        else:
+            ctype = rng.choice(["application/json", "application/x-www-form-urlencoded", "text/plain", ""])
+            r = raw(client, token, rng.choice(bodies) % (a, b), ctype)
+        assert r.status_code < 500, (kind, a, b, r.status_code)
+        assert r.headers["x-content-type-options"] == "nosniff"

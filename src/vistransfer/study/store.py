@@ -156,13 +156,15 @@ class Store:
         return Participant(*row) if row else None
 
     def order(self, p: Participant) -> list[Item]:
-        """The participant's items: practice first (fixed order), then the study items in their own random order."""
+        """The participant's items: practice first, then the study items, each part in the participant's own
+        random order (the practice from a stream of its own, so the study's order is what it always was)."""
         with self.connect() as con:
             rows = con.execute("SELECT id, key, practice FROM items ORDER BY id").fetchall()
         practice = [Item(i, k, True) for i, k, pr in rows if pr]
         study = [Item(i, k, False) for i, k, pr in rows if not pr]
         perm = np.random.default_rng(p.order_seed).permutation(len(study))
-        return practice + [study[j] for j in perm]
+        first = np.random.default_rng([p.order_seed, 1]).permutation(len(practice))
+        return [practice[j] for j in first] + [study[j] for j in perm]
 
     def answered(self, p: Participant) -> dict[int, int]:
         with self.connect() as con:
