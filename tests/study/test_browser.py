@@ -29,14 +29,19 @@ def test_a_participant_labels_everything_in_a_browser(tmp_path):
         expect(page.locator("body")).to_contain_text("practice round of 2")
         page.click("text=Begin the practice")
 
-        # practice: answer by click, get feedback, go on
-        for _ in range(2):
+        # practice: answer by click, get feedback, go on (by click, then by key alone)
+        for how in ("click", "key"):
             expect(page.locator("progress")).to_be_visible()
             page.click('button[data-key="1"]')
             expect(page.locator("#verdict")).to_be_visible()
-            page.click("#next")
+            if how == "click":
+                page.click("#next")
+            else:
+                page.wait_for_load_state("load")
+                page.keyboard.press("Enter")
         expect(page.locator("body")).to_contain_text("Practice done")
-        page.click("#start")
+        page.wait_for_load_state("load")
+        page.keyboard.press("Enter")  # the start button has the focus: no Tab needed
 
         # the study: the image is shown large and unsmoothed
         img = page.locator("img.shown")
@@ -62,6 +67,19 @@ def test_a_participant_labels_everything_in_a_browser(tmp_path):
         page.wait_for_load_state("load")
         page.keyboard.press("3")
         expect(page.locator("#done")).to_contain_text("all 6 pictures")
+
+        # a phone: every page fits 360 px (and 320 px) without sideways scrolling
+        bob = store.invite("bob")
+        phone = browser.new_page(viewport={"width": 360, "height": 740})
+        phone.set_default_timeout(20_000)
+        for width in (360, 320):
+            phone.set_viewport_size({"width": width, "height": 740})
+            for url_ in (f"{url}/s/{bob}", f"{url}/s/{bob}/label"):
+                phone.goto(url_)
+                phone.wait_for_load_state("load")
+                assert phone.evaluate("document.documentElement.scrollWidth") <= width, (width, url_)
+        buttons = phone.locator(".classes button")
+        assert buttons.count() == 10 and all(buttons.nth(i).bounding_box()["x"] + buttons.nth(i).bounding_box()["width"] <= 320 for i in range(10))
         browser.close()
 
     rows = list(csv.DictReader(open(write_export(store, tmp_path / "labels.csv"))))

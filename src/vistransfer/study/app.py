@@ -14,6 +14,7 @@ never in the event loop, so one answer waiting on a lock holds up nobody else; a
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -89,6 +90,13 @@ def create_app(db: str | Path) -> FastAPI:
     store = Store.open(db)
     meta = store.meta()
     classes = store.classes()
+    catalog = store.catalog()  # the items do not change while a study runs; answers and participants do
+    by_key = {item.key: (item, truth) for item, truth in catalog}
+
+    @functools.lru_cache(maxsize=4096)
+    def order(p: Participant) -> list[Item]:
+        return store.order(p, catalog)
+
     app = FastAPI(title="vistransfer labelling study", docs_url=None, redoc_url=None, openapi_url=None)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
@@ -123,13 +131,13 @@ def create_app(db: str | Path) -> FastAPI:
         return "application/json" in request.headers.get("accept", "")
 
     def state(p: Participant) -> dict:
-        order = store.order(p)
+        items = order(p)
         done = store.answered(p)
-        practice = [i for i in order if i.practice]
-        study = [i for i in order if not i.practice]
-        nxt = next((i for i in order if i.id not in done), None)
+        practice = [i for i in items if i.practice]
+        study = [i for i in items if not i.practice]
+        nxt = next((i for i in items if i.id not in done), None)
         return {
-            "order": order,
+            "order": items,
             "done": done,
             "next": nxt,
             "n_practice": len(practice),
@@ -174,10 +182,10 @@ def create_app(db: str | Path) -> FastAPI:
     def record(p: Participant, key, ans: int) -> tuple[Item, int | None, bool]:
         """Store ``ans`` for the item under ``key``: the one the participant is shown next (practice
         first, then the study in their own order), or one answered already (a repeat changes nothing)."""
-        found = store.item_by_key(key) if isinstance(key, str) and len(key) <= 32 else None
+        found = by_key.get(key) if isinstance(key, str) else None
         if found is None:
             raise HTTPException(404)
-        item, _, truth = found
+        item, truth = found
         s = state(p)
         if item.id not in s["done"] and (s["next"] is None or item.id != s["next"].id):
             raise Refused(409, "answer the picture shown: the items come in the participant's order, practice first")

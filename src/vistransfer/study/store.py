@@ -155,13 +155,19 @@ class Store:
             row = con.execute("SELECT id, name, kind, order_seed FROM participants WHERE token_sha256 = ?", (token_hash(token),)).fetchone()
         return Participant(*row) if row else None
 
-    def order(self, p: Participant) -> list[Item]:
-        """The participant's items: practice first, then the study items, each part in the participant's own
-        random order (the practice from a stream of its own, so the study's order is what it always was)."""
+    def catalog(self) -> list[tuple[Item, int | None]]:
+        """Every item with its truth, in id order, without the pictures (what a server keeps in memory)."""
         with self.connect() as con:
-            rows = con.execute("SELECT id, key, practice FROM items ORDER BY id").fetchall()
-        practice = [Item(i, k, True) for i, k, pr in rows if pr]
-        study = [Item(i, k, False) for i, k, pr in rows if not pr]
+            rows = con.execute("SELECT id, key, practice, truth FROM items ORDER BY id").fetchall()
+        return [(Item(i, k, bool(pr)), t) for i, k, pr, t in rows]
+
+    def order(self, p: Participant, catalog: list[tuple[Item, int | None]] | None = None) -> list[Item]:
+        """The participant's items: practice first, then the study items, each part in the participant's own
+        random order (the practice from a stream of its own, so the study's order is what it always was).
+        catalog: :meth:`catalog`, read once by a caller that asks often."""
+        items = [i for i, _ in (catalog if catalog is not None else self.catalog())]
+        practice = [i for i in items if i.practice]
+        study = [i for i in items if not i.practice]
         perm = np.random.default_rng(p.order_seed).permutation(len(study))
         first = np.random.default_rng([p.order_seed, 1]).permutation(len(practice))
         return [practice[j] for j in first] + [study[j] for j in perm]
