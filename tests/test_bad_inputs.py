@@ -44,6 +44,36 @@ def _weights(path):
     torch.save(torch.nn.Linear(64, 10).state_dict(), path)
 
 
+def _file(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def _set(path, k=10, target=0, nan=False):
+    """A hand-made synthetic set of 4 digits-sized inputs: probabilities over ``k`` classes, 10 class names."""
+    from vistransfer.synthesis.dataset import SyntheticDataset
+
+    x = torch.rand(4, 1, 8, 8)
+    if nan:
+        x[0, 0, 0, 0] = float("nan")
+    probs = torch.full((4, k), 1.0 / k)
+    m = torch.full((4,), -1)
+    SyntheticDataset(x, probs, torch.full((4,), target), m, torch.zeros(4), m, m, tuple(str(i) for i in range(10)), {}).save(path)
+
+
+def _fake_skops(path):
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("schema.json", "not json")
+
+
+def _headless_student(path):
+    from vistransfer.io import save_torch
+
+    save_torch(path, {"artifact": "student", "arch": "cnn_tiny"})
+
+
 X8 = np.zeros((20, 1, 8, 8), np.uint8)
 # (case, command line with {teacher} {syn} {student} {tmp}, what the one line must say, files made in {tmp} first:
 # name -> text, or a function of the path that writes it)
@@ -147,6 +177,25 @@ CASES = [
         "[distill] rounds must be a whole",
         {"c.toml": "[distill]\nrounds = 2.5\n"},
     ),
+    # hand-made or damaged synthetic sets, results and students (6, 8)
+    (
+        "soft targets of 3 classes for 10",
+        ["learn", "{tmp}/syn3.pt", "-s", "rf"],
+        "probabilities of shape (4, 3) for 10 classes",
+        {"syn3.pt": lambda p: _set(p, k=3)},
+    ),
+    ("targets >= K", ["show", "{tmp}/big.pt", "-o", "{tmp}/g.png"], "target classes outside 0..9", {"big.pt": lambda p: _set(p, target=12)}),
+    ("NaN in a synthetic set", ["learn", "{tmp}/nan.pt", "-s", "rf"], "holds NaN or infinite values", {"nan.pt": lambda p: _set(p, nan=True)}),
+    ("--value-range 5,6 on images", ["teach", "-o", "{tmp}/t.pt", "--value-range", "5,6"], "but the data domain is [5, 6]", {}),
+    ("summarize a folder that is not there", ["summarize", "--results-dir", "{tmp}/TYPO"], "does not exist", {}),
+    (
+        "a corrupt results.json",
+        ["summarize", "--results-dir", "{tmp}/res"],
+        "is not readable JSON",
+        {"res": lambda p: _file(p / "t1" / "results.json", "{oops")},
+    ),
+    ("a fake .skops student", ["export", "{tmp}/s.skops", "-o", "{tmp}/s.onnx"], "skops", {"s.skops": _fake_skops}),
+    ("a student file without its network", ["export", "{tmp}/s.pt", "-o", "{tmp}/s.onnx"], "damaged student file", {"s.pt": _headless_student}),
     # teacher files and seeds (10, 11)
     (
         "--arch os:getcwd",

@@ -99,6 +99,14 @@ def write_json(path: str | Path, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
+def read_json(path: str | Path, fix: str) -> Any:
+    """The JSON in ``path``; a file that is not readable JSON is one error naming it and ``fix``."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise VistransferError(f"{path} is not readable JSON ({type(e).__name__}: {e}); {fix}") from None
+
+
 def plain(obj: Any) -> Any:
     """``obj`` reduced to JSON types, so that ``weights_only`` loading accepts it."""
     return json.loads(json.dumps(obj, default=str))

@@ -3,12 +3,11 @@ and the summary over every experiment that ``vistransfer summarize`` writes into
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 from ..errors import VistransferError
-from ..io import atomic_path, write_text
+from ..io import atomic_path, read_json, write_text
 from ..students import paper_name
 from ..viz import plt
 from .apnea_report import missing_named, missing_parts
@@ -172,7 +171,12 @@ def summary_markdown(results_dir: str | Path = "results", link_prefix: str = "")
     Links to each experiment's table start with ``link_prefix`` (the results folder as seen from
     the file the table goes into; empty inside ``results_dir`` itself)."""
     lines = ["| experiment | column | h2 | size | ours (%) | paper (%) | ours − paper |", "|---|---|---|---|---|---|---|"]
-    records = [(path, json.loads(path.read_text())) for path in sorted(Path(results_dir).glob("*/results.json"))]
+    if not Path(results_dir).is_dir():
+        raise VistransferError(f"--results-dir {results_dir} does not exist; pass the folder 'vistransfer experiment' wrote (default results/)")
+    fix = "run its experiment again (vistransfer experiment NAME) or move the folder out of the results"
+    records = [(path, read_json(path, fix)) for path in sorted(Path(results_dir).glob("*/results.json"))]
+    if not records:
+        raise VistransferError(f"{results_dir} holds no NAME/results.json; pass the folder 'vistransfer experiment' wrote (default results/)")
     labels = [rec.get("paper_table") or rec.get("experiment", path.parent.name) for path, rec in records]
     for (path, rec), label in zip(records, labels):
         if labels.count(label) > 1:  # variants of one paper table: say which

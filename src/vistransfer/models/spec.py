@@ -118,6 +118,14 @@ class InputSpec:
             raise VistransferError(
                 f"{what} has examples of shape {tuple(x.shape[1:])} but the teacher takes {self.shape}; use data of the teacher's input shape"
             )
+        if len(x):
+            lo, hi = float(x.min()), float(x.max())
+            width = self.high - self.low
+            if hi < self.low - 0.5 * width or lo > self.high + 0.5 * width or (hi - lo) > 3 * width:
+                raise VistransferError(
+                    f"{what} lies in [{lo:.3g}, {hi:.3g}] but the data domain is [{self.low:g}, {self.high:g}]; "
+                    "pass --value-range low,high of the data (images: 0,1)"
+                )
 
 
 def parse_shape(text: str) -> tuple[int, ...]:

@@ -57,10 +57,13 @@ def load_student(path: str | Path) -> tuple[str, Student, dict]:
     if is_skops(path):
         return _load_sklearn(path)
     d = load_torch(path, "student")
-    params = {k: v for k, v in d.get("params", {}).items() if k in ("seed", "standardize", "members")}
-    net = NeuralStudent(arch=d["arch"], **params)._build(tuple(d["in_shape"]), d["n_classes"])
-    net.load_state_dict(d["state_dict"])
-    return d["arch"], NeuralStudent.from_net(d["arch"], net, d["in_shape"], d["n_classes"], **params), d
+    try:
+        params = {k: v for k, v in d.get("params", {}).items() if k in ("seed", "standardize", "members")}
+        net = NeuralStudent(arch=d["arch"], **params)._build(tuple(d["in_shape"]), d["n_classes"])
+        net.load_state_dict(d["state_dict"])
+        return d["arch"], NeuralStudent.from_net(d["arch"], net, d["in_shape"], d["n_classes"], **params), d
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:  # a header without its network
+        raise VistransferError(f"{path} is a damaged student file ({type(e).__name__}: {e}); train it again with 'vistransfer learn'") from None
 
 
 def is_skops(path: Path) -> bool:
@@ -74,11 +77,17 @@ def is_skops(path: Path) -> bool:
 def _load_sklearn(path: Path) -> tuple[str, Student, dict]:
     import skops.io as sio
 
-    untrusted = sio.get_untrusted_types(file=path)
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except Exception as e:  # noqa: BLE001 - a zip with a schema.json that is not skops'
+        raise VistransferError(f"{path} is not a readable skops file ({type(e).__name__}); pass a student written by 'vistransfer learn'") from None
     foreign = [t for t in untrusted if not t.startswith(("sklearn.", "numpy."))]
     if foreign:
         raise VistransferError(f"{path} holds types other than scikit-learn's ({foreign[:3]}); refusing to load it")
-    d = sio.load(path, trusted=untrusted)
+    try:
+        d = sio.load(path, trusted=untrusted)
+    except Exception as e:  # noqa: BLE001 - only trusted types are built; anything failing here is a damaged file
+        raise VistransferError(f"{path} is a damaged skops file ({type(e).__name__}); train the student again with 'vistransfer learn'") from None
     if not isinstance(d, dict) or d.get("artifact") != "student" or d.get("arch") not in SKLEARN:
         raise VistransferError(f"{path} is not a vistransfer student file; pass one written by 'vistransfer learn'")
     student = SKLEARN[d["arch"]](**{k: v for k, v in d.get("params", {}).items() if k in ("seed", "soft")})

@@ -125,8 +125,21 @@ class SyntheticDataset:
         if missing:
             raise VistransferError(f"{path} lacks fields {missing}; re-create it with vistransfer synthesize")
         n = len(d["target"])
-        if any(len(d[f]) != n for f in FIELDS):
+        if any(not torch.is_tensor(d[f]) or len(d[f]) != n for f in FIELDS):
             raise VistransferError(f"{path} has fields of different lengths; the file is corrupt, re-create it")
+        k = len(d.get("classes") or ())
+        x, probs, target = d["x"], d["probs"], d["target"]
+        bad = None
+        if k < 2:
+            bad = f"names {k} classes; a set needs at least two"
+        elif probs.dim() != 2 or probs.shape[1] != k:
+            bad = f"has teacher probabilities of shape {tuple(probs.shape)} for {k} classes (want ({n}, {k}))"
+        elif n and (target.min() < 0 or target.max() >= k):
+            bad = f"has target classes outside 0..{k - 1}"
+        elif not (torch.isfinite(x).all() and torch.isfinite(probs).all()):
+            bad = "holds NaN or infinite values"
+        if bad:
+            raise VistransferError(f"{path} {bad}; the file is corrupt or hand-made wrongly: re-create it with vistransfer synthesize")
         return cls(*(d[f] for f in FIELDS), tuple(d["classes"]), d["meta"])
 
     @classmethod

@@ -16,7 +16,6 @@ Blends, offsets and probes follow the merged shards and are not sharded (``pipel
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -27,7 +26,7 @@ import torch
 
 from ..config import SynthesisConfig, to_dict
 from ..errors import VistransferError
-from ..io import progress_bar, write_json
+from ..io import progress_bar, read_json, write_json
 from ..models.foreign import teacher_from_blob
 from ..models.teacher import Teacher
 from .dataset import SyntheticDataset
@@ -93,7 +92,9 @@ def run_shard(
 def _check_manifest(job_dir: Path, manifest: dict) -> None:
     path = job_dir / "manifest.json"
     if path.is_file():
-        old = json.loads(path.read_text())
+        old = read_json(path, f"delete {job_dir} (its shards are made again) or use a new --shard-dir")
+        if not isinstance(old, dict):
+            raise VistransferError(f"{path} is not a shard manifest; delete {job_dir} or use a new --shard-dir")
         old.setdefault("config", {}).setdefault("plan", "count")  # folders of 0.4.1 and before planned by count
         old["config"].setdefault("gen_start", "bias")  # folders of 0.5.0 and before started G at the paper's grey
         if old != manifest:
@@ -189,10 +190,17 @@ def synthesize_shards(
 
     runner: Callable = _run_ray if backend == "ray" else _run_local
     runner(blob, cfg_dict, todo, shard_size, device, save, progress, ray_address, threads, real)
-    parts = [SyntheticDataset.load(path_of(i)) for i in range(len(sizes))]
+    parts = [_load_shard(path_of(i)) for i in range(len(sizes))]
     merged_stats = _merge_stats([p.meta["stats"] for p in parts])
     full_meta = dict(meta or {}, stats=merged_stats, shards={"size": shard_size, "count": len(sizes), "backend": backend})
     return SyntheticDataset.concat(parts, full_meta)
+
+
+def _load_shard(path: Path) -> SyntheticDataset:
+    try:
+        return SyntheticDataset.load(path)
+    except VistransferError as e:  # a shard cut short by a full disk, or damaged since
+        raise VistransferError(f"shard {path} is damaged or not a shard; delete it and run the same command again: it is made anew") from e
 
 
 def _run_local(blob, cfg_dict, todo, shard_size, device, save, progress, ray_address, threads, real) -> None:
