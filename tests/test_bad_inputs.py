@@ -74,6 +74,24 @@ def _headless_student(path):
     save_torch(path, {"artifact": "student", "arch": "cnn_tiny"})
 
 
+def _fixed_batch_pt2(path):
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10)).eval()
+    torch.export.save(torch.export.export(net, (torch.rand(2, 1, 8, 8),)), path)
+
+
+def _fake_pt2(path):
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("fake/serialized_exported_program.json", "{not an exported program")
+
+
+def _convnet_weights(path):
+    from vistransfer.models.registry import create_model
+
+    torch.save(create_model("convnet", (1, 8, 8), 10).state_dict(), path)
+
+
 X8 = np.zeros((20, 1, 8, 8), np.uint8)
 # (case, command line with {teacher} {syn} {student} {tmp}, what the one line must say, files made in {tmp} first:
 # name -> text, or a function of the path that writes it)
@@ -208,6 +226,19 @@ CASES = [
         ["synthesize", "-t", "{tmp}/w.pt", "--arch", "os:sep", "--input-shape", "1,8,8", "-o", "{tmp}/s.pt"],
         "is not a function",
         {"w.pt": _weights},
+    ),
+    (
+        "a .pt2 of a fixed batch",
+        ["synthesize", "-t", "{tmp}/fixed.pt2", "-o", "{tmp}/s.pt", "--input-shape", "1,8,8"],
+        "fixed batch size",
+        {"fixed.pt2": _fixed_batch_pt2},
+    ),
+    ("a zip posing as .pt2", ["synthesize", "-t", "{tmp}/fake.pt2", "-o", "{tmp}/s.pt"], "does not load", {"fake.pt2": _fake_pt2}),
+    (
+        "a state_dict with a wrong --input-shape",
+        ["synthesize", "-t", "{tmp}/sd.pt", "--arch", "convnet", "--input-shape", "1,12,12", "-o", "{tmp}/s.pt"],
+        "check --input-shape",
+        {"sd.pt": _convnet_weights},
     ),
     (
         "--seed -1 with shards",

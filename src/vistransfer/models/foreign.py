@@ -63,11 +63,22 @@ def sniff(path: Path) -> str:
     raise VistransferError(f"{path} is a zip archive but not a PyTorch model ({_accepted()})")
 
 
+FORMAT_NAMES = {"export": "torch.export (.pt2)", "torchscript": "TorchScript"}
+
+
 def _quiet(fn, *args, **kwargs):
-    """Call a torch loader with its warnings held back: our one-line error must come first and alone."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fn(*args, **kwargs)
+    """Call a torch loader with its warnings and log records held back (torch.export logs a traceback
+    before it raises): our one-line error must come first and alone."""
+    import logging
+
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fn(*args, **kwargs)
+    finally:
+        logging.disable(previous)
 
 
 def _import_factory(arch: str) -> Callable[..., nn.Module]:
@@ -148,8 +159,12 @@ def load_teacher(
         try:
             net.load_state_dict(state)
         except RuntimeError as e:
-            first = str(e).strip().splitlines()[0]
-            raise VistransferError(f"{path}: the weights do not fit --arch {arch} ({first}); pass the factory of the model they came from") from None
+            lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
+            detail = next((ln for ln in lines if "size mismatch" in ln or "key(s)" in ln), lines[0] if lines else "")[:240]
+            raise VistransferError(
+                f"{path}: the weights do not fit --arch {arch} built for inputs {list(spec.shape)} ({detail}); "
+                "check --input-shape, and that --arch is the model they came from"
+            ) from None
         net.eval()
         blob = {"source": "state_dict", "arch": arch, "state_dict": state}
     else:
@@ -157,9 +172,9 @@ def load_teacher(
         try:
             net = _load_graph(kind, raw, extra)
         except Exception as e:  # noqa: BLE001
+            said = str(e).strip().splitlines()[0].split(" Please check the warnings above")[0][:160] if str(e).strip() else ""
             raise VistransferError(
-                f"{path} looks like a {kind} file but does not load ({type(e).__name__}: "
-                f"{str(e).strip().splitlines()[0][:160] if str(e).strip() else ''}); re-save it with this PyTorch"
+                f"{path} looks like a {FORMAT_NAMES[kind]} file but does not load ({type(e).__name__}: {said}); re-save it with this PyTorch"
             ) from None
         if arch is not None:
             raise VistransferError(f"{path} is a {kind} file and carries its network; drop --arch")
@@ -272,16 +287,28 @@ def _spec(path, meta, exported, input_shape, normalize, value_range) -> InputSpe
 
 def _probe(net: nn.Module, spec: InputSpec, path: Path) -> int:
     """Run the model on two inputs of the spec; return K, or fail naming what is wrong."""
-    x = spec.normalize(spec.low + (spec.high - spec.low) * torch.rand((2,) + spec.shape, generator=torch.Generator().manual_seed(0)))
+    x = spec.normalize(spec.low + (spec.high - spec.low) * torch.rand((3,) + spec.shape, generator=torch.Generator().manual_seed(0)))
     try:
         with torch.no_grad():
-            out = net(x)
+            out = net(x[:2])
     except Exception as e:  # noqa: BLE001 - the model's own error, reported in one line
         first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        if "cuda" in str(e).lower():
+            raise VistransferError(
+                f"{path} needs a GPU to run ({type(e).__name__}: {first}); save it from a model moved to the CPU (model.cpu()) first"
+            ) from None
         if "batch" in first.lower() or "guard" in first.lower():
             first += " (a .pt2 exported with a fixed batch size? export with dynamic_shapes={'x': {0: torch.export.Dim('batch')}})"
         raise VistransferError(
             f"{path} does not accept inputs of shape {list(spec.shape)} ({type(e).__name__}: {first}); pass the --input-shape it was trained with"
+        ) from None
+    try:
+        with torch.no_grad():
+            net(x)
+    except Exception as e:  # noqa: BLE001 - a batch of 2 runs, one of 3 does not: the batch is fixed
+        raise VistransferError(
+            f"{path} runs a batch of 2 but not of 3 ({type(e).__name__}); it was exported with a fixed batch size: export it with "
+            "dynamic_shapes={'x': {0: torch.export.Dim('batch')}} (synthesis runs many inputs at once)"
         ) from None
     if not isinstance(out, torch.Tensor):
         raise VistransferError(
