@@ -2,7 +2,8 @@
 
     python -m benchmarks.study_load --participants 50 --items 40 --out benchmarks/results/study_load.json
 
-Three measurements in one run against one server:
+Three measurements in one run against one server (``vistransfer study serve`` in a process of its own,
+the participants in this one):
 
 1. **throughput**: ``--participants`` concurrent participants (httpx, one connection each) answer
    ``--items`` study items each as fast as the server lets them (the label page's JSON, then the
@@ -20,9 +21,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +35,7 @@ import torch
 
 from vistransfer.io import versions, write_json
 from vistransfer.study.build import create_study
-from vistransfer.study.simulate import serving
+from vistransfer.study.simulate import free_port
 
 JSON = {"Accept": "application/json"}
 
@@ -40,6 +45,39 @@ def machine() -> str:
     import platform
 
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+
+
+@contextmanager
+def server(db: Path) -> Iterator[str]:
+    """``vistransfer study serve`` in its own process, as participants meet it, on a free loopback port;
+    stopped (SIGTERM, then SIGKILL) on exit."""
+    import httpx
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vistransfer.cli.main", "study", "serve", "--db", str(db), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{url}/s/x", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("the study server did not start: " + proc.stderr.read().decode()[-2000:]) from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=20)
 
 
 def make_study(path: Path, n_items: int):
@@ -135,7 +173,7 @@ def main(argv: list[str] | None = None) -> dict:
         store = make_study(db, a.items + 1)
         tokens = [store.invite(f"p{i}") for i in range(a.participants)]
         lone = store.invite("lone")
-        with serving(db) as url:
+        with server(db) as url:
             assert url.startswith("http://127.0.0.1:")
             through = asyncio.run(burst(url, tokens, a.items, a.deadline_s))
             lock = held_lock(url, db, lone, store.order(store.participant(lone))[0].key, a.lock_s)

@@ -60,6 +60,17 @@ def _report(record: dict, out: Path) -> str:
         d = record.get("diversity", {})
         if "ratio" in d:
             lines.append(f"| per-class diversity (pool / real test, teacher's layer L-1) | {d['ratio']:.2f} |")
+    lines.append(f"| pool inputs the teacher gives the class they were made for | {100 * record['pool_agrees_with_targets']:.1f}% |")
+    if record.get("curve"):
+        lines += [
+            "",
+            "| round | pool | mean KD loss of the round | student's test accuracy (%) | agreement with the teacher (%) |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {c['round']} | {c['pool']:,} | {c.get('kd_loss', float('nan')):.3f} | {100 * c['accuracy']:.2f} | {100 * c['teacher_agreement']:.2f} |"
+            for c in record["curve"]
+        ]
     lines += ["", "![the pool, one row per class](pool.png)", ""]
     return "\n".join(lines)
 

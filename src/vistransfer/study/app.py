@@ -87,7 +87,7 @@ async def read_body(request: Request) -> dict:
 
 
 def create_app(db: str | Path) -> FastAPI:
-    store = Store.open(db)
+    store = Store.open(db, per_thread=True)
     meta = store.meta()
     classes = store.classes()
     catalog = store.catalog()  # the items do not change while a study runs; answers and participants do
