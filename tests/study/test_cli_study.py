@@ -46,3 +46,20 @@ def test_errors_are_one_line(tmp_path, capsys):
     assert code == 2 and "does not exist" in out.err and len(out.err.strip().splitlines()) == 1
     code, out = run_main(["study", "serve", "--db", str(tmp_path / "none.sqlite")], capsys)
     assert code == 2 and "vistransfer study create" in out.err
+
+
+def test_the_report_names_the_studys_own_data_and_h_s(tmp_path):
+    """A study of any dataset says what its file says, not CIFAR-10's note and CNN1; files from before
+    it said so (every one a CIFAR-10 study with CNN1) keep their wording."""
+    from tests.study.conftest import make_study
+    from vistransfer.study.report import render, table4
+    from vistransfer.study.store import Store
+
+    old = make_study(tmp_path / "old.sqlite")
+    assert "lossy JPEG copy" in render(table4(old)) and "h_s (CNN1)" in render(table4(old))
+    own = make_study(tmp_path / "own.sqlite")
+    with own.connect() as con:
+        meta = own.meta() | {"hs_name": "MLP", "data_note": "Digits, 8x8."}
+        con.execute("UPDATE meta SET value = ? WHERE key = 'study'", (__import__("json").dumps(meta),))
+    text = render(table4(Store(own.path)))
+    assert "h_s (MLP)" in text and "Digits, 8x8." in text and "JPEG" not in text

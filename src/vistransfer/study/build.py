@@ -122,6 +122,8 @@ def study_from_table3(
         "synthesis_seed": synthesis_seed,
         "h": "h1",
         "hs": "cnn1",
+        "hs_name": "CNN1",
+        "data_note": "CIFAR-10 here is a lossy JPEG copy (quality 75)." if exp.dataset == "cifar10" else "",
         "classes": list(test.classes),
     }
     return create_study(db, test.classes, sets, labeller("h1"), labeller("cnn1"), (train.x[practice], y[practice.numpy()]), train.x[icons], meta)

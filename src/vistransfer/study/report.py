@@ -34,6 +34,14 @@ def write_export(store: Store, path: str | Path) -> Path:
     return Path(path)
 
 
+def _described(meta: dict) -> dict:
+    """What the report says of the study's data and h_s, from the study file. Files made before it said
+    so were all made from a CIFAR-10 experiment with CNN1 as h_s (the only kind 'study create' took)."""
+    if "hs_name" not in meta:
+        return {"data_note": "CIFAR-10 here is a lossy JPEG copy (quality 75).", "hs_name": "CNN1"}
+    return {k: meta[k] for k in ("data_note", "hs_name") if meta.get(k)}
+
+
 def table4(store: Store) -> dict[str, Any]:
     items = [i for i in store.item_table() if not i["practice"]]
     sets = list(dict.fromkeys(i["set"] for i in items))
@@ -53,6 +61,7 @@ def table4(store: Store) -> dict[str, Any]:
         "kinds": {p: kinds[p] for p in complete},
         "incomplete": incomplete,
         "paper": PAPER,
+        "study": _described(store.meta()),
         "versions": versions(),
         "by_set": {},
     }
@@ -94,8 +103,8 @@ def render(rec: dict[str, Any]) -> str:
     elif simulated:
         head += [f"S2 mixes people ({', '.join(people)}) and simulated participants ({', '.join(simulated)}).", ""]
     head += [
-        "Made by `vistransfer study report`; every answer is in `labels.csv` (from `vistransfer study export`). "
-        "CIFAR-10 here is a lossy JPEG copy (quality 75).",
+        "Made by `vistransfer study report`; every answer is in `labels.csv` (from `vistransfer study export`)."
+        + (f" {rec['study']['data_note']}" if rec.get("study", {}).get("data_note") else ""),
         "",
         "Agreement with h1 (%) per participant; on the real sample also accuracy against the ground truth.",
         "",
@@ -124,7 +133,8 @@ def render(rec: dict[str, Any]) -> str:
             cells.append("-" if f is None else f"{100 * f['value']:.0f} [{100 * f['low']:.0f}, {100 * f['high']:.0f}]")
         head.append(f"| {label}, ours | " + " | ".join(cells) + " |")
         head.append(f"| {label}, paper | " + " | ".join(str(paper[prop].get(s, "-")) for s in sets) + " |")
-    head += ["", "| set | images | h1 accuracy (%) | h_s (CNN1) agreement with h1 (%) |", "|---|---|---|---|"]
+    hs = rec.get("study", {}).get("hs_name")
+    head += ["", f"| set | images | h1 accuracy (%) | h_s{f' ({hs})' if hs else ''} agreement with h1 (%) |", "|---|---|---|---|"]
     for s in sets:
         e = rec["by_set"][s]
         acc = "-" if e["h1_accuracy"] is None else f"{100 * e['h1_accuracy']:.0f}"
