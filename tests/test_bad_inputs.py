@@ -92,6 +92,11 @@ def _convnet_weights(path):
     torch.save(create_model("convnet", (1, 8, 8), 10).state_dict(), path)
 
 
+def _synthesis_config(case, toml, msg):
+    """A row: synthesize with a config file holding ``toml``."""
+    return (case, ["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "-c", "{tmp}/c.toml"], msg, {"c.toml": toml})
+
+
 X8 = np.zeros((20, 1, 8, 8), np.uint8)
 # (case, command line with {teacher} {syn} {student} {tmp}, what the one line must say, files made in {tmp} first:
 # name -> text, or a function of the path that writes it)
@@ -141,48 +146,13 @@ CASES = [
         {"two.npz": _npz(x_train=X8, y_train=np.arange(20) % 2, x_test=np.zeros((4, 1, 6, 6), np.uint8), y_test=np.arange(4) % 2)},
     ),
     # config values of the wrong type, named by table and key (5)
-    (
-        "n = true",
-        ["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "-c", "{tmp}/c.toml"],
-        "[synthesis] n must be a whole number",
-        {"c.toml": "[synthesis]\nn = true\n"},
-    ),
-    (
-        "n = 10.5",
-        ["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "-c", "{tmp}/c.toml"],
-        "[synthesis] n must be a whole number",
-        {"c.toml": "[synthesis]\nn = 10.5\n"},
-    ),
-    (
-        "slots = 1.5",
-        ["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "-c", "{tmp}/c.toml"],
-        "[synthesis] slots must be",
-        {"c.toml": "[synthesis]\nslots = 1.5\n"},
-    ),
-    (
-        "z_dim = 4.5",
-        ["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "-c", "{tmp}/c.toml"],
-        "[synthesis] z_dim must be",
-        {"c.toml": "[synthesis]\nz_dim = 4.5\n"},
-    ),
-    (
-        "movement_steps = [0]",
-        ["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "-c", "{tmp}/c.toml"],
-        "movement_steps must be a list of 2",
-        {"c.toml": "[synthesis]\nmovement_steps = [0]\n"},
-    ),
-    (
-        'threshold = "high"',
-        ["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "-c", "{tmp}/c.toml"],
-        "[synthesis] threshold must be a number",
-        {"c.toml": '[synthesis]\nthreshold = "high"\n'},
-    ),
-    (
-        "max_steps = 20.5",
-        ["synthesize", "-t", "{teacher}", "-o", "{tmp}/s.pt", "-c", "{tmp}/c.toml"],
-        "max_steps must be a whole",
-        {"c.toml": "[synthesis]\nmax_steps = 20.5\n"},
-    ),
+    _synthesis_config("n = true", "[synthesis]\nn = true\n", "[synthesis] n must be a whole number"),
+    _synthesis_config("n = 10.5", "[synthesis]\nn = 10.5\n", "[synthesis] n must be a whole number"),
+    _synthesis_config("slots = 1.5", "[synthesis]\nslots = 1.5\n", "[synthesis] slots must be"),
+    _synthesis_config("z_dim = 4.5", "[synthesis]\nz_dim = 4.5\n", "[synthesis] z_dim must be"),
+    _synthesis_config("movement_steps = [0]", "[synthesis]\nmovement_steps = [0]\n", "movement_steps must be a list of 2"),
+    _synthesis_config('threshold = "high"', '[synthesis]\nthreshold = "high"\n', "[synthesis] threshold must be a number"),
+    _synthesis_config("max_steps = 20.5", "[synthesis]\nmax_steps = 20.5\n", "max_steps must be a whole"),
     (
         "[teacher] epochs = 2.5",
         ["run", "-o", "{tmp}/r", "-c", "{tmp}/c.toml"],
